@@ -1,0 +1,107 @@
+"""Keras -> LiteRT flatbuffer, builtin ops only, tensors named as the Keras inputs and outputs.
+
+Route: freeze the model at ``training=False`` (`converters.trace`), convert the frozen concrete
+function with ``TFLITE_BUILTINS`` only, then rename the IO tensors in the flatbuffer to the Keras
+names. Select-TF (Flex) ops are never enabled silently: without ``allow_flex`` a graph that needs
+them fails here, naming the TensorFlow ops.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from converters.trace import freeze
+from edgeprep.artifacts import RANDOM_OPS, Artifact, ConvertOptions
+from edgeprep.config import Quantization, Target
+from edgeprep.errors import ConversionError
+
+_MISSING_OP = re.compile(r"'tf\.(\w+)' op is neither a custom op nor a flex op")
+
+
+def convert(model, options: ConvertOptions) -> Artifact:
+    """Convert ``model`` (already transformed) to a TFLite artifact."""
+    import tensorflow as tf
+
+    frozen = freeze(model, options.input_names)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen.function])
+    ops_sets = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    requirements: tuple[str, ...] = ()
+    if options.allow_flex:
+        ops_sets.append(tf.lite.OpsSet.SELECT_TF_OPS)
+    converter.target_spec.supported_ops = ops_sets
+    _configure_quantization(converter, options)
+    try:
+        data = converter.convert()
+    except Exception as exc:  # the converter raises ConverterError with MLIR diagnostics
+        missing = sorted(set(_MISSING_OP.findall(str(exc))))
+        if missing:
+            raise ConversionError(
+                f"TFLite has no builtin op for {', '.join(missing)}; a layer that needs it has no lowering yet "
+                "(see `edgeprep inspect`), or pass --allow-flex to accept Select-TF ops"
+            ) from None
+        raise ConversionError(f"TFLite conversion failed: {str(exc).strip().splitlines()[0][:300]}") from None
+    data, ops = _rename_and_count(data, frozen.input_tensors, frozen.output_tensors, options)
+    flex = sorted(op for op in ops if op.startswith("Flex"))
+    custom = sorted(op for op in ops if op.startswith("CUSTOM:") )
+    if flex:
+        requirements += ("tflite-flex",)
+    if custom:
+        raise ConversionError(f"the TFLite artifact contains custom ops {', '.join(custom)}; the stock interpreter cannot run it")
+    random_ops = sorted(op for op in ops if op in RANDOM_OPS)
+    if random_ops:
+        raise ConversionError(f"random ops {', '.join(random_ops)} survived into the TFLite artifact; a training-only layer was not stripped")
+    return Artifact(Target.TFLITE, data, dict(sorted(ops.items())), requirements)
+
+
+def _configure_quantization(converter, options: ConvertOptions) -> None:
+    if options.quantize is Quantization.NONE:
+        return
+    raise ConversionError(f"--quantize {options.quantize.value} is not available for TFLite in this build")
+
+
+def _rename_and_count(data: bytes, input_tensors, output_tensors, options: ConvertOptions) -> tuple[bytes, Counter]:
+    """Name the IO tensors as in Keras; count ops (Flex ops by their TF name)."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(data))
+    subgraph = model.subgraphs[0]
+    by_graph_name = {name.split(":")[0]: keras for name, keras in zip(input_tensors, options.input_names)}
+    by_graph_name.update({name.split(":")[0]: keras for name, keras in zip(output_tensors, options.output_names)})
+    passthrough = sorted(set(subgraph.inputs) & set(subgraph.outputs))
+    if passthrough:
+        names = ", ".join(repr(subgraph.tensors[i].name.decode()) for i in passthrough)
+        raise ConversionError(f"output tensor(s) {names} are model inputs passed through unchanged; TFLite cannot give one tensor two names, so there is nothing to export for them")
+    for index in list(subgraph.inputs) + list(subgraph.outputs):
+        tensor = subgraph.tensors[index]
+        current = tensor.name.decode() if isinstance(tensor.name, bytes) else tensor.name
+        new = by_graph_name.get(current) or by_graph_name.get(current.removeprefix("serving_default_").split(":")[0])
+        if new is None:
+            raise ConversionError(f"cannot match TFLite tensor {current!r} to a Keras input or output")
+        tensor.name = new.encode()
+    names = [subgraph.tensors[i].name.decode() for i in subgraph.outputs]
+    if names != list(options.output_names):
+        order = [names.index(name) for name in options.output_names]
+        subgraph.outputs = [subgraph.outputs[i] for i in order]
+    ops: Counter = Counter()
+    for graph in model.subgraphs:
+        for operator in graph.operators:
+            ops[_op_name(model, operator.opcodeIndex)] += 1
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model)), ops
+
+
+def _op_name(model, opcode_index: int) -> str:
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    code = model.operatorCodes[opcode_index]
+    builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
+    if builtin == schema.BuiltinOperator.CUSTOM:
+        custom = code.customCode.decode() if isinstance(code.customCode, bytes) else code.customCode
+        return custom if custom.startswith("Flex") else f"CUSTOM:{custom}"
+    return _BUILTIN_NAMES()[builtin]
+
+
+def _BUILTIN_NAMES() -> dict[int, str]:  # noqa: N802
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    return {value: key for key, value in vars(schema.BuiltinOperator).items() if not key.startswith("_")}

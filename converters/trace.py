@@ -1,0 +1,64 @@
+"""Trace a Keras model at ``training=False`` into a frozen TensorFlow graph (no variables).
+
+Both converters start here. Freezing turns every variable and captured tensor (Normalization
+statistics, weights) into a constant, so no layer state can become a graph input, and the
+TFLite converter cannot keep VAR_HANDLE / READ_VARIABLE ops (which gave NaN outputs, silently).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from edgeprep.errors import ConversionError
+
+
+@dataclass(frozen=True)
+class Frozen:
+    """A frozen concrete function and the names of its tensors.
+
+    Attributes:
+        function: the frozen ConcreteFunction.
+        input_tensors: graph tensor names of the inputs (``"image:0"``), model order.
+        output_tensors: graph tensor names of the outputs, model order.
+    """
+
+    function: object
+    input_tensors: tuple[str, ...]
+    output_tensors: tuple[str, ...]
+
+
+def freeze(model, input_names: tuple[str, ...]) -> Frozen:
+    """Trace ``model(inputs, training=False)`` with one placeholder per input, named as the input."""
+    import tensorflow as tf
+    from keras import tree
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    from edgeprep.graph import functional_of
+
+    model = functional_of(model) or model
+    flat_inputs = tree.flatten(model._inputs_struct)
+    specs = [
+        tf.TensorSpec(tuple(t.shape), tf.string if str(t.dtype) == "string" else tf.as_dtype(t.dtype), name=name)
+        for name, t in zip(input_names, flat_inputs)
+    ]
+
+    def serve(*args):
+        outputs = model(tree.pack_sequence_as(model._inputs_struct, list(args)), training=False)
+        # One distinct tensor per output, even when an output is an input or repeats another.
+        return [tf.identity(output) for output in tree.flatten(outputs)]
+
+    try:
+        concrete = tf.function(serve, input_signature=specs, autograph=False).get_concrete_function()
+        frozen = convert_variables_to_constants_v2(concrete)
+    except Exception as exc:
+        raise ConversionError(f"tracing the model at training=False failed: {_first_line(exc)}") from exc
+    if len(frozen.inputs) != len(specs):
+        raise ConversionError(
+            f"the frozen graph has {len(frozen.inputs)} inputs, expected {len(specs)}: layer state leaked into inputs"
+        )
+    return Frozen(frozen, tuple(t.name for t in frozen.inputs), tuple(t.name for t in frozen.outputs))
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__

@@ -1,0 +1,218 @@
+"""The ``edgeprep`` command line: the only place where strings become Enums and configs.
+
+Exit codes: 0 success, 1 parity or quality failure (evidence written), 2 bad input or usage
+(nothing written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from edgeprep.config import ALL_TARGETS, ExportConfig, Quantization, Target
+from edgeprep.errors import EdgeprepError, UsageError
+from edgeprep.parity.compare import Tolerance
+
+EXIT_OK, EXIT_PARITY, EXIT_USAGE = 0, 1, 2
+
+
+def _quiet_frameworks() -> None:
+    """Silence TensorFlow / absl / tf2onnx chatter before any of them is imported."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+    import logging
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    for name in ("tensorflow", "absl", "tf2onnx", "h5py", "keras"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="edgeprep",
+        description="Export Keras models with their preprocessing layers to TFLite and ONNX, verified against Keras.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    parser.add_argument("--version", action="version", version=f"edgeprep {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("inspect", help="show every layer and what export will do with it, per target")
+    p.add_argument("model", metavar="MODEL", help=".keras / .h5 file or SavedModel directory")
+    _loading_flags(p)
+    p.add_argument("--json", action="store_true", help="print the plan as JSON")
+    p.set_defaults(handler=_cmd_inspect)
+
+    p = sub.add_parser("export", help="strip, fold, lower, convert, verify and package a model")
+    p.add_argument("model", metavar="MODEL", help=".keras / .h5 file or SavedModel directory")
+    p.add_argument("--out", required=True, metavar="DIR", help="export directory (replaced atomically)")
+    p.add_argument("--target", action="append", choices=[t.value for t in ALL_TARGETS], help="target format; repeat for several (default: all)")
+    p.add_argument("--batch", type=_positive_int, metavar="N", help="static batch size (default: dynamic)")
+    p.add_argument("--quantize", default="none", choices=[q.value for q in Quantization], help="weight/activation storage (default: none)")
+    p.add_argument("--no-fold", action="store_true", help="do not fold Rescaling/Normalization into weights (debugging)")
+    p.add_argument("--opset", type=_positive_int, default=17, metavar="N", help="ONNX opset (default: 17)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the generated parity samples (default: 0)")
+    _tolerance_flags(p)
+    _loading_flags(p)
+    p.set_defaults(handler=_cmd_export)
+
+    p = sub.add_parser("verify", help="re-run parity of an export directory from its golden vectors")
+    p.add_argument("directory", metavar="DIR")
+    p.add_argument("--threads", type=_positive_int, default=1, metavar="N", help="interpreter threads (default: 1)")
+    p.set_defaults(handler=_cmd_verify)
+
+    p = sub.add_parser("run", help="run an exported artifact on inputs from an .npz file")
+    p.add_argument("directory", metavar="DIR")
+    p.add_argument("--target", required=True, choices=[t.value for t in ALL_TARGETS])
+    p.add_argument("--input", required=True, metavar="IN.npz", help="raw inputs keyed by input name")
+    p.add_argument("--output", required=True, metavar="OUT", help=".npy for one output, .npz for several")
+    p.add_argument("--threads", type=_positive_int, default=1, metavar="N")
+    p.set_defaults(handler=_cmd_run)
+    return parser
+
+
+def _loading_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--unsafe-load", action="store_true", help="allow code in the model file to run (Lambda layers); trusted files only")
+    p.add_argument("--custom-objects", action="append", default=[], metavar="module:Name", help="import a custom class the model uses; repeatable")
+
+
+def _tolerance_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--rtol", type=float, default=Tolerance.rtol, help=f"parity tolerance relative to each output's scale (default: {Tolerance.rtol:g})")
+    p.add_argument("--atol", type=float, default=Tolerance.atol, help=f"absolute parity tolerance floor (default: {Tolerance.atol:g})")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def _version() -> str:
+    from edgeprep import __version__
+
+    return __version__
+
+
+def _cmd_inspect(args) -> int:
+    from edgeprep.inspection import inspect_model, render
+
+    config = ExportConfig(unsafe_load=args.unsafe_load, custom_objects=tuple(args.custom_objects))
+    inspection = inspect_model(args.model, config)
+    print(json.dumps(inspection.to_json(), indent=2) if args.json else render(inspection))
+    return EXIT_OK
+
+
+def _cmd_export(args) -> int:
+    from edgeprep.pipeline import export
+    from edgeprep.progress import stderr_progress
+
+    config = ExportConfig(
+        targets=tuple(Target(t) for t in dict.fromkeys(args.target)) if args.target else ALL_TARGETS,
+        batch=args.batch,
+        quantize=Quantization(args.quantize),
+        fold=not args.no_fold,
+        unsafe_load=args.unsafe_load,
+        custom_objects=tuple(args.custom_objects),
+        onnx_opset=args.opset,
+        seed=args.seed,
+    )
+    result = export(args.model, args.out, config, Tolerance(args.rtol, args.atol), stderr_progress())
+    _print_reports(result.reports, result.manifest)
+    print(f"wrote {result.out_dir}: " + ", ".join(p.name for p in result.artifacts.values()) + ", manifest.json")
+    return EXIT_OK
+
+
+def _cmd_verify(args) -> int:
+    from edgeprep.verification import verify
+
+    result = verify(args.directory, threads=args.threads)
+    _print_reports(result.reports)
+    if not result.passed:
+        print(f"verify {args.directory}: FAILED", file=sys.stderr)
+        return EXIT_PARITY
+    print(f"verify {args.directory}: passed")
+    return EXIT_OK
+
+
+def _cmd_run(args) -> int:
+    import numpy as np
+
+    from edgeprep.deploy import run_directory
+
+    try:
+        with np.load(args.input, allow_pickle=False) as archive:
+            feed = {key: archive[key] for key in archive.files}
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"--input {args.input}: cannot read it as .npz ({exc}); save inputs with numpy.savez") from None
+    outputs = run_directory(args.directory, Target(args.target), feed, threads=args.threads)
+    out = Path(args.output)
+    if len(outputs) == 1 and out.suffix == ".npy":
+        np.save(out, next(iter(outputs.values())))
+    elif out.suffix == ".npz":
+        np.savez(out, **outputs)
+    else:
+        raise UsageError(f"--output {out}: use .npz for a model with {len(outputs)} outputs" if len(outputs) > 1 else f"--output {out}: use a .npy or .npz path")
+    print(f"wrote {out}")
+    return EXIT_OK
+
+
+def _print_reports(reports, manifest: dict | None = None) -> None:
+    sizes = {a["target"]: a for a in (manifest or {}).get("artifacts", [])}
+    try:
+        from rich.console import Console
+        from rich.table import Table
+    except ImportError:  # rich is a dependency, but stay usable without it
+        for report in reports.values():
+            print(report.summary())
+        return
+    table = Table(title="parity", show_edge=False)
+    for column in ("target", "passed", "max rel err", "max abs err", "size", "ops"):
+        table.add_column(column)
+    for target, report in reports.items():
+        artifact = sizes.get(target.value, {})
+        table.add_row(
+            target.value,
+            "[green]yes[/]" if report.passed else "[red]NO[/]",
+            f"{report.max_rel:.2e}",
+            f"{report.max_abs:.2e}",
+            f"{artifact['bytes'] / 1024:.0f} KiB" if artifact else "",
+            str(sum(artifact.get("ops", {}).values())) if artifact else "",
+        )
+    Console().print(table)
+    for report in reports.values():
+        if not report.passed:
+            print(report.summary(), file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _quiet_frameworks()
+    try:
+        return args.handler(args)
+    except EdgeprepError as exc:
+        if args.debug:
+            raise
+        print(f"edgeprep: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("edgeprep: interrupted; nothing was written", file=sys.stderr)
+        return 130
+    except Exception as exc:  # an internal error: one line, traceback with --debug
+        if args.debug:
+            raise
+        first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+        print(f"edgeprep: internal error: {type(exc).__name__}: {first} (run with --debug for the traceback)", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

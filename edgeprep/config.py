@@ -1,0 +1,75 @@
+"""Configuration as data: targets, actions and the export configuration.
+
+Strings exist only at the CLI edge; everything past it speaks in these Enums and frozen dataclasses.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class Target(enum.Enum):
+    """An artifact format edgeprep writes."""
+
+    TFLITE = "tflite"
+    ONNX = "onnx"
+
+    @property
+    def filename(self) -> str:
+        return f"model.{self.value}"
+
+
+class Quantization(enum.Enum):
+    """How an artifact's weights (and activations) are stored."""
+
+    NONE = "none"
+    FLOAT16 = "float16"
+    DYNAMIC = "dynamic"
+    INT8 = "int8"
+
+
+class Action(enum.Enum):
+    """What the plan does with one layer call."""
+
+    STRIPPED = "stripped"  # training-only: removed, its input flows through
+    FOLDED = "folded"  # merged into a neighbouring layer's weights
+    LOWERED = "lowered"  # rewritten into ops the target runtime has built in
+    REPLACED = "replaced"  # swapped for its deterministic inference-time equivalent
+    HOST = "host"  # runs on the host before the device artifact (host split)
+    KEPT = "kept"  # exported as it is
+    UNSUPPORTED = "unsupported"  # cannot be exported to this target
+
+
+ALL_TARGETS: tuple[Target, ...] = (Target.TFLITE, Target.ONNX)
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    """Everything that shapes one export.
+
+    Attributes:
+        targets: artifact formats to write, in order.
+        batch: a static batch size, or None for a dynamic batch dimension.
+        quantize: weight/activation storage of the artifacts.
+        fold: fold affine preprocessing into neighbouring weights.
+        unsafe_load: allow model files to run code on load (Lambda layers). Trusted files only.
+        onnx_opset: the ONNX opset of the artifact.
+        seed: seed of the generated parity samples.
+        batch_sizes: the batch sizes parity runs at (ignored with a static batch).
+        threads: interpreter threads used while verifying.
+    """
+
+    targets: tuple[Target, ...] = ALL_TARGETS
+    batch: int | None = None
+    quantize: Quantization = Quantization.NONE
+    fold: bool = True
+    unsafe_load: bool = False
+    onnx_opset: int = 17
+    seed: int = 0
+    batch_sizes: tuple[int, ...] = (1, 3)
+    threads: int = 1
+    custom_objects: tuple[str, ...] = field(default=())
+
+    def parity_batch_sizes(self) -> tuple[int, ...]:
+        return (self.batch,) if self.batch else self.batch_sizes

@@ -1,0 +1,29 @@
+"""Run an export directory on raw inputs, as a deployment would: no TensorFlow, no Keras.
+
+Host-side preprocessing steps listed in the manifest (if any) run first, then the device artifact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from edgeprep import manifest as manifest_mod
+from edgeprep.artifacts import backend
+from edgeprep.config import Target
+from edgeprep.errors import UsageError
+from edgeprep.verification import check_hashes
+
+
+def run_directory(directory: str | Path, target: Target, feed: Mapping[str, np.ndarray], threads: int = 1) -> dict[str, np.ndarray]:
+    """Run ``target``'s artifact of an export directory on raw named inputs."""
+    directory = Path(directory)
+    data = manifest_mod.read(directory)
+    entries = {entry["target"]: entry for entry in data["artifacts"]}
+    if target.value not in entries:
+        raise UsageError(f"{directory}: has no {target.value} artifact (it has {', '.join(entries) or 'none'}); export with --target {target.value}")
+    check_hashes(directory, {"artifacts": [entries[target.value]]})
+    with backend(target, need_converter=False).runner(directory / entries[target.value]["file"], threads=threads) as runner:
+        return runner.infer(feed)

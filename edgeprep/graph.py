@@ -1,0 +1,277 @@
+"""A flat, editable view of a Keras model's call graph, and the rebuild of a Keras model from it.
+
+Nested Sequential / Functional models and `keras.layers.Pipeline` are inlined, so rules see one
+graph: a Rescaling inside a nested preprocessing model is a neighbour of the Conv2D after it.
+Rules edit `Call` records (mark them passthrough, swap the operation); `rebuild` turns the edited
+graph back into a Functional model that calls the original layer objects (weights are shared,
+never mutated: a rule that changes weights builds a new layer).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from edgeprep.config import Action
+from edgeprep.errors import LoadError
+
+
+@dataclass
+class Call:
+    """One call of one operation in the flattened graph.
+
+    Attributes:
+        path: unique, slash-separated position, e.g. ``"augment/random_flip"``.
+        layer: the original operation (a Keras layer or op).
+        args / kwargs: the call's arguments; KerasTensor leaves refer to graph values.
+        inputs: the KerasTensors this call reads (flat).
+        outputs: the KerasTensors this call produces (flat).
+        op: what `rebuild` calls instead of ``layer``; None keeps ``layer``.
+        passthrough: `rebuild` skips the call and forwards its first input.
+        action / detail / rule: what the plan decided and why.
+    """
+
+    path: str
+    layer: Any
+    args: tuple
+    kwargs: dict
+    inputs: list
+    outputs: list
+    op: Any = None
+    passthrough: bool = False
+    action: Action = Action.KEPT
+    detail: str = ""
+    rule: str = ""
+
+    @property
+    def class_name(self) -> str:
+        return type(self.layer).__name__
+
+
+@dataclass
+class Graph:
+    """The flattened model: named inputs, calls in topological order, named outputs."""
+
+    name: str
+    input_names: list[str]
+    inputs: list  # original input KerasTensors, flat, model order
+    input_struct: Any
+    output_names: list[str]
+    outputs: list  # original output KerasTensors, flat
+    output_struct: Any
+    calls: list[Call] = field(default_factory=list)
+    alias: dict[int, Any] = field(default_factory=dict)
+    containers: list[tuple[str, str]] = field(default_factory=list)
+
+    def resolve(self, tensor):
+        """Follow aliases (nested-model boundaries, passthrough calls) to the value that exists."""
+        seen = 0
+        while id(tensor) in self.alias:
+            tensor = self.alias[id(tensor)]
+            seen += 1
+            if seen > 100_000:  # pragma: no cover - a cycle would be a bug
+                raise RuntimeError("alias cycle in graph")
+        return tensor
+
+    def producer(self, tensor) -> Call | None:
+        """The live call whose output is ``tensor`` (after resolving), or None for a model input."""
+        target = id(self.resolve(tensor))
+        for call in self.calls:
+            if not call.passthrough and any(id(out) == target for out in call.outputs):
+                return call
+        return None
+
+    def consumers(self, tensor) -> list[Call]:
+        """Live calls that read ``tensor`` (after resolving aliases and passthroughs)."""
+        target = id(self.resolve(tensor))
+        found = []
+        for call in self.calls:
+            if call.passthrough:
+                continue
+            if any(id(self.resolve(t)) == target for t in call.inputs):
+                found.append(call)
+        return found
+
+    def is_output(self, tensor) -> bool:
+        target = id(self.resolve(tensor))
+        return any(id(self.resolve(out)) == target for out in self.outputs)
+
+    def make_passthrough(self, call: Call, action: Action, detail: str, rule: str) -> None:
+        """Remove ``call`` from the computation: its output becomes its first input."""
+        call.passthrough = True
+        call.action, call.detail, call.rule = action, detail, rule
+        self.alias[id(call.outputs[0])] = call.inputs[0]
+
+    def live_calls(self) -> list[Call]:
+        return [call for call in self.calls if not call.passthrough]
+
+
+def _tree():
+    from keras import tree
+
+    return tree
+
+
+def _is_tensor(value) -> bool:
+    from keras import KerasTensor
+
+    return isinstance(value, KerasTensor)
+
+
+def io_names(model) -> tuple[list[str], list[str]]:
+    """Input and output names of a Functional model, in flat order.
+
+    Dict-structured inputs/outputs are named by their keys; otherwise inputs by their InputLayer
+    names and outputs by ``model.output_names``.
+    """
+    tree = _tree()
+    model = functional_of(model) or model
+    in_struct, out_struct = model._inputs_struct, model._outputs_struct
+    if isinstance(in_struct, dict):
+        input_names = [str(path[0]) for path, _ in tree.flatten_with_path(in_struct)]
+    else:
+        input_names = [_input_layer_name(tensor) for tensor in tree.flatten(in_struct)]
+    if isinstance(out_struct, dict):
+        output_names = [str(path[0]) for path, _ in tree.flatten_with_path(out_struct)]
+    else:
+        output_names = list(model.output_names)
+    return input_names, output_names
+
+
+def _input_layer_name(tensor) -> str:
+    """The name of the InputLayer behind ``tensor`` (stable across sessions, unlike tensor names)."""
+    history = getattr(tensor, "_keras_history", None)
+    return history[0].name if history else tensor.name
+
+
+def functional_of(model):
+    """The Functional graph behind ``model`` (a Sequential's inner one), or None if it has none."""
+    from keras.src.models.functional import Functional
+    from keras.src.models.sequential import Sequential
+
+    if isinstance(model, Sequential):
+        return model._functional
+    if isinstance(model, Functional):
+        return model
+    return None
+
+
+def flatten(model) -> Graph:
+    """Flatten ``model`` (Functional or Sequential, any nesting) into a `Graph`.
+
+    Raises:
+        LoadError: for a model whose graph cannot be walked (subclassed top-level models).
+    """
+    functional = functional_of(model)
+    if functional is None:
+        raise LoadError(
+            f"model {model.name!r} is a subclassed keras.Model; edgeprep needs a Functional or Sequential model "
+            "(wrap it: inputs = keras.Input(...); keras.Model(inputs, your_model(inputs)))"
+        )
+    tree = _tree()
+    input_names, output_names = io_names(functional)
+    graph = Graph(
+        name=model.name,
+        input_names=input_names,
+        inputs=list(tree.flatten(functional._inputs_struct)),
+        input_struct=functional._inputs_struct,
+        output_names=output_names,
+        outputs=list(tree.flatten(functional._outputs_struct)),
+        output_struct=functional._outputs_struct,
+    )
+    _walk(functional, "", graph, {})
+    return graph
+
+
+def _walk(functional, prefix: str, graph: Graph, seen: dict[str, int]) -> None:
+    """Append ``functional``'s calls to ``graph``, inlining nested models and pipelines.
+
+    Node kwargs such as ``training=True`` (recorded when Keras builds the graph) are kept as they
+    are: at inference Keras overrides them with the caller's ``training=False``, and so does the
+    rebuilt model.
+    """
+    from keras.layers import Pipeline
+
+    tree = _tree()
+    for depth in sorted(functional._nodes_by_depth, reverse=True):
+        for node in functional._nodes_by_depth[depth]:
+            operation = node.operation
+            if operation is None or node.is_input:
+                continue
+            args, kwargs = node.arguments.args, node.arguments.kwargs
+            path = _unique(prefix + operation.name, seen)
+            inner = functional_of(operation)
+            if inner is not None and args:
+                graph.containers.append((path, type(operation).__name__))
+                _alias_structure(graph, tree.flatten(inner._inputs_struct), tree.flatten(args[0]), path)
+                _walk(inner, path + "/", graph, seen)
+                for outer, inner_out in zip(node.outputs, tree.flatten(inner._outputs_struct)):
+                    graph.alias[id(outer)] = inner_out
+            elif isinstance(operation, Pipeline) and len(args) == 1:
+                graph.containers.append((path, "Pipeline"))
+                current = args[0]
+                for layer in operation.layers:
+                    output = layer(current)
+                    graph.calls.append(Call(_unique(f"{path}/{layer.name}", seen), layer, (current,), {}, [current], [output]))
+                    current = output
+                graph.alias[id(node.outputs[0])] = current
+            else:
+                graph.calls.append(Call(path, operation, args, kwargs, list(node.arguments.keras_tensors), list(node.outputs)))
+
+
+def _alias_structure(graph: Graph, inner_inputs: list, outer_args: list, path: str) -> None:
+    if len(inner_inputs) != len(outer_args) or not all(_is_tensor(t) for t in outer_args):
+        raise LoadError(f"{path}: nested model is called with inputs edgeprep cannot match to its Input layers; call it with tensors matching its inputs")
+    for inner, outer in zip(inner_inputs, outer_args):
+        graph.alias[id(inner)] = outer
+
+
+def _unique(path: str, seen: dict[str, int]) -> str:
+    count = seen.get(path, 0) + 1
+    seen[path] = count
+    return path if count == 1 else f"{path}#{count}"
+
+
+def rebuild(graph: Graph, batch: int | None = None, name: str | None = None):
+    """Build a Functional model computing ``graph`` (with its edits) on fresh inputs.
+
+    Args:
+        graph: the (edited) graph.
+        batch: a static batch size for every input, or None to keep the original batch dimension.
+        name: the new model's name.
+    """
+    import keras
+
+    tree = _tree()
+    values: dict[int, Any] = {}
+    new_inputs = []
+    for input_name, tensor in zip(graph.input_names, graph.inputs):
+        shape = tuple(tensor.shape)
+        if batch is not None and shape:
+            shape = (batch, *shape[1:])
+        new = keras.Input(batch_shape=shape, dtype=tensor.dtype, name=input_name)
+        values[id(tensor)] = new
+        new_inputs.append(new)
+
+    def value_of(tensor):
+        return values[id(graph.resolve(tensor))]
+
+    def substitute(leaf):
+        return value_of(leaf) if _is_tensor(leaf) else leaf
+
+    for call in graph.calls:
+        if call.passthrough:
+            continue
+        if any(id(graph.resolve(t)) not in values for t in call.inputs):
+            continue  # not reachable from the inputs, as in Keras' own graph execution
+        args = tree.map_structure(substitute, call.args)
+        kwargs = tree.map_structure(substitute, call.kwargs)
+        outputs = (call.op if call.op is not None else call.layer)(*args, **kwargs)
+        for original, new in zip(call.outputs, tree.flatten(outputs)):
+            values[id(original)] = new
+    outputs = [value_of(tensor) for tensor in graph.outputs]
+    return keras.Model(
+        tree.pack_sequence_as(graph.input_struct, new_inputs),
+        tree.pack_sequence_as(graph.output_struct, outputs),
+        name=name or graph.name,
+    )

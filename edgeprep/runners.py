@@ -1,0 +1,172 @@
+"""One interface over every runtime: Keras, LiteRT (TFLite) and ONNX Runtime.
+
+A runner is a context manager with ``inputs()`` / ``outputs()`` (framework-free `TensorSpec`s) and
+``infer(feed) -> dict``; the base class checks the feed once for all runtimes (names, ranks,
+fixed dimensions, dtypes) and names the outputs. Subclasses implement ``_infer`` only.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+
+from edgeprep.errors import DataError
+from edgeprep.specs import TensorSpec
+
+
+class Runner(ABC):
+    """Base runner: ``infer`` validates the feed, ``_infer`` runs it."""
+
+    name: str = "runner"
+
+    def __enter__(self) -> "Runner":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release runtime resources (optional)."""
+
+    @abstractmethod
+    def inputs(self) -> list[TensorSpec]:
+        """The runner's inputs, in order."""
+
+    @abstractmethod
+    def outputs(self) -> list[TensorSpec]:
+        """The runner's outputs, in order."""
+
+    @abstractmethod
+    def _infer(self, feed: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """Run one batch; return outputs in ``outputs()`` order."""
+
+    def infer(self, feed: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Run one batch of named inputs; return named outputs.
+
+        Raises:
+            DataError: when a name is missing or unknown, or a shape or dtype does not fit.
+        """
+        checked = check_feed(self.inputs(), feed, self.name)
+        results = self._infer(checked)
+        return {spec.name: np.asarray(value) for spec, value in zip(self.outputs(), results)}
+
+    def infer_all(self, feeds: Iterable[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
+        """Run several batches and concatenate each output along the batch axis."""
+        collected: dict[str, list[np.ndarray]] = {}
+        for feed in feeds:
+            for key, value in self.infer(feed).items():
+                collected.setdefault(key, []).append(value)
+        return {key: np.concatenate(values, axis=0) if values[0].ndim else np.stack(values) for key, values in collected.items()}
+
+
+def check_feed(specs: list[TensorSpec], feed: Mapping[str, np.ndarray], where: str) -> dict[str, np.ndarray]:
+    """Check ``feed`` against ``specs``; collect every problem and raise once."""
+    problems = []
+    names = [spec.name for spec in specs]
+    missing = [name for name in names if name not in feed]
+    unknown = [name for name in feed if name not in names]
+    if missing:
+        problems.append(f"missing input(s) {', '.join(missing)}")
+    if unknown:
+        problems.append(f"unknown input(s) {', '.join(unknown)} (the model's inputs are {', '.join(names)})")
+    checked = {}
+    for spec in specs:
+        if spec.name not in feed:
+            continue
+        value = np.asarray(feed[spec.name])
+        if len(value.shape) != len(spec.shape):
+            problems.append(f"input {spec.name!r} has shape {value.shape}, expected rank {len(spec.shape)} {_shape_text(spec.shape)}")
+            continue
+        fixed = [(i, want, got) for i, (want, got) in enumerate(zip(spec.shape, value.shape)) if want is not None and want != got]
+        if fixed:
+            problems.append(f"input {spec.name!r} has shape {value.shape}, expected {_shape_text(spec.shape)}")
+            continue
+        value = _coerce_dtype(spec, value, problems)
+        checked[spec.name] = value
+    if problems:
+        raise DataError(f"{where}: " + "; ".join(problems))
+    return checked
+
+
+def _coerce_dtype(spec: TensorSpec, value: np.ndarray, problems: list[str]) -> np.ndarray:
+    if spec.is_string:
+        if value.dtype.kind not in "USO":
+            problems.append(f"input {spec.name!r} is {value.dtype}, expected strings")
+        return value
+    want = np.dtype(spec.dtype)
+    if value.dtype == want:
+        return value
+    if value.dtype.kind in "USO":
+        problems.append(f"input {spec.name!r} holds strings, expected {want}")
+        return value
+    if want.kind == "f" and value.dtype.kind in "fiub":
+        return value.astype(want)
+    if want.kind in "iu" and value.dtype.kind in "iub":
+        info = np.iinfo(want)
+        if value.size and (value.min() < info.min or value.max() > info.max):
+            problems.append(f"input {spec.name!r} has values outside {want}")
+        return value.astype(want)
+    if want.kind == "b" and value.dtype.kind in "iub":
+        return value.astype(bool)
+    problems.append(f"input {spec.name!r} is {value.dtype}, expected {want} (convert it or pass the right column)")
+    return value
+
+
+def _shape_text(shape) -> str:
+    return "(" + ", ".join("N" if dim is None else str(dim) for dim in shape) + ")"
+
+
+class KerasRunner(Runner):
+    """Runs a Keras model at ``training=False``."""
+
+    name = "keras"
+
+    def __init__(self, model, name: str = "keras"):
+        from edgeprep.graph import functional_of, io_names
+
+        model = functional_of(model) or model
+        self.model = model
+        self.name = name
+        input_names, output_names = io_names(model)
+        from keras import tree
+
+        flat_inputs = tree.flatten(model._inputs_struct)
+        flat_outputs = tree.flatten(model._outputs_struct)
+        self._inputs = [TensorSpec(n, _keras_dtype(t.dtype), tuple(t.shape)) for n, t in zip(input_names, flat_inputs)]
+        self._outputs = [TensorSpec(n, _keras_dtype(t.dtype), tuple(t.shape)) for n, t in zip(output_names, flat_outputs)]
+
+    def inputs(self) -> list[TensorSpec]:
+        return self._inputs
+
+    def outputs(self) -> list[TensorSpec]:
+        return self._outputs
+
+    def _infer(self, feed: dict[str, np.ndarray]) -> list[np.ndarray]:
+        from keras import tree
+
+        flat = [_to_backend(feed[spec.name], spec) for spec in self._inputs]
+        packed = tree.pack_sequence_as(self.model._inputs_struct, flat)
+        outputs = self.model(packed, training=False)
+        return [_to_numpy(value) for value in tree.flatten(outputs)]
+
+
+def _keras_dtype(dtype) -> str:
+    text = str(dtype)
+    return "string" if text in ("string", "str") else text
+
+
+def _to_backend(value: np.ndarray, spec: TensorSpec):
+    if spec.is_string:
+        import tensorflow as tf
+
+        return tf.constant(value.astype(object) if value.dtype.kind == "U" else value)
+    return value
+
+
+def _to_numpy(value) -> np.ndarray:
+    array = value.numpy() if hasattr(value, "numpy") else np.asarray(value)
+    if array.dtype == object:
+        array = np.vectorize(lambda b: b.decode("utf-8") if isinstance(b, bytes) else b, otypes=[object])(array).astype(str)
+    return array

@@ -1,0 +1,24 @@
+"""The rule registry: every transform edgeprep applies, listed explicitly, phase by phase.
+
+Phases run in order over the flattened graph: strip (training-only layers go first, so they never
+block a fold), fold (affine preprocessing into weights), lower (table/text layers into builtin ops).
+"""
+
+from __future__ import annotations
+
+from edgeprep.transforms.base import LayerRule, keras_class_name
+from edgeprep.transforms.strip import ReplaceRandomCrop, StripTrainingOnly
+
+STRIP_RULES: tuple[LayerRule, ...] = (StripTrainingOnly(), ReplaceRandomCrop())
+FOLD_RULES: tuple[LayerRule, ...] = ()
+LOWER_RULES: tuple[LayerRule, ...] = ()
+
+PHASES: tuple[tuple[str, tuple[LayerRule, ...]], ...] = (
+    ("strip", STRIP_RULES),
+    ("fold", FOLD_RULES),
+    ("lower", LOWER_RULES),
+)
+
+ALL_RULES: tuple[LayerRule, ...] = tuple(rule for _, rules in PHASES for rule in rules)
+
+__all__ = ["ALL_RULES", "FOLD_RULES", "LOWER_RULES", "PHASES", "STRIP_RULES", "LayerRule", "keras_class_name"]

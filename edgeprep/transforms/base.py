@@ -1,0 +1,53 @@
+"""The rule interface: one `LayerRule` per layer family, keyed by exact Keras class names.
+
+A rule's ``check`` returns None when it applies and a reason string when it does not (it never
+raises); ``rewrite`` edits the `Graph`. The module docstring of each rule states the math.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
+from edgeprep.config import ALL_TARGETS, Action, Target
+from edgeprep.graph import Call, Graph
+
+# Modules whose classes rules may match: Keras 3 and Keras 2 (tf_keras), public or internal paths.
+KERAS_MODULE_ROOTS = ("keras.", "tf_keras.", "keras")
+
+
+def keras_class_name(layer) -> str | None:
+    """The class name of a layer defined by Keras itself, or None for user classes."""
+    cls = type(layer)
+    module = cls.__module__ or ""
+    if module == "keras" or module.startswith(("keras.", "tf_keras.")):
+        return cls.__name__
+    return None
+
+
+class LayerRule(ABC):
+    """A transform of one layer family.
+
+    Class attributes:
+        name: short identifier recorded in the plan and manifest.
+        classes: exact Keras class names the rule is keyed by (subclasses are not matched: a
+            subclass may change what the layer does).
+        action: the action recorded when the rule applies.
+        targets: targets the rule applies to.
+    """
+
+    name: ClassVar[str]
+    classes: ClassVar[tuple[str, ...]]
+    action: ClassVar[Action]
+    targets: ClassVar[tuple[Target, ...]] = ALL_TARGETS
+
+    def matches(self, call: Call) -> bool:
+        return keras_class_name(call.layer) in self.classes
+
+    def check(self, call: Call, graph: Graph, target: Target) -> str | None:
+        """Return None if the rule applies to ``call``, else the reason it does not."""
+        return None
+
+    @abstractmethod
+    def rewrite(self, call: Call, graph: Graph, target: Target) -> None:
+        """Edit ``graph`` for ``call`` and record ``call.action`` / ``call.detail``."""

@@ -1,0 +1,54 @@
+"""Shared fixtures: the `target` fixture over every converter, the zoo, artifact op readers."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections import Counter
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+sys.path.insert(0, str(Path(__file__).parent))
+
+import pytest  # noqa: E402
+
+from edgeprep.config import ALL_TARGETS, Target  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("EDGEPREP_SLOW") == "1" or "slow" in (config.getoption("-m") or ""):
+        return
+    skip = pytest.mark.skip(reason="slow: set EDGEPREP_SLOW=1 (or -m slow) to run")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(params=ALL_TARGETS, ids=lambda t: t.value)
+def target(request) -> Target:
+    """Every converter: tests taking this fixture run once per target."""
+    return request.param
+
+
+def artifact_ops(path: Path) -> Counter:
+    """Op counts read from an artifact file by its own runtime library (independent of edgeprep)."""
+    path = Path(path)
+    if path.suffix == ".onnx":
+        import onnx
+
+        model = onnx.load(str(path))
+        return Counter(f"{n.domain}::{n.op_type}" if n.domain not in ("", "ai.onnx") else n.op_type for n in model.graph.node)
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path))
+    return Counter(op["op_name"] for op in interpreter._get_ops_details())
+
+
+RANDOM_OP_MARKERS = ("random", "multinomial", "bernoulli", "stateless", "imageprojective")
+
+
+def random_ops(ops) -> list[str]:
+    return [op for op in ops if any(marker in op.lower() for marker in RANDOM_OP_MARKERS)]

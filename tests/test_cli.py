@@ -1,0 +1,165 @@
+"""The CLI as users run it: inspect, export, verify, run; exit codes and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+
+import numpy as np
+import pytest
+
+from helpers import error_lines, run_cli, tree
+from zoo import augmented_cnn, tabular_numeric
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    root = tmp_path_factory.mktemp("models")
+    paths = {}
+    for factory in (augmented_cnn, tabular_numeric):
+        path = root / f"{factory.__name__}.keras"
+        factory().save(path)
+        paths[factory.__name__] = path
+    return paths
+
+
+@pytest.fixture(scope="module")
+def exported(saved, tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "dist"
+    result = run_cli("export", saved["augmented_cnn"], "--out", out)
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def test_inspect_lists_every_layer_with_its_action_per_target(saved):
+    result = run_cli("inspect", saved["augmented_cnn"])
+    assert result.returncode == 0, result.stderr
+    rows = [line.split() for line in result.stdout.splitlines()]
+    flip = next(row for row in rows if row[1:2] == ["RandomFlip"])
+    assert flip[0].startswith("augmentation/") and flip[2:4] == ["stripped", "stripped"]
+    conv = next(row for row in rows if row[1:2] == ["Conv2D"])
+    assert conv[2:4] == ["kept", "kept"]
+    data = json.loads(run_cli("inspect", saved["augmented_cnn"], "--json").stdout)
+    assert sorted(row["class"] for row in data["layers"] if row["tflite"] == row["onnx"] == "stripped") == [
+        "Dropout", "RandomFlip", "RandomRotation", "RandomZoom"
+    ]
+
+
+def test_export_writes_artifacts_manifest_and_golden(exported):
+    assert tree(exported) == ["golden", "golden/inputs.npz", "golden/outputs.npz", "manifest.json", "model.onnx", "model.tflite"]
+    manifest = json.loads((exported / "manifest.json").read_text())
+    assert manifest["passed"] and {p["target"] for p in manifest["parity"]} == {"tflite", "onnx"}
+
+
+def test_verify_passes_then_catches_a_tampered_artifact(exported, tmp_path):
+    ok = run_cli("verify", exported)
+    assert ok.returncode == 0, ok.stderr
+    copy = tmp_path / "copy"
+    import shutil
+
+    shutil.copytree(exported, copy)
+    data = bytearray((copy / "model.onnx").read_bytes())
+    data[-10] ^= 0xFF
+    (copy / "model.onnx").write_bytes(bytes(data))
+    bad = run_cli("verify", copy)
+    assert bad.returncode == 1
+    assert "model.onnx" in bad.stderr and "sha256" in bad.stderr
+
+
+def test_run_writes_outputs_for_each_target(exported, tmp_path):
+    x = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+    np.savez(tmp_path / "in.npz", image=x)
+    results = {}
+    for target in ("tflite", "onnx"):
+        out = tmp_path / f"{target}.npy"
+        result = run_cli("run", exported, "--target", target, "--input", tmp_path / "in.npz", "--output", out)
+        assert result.returncode == 0, result.stderr
+        results[target] = np.load(out)
+    assert results["tflite"].shape == (2, 5)
+    np.testing.assert_allclose(results["tflite"], results["onnx"], rtol=1e-5, atol=1e-6)
+
+
+def test_export_with_one_target_and_static_batch(saved, tmp_path):
+    out = tmp_path / "dist"
+    result = run_cli("export", saved["tabular_numeric"], "--out", out, "--target", "tflite", "--batch", "2")
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [a["target"] for a in manifest["artifacts"]] == ["tflite"]
+    assert {i["name"]: i["shape"] for i in manifest["inputs"]} == {"age": [2, 1], "income": [2, 3]}
+    assert manifest["parity"][0]["batch_sizes"] == [2]
+
+
+def _bad_model_files(root):
+    (root / "empty.keras").write_bytes(b"")
+    (root / "random.keras").write_bytes(os.urandom(2048))
+    (root / "notes.txt").write_text("not a model")
+    with zipfile.ZipFile(root / "other.keras", "w") as archive:
+        archive.writestr("hello.txt", "hi")
+    (root / "a_dir").mkdir()
+    return {
+        "missing": (root / "nope.keras", "no such file"),
+        "empty": (root / "empty.keras", "empty"),
+        "random bytes": (root / "random.keras", "not a .keras archive"),
+        "not a model": (root / "notes.txt", "not a model file"),
+        "zip without config": (root / "other.keras", "without config.json"),
+        "directory": (root / "a_dir", "not a SavedModel"),
+    }
+
+
+def test_bad_model_files_exit_2_with_one_line_and_write_nothing(tmp_path):
+    for case, (path, words) in _bad_model_files(tmp_path).items():
+        out = tmp_path / f"out_{case.replace(' ', '_')}"
+        result = run_cli("export", path, "--out", out)
+        assert result.returncode == 2, (case, result.stderr)
+        errors = error_lines(result.stderr)
+        assert len(errors) == 1 and words in errors[0], (case, result.stderr)
+        assert "Traceback" not in result.stderr
+        assert not out.exists(), case
+
+
+def test_truncated_keras_file(saved, tmp_path):
+    data = saved["augmented_cnn"].read_bytes()
+    truncated = tmp_path / "truncated.keras"
+    truncated.write_bytes(data[: len(data) // 2])
+    result = run_cli("export", truncated, "--out", tmp_path / "out")
+    assert result.returncode == 2 and len(error_lines(result.stderr)) == 1
+    assert "truncated" in result.stderr and not (tmp_path / "out").exists()
+
+
+def test_lambda_model_is_refused_and_its_code_never_runs(tmp_path):
+    import keras
+
+    marker = tmp_path / "pwned"
+    inputs = keras.Input((2,), name="x")
+    payload = eval(f"lambda t: (open({str(marker)!r}, 'w').close(), t)[1]")  # the path is a constant in the code
+    outputs = keras.layers.Lambda(payload)(inputs)
+    model = keras.Model(inputs, outputs)
+    path = tmp_path / "lambda.keras"
+    model.save(path)
+    if marker.exists():
+        marker.unlink()  # saving traced the lambda once; only loading matters
+    result = run_cli("export", path, "--out", tmp_path / "out")
+    assert result.returncode == 2
+    (line,) = error_lines(result.stderr)
+    assert "--unsafe-load" in line
+    assert not marker.exists() and not (tmp_path / "out").exists()
+
+
+def test_unwritable_or_file_output_is_refused_before_any_work(saved, tmp_path):
+    file_out = tmp_path / "a_file"
+    file_out.write_text("x")
+    result = run_cli("export", saved["tabular_numeric"], "--out", file_out)
+    assert result.returncode == 2 and "is a file" in result.stderr
+    if os.geteuid() != 0:  # root ignores permissions
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        result = run_cli("export", saved["tabular_numeric"], "--out", locked / "dist")
+        assert result.returncode == 2 and "writable" in result.stderr
+
+
+def test_usage_errors_exit_2():
+    assert run_cli("export", "x.keras").returncode == 2  # --out missing
+    assert run_cli("export", "x.keras", "--out", "d", "--target", "coreml").returncode == 2
+    assert run_cli("export", "x.keras", "--out", "d", "--batch", "0").returncode == 2
+    assert run_cli("verify", "/nonexistent/dir").returncode == 2

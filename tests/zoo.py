@@ -1,0 +1,186 @@
+"""A small zoo of named model factories used across the test suite (Polygraphy-style).
+
+Every factory returns a built, deterministic ``keras.Model``; weights are seeded, and models with
+random initial weights whose outputs would be near-trivial get perturbed statistics so that parity
+is a real test.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _keras():
+    import keras
+
+    keras.utils.set_random_seed(1234)
+    return keras
+
+
+def perturb(model, seed: int = 0, scale: float = 0.5):
+    """Give BatchNormalization statistics and all biases non-trivial values (seeded)."""
+    rng = np.random.default_rng(seed)
+    for layer in model._flatten_layers(include_self=False, recursive=True):
+        kind = type(layer).__name__
+        if kind == "BatchNormalization":
+            n = layer.moving_mean.shape[0]
+            layer.moving_mean.assign(rng.normal(0, scale, n).astype("float32"))
+            layer.moving_variance.assign(rng.uniform(0.5, 2.0, n).astype("float32"))
+            if layer.beta is not None:
+                layer.beta.assign(rng.normal(0, scale, n).astype("float32"))
+            if layer.gamma is not None:
+                layer.gamma.assign(rng.uniform(0.5, 1.5, n).astype("float32"))
+        elif getattr(layer, "bias", None) is not None and hasattr(layer.bias, "assign"):
+            layer.bias.assign(rng.normal(0, scale * 0.2, layer.bias.shape).astype("float32"))
+    return model
+
+
+def calibrate(model, low: float = 0.0, high: float = 255.0, seed: int = 0):
+    """Set every BatchNormalization's moving statistics to those of one random batch, then perturb.
+
+    A randomly initialised deep network with default statistics (mean 0, variance 1) collapses to
+    an almost constant output; with batch statistics it stays input-sensitive, so parity is real.
+    """
+    rng = np.random.default_rng(seed)
+    shape = (16, *model.inputs[0].shape[1:])
+    batchnorms = [l for l in model._flatten_layers(include_self=False, recursive=True) if type(l).__name__ == "BatchNormalization"]
+    for layer in batchnorms:
+        layer.momentum = 0.0
+    model(rng.uniform(low, high, shape).astype("float32"), training=True)
+    for layer in batchnorms:
+        layer.momentum = 0.99
+        if layer.beta is not None:
+            layer.beta.assign((layer.beta.numpy() + rng.normal(0, 0.1, layer.beta.shape)).astype("float32"))
+    return model
+
+
+def seed_cnn():
+    """The seed article's MNIST model: Rescaling(1/255) -> Conv2D -> MaxPool -> Flatten -> Dense."""
+    keras = _keras()
+    return keras.Sequential(
+        [
+            keras.Input((28, 28, 1), name="image"),
+            keras.layers.Rescaling(1 / 255),
+            keras.layers.Conv2D(32, 3, activation="relu"),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10),
+        ],
+        name="seed_cnn",
+    )
+
+
+def augmented_cnn():
+    """The seed's augmentation Sequential nested inside a CNN, with Dropout."""
+    keras = _keras()
+    augment = keras.Sequential(
+        [keras.layers.RandomFlip("horizontal"), keras.layers.RandomRotation(0.1), keras.layers.RandomZoom(0.1)],
+        name="augmentation",
+    )
+    inputs = keras.Input((32, 32, 3), name="image")
+    x = augment(inputs)
+    x = keras.layers.Rescaling(1 / 255)(x)
+    x = keras.layers.Conv2D(16, 3, activation="relu")(x)
+    x = keras.layers.MaxPooling2D()(x)
+    x = keras.layers.Dropout(0.5)(x)
+    x = keras.layers.Conv2D(16, 3, activation="relu")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = keras.layers.Dense(5, name="logits")(x)
+    return keras.Model(inputs, outputs, name="augmented_cnn")
+
+
+def sequence_conv1d():
+    """A Conv1D sequence model with Normalization, GaussianNoise, SpatialDropout1D and Dropout."""
+    keras = _keras()
+    rng = np.random.default_rng(3)
+    inputs = keras.Input((50, 4), name="signal")
+    norm = keras.layers.Normalization(axis=-1)
+    norm.adapt(rng.normal([1.0, -2.0, 10.0, 0.5], [0.5, 2.0, 4.0, 0.1], size=(256, 50, 4)).astype("float32"))
+    x = norm(inputs)
+    x = keras.layers.GaussianNoise(0.1)(x)
+    x = keras.layers.Conv1D(16, 5, activation="relu")(x)
+    x = keras.layers.SpatialDropout1D(0.2)(x)
+    x = keras.layers.Conv1D(16, 3, activation="relu")(x)
+    x = keras.layers.GlobalMaxPooling1D()(x)
+    x = keras.layers.Dropout(0.3)(x)
+    outputs = keras.layers.Dense(3, name="classes")(x)
+    return perturb(keras.Model(inputs, outputs, name="sequence_conv1d"))
+
+
+def pipeline_nested():
+    """Augmentation in a keras.layers.Pipeline; Resizing/CenterCrop/Rescaling in a nested Functional."""
+    keras = _keras()
+    pipeline = keras.layers.Pipeline(
+        [keras.layers.RandomFlip("horizontal_and_vertical"), keras.layers.RandomContrast(0.2), keras.layers.RandomTranslation(0.1, 0.1)],
+        name="augment_pipeline",
+    )
+    pre_in = keras.Input((48, 64, 3), name="raw")
+    y = keras.layers.Resizing(40, 40)(pre_in)
+    y = keras.layers.CenterCrop(32, 32)(y)
+    y = keras.layers.Rescaling(1 / 127.5, offset=-1)(y)
+    preprocess = keras.Model(pre_in, y, name="preprocess")
+    inputs = keras.Input((48, 64, 3), name="photo")
+    x = pipeline(inputs)
+    x = preprocess(x)
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = keras.layers.Dense(4, name="scores")(x)
+    return keras.Model(inputs, outputs, name="pipeline_nested")
+
+
+def tabular_numeric():
+    """Dict inputs, Normalization per feature, a two-output head (classification + regression)."""
+    keras = _keras()
+    rng = np.random.default_rng(5)
+    age = keras.Input((1,), name="age")
+    income = keras.Input((3,), name="income")
+    age_norm = keras.layers.Normalization(mean=40.0, variance=144.0)(age)
+    income_norm = keras.layers.Normalization(axis=-1, mean=[5e4, 2e3, 10.0], variance=[4e8, 1e6, 25.0])(income)
+    x = keras.layers.Concatenate()([age_norm, income_norm])
+    x = keras.layers.Dense(16, activation="relu")(x)
+    x = keras.layers.Dropout(0.2)(x)
+    label = keras.layers.Dense(2, activation="softmax", name="label")(x)
+    value = keras.layers.Dense(1, name="value")(x)
+    model = keras.Model({"age": age, "income": income}, {"label": label, "value": value}, name="tabular_numeric")
+    return perturb(model, seed=int(rng.integers(100)))
+
+
+def random_crop_cnn():
+    """RandomCrop at the input: exported as its documented inference-time centre crop."""
+    keras = _keras()
+    inputs = keras.Input((40, 48, 3), name="image")
+    x = keras.layers.RandomCrop(32, 32)(inputs)
+    x = keras.layers.Rescaling(1 / 255)(x)
+    x = keras.layers.Conv2D(8, 3, activation="relu")(x)
+    x = keras.layers.Flatten()(x)
+    outputs = keras.layers.Dense(3, name="logits")(x)
+    return keras.Model(inputs, outputs, name="random_crop_cnn")
+
+
+def mobilenet_v3_small():
+    """keras.applications.MobileNetV3Small(weights=None, include_preprocessing=True), perturbed."""
+    keras = _keras()
+    model = keras.applications.MobileNetV3Small(
+        input_shape=(96, 96, 3), weights=None, include_preprocessing=True, classes=10, classifier_activation=None
+    )
+    return calibrate(model, seed=7)
+
+
+def efficientnet_b0():
+    """keras.applications.EfficientNetB0(weights=None): Rescaling + Normalization before the stem."""
+    keras = _keras()
+    model = keras.applications.EfficientNetB0(weights=None, input_shape=(128, 128, 3), classes=10, classifier_activation=None)
+    return calibrate(model, seed=11)
+
+
+ZOO = {
+    "seed_cnn": seed_cnn,
+    "augmented_cnn": augmented_cnn,
+    "sequence_conv1d": sequence_conv1d,
+    "pipeline_nested": pipeline_nested,
+    "tabular_numeric": tabular_numeric,
+    "random_crop_cnn": random_crop_cnn,
+    "mobilenet_v3_small": mobilenet_v3_small,
+    "efficientnet_b0": efficientnet_b0,
+}
+SLOW = {"efficientnet_b0"}
