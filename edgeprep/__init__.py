@@ -41,7 +41,7 @@ def export(model, out_dir, targets=None, config: ExportConfig | None = None, tol
         options["targets"] = tuple(Target(t) for t in ([targets] if isinstance(targets, (str, Target)) else targets))
     if options:
         config = dataclasses.replace(config, **options)
-    return _export(model, out_dir, config, tolerance or Tolerance(), progress)
+    return _export(model, out_dir, config, tolerance, progress)
 
 
 def inspect(model, config: ExportConfig | None = None):

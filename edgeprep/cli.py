@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 
 from edgeprep.config import ALL_TARGETS, ExportConfig, Quantization, Target
-from edgeprep.errors import EdgeprepError, UsageError
-from edgeprep.parity.compare import Tolerance
+from edgeprep.errors import EdgeprepError, ParityError, UsageError
+from edgeprep.parity.compare import Tolerance, default_tolerance
 
 EXIT_OK, EXIT_PARITY, EXIT_USAGE = 0, 1, 2
 
@@ -56,13 +56,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-fold", action="store_true", help="do not fold Rescaling/Normalization into weights (debugging)")
     p.add_argument("--opset", type=_positive_int, default=17, metavar="N", help="ONNX opset (default: 17)")
     p.add_argument("--seed", type=int, default=0, help="seed of the generated parity samples (default: 0)")
+    _data_flags(p)
+    p.add_argument("--golden-kb", type=_positive_int, default=512, metavar="KB", help="size budget of the golden vectors in DIR (default: 512)")
     _tolerance_flags(p)
     _loading_flags(p)
     p.set_defaults(handler=_cmd_export)
 
-    p = sub.add_parser("verify", help="re-run parity of an export directory from its golden vectors")
+    p = sub.add_parser("verify", help="re-run parity of an export directory (golden vectors, or --data against Keras)")
     p.add_argument("directory", metavar="DIR")
     p.add_argument("--threads", type=_positive_int, default=1, metavar="N", help="interpreter threads (default: 1)")
+    _data_flags(p)
+    p.add_argument("--model", metavar="MODEL", help="source model for --data (default: the path in the manifest)")
+    p.add_argument("--report", metavar="OUTDIR", help="write report.json and report.html to OUTDIR")
+    _tolerance_flags(p, defaults_from="the manifest")
+    _loading_flags(p)
     p.set_defaults(handler=_cmd_verify)
 
     p = sub.add_parser("run", help="run an exported artifact on inputs from an .npz file")
@@ -80,9 +87,21 @@ def _loading_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--custom-objects", action="append", default=[], metavar="module:Name", help="import a custom class the model uses; repeatable")
 
 
-def _tolerance_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--rtol", type=float, default=Tolerance.rtol, help=f"parity tolerance relative to each output's scale (default: {Tolerance.rtol:g})")
-    p.add_argument("--atol", type=float, default=Tolerance.atol, help=f"absolute parity tolerance floor (default: {Tolerance.atol:g})")
+def _data_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", metavar="F", help="verify on this data: .npz/.npy/.csv/.txt or a folder of images (default: generated samples)")
+    p.add_argument("--resize", action="store_true", help="resize images from --data to the input size")
+
+
+def _tolerance_flags(p: argparse.ArgumentParser, defaults_from: str = "the quantization mode") -> None:
+    p.add_argument("--rtol", type=float, help=f"max error relative to each output's scale (default: from {defaults_from}; 1e-5 for float32)")
+    p.add_argument("--atol", type=float, help=f"absolute error floor (default: from {defaults_from}; 1e-7 for float32)")
+    p.add_argument("--min-top1", type=float, metavar="FRACTION", help="minimum argmax agreement of classifier outputs")
+    p.add_argument("--min-sqnr", type=float, metavar="DB", help="minimum signal-to-noise ratio in dB")
+    p.add_argument("--junit", metavar="FILE", help="write a JUnit XML report for CI dashboards")
+
+
+def _tolerance(args, base: Tolerance) -> Tolerance:
+    return base.with_changes(rtol=args.rtol, atol=args.atol, min_top1=args.min_top1, min_sqnr_db=args.min_sqnr)
 
 
 def _positive_int(text: str) -> int:
@@ -123,23 +142,65 @@ def _cmd_export(args) -> int:
         custom_objects=tuple(args.custom_objects),
         onnx_opset=args.opset,
         seed=args.seed,
+        data=args.data,
+        resize_images=args.resize,
+        golden_kb=args.golden_kb,
     )
-    result = export(args.model, args.out, config, Tolerance(args.rtol, args.atol), stderr_progress())
+    tolerance = _tolerance(args, default_tolerance(config.quantize))
+    try:
+        result = export(args.model, args.out, config, tolerance, stderr_progress())
+    except ParityError as exc:
+        if exc.result is not None:
+            _print_reports(exc.result.reports, exc.result.manifest)
+            _write_junit(args.junit, exc.result.reports)
+        raise
     _print_reports(result.reports, result.manifest)
-    print(f"wrote {result.out_dir}: " + ", ".join(p.name for p in result.artifacts.values()) + ", manifest.json")
+    _write_junit(args.junit, result.reports)
+    print(f"wrote {result.out_dir}: " + ", ".join(p.name for p in result.artifacts.values()) + ", manifest.json, report.html")
     return EXIT_OK
 
 
 def _cmd_verify(args) -> int:
+    from edgeprep import manifest as manifest_mod
+    from edgeprep.progress import stderr_progress
     from edgeprep.verification import verify
 
-    result = verify(args.directory, threads=args.threads)
-    _print_reports(result.reports)
+    manifest = manifest_mod.read(args.directory)
+    tolerance = _tolerance(args, Tolerance.from_json(manifest.get("tolerance", {})))
+    result = verify(
+        args.directory, threads=args.threads, data=args.data, model=args.model, tolerance=tolerance,
+        resize_images=args.resize, progress=stderr_progress(), unsafe_load=args.unsafe_load,
+    )
+    _print_reports(result.reports, manifest)
+    _write_junit(args.junit, result.reports)
+    if args.report:
+        _write_verify_report(Path(args.report), result, manifest)
     if not result.passed:
-        print(f"verify {args.directory}: FAILED", file=sys.stderr)
+        print(f"verify {args.directory}: FAILED on {result.samples} samples", file=sys.stderr)
         return EXIT_PARITY
-    print(f"verify {args.directory}: passed")
+    print(f"verify {args.directory}: passed on {result.samples} samples")
     return EXIT_OK
+
+
+def _write_junit(path: str | None, reports) -> None:
+    if path:
+        from edgeprep.parity.report import junit_xml
+
+        Path(path).write_bytes(junit_xml({t.value: r for t, r in reports.items()}))
+
+
+def _write_verify_report(out: Path, result, manifest: dict) -> None:
+    from edgeprep.parity.report import render_html, report_json, summary
+
+    data = summary(
+        {t.value: r for t, r in result.reports.items()},
+        {t.value: r for t, r in result.transform_reports.items()},
+        {t.value: r for t, r in result.converter_reports.items()},
+        manifest,
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_bytes(report_json(data))
+    (out / "report.html").write_bytes(render_html(f"edgeprep verify: {result.directory}", data, result.comparisons, manifest))
 
 
 def _cmd_run(args) -> int:
@@ -174,7 +235,7 @@ def _print_reports(reports, manifest: dict | None = None) -> None:
             print(report.summary())
         return
     table = Table(title="parity", show_edge=False)
-    for column in ("target", "passed", "max rel err", "max abs err", "size", "ops"):
+    for column in ("target", "passed", "max rel err", "max abs err", "top-1", "size", "ops"):
         table.add_column(column)
     for target, report in reports.items():
         artifact = sizes.get(target.value, {})
@@ -183,10 +244,11 @@ def _print_reports(reports, manifest: dict | None = None) -> None:
             "[green]yes[/]" if report.passed else "[red]NO[/]",
             f"{report.max_rel:.2e}",
             f"{report.max_abs:.2e}",
+            f"{report.top1:.2%}" if report.top1 is not None else "",
             f"{artifact['bytes'] / 1024:.0f} KiB" if artifact else "",
             str(sum(artifact.get("ops", {}).values())) if artifact else "",
         )
-    Console().print(table)
+    Console(stderr=False).print(table)
     for report in reports.values():
         if not report.passed:
             print(report.summary(), file=sys.stderr)

@@ -58,6 +58,11 @@ class ExportConfig:
         seed: seed of the generated parity samples.
         batch_sizes: the batch sizes parity runs at (ignored with a static batch).
         threads: interpreter threads used while verifying.
+        custom_objects: ``module:Name`` strings of custom classes the model file uses.
+        data: a data file or image folder to verify on (see `edgeprep.data`); None generates samples.
+        resize_images: resize images of a ``data`` folder to the input size.
+        data_batch: rows per batch when streaming ``data``.
+        golden_kb: size budget of the golden vectors written to the export directory.
     """
 
     targets: tuple[Target, ...] = ALL_TARGETS
@@ -70,6 +75,10 @@ class ExportConfig:
     batch_sizes: tuple[int, ...] = (1, 3)
     threads: int = 1
     custom_objects: tuple[str, ...] = field(default=())
+    data: str | None = None
+    resize_images: bool = False
+    data_batch: int = 256
+    golden_kb: int = 512
 
     def parity_batch_sizes(self) -> tuple[int, ...]:
         return (self.batch,) if self.batch else self.batch_sizes

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from edgeprep import manifest as manifest_mod
 from edgeprep.artifacts import Artifact, ConvertOptions, backend
-from edgeprep.config import ExportConfig, Target
+from edgeprep.config import ExportConfig, Quantization, Target
 from edgeprep.errors import ConversionError, ParityError, UnsupportedLayerError, collect
 from edgeprep.package import check_output_dir, npz_bytes, publish, sha256_bytes
-from edgeprep.parity.compare import ParityReport, Tolerance, compare
+from edgeprep.parity.compare import ParityReport, Tolerance, default_tolerance
 from edgeprep.plan import Plan
 from edgeprep.progress import Progress
+
+TEMPLATE = Path(__file__).with_name("parity") / "test_parity_template.py"
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class ExportResult:
         reports: target -> parity report of the artifact against the reference.
         transform_reports: target -> report of the transformed Keras model against the original
             (None where the reference is the transformed model by design).
+        converter_reports: target -> report of the artifact against the transformed Keras model.
         plans: target -> plan.
     """
 
@@ -38,6 +40,7 @@ class ExportResult:
     manifest: dict
     reports: dict[Target, ParityReport]
     transform_reports: dict[Target, ParityReport | None] = field(default_factory=dict)
+    converter_reports: dict[Target, ParityReport] = field(default_factory=dict)
     plans: dict[Target, Plan] = field(default_factory=dict, repr=False)
 
     @property
@@ -45,97 +48,83 @@ class ExportResult:
         return all(self.reports.values())
 
 
-def export(model: Any, out_dir: str | os.PathLike, config: ExportConfig = ExportConfig(), tolerance: Tolerance = Tolerance(), progress: Progress | None = None) -> ExportResult:
+def export(
+    model: Any,
+    out_dir: str | os.PathLike,
+    config: ExportConfig = ExportConfig(),
+    tolerance: Tolerance | None = None,
+    progress: Progress | None = None,
+) -> ExportResult:
     """Export ``model`` to ``out_dir`` for every target in ``config``, verified against Keras.
 
     Args:
         model: a `.keras` / `.h5` path, a SavedModel directory, or an in-memory ``keras.Model``.
         out_dir: the export directory; replaced atomically, and only when everything is written.
-        config: targets, batch, folding and loading options.
-        tolerance: the parity tolerance (see `edgeprep.parity.compare` for the pass rule).
+        config: targets, batch, folding, loading and data options.
+        tolerance: the parity criteria (default: `default_tolerance` of the quantization mode; see
+            `edgeprep.parity.compare` for the pass rule).
         progress: where step progress goes (silent by default).
-
-    Returns:
-        The `ExportResult`.
 
     Raises:
         EdgeprepError: bad input, unsupported layers or conversion failures (nothing written).
         ParityError: an artifact failed parity; the export directory holds the evidence.
     """
-    from edgeprep.graph import rebuild
+    from edgeprep.data import open_data
+    from edgeprep.graph import flatten, rebuild
     from edgeprep.load import load
+    from edgeprep.parity.chain import Link, run_chain
     from edgeprep.parity.samples import generate, input_hints
     from edgeprep.plan import make_plans
     from edgeprep.runners import KerasRunner
 
     progress = progress or Progress()
     out = check_output_dir(out_dir)
+    tolerance = tolerance or default_tolerance(config.quantize)
     with progress.step("load"):
         loaded = load(model, config.unsafe_load, config.custom_objects)
     with progress.step("plan"):
         plans = make_plans(loaded.model, config)
     collect([p for plan in plans.values() for p in plan.problems], UnsupportedLayerError, "cannot export")
-
     original = KerasRunner(loaded.model, "keras")
-    hints = input_hints(_unedited_graph(loaded.model))
-    feeds = generate(original.inputs(), hints, config.parity_batch_sizes(), config.seed)
-    with progress.step("run the Keras original"):
-        reference, reference_error = _try_infer(original, feeds)
+    hints = input_hints(flatten(loaded.model))
+    source = open_data(config.data, original.inputs(), config.resize_images) if config.data else None
 
+    transformed = {target: rebuild(plan.graph, batch=config.batch) for target, plan in plans.items()}
     artifacts: dict[Target, Artifact] = {}
-    reports: dict[Target, ParityReport] = {}
-    transform_reports: dict[Target, ParityReport | None] = {}
-    golden_outputs = reference
     for target, plan in plans.items():
-        with progress.step(f"transform for {target.value}"):
-            transformed_model = rebuild(plan.graph, batch=config.batch)
-            transformed = KerasRunner(transformed_model, "transformed").infer_all(feeds)
-        if plan.reference_changes or reference is None:
-            # The original does not compute the inference-time semantics (see the REPLACED steps);
-            # the transformed model is the reference, and the original's difference is reported.
-            target_reference, reference_name = transformed, "transformed"
-            golden_outputs = transformed
-            transform_reports[target] = None
-        else:
-            target_reference, reference_name = reference, "keras"
-            transform_reports[target] = compare(f"transformed[{target.value}]", "keras", reference, transformed, tolerance, config.parity_batch_sizes())
         options = ConvertOptions(tuple(plan.graph.input_names), tuple(plan.graph.output_names), config.quantize, config.onnx_opset)
         with progress.step(f"convert to {target.value}"):
-            artifact = backend(target).convert(transformed_model, options)
-        with progress.step(f"verify {target.value} in its runtime"):
-            with backend(target, need_converter=False).runner(artifact.data, threads=config.threads) as runner:
-                _check_io(runner, plan, target)
-                outputs = runner.infer_all(feeds)
-        artifacts[target] = artifact
-        reports[target] = compare(target.value, reference_name, target_reference, outputs, tolerance, config.parity_batch_sizes())
-        progress.note(reports[target].summary())
+            artifacts[target] = backend(target).convert(transformed[target], options)
 
-    manifest = _manifest(loaded, original, plans, artifacts, reports, transform_reports, config, tolerance, hints, reference_error)
+    with contextlib.ExitStack() as stack, progress.step("verify in the real runtimes"):
+        links = {}
+        for target, artifact in artifacts.items():
+            runner = stack.enter_context(backend(target, need_converter=False).runner(artifact.data, threads=config.threads))
+            _check_io(runner, plans[target], target)
+            links[target.value] = Link(KerasRunner(transformed[target], f"transformed[{target.value}]"), runner, bool(plans[target].reference_changes))
+        batches = source.batches(config.data_batch) if source else generate(original.inputs(), hints, config.parity_batch_sizes(), config.seed)
+        chain = run_chain(batches, original, links, config.golden_kb * 1024, progress)
+
+    reports = {Target(t): r for t, r in chain.reports(tolerance).items()}
+    transform_reports = {Target(t): r for t, r in chain.transform_reports(default_tolerance(Quantization.NONE)).items()}
+    converter_reports = {Target(t): r for t, r in chain.converter_reports(tolerance).items()}
+    for report in reports.values():
+        progress.note(report.summary())
+    golden_inputs, golden_outputs = chain.golden()
+    manifest = _manifest(loaded, original, plans, artifacts, reports, transform_reports, config, tolerance, hints, source, chain)
     files = {artifact.filename: artifact.data for artifact in artifacts.values()}
-    files["golden/inputs.npz"] = npz_bytes(_concat(feeds))
+    files.update(_report_files(manifest, chain, tolerance, reports, transform_reports, converter_reports, loaded))
+    files["golden/inputs.npz"] = npz_bytes(golden_inputs)
     files["golden/outputs.npz"] = npz_bytes(golden_outputs)
+    files["test_parity.py"] = TEMPLATE.read_bytes()
     files[manifest_mod.MANIFEST] = manifest_mod.write_json(manifest)
     with progress.step(f"write {out}"):
         publish(out, files)
-    result = ExportResult(out, {t: out / a.filename for t, a in artifacts.items()}, manifest, reports, transform_reports, plans)
+    result = ExportResult(out, {t: out / a.filename for t, a in artifacts.items()}, manifest, reports, transform_reports, converter_reports, plans)
     if not result.passed:
         failed = "; ".join(report.summary() for report in reports.values() if not report)
-        raise ParityError(f"parity failed ({failed}); evidence in {out / manifest_mod.MANIFEST}", result)
+        raise ParityError(f"parity failed ({failed}); evidence in {out / 'report.html'}", result)
     return result
-
-
-def _unedited_graph(model):
-    from edgeprep.graph import flatten
-
-    return flatten(model)
-
-
-def _try_infer(runner, feeds) -> tuple[dict[str, np.ndarray] | None, str | None]:
-    try:
-        return runner.infer_all(feeds), None
-    except Exception as exc:  # the original may not run at inference (RandomCrop in Keras 3.15)
-        text = str(exc).strip().splitlines()
-        return None, f"{type(exc).__name__}: {text[0][:300] if text else ''}"
 
 
 def _check_io(runner, plan: Plan, target: Target) -> None:
@@ -150,11 +139,20 @@ def _check_io(runner, plan: Plan, target: Target) -> None:
     collect(problems, ConversionError, f"the {target.value} artifact")
 
 
-def _concat(feeds: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    return {name: np.concatenate([feed[name] for feed in feeds], axis=0) for name in feeds[0]}
+def _report_files(manifest, chain, tolerance, reports, transform_reports, converter_reports, loaded) -> dict[str, bytes]:
+    from edgeprep.parity.report import render_html, report_json, summary
+
+    data = summary(
+        {t.value: r for t, r in reports.items()},
+        {t.value: r for t, r in transform_reports.items()},
+        {t.value: r for t, r in converter_reports.items()},
+        manifest,
+    )
+    title = f"edgeprep parity: {Path(loaded.path).name if loaded.path else loaded.model.name}"
+    return {"report.json": report_json(data), "report.html": render_html(title, data, chain.verdicts, manifest)}
 
 
-def _manifest(loaded, original, plans, artifacts, reports, transform_reports, config: ExportConfig, tolerance: Tolerance, hints, reference_error) -> dict:
+def _manifest(loaded, original, plans, artifacts, reports, transform_reports, config: ExportConfig, tolerance: Tolerance, hints, source, chain) -> dict:
     versions = manifest_mod.tool_versions()
     artifact_entries = []
     for target, artifact in artifacts.items():
@@ -169,17 +167,18 @@ def _manifest(loaded, original, plans, artifacts, reports, transform_reports, co
         })
     parity = []
     for target, report in reports.items():
-        entry = {key: value for key, value in report.to_json().items()}
-        chain = transform_reports.get(target)
+        entry = report.to_json()
+        entry["target"] = target.value
+        chain_report = transform_reports.get(target)
         entry["chain"] = {
-            "transformed_vs_keras": chain.to_json() if chain is not None else None,
-            "note": None if chain is not None else (
-                "reference is the transformed Keras model: " + ("; ".join(f"{s.layer}: {s.detail}" for s in plans[target].reference_changes) or "the original failed to run")
-                + (f" (the original raised {reference_error})" if reference_error else "")
+            "transformed_vs_keras": chain_report.to_json() if chain_report is not None else None,
+            "note": None if chain_report is not None else (
+                "reference is the transformed Keras model: " + "; ".join(f"{s.layer}: {s.detail}" for s in plans[target].reference_changes)
             ),
         }
         parity.append(entry)
     any_plan = next(iter(plans.values()))
+    batch = config.batch
     return {
         "format": manifest_mod.FORMAT,
         "passed": all(reports.values()),
@@ -193,24 +192,30 @@ def _manifest(loaded, original, plans, artifacts, reports, transform_reports, co
         "tools": versions,
         "config": {
             "targets": [t.value for t in config.targets],
-            "batch": config.batch,
+            "batch": batch,
             "quantize": config.quantize.value,
             "fold": config.fold,
             "onnx_opset": config.onnx_opset,
         },
-        "inputs": [spec.with_batch(config.batch).to_json() if config.batch else spec.to_json() for spec in original.inputs()],
-        "outputs": [spec.with_batch(config.batch).to_json() if config.batch else spec.to_json() for spec in original.outputs()],
+        "inputs": [(spec.with_batch(batch) if batch else spec).to_json() for spec in original.inputs()],
+        "outputs": [(spec.with_batch(batch) if batch else spec).to_json() for spec in original.outputs()],
         "containers": [{"path": path, "class": cls} for path, cls in any_plan.containers],
         "transforms": manifest_mod.merge_transforms(plans),
         "artifacts": artifact_entries,
         "tolerance": tolerance.to_json(),
+        "samples": {
+            "source": source.describe() if source else "generated",
+            "count": chain.samples,
+            "seed": None if source else config.seed,
+            "batch_sizes": list(config.parity_batch_sizes()) if not source else [config.data_batch],
+            "ranges": None if source else {name: hint.reason for name, hint in hints.items()},
+        },
         "golden": {
             "inputs": "golden/inputs.npz",
             "outputs": "golden/outputs.npz",
-            "batch_sizes": list(config.parity_batch_sizes()),
-            "seed": config.seed,
-            "source": "generated",
-            "ranges": {name: hint.reason for name, hint in hints.items()},
+            "batches": chain.golden_batches,
+            "batch_sizes": sorted(set(chain.golden_batches)),
+            "reference": "transformed" if any(plan.reference_changes for plan in plans.values()) else "keras",
         },
         "parity": parity,
     }

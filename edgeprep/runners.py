@@ -45,12 +45,32 @@ class Runner(ABC):
     def infer(self, feed: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run one batch of named inputs; return named outputs.
 
+        A runner with a static batch size N accepts any number of rows: they run in chunks of N,
+        the last one padded by repeating its rows, and the outputs are trimmed back.
+
         Raises:
             DataError: when a name is missing or unknown, or a shape or dtype does not fit.
         """
-        checked = check_feed(self.inputs(), feed, self.name)
-        results = self._infer(checked)
-        return {spec.name: np.asarray(value) for spec, value in zip(self.outputs(), results)}
+        static = self.static_batch()
+        rows = _rows(feed)
+        if static is None or rows is None or rows == static:
+            checked = check_feed(self.inputs(), feed, self.name)
+            results = self._infer(checked)
+            return {spec.name: np.asarray(value) for spec, value in zip(self.outputs(), results)}
+        chunks = []
+        for start in range(0, rows, static):
+            part = {key: np.asarray(value)[start:start + static] for key, value in feed.items()}
+            got = _rows(part)
+            if got < static:
+                part = {key: np.resize(value, (static, *value.shape[1:])) for key, value in part.items()}
+            out = self.infer(part)
+            chunks.append({key: value[:got] for key, value in out.items()})
+        return {key: np.concatenate([chunk[key] for chunk in chunks]) for key in chunks[0]}
+
+    def static_batch(self) -> int | None:
+        """The fixed batch size of every input, or None when the batch is dynamic."""
+        sizes = {spec.shape[0] for spec in self.inputs() if spec.shape}
+        return sizes.pop() if len(sizes) == 1 and None not in sizes else None
 
     def infer_all(self, feeds: Iterable[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
         """Run several batches and concatenate each output along the batch axis."""
@@ -59,6 +79,11 @@ class Runner(ABC):
             for key, value in self.infer(feed).items():
                 collected.setdefault(key, []).append(value)
         return {key: np.concatenate(values, axis=0) if values[0].ndim else np.stack(values) for key, values in collected.items()}
+
+
+def _rows(feed: Mapping[str, np.ndarray]) -> int | None:
+    shapes = [np.shape(value) for value in feed.values()]
+    return shapes[0][0] if shapes and shapes[0] else None
 
 
 def check_feed(specs: list[TensorSpec], feed: Mapping[str, np.ndarray], where: str) -> dict[str, np.ndarray]:

@@ -1,22 +1,26 @@
-"""Re-run parity from an export directory alone: artifacts against their golden outputs.
+"""Re-run parity of an export directory: from its golden vectors alone, or on user data.
 
-Needs no TensorFlow: only numpy and the runtimes. The sha256 of every artifact is checked against
-the manifest first, so a tampered file is named before anything runs.
+With golden vectors (the default) it needs no TensorFlow: only numpy and the runtimes. With
+``data`` it loads the source model recorded in the manifest (checking its sha256), rebuilds the
+transformed model and streams the data through the whole chain. The sha256 of every artifact is
+checked against the manifest first, so a tampered file is named before anything runs.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextlib
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from edgeprep import manifest as manifest_mod
 from edgeprep.artifacts import backend
-from edgeprep.config import Target
+from edgeprep.config import ExportConfig, Quantization, Target
 from edgeprep.errors import LoadError, ParityError
 from edgeprep.load import sha256_of
-from edgeprep.parity.compare import ParityReport, Tolerance, compare
+from edgeprep.parity.compare import Comparison, ParityReport, Tolerance
+from edgeprep.progress import Progress
 
 
 @dataclass(frozen=True)
@@ -25,16 +29,14 @@ class VerifyResult:
 
     directory: Path
     reports: dict[Target, ParityReport]
+    comparisons: dict[str, Comparison] = field(default_factory=dict, repr=False)
+    transform_reports: dict[Target, ParityReport | None] = field(default_factory=dict)
+    converter_reports: dict[Target, ParityReport] = field(default_factory=dict)
+    samples: int = 0
 
     @property
     def passed(self) -> bool:
         return bool(self.reports) and all(self.reports.values())
-
-
-def tolerance_from_manifest(data: dict) -> Tolerance:
-    tol = data.get("tolerance", {})
-    overrides = tuple((name, Tolerance(v["rtol"], v["atol"])) for name, v in tol.get("overrides", {}).items())
-    return Tolerance(tol.get("rtol", Tolerance.rtol), tol.get("atol", Tolerance.atol), overrides)
 
 
 def check_hashes(directory: Path, data: dict) -> None:
@@ -58,29 +60,92 @@ def load_golden(directory: Path, data: dict) -> tuple[list[dict[str, np.ndarray]
             outputs = {key: archive[key] for key in archive.files}
     except (KeyError, OSError, ValueError) as exc:
         raise LoadError(f"{directory}: golden vectors missing or unreadable ({exc}); re-run edgeprep export") from None
-    sizes = golden.get("batch_sizes") or [len(next(iter(inputs.values())))]
-    total = len(next(iter(inputs.values())))
     feeds, start = [], 0
-    while start < total:
-        for size in sizes:
-            if start >= total:
-                break
-            feeds.append({key: value[start:start + size] for key, value in inputs.items()})
-            start += size
+    for size in golden.get("batches") or [len(next(iter(inputs.values())))]:
+        feeds.append({key: value[start:start + size] for key, value in inputs.items()})
+        start += size
     return feeds, outputs
 
 
-def verify(directory: str | Path, threads: int = 1) -> VerifyResult:
-    """Check hashes, then run every artifact on the golden inputs and compare with golden outputs."""
+def verify(
+    directory: str | Path,
+    threads: int = 1,
+    data: str | None = None,
+    model: str | None = None,
+    tolerance: Tolerance | None = None,
+    resize_images: bool = False,
+    progress: Progress | None = None,
+    unsafe_load: bool = False,
+) -> VerifyResult:
+    """Check hashes, then compare every artifact with the golden outputs (or with Keras on ``data``).
+
+    Args:
+        directory: an export directory.
+        threads: interpreter threads.
+        data: a data file or image folder; None uses the golden vectors.
+        model: the source model for ``data`` (default: the manifest's source path).
+        tolerance: criteria overriding the manifest's.
+        resize_images: resize images of a ``data`` folder to the input size.
+        progress: where progress lines go.
+        unsafe_load: let the source model file run code while loading (trusted files only).
+    """
     directory = Path(directory)
-    data = manifest_mod.read(directory)
-    check_hashes(directory, data)
-    feeds, expected = load_golden(directory, data)
-    tolerance = tolerance_from_manifest(data)
-    reports = {}
-    for entry in data["artifacts"]:
+    manifest = manifest_mod.read(directory)
+    check_hashes(directory, manifest)
+    tolerance = tolerance or Tolerance.from_json(manifest.get("tolerance", {}))
+    if data is not None:
+        return _verify_on_data(directory, manifest, data, model, tolerance, threads, resize_images, progress or Progress(), unsafe_load)
+    feeds, expected = load_golden(directory, manifest)
+    comparisons = {}
+    for entry in manifest["artifacts"]:
         target = Target(entry["target"])
+        comparison = Comparison(target.value, "golden", list(expected))
         with backend(target, need_converter=False).runner(directory / entry["file"], threads=threads) as runner:
-            outputs = runner.infer_all(feeds)
-        reports[target] = compare(target.value, "golden", expected, outputs, tolerance, tuple(data["golden"].get("batch_sizes", ())))
-    return VerifyResult(directory, reports)
+            start = 0
+            for feed in feeds:
+                rows = len(next(iter(feed.values())))
+                comparison.update({k: v[start:start + rows] for k, v in expected.items()}, runner.infer(feed))
+                start += rows
+        comparisons[target.value] = comparison
+    reports = {Target(t): c.report(tolerance) for t, c in comparisons.items()}
+    return VerifyResult(directory, reports, comparisons, samples=sum(len(next(iter(f.values()))) for f in feeds))
+
+
+def _verify_on_data(directory, manifest, data, model, tolerance, threads, resize_images, progress, unsafe_load) -> VerifyResult:
+    from edgeprep.data import open_data
+    from edgeprep.graph import rebuild
+    from edgeprep.load import load
+    from edgeprep.parity.chain import Link, run_chain
+    from edgeprep.parity.compare import default_tolerance
+    from edgeprep.plan import make_plans
+    from edgeprep.runners import KerasRunner
+
+    source = manifest["source"]
+    path = model or source.get("path")
+    if not path or not Path(path).exists():
+        raise LoadError(f"verify --data needs the source model (recorded as {source.get('path')!r}, not found); pass --model PATH")
+    if model is None and source.get("sha256") and sha256_of(path) != source["sha256"]:
+        raise LoadError(f"{path}: changed since the export (sha256 differs from the manifest); pass --model PATH to use it anyway")
+    settings = manifest.get("config", {})
+    config = ExportConfig(
+        targets=tuple(Target(e["target"]) for e in manifest["artifacts"]),
+        batch=settings.get("batch"),
+        fold=settings.get("fold", True),
+        unsafe_load=unsafe_load,
+    )
+    loaded = load(path, unsafe=config.unsafe_load)
+    plans = make_plans(loaded.model, config)
+    original = KerasRunner(loaded.model)
+    data_source = open_data(data, original.inputs(), resize_images)
+    with contextlib.ExitStack() as stack, progress.step(f"verify on {data}"):
+        links = {}
+        for entry in manifest["artifacts"]:
+            target = Target(entry["target"])
+            runner = stack.enter_context(backend(target, need_converter=False).runner(directory / entry["file"], threads=threads))
+            transformed = KerasRunner(rebuild(plans[target].graph, batch=config.batch), f"transformed[{target.value}]")
+            links[target.value] = Link(transformed, runner, bool(plans[target].reference_changes))
+        chain = run_chain(data_source.batches(), original, links, golden_budget=0, progress=progress)
+    reports = {Target(t): r for t, r in chain.reports(tolerance).items()}
+    transform_reports = {Target(t): r for t, r in chain.transform_reports(default_tolerance(Quantization.NONE)).items()}
+    converter_reports = {Target(t): r for t, r in chain.converter_reports(tolerance).items()}
+    return VerifyResult(directory, reports, chain.verdicts, transform_reports, converter_reports, chain.samples)

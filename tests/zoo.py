@@ -49,6 +49,10 @@ def calibrate(model, low: float = 0.0, high: float = 255.0, seed: int = 0):
     model(rng.uniform(low, high, shape).astype("float32"), training=True)
     for layer in batchnorms:
         layer.momentum = 0.99
+        # Near-constant channels would get a huge gain (1/sqrt(var)): a trained network does not
+        # amplify noise that much, so add a tenth of the layer's median variance.
+        variance = layer.moving_variance.numpy()
+        layer.moving_variance.assign(variance + 0.1 * np.median(variance))
         if layer.beta is not None:
             layer.beta.assign((layer.beta.numpy() + rng.normal(0, 0.1, layer.beta.shape)).astype("float32"))
     return model

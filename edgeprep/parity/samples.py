@@ -6,7 +6,10 @@ move pixels around, such as augmentation, Resizing or CenterCrop, are looked thr
 - ``Normalization(mean, var)``: raw values normal around ``mean`` with std ``sqrt(var)``,
 - ``Embedding(input_dim)``: integers in ``[0, input_dim)``,
 - otherwise by dtype: standard normal floats, integers in [0, 10), random booleans.
-Samples are seeded; the seed is recorded in the manifest so a failure reproduces.
+In every batch of three or more rows, rows 0 and 1 are made of edge values only: each element is
+the low or the high edge of its range (0 or 255 for images, mean -/+ 3 std for normalised inputs,
+0 or 4 for plain floats), row 1 the mirror of row 0, so every element meets both extremes. Samples are seeded; the seed is recorded in the
+manifest so a failure reproduces.
 """
 
 from __future__ import annotations
@@ -87,9 +90,37 @@ def generate(specs: list[TensorSpec], hints: dict[str, InputHint], batch_sizes: 
         feed = {}
         for spec in specs:
             shape = (batch, *(dim if dim is not None else 8 for dim in spec.shape[1:]))
-            feed[spec.name] = draw(spec, hints.get(spec.name, InputHint("default")), shape, rng)
+            hint = hints.get(spec.name, InputHint("default"))
+            values = draw(spec, hint, shape, rng)
+            if batch >= 3:
+                low, high = edges(spec, hint, shape[1:])
+                pick = rng.random(shape[1:]) < 0.5
+                values[0], values[1] = np.where(pick, low, high), np.where(pick, high, low)
+            feed[spec.name] = values
         feeds.append(feed)
     return feeds
+
+
+def edges(spec: TensorSpec, hint: InputHint, row_shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """The low and high edge rows of an input's range."""
+    dtype = np.dtype(spec.dtype)
+    if dtype.kind == "b":
+        return np.zeros(row_shape, bool), np.ones(row_shape, bool)
+    if hint.kind == "uniform":
+        low, high = np.full(row_shape, float(hint.low)), np.full(row_shape, float(hint.high))
+    elif hint.kind == "normal":
+        std, mean = _broadcast(hint.high, row_shape), _broadcast(hint.low, row_shape)
+        low, high = mean - 3 * std, mean + 3 * std
+    elif hint.kind == "integer":
+        low, high = np.full(row_shape, int(hint.low)), np.full(row_shape, int(hint.high) - 1)
+    elif dtype.kind in "iu":
+        low, high = np.zeros(row_shape), np.full(row_shape, 9)
+    else:
+        low, high = np.zeros(row_shape), np.full(row_shape, 4.0)
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        low, high = np.clip(np.round(low), info.min, info.max), np.clip(np.round(high), info.min, info.max)
+    return low.astype(dtype), high.astype(dtype)
 
 
 def draw(spec: TensorSpec, hint: InputHint, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:

@@ -1,0 +1,222 @@
+"""User data for parity (and calibration): .npz, .npy, CSV, text lines, or a folder of images.
+
+Every source streams named batches (``dict[input name, ndarray]``) so that verifying 100k rows
+keeps memory flat; the first batch is read and checked against the model's inputs before any heavy
+work, and every problem is collected into one error that names the file and the fix.
+
+- ``.npz``: arrays keyed by input name, rows along axis 0.
+- ``.npy``: one array, for a single-input model (memory-mapped).
+- ``.csv``: a header row; a column per input (``name``) or per feature (``name_0``, ``name_1``...).
+- ``.txt``: one example per line, for a single string input.
+- a directory of images (png/jpg/bmp/gif/webp), decoded with Pillow; sizes must match the input
+  unless ``resize=True``.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edgeprep.errors import DataError
+from edgeprep.runners import check_feed
+from edgeprep.specs import TensorSpec
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """A stream of named batches read from ``path``.
+
+    Attributes:
+        path: the file or directory.
+        kind: "npz", "npy", "csv", "text" or "images".
+        specs: the model inputs the data feeds.
+        resize: resize images to the input size instead of refusing other sizes.
+    """
+
+    path: Path
+    kind: str
+    specs: tuple[TensorSpec, ...]
+    resize: bool = False
+
+    def batches(self, size: int = 256) -> Iterator[dict[str, np.ndarray]]:
+        """Yield batches of up to ``size`` rows, each checked against the model's inputs."""
+        reader = {"npz": self._npz, "npy": self._npy, "csv": self._csv, "text": self._text, "images": self._images}[self.kind]
+        for index, batch in enumerate(reader(size)):
+            yield check_feed(list(self.specs), batch, f"--data {self.path} (batch {index})")
+
+    def describe(self) -> dict:
+        return {"path": str(self.path), "kind": self.kind, "resize": self.resize}
+
+    # --- readers -----------------------------------------------------------------------------
+
+    def _npz(self, size: int) -> Iterator[dict[str, np.ndarray]]:
+        with np.load(self.path, allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in archive.files if key in self._names()}
+        rows = {key: len(value) for key, value in arrays.items()}
+        if len(set(rows.values())) > 1:
+            raise DataError(f"--data {self.path}: arrays have different row counts {rows}; give every input the same number of rows")
+        total = next(iter(rows.values()), 0)
+        for start in range(0, total, size):
+            yield {key: value[start:start + size] for key, value in arrays.items()}
+
+    def _npy(self, size: int) -> Iterator[dict[str, np.ndarray]]:
+        array = np.load(self.path, mmap_mode="r", allow_pickle=False)
+        name = self.specs[0].name
+        for start in range(0, len(array), size):
+            yield {name: np.array(array[start:start + size])}
+
+    def _csv(self, size: int) -> Iterator[dict[str, np.ndarray]]:
+        with open(self.path, newline="", encoding="utf-8") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, None)
+            if not header:
+                raise DataError(f"--data {self.path}: the CSV is empty; give it a header row naming the inputs")
+            columns = _csv_columns(self.path, header, self.specs)
+            line = 1
+            while True:
+                chunk = list(itertools.islice(reader, size))
+                if not chunk:
+                    return
+                yield {spec.name: _csv_array(self.path, chunk, columns[spec.name], spec, line) for spec in self.specs}
+                line += len(chunk)
+
+    def _text(self, size: int) -> Iterator[dict[str, np.ndarray]]:
+        spec = self.specs[0]
+        with open(self.path, encoding="utf-8") as handle:
+            while True:
+                lines = [line.rstrip("\n").rstrip("\r") for line in itertools.islice(handle, size)]
+                if not lines:
+                    return
+                array = np.array(lines, dtype=str)
+                yield {spec.name: array.reshape(-1, 1) if len(spec.shape) == 2 else array}
+
+    def _images(self, size: int) -> Iterator[dict[str, np.ndarray]]:
+        files = image_files(self.path)
+        spec = self.specs[0]
+        for start in range(0, len(files), size):
+            yield {spec.name: np.stack([decode_image(path, spec, self.resize) for path in files[start:start + size]])}
+
+    def _names(self) -> set[str]:
+        return {spec.name for spec in self.specs}
+
+
+def open_data(path: str | os.PathLike, specs: list[TensorSpec], resize: bool = False) -> DataSource:
+    """Open ``path`` as a data source for a model with inputs ``specs``, checking its first batch.
+
+    Raises:
+        DataError: the file is missing, empty, of an unknown kind, or does not fit the inputs.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"--data {path}: no such file or directory")
+    if path.is_dir():
+        kind = "images"
+        if not image_files(path):
+            raise DataError(f"--data {path}: the directory holds no images ({', '.join(IMAGE_SUFFIXES)})")
+    else:
+        suffix = path.suffix.lower()
+        kind = {".npz": "npz", ".npy": "npy", ".csv": "csv", ".txt": "text"}.get(suffix)
+        if kind is None:
+            raise DataError(f"--data {path}: unknown data format {suffix or '(no suffix)'}; use .npz, .npy, .csv, .txt or a folder of images")
+        if path.stat().st_size == 0:
+            raise DataError(f"--data {path}: the file is empty")
+    single = {"npy": "one array", "text": "one string per line", "images": "images"}
+    if kind in single and len(specs) != 1:
+        raise DataError(f"--data {path}: {single[kind]} can feed only a single-input model, this one has {len(specs)} inputs; use .npz or .csv keyed by input name")
+    if kind == "text" and not specs[0].is_string:
+        raise DataError(f"--data {path}: a text file feeds a string input, but {specs[0].name!r} is {specs[0].dtype}; use .npz or .csv")
+    source = DataSource(path, kind, tuple(specs), resize)
+    if kind == "npz":
+        _check_npz_names(path, specs)
+    first = next(source.batches(2), None)
+    if first is None:
+        raise DataError(f"--data {path}: holds no rows")
+    return source
+
+
+def _check_npz_names(path: Path, specs) -> None:
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            keys = set(archive.files)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"--data {path}: not a readable .npz ({exc}); save it with numpy.savez(path, name=array, ...)") from None
+    names = [spec.name for spec in specs]
+    missing = [name for name in names if name not in keys]
+    if missing:
+        raise DataError(f"--data {path}: no array for input(s) {', '.join(missing)} (it has {', '.join(sorted(keys)) or 'none'}); key arrays by input name")
+
+
+def _csv_columns(path: Path, header: list[str], specs) -> dict[str, list[int]]:
+    index = {name.strip(): i for i, name in enumerate(header)}
+    columns, problems = {}, []
+    for spec in specs:
+        width = int(np.prod([d for d in spec.shape[1:] if d is not None])) if len(spec.shape) > 1 else 1
+        if spec.name in index and width == 1:
+            columns[spec.name] = [index[spec.name]]
+        elif all(f"{spec.name}_{i}" in index for i in range(width)):
+            columns[spec.name] = [index[f"{spec.name}_{i}"] for i in range(width)]
+        else:
+            want = spec.name if width == 1 else f"{spec.name}_0 .. {spec.name}_{width - 1}"
+            problems.append(f"no column {want} for input {spec.name!r}")
+    if problems:
+        raise DataError(f"--data {path}: " + "; ".join(problems) + f" (header: {', '.join(header)})")
+    return columns
+
+
+def _csv_array(path: Path, rows: list[list[str]], columns: list[int], spec: TensorSpec, first_line: int) -> np.ndarray:
+    try:
+        values = [[row[c] for c in columns] for row in rows]
+    except IndexError:
+        bad = next(i for i, row in enumerate(rows) if len(row) <= max(columns))
+        raise DataError(f"--data {path}: line {first_line + bad + 1} has {len(rows[bad])} fields, fewer than the header") from None
+    if spec.is_string:
+        array = np.array(values, dtype=str)
+    else:
+        try:
+            array = np.array(values, dtype=np.float64)
+        except ValueError:
+            raise DataError(f"--data {path}: a value of column(s) for {spec.name!r} is not a number near line {first_line + 1}; clean the CSV or key the input as a string") from None
+        if np.dtype(spec.dtype).kind in "iub":
+            if not np.all(np.isfinite(array)) or np.any(array != np.round(array)):
+                raise DataError(f"--data {path}: input {spec.name!r} is {spec.dtype} but the CSV holds non-integers near line {first_line + 1}")
+    shape = (len(rows), *[d for d in spec.shape[1:]]) if all(d is not None for d in spec.shape[1:]) else (len(rows), len(columns))
+    return array.reshape(shape) if len(spec.shape) > 1 else array.reshape(len(rows))
+
+
+def image_files(directory: Path) -> list[Path]:
+    return sorted(p for p in Path(directory).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+
+
+def decode_image(path: Path, spec: TensorSpec, resize: bool) -> np.ndarray:
+    """Decode one image to the input's (H, W, C) layout and dtype."""
+    try:
+        from PIL import Image
+    except ImportError:  # pragma: no cover - Pillow is a dependency
+        raise DataError("reading a folder of images needs Pillow: pip install pillow") from None
+    if len(spec.shape) != 4:
+        raise DataError(f"--data {path.parent}: images feed a (N, H, W, C) input, but {spec.name!r} has shape {spec.shape}")
+    height, width, channels = spec.shape[1:]
+    mode = {1: "L", 3: "RGB", 4: "RGBA"}.get(channels)
+    if mode is None:
+        raise DataError(f"--data {path.parent}: cannot decode images into {channels} channels")
+    try:
+        with Image.open(path) as image:
+            image = image.convert(mode)
+            if (height, width) != (image.height, image.width) and None not in (height, width):
+                if not resize:
+                    raise DataError(f"--data {path}: image is {image.width}x{image.height}, the input wants {width}x{height}; pass --resize to resize")
+                image = image.resize((width, height), Image.BILINEAR)
+            array = np.asarray(image)
+    except DataError:
+        raise
+    except Exception as exc:
+        raise DataError(f"--data {path}: cannot decode the image ({exc})") from None
+    return array.reshape(array.shape[0], array.shape[1], channels).astype(spec.numpy_dtype())

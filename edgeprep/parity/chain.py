@@ -1,0 +1,124 @@
+"""Run the parity chain over a stream of batches: Keras original -> transformed model -> artifacts.
+
+Each link is compared separately, so a report says whether a mismatch came from a transform
+(original vs transformed Keras model) or from a converter (transformed model vs artifact); the
+verdict compares each artifact with the reference (the original, or the transformed model where
+a documented replacement changes what the original computes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from edgeprep.errors import ConversionError
+from edgeprep.parity.compare import Comparison, ParityReport, Tolerance
+from edgeprep.progress import Progress
+from edgeprep.runners import Runner
+
+
+@dataclass
+class Link:
+    """One target's runners: its transformed Keras model and its artifact runner."""
+
+    transformed: Runner | None
+    artifact: Runner
+    reference_is_transformed: bool = False
+
+
+@dataclass
+class ChainResult:
+    """Streaming comparisons of every link, and the golden vectors kept on the way."""
+
+    verdicts: dict[str, Comparison]  # target -> artifact vs reference
+    transforms: dict[str, Comparison | None]  # target -> transformed vs original (None: not comparable)
+    converters: dict[str, Comparison]  # target -> artifact vs transformed
+    golden_inputs: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    golden_outputs: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    golden_batches: list[int] = field(default_factory=list)
+    samples: int = 0
+
+    def reports(self, tolerance: Tolerance) -> dict[str, ParityReport]:
+        return {target: comparison.report(tolerance) for target, comparison in self.verdicts.items()}
+
+    def transform_reports(self, tolerance: Tolerance) -> dict[str, ParityReport | None]:
+        return {target: (c.report(tolerance) if c is not None else None) for target, c in self.transforms.items()}
+
+    def converter_reports(self, tolerance: Tolerance) -> dict[str, ParityReport]:
+        return {target: comparison.report(tolerance) for target, comparison in self.converters.items()}
+
+    def golden(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        def merge(parts):
+            return {key: np.concatenate(values) for key, values in parts.items()}
+
+        return merge(self.golden_inputs), merge(self.golden_outputs)
+
+
+def run_chain(
+    batches: Iterable[Mapping[str, np.ndarray]],
+    original: Runner,
+    links: dict[str, Link],
+    golden_budget: int = 512 * 1024,
+    progress: Progress | None = None,
+) -> ChainResult:
+    """Run every batch through the original, each transformed model and each artifact.
+
+    Args:
+        batches: named raw inputs, batch by batch.
+        original: the Keras original.
+        links: target name -> its runners.
+        golden_budget: bytes of inputs + outputs kept as golden vectors (at least one batch is kept).
+        progress: receives a line every few hundred batches.
+    """
+    progress = progress or Progress()
+    names = [spec.name for spec in original.outputs()]
+    result = ChainResult(
+        verdicts={t: Comparison(t, "transformed" if link.reference_is_transformed else "keras", names) for t, link in links.items()},
+        transforms={t: (Comparison(f"transformed[{t}]", "keras", names) if link.transformed is not None and not link.reference_is_transformed else None) for t, link in links.items()},
+        converters={t: Comparison(t, "transformed", names) for t, link in links.items() if link.transformed is not None},
+    )
+    needs_original = any(not link.reference_is_transformed for link in links.values())
+    kept = 0
+    for index, feed in enumerate(batches):
+        rows = len(next(iter(feed.values())))
+        original_out = _run_original(original, feed, needs_original, result)
+        reference_for_golden = None
+        for target, link in links.items():
+            transformed_out = link.transformed.infer(feed) if link.transformed is not None else None
+            artifact_out = link.artifact.infer(feed)
+            reference = transformed_out if link.reference_is_transformed else original_out
+            result.verdicts[target].update(reference, artifact_out)
+            if result.transforms[target] is not None:
+                result.transforms[target].update(original_out, transformed_out)
+            if transformed_out is not None:
+                result.converters[target].update(transformed_out, artifact_out)
+            reference_for_golden = reference_for_golden if reference_for_golden is not None else reference
+        size = sum(np.asarray(v).nbytes for v in feed.values()) + sum(np.asarray(v).nbytes for v in reference_for_golden.values())
+        if not result.golden_batches or kept + size <= golden_budget:
+            for key, value in feed.items():
+                result.golden_inputs.setdefault(key, []).append(np.asarray(value))
+            for key, value in reference_for_golden.items():
+                result.golden_outputs.setdefault(key, []).append(np.asarray(value))
+            result.golden_batches.append(rows)
+            kept += size
+        result.samples += rows
+        if index and index % 200 == 0:
+            progress.note(f"compared {result.samples} samples")
+    if not result.samples:
+        raise ConversionError("no samples to compare: the data source is empty")
+    return result
+
+
+def _run_original(original: Runner, feed, needed: bool, result: ChainResult):
+    if not needed:
+        return None
+    try:
+        return original.infer(feed)
+    except Exception as exc:
+        text = str(exc).strip().splitlines()
+        raise ConversionError(
+            f"the Keras original itself fails on these inputs ({type(exc).__name__}: {text[0][:200] if text else ''}); "
+            "check the input data or the model"
+        ) from None
