@@ -58,3 +58,40 @@ def test_report_is_truthy_only_when_every_output_passes():
     ref = {"a": np.ones(3), "b": np.ones(3)}
     assert compare("t", "r", ref, {"a": np.ones(3), "b": np.ones(3)}, Tolerance())
     assert not compare("t", "r", ref, {"a": np.ones(3), "b": np.ones(3) * 2}, Tolerance())
+
+
+def test_top1_and_sqnr_criteria():
+    rng = np.random.default_rng(0)
+    ref = rng.normal(size=(200, 10))
+    noisy = ref + rng.normal(scale=0.01, size=ref.shape)
+    result = compare_output("logits", ref, noisy, Tolerance(rtol=None, min_top1=0.95, min_sqnr_db=30.0))
+    assert result.passed and result.top1 >= 0.95 and 35 < result.sqnr_db < 45
+    flipped = ref.copy()
+    flipped[:20] = -flipped[:20]  # 10% of rows change their argmax
+    bad = compare_output("logits", ref, flipped, Tolerance(rtol=None, min_top1=0.95))
+    assert not bad.passed and bad.top1 <= 0.9 and "top-1" in bad.message
+    assert not compare_output("y", ref, noisy, Tolerance(rtol=None, min_sqnr_db=50.0)).passed
+
+
+def test_streaming_statistics_equal_one_shot():
+    from edgeprep.parity.compare import Comparison
+
+    rng = np.random.default_rng(1)
+    ref = rng.normal(size=(300, 4)).astype(np.float32)
+    act = ref + rng.normal(scale=1e-6, size=ref.shape).astype(np.float32)
+    streaming = Comparison("t", "r", ["y"])
+    for start in range(0, 300, 7):
+        streaming.update({"y": ref[start:start + 7]}, {"y": act[start:start + 7]})
+    one = compare_output("y", ref, act, Tolerance())
+    got = streaming.report(Tolerance()).outputs[0]
+    assert (got.max_abs, got.scale, got.passed, got.mismatched) == (one.max_abs, one.scale, one.passed, one.mismatched)
+    assert np.isclose(got.mean_abs, one.mean_abs) and got.top1 == one.top1
+    exact_p99 = np.percentile(np.abs(ref.astype(np.float64) - act), 99)
+    assert exact_p99 <= got.p99_abs <= exact_p99 * 1.07
+
+
+def test_mismatch_count_is_exact_below_the_cap():
+    ref = np.zeros(50_000)
+    act = ref.copy()
+    act[:1234] = 1.0
+    assert compare_output("y", ref, act, Tolerance()).mismatched == 1234

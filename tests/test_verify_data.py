@@ -1,0 +1,64 @@
+"""`export --data` and `verify --data`: parity on user data, streamed, with the chain report."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from helpers import error_lines, run_cli
+from zoo import tabular_numeric
+
+
+@pytest.fixture(scope="module")
+def tabular(tmp_path_factory):
+    root = tmp_path_factory.mktemp("verify-data")
+    model_path = root / "tabular.keras"
+    tabular_numeric().save(model_path)
+    rng = np.random.default_rng(0)
+    rows = ["age,income_0,income_1,income_2"]
+    for _ in range(2500):
+        age, a, b, c = rng.uniform(18, 90), rng.normal(5e4, 2e4), rng.normal(2e3, 1e3), rng.normal(10, 5)
+        rows.append(f"{age:.3f},{a:.2f},{b:.2f},{c:.3f}")
+    csv = root / "rows.csv"
+    csv.write_text("\n".join(rows) + "\n")
+    return model_path, csv, root
+
+
+def test_export_and_verify_on_a_csv(tabular, tmp_path):
+    model_path, csv, _ = tabular
+    out = tmp_path / "dist"
+    exported = run_cli("export", model_path, "--out", out, "--data", csv, "--golden-kb", "16")
+    assert exported.returncode == 0, exported.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["samples"]["source"]["kind"] == "csv" and manifest["samples"]["count"] == 2500
+    assert all(p["samples"] == 2500 for p in manifest["parity"])
+    assert 0 < sum(manifest["golden"]["batches"]) < 2500  # the golden subset fits its 16 KB budget
+    report_dir = tmp_path / "report"
+    verified = run_cli("verify", out, "--data", csv, "--report", report_dir)
+    assert verified.returncode == 0, verified.stderr
+    assert "passed on 2500 samples" in verified.stdout
+    report = json.loads((report_dir / "report.json").read_text())
+    for entry in report["targets"].values():
+        assert entry["verdict"]["samples"] == 2500 and entry["transformed_vs_keras"]["passed"]
+
+
+def test_verify_data_with_a_stricter_tolerance_fails_with_evidence(tabular, tmp_path):
+    model_path, csv, _ = tabular
+    out = tmp_path / "dist"
+    assert run_cli("export", model_path, "--out", out).returncode == 0
+    strict = run_cli("verify", out, "--data", csv, "--rtol", "1e-12", "--atol", "0")
+    assert strict.returncode == 1
+    assert "FAILED output" in strict.stderr and "FAILED on 2500 samples" in strict.stderr
+
+
+def test_data_that_does_not_fit_exits_2_and_writes_nothing(tabular, tmp_path):
+    model_path, _, root = tabular
+    bad = root / "bad.csv"
+    bad.write_text("age,income\n1,2\n")
+    out = tmp_path / "dist"
+    result = run_cli("export", model_path, "--out", out, "--data", bad)
+    assert result.returncode == 2 and not out.exists()
+    (line,) = error_lines(result.stderr)
+    assert "income_0 .. income_2" in line
