@@ -1,0 +1,151 @@
+"""Reliability: the bad-input catalogue, interrupted and concurrent exports, reproducible bytes."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import edgeprep
+from helpers import REPO, error_lines, run_cli, tree
+from zoo import mobilenet_v3_small, seed_cnn, tabular_numeric
+
+CUSTOM_MODULE = '''
+import keras
+
+@keras.saving.register_keras_serializable(package="acme")
+class Doubler(keras.layers.Layer):
+    def call(self, x):
+        return x * 2.0
+'''
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    root = tmp_path_factory.mktemp("reliability")
+    paths = {"seed": root / "seed.keras", "tabular": root / "tabular.keras", "mobilenet": root / "mobilenet.keras"}
+    seed_cnn().save(paths["seed"])
+    tabular_numeric().save(paths["tabular"])
+    mobilenet_v3_small().save(paths["mobilenet"])
+    return paths
+
+
+def _digests(directory: Path) -> dict[str, str]:
+    return {name: hashlib.sha256((directory / name).read_bytes()).hexdigest() for name in tree(directory) if (directory / name).is_file()}
+
+
+def _assert_one_line_exit_2(result, *words):
+    assert result.returncode == 2, result.stderr
+    lines = error_lines(result.stderr)
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+
+
+def test_unregistered_custom_object_names_the_flag_and_the_flag_works(tmp_path):
+    (tmp_path / "acme_layers.py").write_text(CUSTOM_MODULE)
+    saver = f"import sys; sys.path.insert(0, {str(tmp_path)!r}); import keras, acme_layers; i = keras.Input((3,), name='x'); keras.Model(i, keras.layers.Dense(2)(acme_layers.Doubler()(i))).save({str(tmp_path / 'custom.keras')!r})"
+    subprocess.run([sys.executable, "-c", saver], check=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    refused = run_cli("export", tmp_path / "custom.keras", "--out", tmp_path / "out")
+    _assert_one_line_exit_2(refused, "Doubler", "--custom-objects module:Name")
+    assert not (tmp_path / "out").exists()
+    accepted = run_cli("export", tmp_path / "custom.keras", "--out", tmp_path / "out", "--custom-objects", "acme_layers:Doubler", env={"PYTHONPATH": str(tmp_path)})
+    assert accepted.returncode == 0, accepted.stderr
+    bad_spec = run_cli("export", tmp_path / "custom.keras", "--out", tmp_path / "out2", "--custom-objects", "nosuchmodule:X")
+    _assert_one_line_exit_2(bad_spec, "nosuchmodule:X")
+
+
+def test_h5_lambda_is_refused_without_running_it(tmp_path):
+    import keras
+
+    marker = tmp_path / "ran"
+    inputs = keras.Input((2,), name="x")
+    outputs = keras.layers.Lambda(eval(f"lambda t: (open({str(marker)!r}, 'w').close(), t)[1]"))(inputs)
+    keras.Model(inputs, outputs).save(tmp_path / "lambda.h5")
+    marker.unlink(missing_ok=True)
+    _assert_one_line_exit_2(run_cli("export", tmp_path / "lambda.h5", "--out", tmp_path / "out"), "--unsafe-load")
+    assert not marker.exists() and not (tmp_path / "out").exists()
+
+
+def test_model_without_inputs(tmp_path):
+    import keras
+
+    keras.Sequential([keras.layers.Dense(2)]).save(tmp_path / "unbuilt.keras")
+    _assert_one_line_exit_2(run_cli("export", tmp_path / "unbuilt.keras", "--out", tmp_path / "out"), "no defined inputs")
+    assert not (tmp_path / "out").exists()
+
+
+def test_output_that_cannot_be_created(models):
+    _assert_one_line_exit_2(run_cli("export", models["seed"], "--out", "/proc/edgeprep-test/dist"), "/proc/edgeprep-test/dist")
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    result = run_cli("--debug", "export", tmp_path / "missing.keras", "--out", tmp_path / "out")
+    assert result.returncode != 0 and "Traceback" in result.stderr
+
+
+def test_disk_full_leaves_nothing(models, tmp_path):
+    """A real tiny filesystem when we may mount one; the monkeypatched writer case is in test_package."""
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)], capture_output=True).returncode == 0
+    if not mounted:
+        pytest.skip("cannot mount a tmpfs here (not root); covered by test_package's simulated ENOSPC")
+    try:
+        result = run_cli("export", models["seed"], "--out", mount / "dist")
+        _assert_one_line_exit_2(result, "disk is full")
+        assert os.listdir(mount) == [] or all(name.endswith(".lock") for name in os.listdir(mount))
+    finally:
+        subprocess.run(["umount", str(mount)], check=False)
+
+
+def test_sigint_mid_conversion_leaves_the_previous_export_intact(models, tmp_path):
+    out = tmp_path / "dist"
+    assert run_cli("export", models["seed"], "--out", out).returncode == 0
+    before = _digests(out)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "edgeprep.cli", "export", str(models["mobilenet"]), "--out", str(out)],
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env, cwd=REPO,
+    )
+    for line in process.stderr:
+        if "convert to" in line:
+            break
+    time.sleep(0.5)
+    process.send_signal(signal.SIGINT)
+    rest = process.stderr.read()
+    assert process.wait(timeout=300) == 130, rest
+    assert "interrupted; nothing was written" in rest
+    assert _digests(out) == before
+    assert [p.name for p in tmp_path.iterdir() if ".tmp-" in p.name or ".old-" in p.name] == []
+
+
+def test_concurrent_exports_to_one_directory_never_mix(models, tmp_path):
+    out = tmp_path / "dist"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    processes = [
+        subprocess.Popen([sys.executable, "-m", "edgeprep.cli", "export", str(models[name]), "--out", str(out)], env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        for name in ("seed", "tabular")
+    ]
+    assert [p.wait(timeout=600) for p in processes] == [0, 0]
+    assert edgeprep.verify(out).passed  # hashes, golden inputs and outputs all belong to one export
+    manifest = __import__("json").loads((out / "manifest.json").read_text())
+    assert manifest["source"]["path"] in {str(models["seed"]), str(models["tabular"])}
+    assert [p.name for p in tmp_path.iterdir() if ".tmp-" in p.name or ".old-" in p.name] == []
+
+
+def test_exports_are_byte_identical_across_processes_and_within_one(models, tmp_path):
+    for index in (1, 2):
+        assert run_cli("export", models["tabular"], "--out", tmp_path / f"cli{index}").returncode == 0
+    assert _digests(tmp_path / "cli1") == _digests(tmp_path / "cli2")
+    first = edgeprep.export(str(models["tabular"]), tmp_path / "api1")
+    second = edgeprep.export(str(models["tabular"]), tmp_path / "api2")
+    for target in first.artifacts:
+        assert first.artifacts[target].read_bytes() == second.artifacts[target].read_bytes() == (tmp_path / "cli1" / first.artifacts[target].name).read_bytes()
