@@ -6,8 +6,10 @@ importing edgeprep (or running an artifact on the deploy side) never imports Ten
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from edgeprep.config import Quantization, Target
 
@@ -24,13 +26,24 @@ RANDOM_OPS = frozenset(
 
 @dataclass(frozen=True)
 class ConvertOptions:
-    """What a converter needs beyond the model."""
+    """What a converter needs beyond the model.
+
+    Attributes:
+        input_names / output_names: the Keras names, in model order.
+        quantize: weight/activation storage.
+        onnx_opset: the ONNX opset.
+        allow_flex: accept Select-TF ops in TFLite (recorded as a runtime requirement).
+        calibration: for int8, a callable returning an iterable of named input batches.
+        int8_io: "int8" or "uint8" to make a TFLite int8 model's inputs/outputs integer; None keeps float.
+    """
 
     input_names: tuple[str, ...]
     output_names: tuple[str, ...]
     quantize: Quantization = Quantization.NONE
     onnx_opset: int = 17
     allow_flex: bool = False
+    calibration: Callable[[], Iterable[Mapping[str, np.ndarray]]] | None = field(default=None, compare=False)
+    int8_io: str | None = None
 
 
 @dataclass(frozen=True)
@@ -48,6 +61,7 @@ class Artifact:
     data: bytes = field(repr=False)
     ops: dict[str, int]
     runtime_requirements: tuple[str, ...] = ()
+    quantization: Quantization = Quantization.NONE
 
     @property
     def filename(self) -> str:

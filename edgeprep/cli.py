@@ -53,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", action="append", choices=[t.value for t in ALL_TARGETS], help="target format; repeat for several (default: all)")
     p.add_argument("--batch", type=_positive_int, metavar="N", help="static batch size (default: dynamic)")
     p.add_argument("--quantize", default="none", choices=[q.value for q in Quantization], help="weight/activation storage (default: none)")
+    p.add_argument("--calibration", metavar="F", help="int8 calibration data, same formats as --data (default: generated samples, with a warning)")
+    p.add_argument("--int8-io", choices=["int8", "uint8"], help="integer inputs/outputs for an int8 TFLite artifact (default: float IO)")
     p.add_argument("--no-fold", action="store_true", help="do not fold Rescaling/Normalization into weights (debugging)")
     p.add_argument("--opset", type=_positive_int, default=17, metavar="N", help="ONNX opset (default: 17)")
     p.add_argument("--seed", type=int, default=0, help="seed of the generated parity samples (default: 0)")
@@ -145,7 +147,11 @@ def _cmd_export(args) -> int:
         data=args.data,
         resize_images=args.resize,
         golden_kb=args.golden_kb,
+        calibration=args.calibration,
+        int8_io=args.int8_io,
     )
+    if (args.calibration or args.int8_io) and config.quantize is not Quantization.INT8:
+        raise UsageError("--calibration and --int8-io apply to --quantize int8 only")
     tolerance = _tolerance(args, default_tolerance(config.quantize))
     try:
         result = export(args.model, args.out, config, tolerance, stderr_progress())

@@ -63,6 +63,9 @@ class ExportConfig:
         resize_images: resize images of a ``data`` folder to the input size.
         data_batch: rows per batch when streaming ``data``.
         golden_kb: size budget of the golden vectors written to the export directory.
+        calibration: data to calibrate int8 quantization on (same formats as ``data``).
+        calibration_samples: at most this many calibration samples are used.
+        int8_io: "int8" or "uint8" integer IO for an int8 TFLite artifact; None keeps float IO.
     """
 
     targets: tuple[Target, ...] = ALL_TARGETS
@@ -79,6 +82,9 @@ class ExportConfig:
     resize_images: bool = False
     data_batch: int = 256
     golden_kb: int = 512
+    calibration: str | None = None
+    calibration_samples: int = 256
+    int8_io: str | None = None
 
     def parity_batch_sizes(self) -> tuple[int, ...]:
         return (self.batch,) if self.batch else self.batch_sizes

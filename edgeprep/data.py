@@ -45,12 +45,13 @@ class DataSource:
     kind: str
     specs: tuple[TensorSpec, ...]
     resize: bool = False
+    flag: str = "--data"
 
     def batches(self, size: int = 256) -> Iterator[dict[str, np.ndarray]]:
         """Yield batches of up to ``size`` rows, each checked against the model's inputs."""
         reader = {"npz": self._npz, "npy": self._npy, "csv": self._csv, "text": self._text, "images": self._images}[self.kind]
         for index, batch in enumerate(reader(size)):
-            yield check_feed(list(self.specs), batch, f"--data {self.path} (batch {index})")
+            yield check_feed(list(self.specs), batch, f"{self.flag} {self.path} (batch {index})")
 
     def describe(self) -> dict:
         return {"path": str(self.path), "kind": self.kind, "resize": self.resize}
@@ -62,7 +63,7 @@ class DataSource:
             arrays = {key: archive[key] for key in archive.files if key in self._names()}
         rows = {key: len(value) for key, value in arrays.items()}
         if len(set(rows.values())) > 1:
-            raise DataError(f"--data {self.path}: arrays have different row counts {rows}; give every input the same number of rows")
+            raise DataError(f"{self.flag} {self.path}: arrays have different row counts {rows}; give every input the same number of rows")
         total = next(iter(rows.values()), 0)
         for start in range(0, total, size):
             yield {key: value[start:start + size] for key, value in arrays.items()}
@@ -78,14 +79,14 @@ class DataSource:
             reader = csv.reader(handle)
             header = next(reader, None)
             if not header:
-                raise DataError(f"--data {self.path}: the CSV is empty; give it a header row naming the inputs")
-            columns = _csv_columns(self.path, header, self.specs)
+                raise DataError(f"{self.flag} {self.path}: the CSV is empty; give it a header row naming the inputs")
+            columns = _csv_columns(self.path, header, self.specs, self.flag)
             line = 1
             while True:
                 chunk = list(itertools.islice(reader, size))
                 if not chunk:
                     return
-                yield {spec.name: _csv_array(self.path, chunk, columns[spec.name], spec, line) for spec in self.specs}
+                yield {spec.name: _csv_array(self.path, chunk, columns[spec.name], spec, line, self.flag) for spec in self.specs}
                 line += len(chunk)
 
     def _text(self, size: int) -> Iterator[dict[str, np.ndarray]]:
@@ -102,13 +103,13 @@ class DataSource:
         files = image_files(self.path)
         spec = self.specs[0]
         for start in range(0, len(files), size):
-            yield {spec.name: np.stack([decode_image(path, spec, self.resize) for path in files[start:start + size]])}
+            yield {spec.name: np.stack([decode_image(path, spec, self.resize, self.flag) for path in files[start:start + size]])}
 
     def _names(self) -> set[str]:
         return {spec.name for spec in self.specs}
 
 
-def open_data(path: str | os.PathLike, specs: list[TensorSpec], resize: bool = False) -> DataSource:
+def open_data(path: str | os.PathLike, specs: list[TensorSpec], resize: bool = False, flag: str = "--data") -> DataSource:
     """Open ``path`` as a data source for a model with inputs ``specs``, checking its first batch.
 
     Raises:
@@ -116,45 +117,45 @@ def open_data(path: str | os.PathLike, specs: list[TensorSpec], resize: bool = F
     """
     path = Path(path)
     if not path.exists():
-        raise DataError(f"--data {path}: no such file or directory")
+        raise DataError(f"{flag} {path}: no such file or directory")
     if path.is_dir():
         kind = "images"
         if not image_files(path):
-            raise DataError(f"--data {path}: the directory holds no images ({', '.join(IMAGE_SUFFIXES)})")
+            raise DataError(f"{flag} {path}: the directory holds no images ({', '.join(IMAGE_SUFFIXES)})")
     else:
         suffix = path.suffix.lower()
         kind = {".npz": "npz", ".npy": "npy", ".csv": "csv", ".txt": "text"}.get(suffix)
         if kind is None:
-            raise DataError(f"--data {path}: unknown data format {suffix or '(no suffix)'}; use .npz, .npy, .csv, .txt or a folder of images")
+            raise DataError(f"{flag} {path}: unknown data format {suffix or '(no suffix)'}; use .npz, .npy, .csv, .txt or a folder of images")
         if path.stat().st_size == 0:
-            raise DataError(f"--data {path}: the file is empty")
+            raise DataError(f"{flag} {path}: the file is empty")
     single = {"npy": "one array", "text": "one string per line", "images": "images"}
     if kind in single and len(specs) != 1:
-        raise DataError(f"--data {path}: {single[kind]} can feed only a single-input model, this one has {len(specs)} inputs; use .npz or .csv keyed by input name")
+        raise DataError(f"{flag} {path}: {single[kind]} can feed only a single-input model, this one has {len(specs)} inputs; use .npz or .csv keyed by input name")
     if kind == "text" and not specs[0].is_string:
-        raise DataError(f"--data {path}: a text file feeds a string input, but {specs[0].name!r} is {specs[0].dtype}; use .npz or .csv")
-    source = DataSource(path, kind, tuple(specs), resize)
+        raise DataError(f"{flag} {path}: a text file feeds a string input, but {specs[0].name!r} is {specs[0].dtype}; use .npz or .csv")
+    source = DataSource(path, kind, tuple(specs), resize, flag)
     if kind == "npz":
-        _check_npz_names(path, specs)
+        _check_npz_names(path, specs, flag)
     first = next(source.batches(2), None)
     if first is None:
-        raise DataError(f"--data {path}: holds no rows")
+        raise DataError(f"{flag} {path}: holds no rows")
     return source
 
 
-def _check_npz_names(path: Path, specs) -> None:
+def _check_npz_names(path: Path, specs, flag: str) -> None:
     try:
         with np.load(path, allow_pickle=False) as archive:
             keys = set(archive.files)
     except (OSError, ValueError) as exc:
-        raise DataError(f"--data {path}: not a readable .npz ({exc}); save it with numpy.savez(path, name=array, ...)") from None
+        raise DataError(f"{flag} {path}: not a readable .npz ({exc}); save it with numpy.savez(path, name=array, ...)") from None
     names = [spec.name for spec in specs]
     missing = [name for name in names if name not in keys]
     if missing:
-        raise DataError(f"--data {path}: no array for input(s) {', '.join(missing)} (it has {', '.join(sorted(keys)) or 'none'}); key arrays by input name")
+        raise DataError(f"{flag} {path}: no array for input(s) {', '.join(missing)} (it has {', '.join(sorted(keys)) or 'none'}); key arrays by input name")
 
 
-def _csv_columns(path: Path, header: list[str], specs) -> dict[str, list[int]]:
+def _csv_columns(path: Path, header: list[str], specs, flag: str) -> dict[str, list[int]]:
     index = {name.strip(): i for i, name in enumerate(header)}
     columns, problems = {}, []
     for spec in specs:
@@ -167,26 +168,26 @@ def _csv_columns(path: Path, header: list[str], specs) -> dict[str, list[int]]:
             want = spec.name if width == 1 else f"{spec.name}_0 .. {spec.name}_{width - 1}"
             problems.append(f"no column {want} for input {spec.name!r}")
     if problems:
-        raise DataError(f"--data {path}: " + "; ".join(problems) + f" (header: {', '.join(header)})")
+        raise DataError(f"{flag} {path}: " + "; ".join(problems) + f" (header: {', '.join(header)})")
     return columns
 
 
-def _csv_array(path: Path, rows: list[list[str]], columns: list[int], spec: TensorSpec, first_line: int) -> np.ndarray:
+def _csv_array(path: Path, rows: list[list[str]], columns: list[int], spec: TensorSpec, first_line: int, flag: str) -> np.ndarray:
     try:
         values = [[row[c] for c in columns] for row in rows]
     except IndexError:
         bad = next(i for i, row in enumerate(rows) if len(row) <= max(columns))
-        raise DataError(f"--data {path}: line {first_line + bad + 1} has {len(rows[bad])} fields, fewer than the header") from None
+        raise DataError(f"{flag} {path}: line {first_line + bad + 1} has {len(rows[bad])} fields, fewer than the header") from None
     if spec.is_string:
         array = np.array(values, dtype=str)
     else:
         try:
             array = np.array(values, dtype=np.float64)
         except ValueError:
-            raise DataError(f"--data {path}: a value of column(s) for {spec.name!r} is not a number near line {first_line + 1}; clean the CSV or key the input as a string") from None
+            raise DataError(f"{flag} {path}: a value of column(s) for {spec.name!r} is not a number near line {first_line + 1}; clean the CSV or key the input as a string") from None
         if np.dtype(spec.dtype).kind in "iub":
             if not np.all(np.isfinite(array)) or np.any(array != np.round(array)):
-                raise DataError(f"--data {path}: input {spec.name!r} is {spec.dtype} but the CSV holds non-integers near line {first_line + 1}")
+                raise DataError(f"{flag} {path}: input {spec.name!r} is {spec.dtype} but the CSV holds non-integers near line {first_line + 1}")
     shape = (len(rows), *[d for d in spec.shape[1:]]) if all(d is not None for d in spec.shape[1:]) else (len(rows), len(columns))
     return array.reshape(shape) if len(spec.shape) > 1 else array.reshape(len(rows))
 
@@ -195,28 +196,28 @@ def image_files(directory: Path) -> list[Path]:
     return sorted(p for p in Path(directory).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 
 
-def decode_image(path: Path, spec: TensorSpec, resize: bool) -> np.ndarray:
+def decode_image(path: Path, spec: TensorSpec, resize: bool, flag: str = "--data") -> np.ndarray:
     """Decode one image to the input's (H, W, C) layout and dtype."""
     try:
         from PIL import Image
     except ImportError:  # pragma: no cover - Pillow is a dependency
         raise DataError("reading a folder of images needs Pillow: pip install pillow") from None
     if len(spec.shape) != 4:
-        raise DataError(f"--data {path.parent}: images feed a (N, H, W, C) input, but {spec.name!r} has shape {spec.shape}")
+        raise DataError(f"{flag} {path.parent}: images feed a (N, H, W, C) input, but {spec.name!r} has shape {spec.shape}")
     height, width, channels = spec.shape[1:]
     mode = {1: "L", 3: "RGB", 4: "RGBA"}.get(channels)
     if mode is None:
-        raise DataError(f"--data {path.parent}: cannot decode images into {channels} channels")
+        raise DataError(f"{flag} {path.parent}: cannot decode images into {channels} channels")
     try:
         with Image.open(path) as image:
             image = image.convert(mode)
             if (height, width) != (image.height, image.width) and None not in (height, width):
                 if not resize:
-                    raise DataError(f"--data {path}: image is {image.width}x{image.height}, the input wants {width}x{height}; pass --resize to resize")
+                    raise DataError(f"{flag} {path}: image is {image.width}x{image.height}, the input wants {width}x{height}; pass --resize to resize")
                 image = image.resize((width, height), Image.BILINEAR)
             array = np.asarray(image)
     except DataError:
         raise
     except Exception as exc:
-        raise DataError(f"--data {path}: cannot decode the image ({exc})") from None
+        raise DataError(f"{flag} {path}: cannot decode the image ({exc})") from None
     return array.reshape(array.shape[0], array.shape[1], channels).astype(spec.numpy_dtype())

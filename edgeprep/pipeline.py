@@ -89,10 +89,15 @@ def export(
     hints = input_hints(flatten(loaded.model))
     source = open_data(config.data, original.inputs(), config.resize_images) if config.data else None
 
+    calibration, calibration_info = _calibration(config, original.inputs(), hints, progress)
+
     transformed = {target: rebuild(plan.graph, batch=config.batch) for target, plan in plans.items()}
     artifacts: dict[Target, Artifact] = {}
     for target, plan in plans.items():
-        options = ConvertOptions(tuple(plan.graph.input_names), tuple(plan.graph.output_names), config.quantize, config.onnx_opset)
+        options = ConvertOptions(
+            tuple(plan.graph.input_names), tuple(plan.graph.output_names), config.quantize, config.onnx_opset,
+            calibration=calibration, int8_io=config.int8_io,
+        )
         with progress.step(f"convert to {target.value}"):
             artifacts[target] = backend(target).convert(transformed[target], options)
 
@@ -112,6 +117,7 @@ def export(
         progress.note(report.summary())
     golden_inputs, golden_outputs = chain.golden()
     manifest = _manifest(loaded, original, plans, artifacts, reports, transform_reports, config, tolerance, hints, source, chain)
+    manifest["quantization"] = {"mode": config.quantize.value, "int8_io": config.int8_io, "calibration": calibration_info}
     files = {artifact.filename: artifact.data for artifact in artifacts.values()}
     files.update(_report_files(manifest, chain, tolerance, reports, transform_reports, converter_reports, loaded))
     files["golden/inputs.npz"] = npz_bytes(golden_inputs)
@@ -125,6 +131,27 @@ def export(
         failed = "; ".join(report.summary() for report in reports.values() if not report)
         raise ParityError(f"parity failed ({failed}); evidence in {out / 'report.html'}", result)
     return result
+
+
+def _calibration(config: ExportConfig, specs, hints, progress: Progress):
+    """The int8 calibration sample stream and its description (None for other modes)."""
+    import itertools
+
+    from edgeprep.data import open_data
+    from edgeprep.parity.samples import generate
+
+    if config.quantize is not Quantization.INT8:
+        return None, None
+    batch = 32 if config.batch is None else config.batch
+    count = max(1, config.calibration_samples // batch)
+    if config.calibration:
+        source = open_data(config.calibration, specs, config.resize_images, flag="--calibration")
+        return (lambda: itertools.islice(source.batches(batch), count)), {**source.describe(), "samples": count * batch}
+    progress.note(
+        "WARNING: int8 calibration on generated samples is a guess at your data's ranges; "
+        "pass --calibration FILE with real inputs"
+    )
+    return (lambda: generate(specs, hints, (batch,) * count, config.seed + 1)), {"source": "generated", "samples": count * batch, "warning": "synthetic calibration"}
 
 
 def _check_io(runner, plan: Plan, target: Target) -> None:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 from collections import Counter
 
+from converters.onnx.quantize import quantize
 from converters.trace import freeze
 from edgeprep.artifacts import RANDOM_OPS, Artifact, ConvertOptions
-from edgeprep.config import Quantization, Target
+from edgeprep.config import Target
 from edgeprep.errors import ConversionError
 
 STANDARD_DOMAINS = ("", "ai.onnx", "ai.onnx.ml")
@@ -26,8 +27,6 @@ def convert(model, options: ConvertOptions) -> Artifact:
 
     tf2onnx.logging.set_level(logging.ERROR)
     logging.getLogger("tf2onnx").setLevel(logging.ERROR)
-    if options.quantize is not Quantization.NONE:
-        raise ConversionError(f"--quantize {options.quantize.value} is not available for ONNX in this build")
     frozen = freeze(model, options.input_names)
     graph_def = frozen.function.graph.as_graph_def()
     try:
@@ -42,6 +41,7 @@ def convert(model, options: ConvertOptions) -> Artifact:
     rename = dict(zip(frozen.input_tensors, options.input_names)) | dict(zip(frozen.output_tensors, options.output_names))
     _rename_values(proto.graph, rename)
     _name_batch_dim(proto.graph)
+    proto = quantize(proto, options)
     ops = _count_ops(proto)
     foreign = sorted(op for op in ops if "::" in op)
     if foreign:
@@ -54,7 +54,7 @@ def convert(model, options: ConvertOptions) -> Artifact:
         onnx.checker.check_model(proto, full_check=True)
     except Exception as exc:
         raise ConversionError(f"the ONNX graph fails onnx.checker: {str(exc).strip().splitlines()[0][:300]}") from None
-    return Artifact(Target.ONNX, proto.SerializeToString(), dict(sorted(ops.items())))
+    return Artifact(Target.ONNX, proto.SerializeToString(), dict(sorted(ops.items())), (), options.quantize)
 
 
 def _rename_values(graph, rename: dict[str, str]) -> None:

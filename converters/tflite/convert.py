@@ -11,9 +11,10 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+from converters.tflite import quantize
 from converters.trace import freeze
 from edgeprep.artifacts import RANDOM_OPS, Artifact, ConvertOptions
-from edgeprep.config import Quantization, Target
+from edgeprep.config import Target
 from edgeprep.errors import ConversionError
 
 _MISSING_OP = re.compile(r"'tf\.(\w+)' op is neither a custom op nor a flex op")
@@ -30,7 +31,7 @@ def convert(model, options: ConvertOptions) -> Artifact:
     if options.allow_flex:
         ops_sets.append(tf.lite.OpsSet.SELECT_TF_OPS)
     converter.target_spec.supported_ops = ops_sets
-    _configure_quantization(converter, options)
+    quantize.configure(converter, options, options.input_names)
     try:
         data = converter.convert()
     except Exception as exc:  # the converter raises ConverterError with MLIR diagnostics
@@ -51,13 +52,7 @@ def convert(model, options: ConvertOptions) -> Artifact:
     random_ops = sorted(op for op in ops if op in RANDOM_OPS)
     if random_ops:
         raise ConversionError(f"random ops {', '.join(random_ops)} survived into the TFLite artifact; a training-only layer was not stripped")
-    return Artifact(Target.TFLITE, data, dict(sorted(ops.items())), requirements)
-
-
-def _configure_quantization(converter, options: ConvertOptions) -> None:
-    if options.quantize is Quantization.NONE:
-        return
-    raise ConversionError(f"--quantize {options.quantize.value} is not available for TFLite in this build")
+    return Artifact(Target.TFLITE, data, dict(sorted(ops.items())), requirements, options.quantize)
 
 
 def _rename_and_count(data: bytes, input_tensors, output_tensors, options: ConvertOptions) -> tuple[bytes, Counter]:

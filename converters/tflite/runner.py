@@ -1,7 +1,9 @@
 """Run a TFLite artifact in the stock LiteRT interpreter (``ai_edge_litert``, no Flex delegate).
 
 Needs only numpy and ai-edge-litert: this is the deploy-side runner. A dynamic batch dimension is
-resized to each feed's batch.
+resized to each feed's batch. Quantized integer inputs/outputs (an int8 model exported with
+``--int8-io``) are presented as float32: inputs are quantized with the tensor's scale and zero
+point, outputs dequantized, so every runner speaks the Keras model's float interface.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ class TFLiteRunner(Runner):
         self._output_details = self._interpreter.get_output_details()
         self._inputs = [_spec(d) for d in self._input_details]
         self._outputs = [_spec(d) for d in self._output_details]
+        self.quantized_io = any(_quantization(d) for d in self._input_details + self._output_details)
         self._shapes: dict[int, tuple] = {d["index"]: tuple(d["shape"]) for d in self._input_details}
 
     def inputs(self) -> list[TensorSpec]:
@@ -57,26 +60,43 @@ class TFLiteRunner(Runner):
         if resized:
             interpreter.allocate_tensors()
         for detail, spec in zip(self._input_details, self._inputs):
-            interpreter.set_tensor(detail["index"], _to_runtime(feed[spec.name], spec))
+            interpreter.set_tensor(detail["index"], _to_runtime(feed[spec.name], spec, detail))
         interpreter.invoke()
-        return [_from_runtime(interpreter.get_tensor(d["index"])) for d in self._output_details]
+        return [_from_runtime(interpreter.get_tensor(d["index"]), d) for d in self._output_details]
+
+
+def _quantization(detail: dict) -> tuple[float, int] | None:
+    """(scale, zero point) of a quantized integer IO tensor, else None."""
+    scale, zero_point = detail.get("quantization", (0.0, 0))
+    if np.dtype(detail["dtype"]).kind in "iu" and scale:
+        return float(scale), int(zero_point)
+    return None
 
 
 def _spec(detail: dict) -> TensorSpec:
     signature = detail.get("shape_signature")
     shape = signature if signature is not None and len(signature) else detail["shape"]
     dtype = np.dtype(detail["dtype"])
-    name = "string" if dtype.kind in "OSU" else dtype.name
+    name = "string" if dtype.kind in "OSU" else ("float32" if _quantization(detail) else dtype.name)
     return TensorSpec(detail["name"], name, tuple(None if int(d) < 0 else int(d) for d in shape))
 
 
-def _to_runtime(value: np.ndarray, spec: TensorSpec) -> np.ndarray:
+def _to_runtime(value: np.ndarray, spec: TensorSpec, detail: dict) -> np.ndarray:
     if spec.is_string:
         return np.vectorize(lambda s: s.encode("utf-8") if isinstance(s, str) else s, otypes=[object])(value)
+    quantization = _quantization(detail)
+    if quantization:
+        scale, zero_point = quantization
+        info = np.iinfo(detail["dtype"])
+        return np.clip(np.round(value / scale) + zero_point, info.min, info.max).astype(detail["dtype"])
     return np.ascontiguousarray(value, dtype=spec.numpy_dtype())
 
 
-def _from_runtime(value: np.ndarray) -> np.ndarray:
+def _from_runtime(value: np.ndarray, detail: dict) -> np.ndarray:
     if value.dtype.kind in "OS":
         return np.vectorize(lambda b: b.decode("utf-8") if isinstance(b, bytes) else str(b), otypes=[object])(value).astype(str)
+    quantization = _quantization(detail)
+    if quantization:
+        scale, zero_point = quantization
+        return ((value.astype(np.float32) - zero_point) * scale).astype(np.float32)
     return value

@@ -1,0 +1,101 @@
+"""ONNX quantization: float16, dynamic range and static int8 (QDQ, per-channel weights).
+
+- ``float16``: weights and compute in float16 (onnxruntime's float16 converter), IO kept float32.
+  The nodes that read the raw graph inputs stay float32, so raw camera ranges (0..65535 exceeds
+  float16's 65504) cannot overflow before the folded scale has brought them into range.
+- ``dynamic``: ``onnxruntime.quantization.quantize_dynamic``: int8 weights, activations quantized
+  on the fly, per-channel.
+- ``int8``: ``quantize_static`` in QDQ format, per-channel int8 weights and int8 activations,
+  calibrated on the same samples as TFLite (real data from ``--calibration``, else generated).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from edgeprep.artifacts import ConvertOptions
+from edgeprep.config import Quantization
+from edgeprep.errors import ConversionError
+
+
+def quantize(proto, options: ConvertOptions):
+    """Return ``proto`` quantized as ``options.quantize`` asks (unchanged for NONE)."""
+    mode = options.quantize
+    if mode is Quantization.NONE:
+        return proto
+    if mode is Quantization.FLOAT16:
+        return _float16(proto)
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    with tempfile.TemporaryDirectory(prefix="edgeprep-quant-") as work:
+        source, target = Path(work) / "float.onnx", Path(work) / "quant.onnx"
+        onnx.save(proto, str(source))
+        try:
+            if mode is Quantization.DYNAMIC:
+                quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True)
+            else:
+                _static(source, target, options)
+        except ConversionError:
+            raise
+        except Exception as exc:
+            raise ConversionError(f"ONNX {mode.value} quantization failed: {str(exc).strip().splitlines()[0][:300]}") from None
+        return onnx.load(str(target))
+
+
+def _float16(proto):
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    inputs = {value.name for value in proto.graph.input}
+    for index, node in enumerate(proto.graph.node):
+        if not node.name:
+            node.name = f"node_{index}"
+    readers = [node.name for node in proto.graph.node if inputs & set(node.input)]
+    converted = convert_float_to_float16(proto, keep_io_types=True, node_block_list=readers)
+    toposort(converted.graph)  # the converter appends the casts it inserts at the end
+    return converted
+
+
+def toposort(graph) -> None:
+    """Reorder ``graph.node`` so that every node comes after the producers of its inputs."""
+    available = {value.name for value in graph.input} | {init.name for init in graph.initializer} | {""}
+    pending = list(graph.node)
+    ordered = []
+    while pending:
+        ready = [node for node in pending if all(name in available for name in node.input)]
+        if not ready:
+            missing = sorted({n for node in pending for n in node.input if n not in available})[:5]
+            raise ConversionError(f"the ONNX graph has a cycle or dangling inputs ({', '.join(missing)})")
+        for node in ready:
+            available.update(node.output)
+        ordered.extend(ready)
+        ready_ids = {id(node) for node in ready}
+        pending = [node for node in pending if id(node) not in ready_ids]
+    copies = [type(node)() for node in ordered]
+    for copy, node in zip(copies, ordered):
+        copy.CopyFrom(node)
+    del graph.node[:]
+    graph.node.extend(copies)
+
+
+def _static(source: Path, target: Path, options: ConvertOptions) -> None:
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    if options.calibration is None:
+        raise ConversionError("int8 quantization needs calibration samples; pass --calibration FILE")
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self._batches = iter(options.calibration())
+
+        def get_next(self):
+            return next(self._batches, None)
+
+    prepared = source.with_name("prepared.onnx")
+    quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
+    quantize_static(
+        str(prepared), str(target), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+        activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
+    )

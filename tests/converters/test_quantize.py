@@ -1,0 +1,113 @@
+"""Quantization with parity that means something: a CNN trained here on scikit-learn's digits,
+exported float16 / dynamic / int8 to both targets, judged by top-1 agreement and SQNR against the
+float Keras model on the held-out split."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import edgeprep
+from edgeprep.config import Target
+from helpers import run_cli
+
+
+@pytest.fixture(scope="module")
+def digits(tmp_path_factory):
+    """The seed CNN (Rescaling inside) on digits upsampled 3x to 24x24, trained a few epochs."""
+    import keras
+    from sklearn.datasets import load_digits
+
+    keras.utils.set_random_seed(0)
+    data = load_digits()
+    images = np.kron(data.images * (255.0 / 16.0), np.ones((3, 3))).astype("float32")[..., None]
+    order = np.random.default_rng(0).permutation(len(images))
+    images, labels = images[order], data.target[order]
+    split = int(0.8 * len(images))
+    model = keras.Sequential([
+        keras.Input((24, 24, 1), name="image"),
+        keras.layers.Rescaling(1 / 255),
+        keras.layers.Conv2D(32, 3, activation="relu"),
+        keras.layers.MaxPooling2D(),
+        keras.layers.Flatten(),
+        keras.layers.Dense(10, name="logits"),
+    ])
+    model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    model.fit(images[:split], labels[:split], epochs=6, batch_size=64, verbose=0)
+    assert model.evaluate(images[split:], labels[split:], verbose=0)[1] > 0.9
+    root = tmp_path_factory.mktemp("digits")
+    np.savez(root / "train.npz", image=images[:split])
+    np.savez(root / "heldout.npz", image=images[split:])
+    model.save(root / "digits.keras")
+    return root
+
+
+@pytest.fixture(scope="module")
+def exports(digits):
+    results = {}
+    for mode in ("none", "float16", "dynamic", "int8"):
+        extra = {"calibration": str(digits / "train.npz")} if mode == "int8" else {}
+        results[mode] = edgeprep.export(
+            str(digits / "digits.keras"), digits / f"dist-{mode}", quantize=edgeprep.Quantization(mode), data=str(digits / "heldout.npz"), **extra
+        )
+    return results
+
+
+def _size(result, target):
+    return result.artifacts[target].stat().st_size
+
+
+@pytest.mark.parametrize("mode, max_ratio", [("int8", 0.35), ("float16", 0.55), ("dynamic", 0.35)])
+def test_quantized_artifacts_agree_with_the_float_model_and_shrink(exports, target, mode, max_ratio):
+    result = exports[mode]
+    report = result.reports[target]
+    assert report.passed, report.summary()
+    assert report.samples == 360  # the whole held-out split
+    assert report.top1 >= 0.99, report.summary()
+    output = report.outputs[0]
+    assert output.sqnr_db is not None and output.sqnr_db >= (25 if mode == "int8" else 30)
+    ratio = _size(result, target) / _size(exports["none"], target)
+    assert ratio <= max_ratio, (mode, target, ratio)
+    manifest = result.manifest
+    assert manifest["quantization"]["mode"] == mode
+    assert manifest["tolerance"]["min_top1"] is not None and manifest["tolerance"]["rtol"] is None
+
+
+def test_int8_graphs_are_integer(exports):
+    ops = {a["target"]: a["ops"] for a in exports["int8"].manifest["artifacts"]}
+    assert ops["onnx"].get("QuantizeLinear", 0) >= 1 and ops["onnx"].get("DequantizeLinear", 0) >= 3
+    assert ops["tflite"].get("QUANTIZE", 0) >= 1 and ops["tflite"].get("DEQUANTIZE", 0) >= 1
+    calibration = exports["int8"].manifest["quantization"]["calibration"]
+    assert calibration["kind"] == "npz" and calibration["samples"] == 256
+
+
+def test_integer_io_runs_through_the_float_interface(digits, tmp_path):
+    result = edgeprep.export(
+        str(digits / "digits.keras"), tmp_path / "dist", targets=["tflite"], quantize=edgeprep.Quantization.INT8,
+        calibration=str(digits / "train.npz"), int8_io="uint8", data=str(digits / "heldout.npz"),
+    )
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(result.artifacts[Target.TFLITE]))
+    assert interpreter.get_input_details()[0]["dtype"] == np.uint8
+    assert result.reports[Target.TFLITE].top1 >= 0.99
+
+
+def test_bad_calibration_fails_with_the_numbers_and_empty_calibration_is_bad_input(digits, tmp_path):
+    np.savez(tmp_path / "zeros.npz", image=np.zeros((64, 24, 24, 1), np.float32))
+    bad = run_cli("export", digits / "digits.keras", "--out", tmp_path / "bad", "--quantize", "int8", "--calibration", tmp_path / "zeros.npz", "--data", digits / "heldout.npz")
+    assert bad.returncode == 1
+    assert "top-1 agreement" in bad.stderr and "SQNR" in bad.stderr
+    assert json.loads((tmp_path / "bad" / "manifest.json").read_text())["passed"] is False
+    (tmp_path / "empty.npz").write_bytes(b"")
+    empty = run_cli("export", digits / "digits.keras", "--out", tmp_path / "empty", "--quantize", "int8", "--calibration", tmp_path / "empty.npz")
+    assert empty.returncode == 2 and "--calibration" in empty.stderr and not (tmp_path / "empty").exists()
+
+
+def test_synthetic_calibration_is_loud(digits, tmp_path):
+    result = run_cli("export", digits / "digits.keras", "--out", tmp_path / "dist", "--quantize", "int8", "--target", "tflite")
+    assert "WARNING: int8 calibration on generated samples" in result.stderr
+    manifest = json.loads((tmp_path / "dist" / "manifest.json").read_text())
+    assert manifest["quantization"]["calibration"]["warning"] == "synthetic calibration"
