@@ -35,6 +35,7 @@ class ConvertOptions:
         allow_flex: accept Select-TF ops in TFLite (recorded as a runtime requirement).
         calibration: for int8, a callable returning an iterable of named input batches.
         int8_io: "int8" or "uint8" to make a TFLite int8 model's inputs/outputs integer; None keeps float.
+        int8_per_channel: per-channel int8 weight scales; False for one scale per tensor.
     """
 
     input_names: tuple[str, ...]
@@ -44,6 +45,7 @@ class ConvertOptions:
     allow_flex: bool = False
     calibration: Callable[[], Iterable[Mapping[str, np.ndarray]]] | None = field(default=None, compare=False)
     int8_io: str | None = None
+    int8_per_channel: bool = True
 
 
 @dataclass(frozen=True)

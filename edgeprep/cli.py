@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quantize", default="none", choices=[q.value for q in Quantization], help="weight/activation storage (default: none)")
     p.add_argument("--calibration", metavar="F", help="int8 calibration data, same formats as --data (default: generated samples, with a warning)")
     p.add_argument("--int8-io", choices=["int8", "uint8"], help="integer inputs/outputs for an int8 TFLite artifact (default: float IO)")
+    p.add_argument("--int8-per-tensor", action="store_true", help="one int8 weight scale per tensor: smaller files, usually a little less accurate (default: per-channel)")
     p.add_argument("--no-fold", action="store_true", help="do not fold Rescaling/Normalization into weights (debugging)")
     p.add_argument("--opset", type=_positive_int, default=17, metavar="N", help="ONNX opset (default: 17)")
     p.add_argument("--seed", type=int, default=0, help="seed of the generated parity samples (default: 0)")
@@ -149,9 +150,10 @@ def _cmd_export(args) -> int:
         golden_kb=args.golden_kb,
         calibration=args.calibration,
         int8_io=args.int8_io,
+        int8_per_channel=not args.int8_per_tensor,
     )
-    if (args.calibration or args.int8_io) and config.quantize is not Quantization.INT8:
-        raise UsageError("--calibration and --int8-io apply to --quantize int8 only")
+    if (args.calibration or args.int8_io or args.int8_per_tensor) and config.quantize is not Quantization.INT8:
+        raise UsageError("--calibration, --int8-io and --int8-per-tensor apply to --quantize int8 only")
     tolerance = _tolerance(args, default_tolerance(config.quantize))
     try:
         result = export(args.model, args.out, config, tolerance, stderr_progress())

@@ -66,6 +66,8 @@ class ExportConfig:
         calibration: data to calibrate int8 quantization on (same formats as ``data``).
         calibration_samples: at most this many calibration samples are used.
         int8_io: "int8" or "uint8" integer IO for an int8 TFLite artifact; None keeps float IO.
+        int8_per_channel: per-channel int8 weight scales (best accuracy); False: one scale per
+            tensor (smaller files: no per-channel scale/zero-point tables).
     """
 
     targets: tuple[Target, ...] = ALL_TARGETS
@@ -85,6 +87,7 @@ class ExportConfig:
     calibration: str | None = None
     calibration_samples: int = 256
     int8_io: str | None = None
+    int8_per_channel: bool = True
 
     def parity_batch_sizes(self) -> tuple[int, ...]:
         return (self.batch,) if self.batch else self.batch_sizes

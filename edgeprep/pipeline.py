@@ -96,7 +96,7 @@ def export(
     for target, plan in plans.items():
         options = ConvertOptions(
             tuple(plan.graph.input_names), tuple(plan.graph.output_names), config.quantize, config.onnx_opset,
-            calibration=calibration, int8_io=config.int8_io,
+            calibration=calibration, int8_io=config.int8_io, int8_per_channel=config.int8_per_channel,
         )
         with progress.step(f"convert to {target.value}"):
             artifacts[target] = backend(target).convert(transformed[target], options)
@@ -117,7 +117,10 @@ def export(
         progress.note(report.summary())
     golden_inputs, golden_outputs = chain.golden()
     manifest = _manifest(loaded, original, plans, artifacts, reports, transform_reports, config, tolerance, hints, source, chain)
-    manifest["quantization"] = {"mode": config.quantize.value, "int8_io": config.int8_io, "calibration": calibration_info}
+    manifest["quantization"] = {
+        "mode": config.quantize.value, "int8_io": config.int8_io, "calibration": calibration_info,
+        "int8_weights": ("per-channel" if config.int8_per_channel else "per-tensor") if config.quantize is Quantization.INT8 else None,
+    }
     files = {artifact.filename: artifact.data for artifact in artifacts.values()}
     files.update(_report_files(manifest, chain, tolerance, reports, transform_reports, converter_reports, loaded))
     files["golden/inputs.npz"] = npz_bytes(golden_inputs)

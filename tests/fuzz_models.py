@@ -118,12 +118,12 @@ def build(recipe: ModelRecipe):
             for layer in layers:
                 x = layer(x)
         for name_, args in part.body:
-            if name_ == "Conv2D":
+            if name_ in ("Conv2D", "Conv1D"):
                 filters, kernel, strides, padding, activation = args
-                x = keras.layers.Conv2D(filters, kernel, strides=strides, padding=padding, activation=activation)(x)
-            elif name_ == "Conv1D":
-                filters, kernel, strides, padding, activation = args
-                x = keras.layers.Conv1D(filters, kernel, strides=strides, padding=padding, activation=activation)(x)
+                if min(x.shape[1:-1]) < kernel:  # too small for a valid window: keep the size instead
+                    padding, strides = "same", 1
+                layer = getattr(keras.layers, name_)
+                x = layer(filters, kernel, strides=strides, padding=padding, activation=activation)(x)
             else:
                 x = keras.layers.Dense(args[0], activation=args[1])(x)
         if part.kind == "image":

@@ -5,7 +5,7 @@
   float16's 65504) cannot overflow before the folded scale has brought them into range.
 - ``dynamic``: ``onnxruntime.quantization.quantize_dynamic``: int8 weights, activations quantized
   on the fly, per-channel.
-- ``int8``: ``quantize_static`` in QDQ format, per-channel int8 weights and int8 activations,
+- ``int8``: ``quantize_static`` in QDQ format, int8 weights (per-channel unless asked per-tensor) and int8 activations,
   calibrated on the same samples as TFLite (real data from ``--calibration``, else generated).
 """
 
@@ -96,6 +96,6 @@ def _static(source: Path, target: Path, options: ConvertOptions) -> None:
     prepared = source.with_name("prepared.onnx")
     quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
     quantize_static(
-        str(prepared), str(target), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+        str(prepared), str(target), Reader(), quant_format=QuantFormat.QDQ, per_channel=options.int8_per_channel,
         activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
     )
