@@ -21,6 +21,7 @@ adapted on ``dataset.map(prefix)``.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -83,6 +84,12 @@ class LayerAnalyzer:
             x = layer(x, training=False)
         return keras.ops.convert_to_numpy(x)
 
+    def __getstate__(self) -> dict:
+        """Workers (Beam) get the analyzer without the layer: an un-adapted lookup cannot be pickled."""
+        state = {k: v for k, v in self.__dict__.items() if k not in ("lookup", "_tokenizer")}
+        state["target"] = dataclasses.replace(self.target, layer=None)
+        return state
+
     def create(self):
         raise NotImplementedError
 
@@ -142,6 +149,17 @@ class LookupAnalyzer(LayerAnalyzer):
             raise UsageError(f"{target.where}: an invert=True lookup cannot be adapted; give it a vocabulary")
         self.integer = type(self.lookup).__name__ == "IntegerLookup"
         self.counts = TokenCounts(documents=self.lookup.output_mode == "tf_idf")
+        self.tokenizer_config = layer.get_config() if self.text else None
+
+    def tokenize(self, values):
+        """TextVectorization's own standardize, split and ngrams (a config copy on Beam workers)."""
+        if self.target.layer is not None:
+            return self.target.layer._preprocess(values)
+        if getattr(self, "_tokenizer", None) is None:
+            import keras
+
+            self._tokenizer = keras.layers.TextVectorization.from_config(self.tokenizer_config)
+        return self._tokenizer._preprocess(values)
 
     def create(self):
         return self.counts.create()
@@ -150,7 +168,7 @@ class LookupAnalyzer(LayerAnalyzer):
         values = self.values(column)
         rows = len(values)
         if self.text:
-            tokens = self.target.layer._preprocess(values)  # exactly Keras' standardize, split, ngrams
+            tokens = self.tokenize(values)
             if hasattr(tokens, "flat_values"):
                 return self.counts.add(acc, tokens.flat_values.numpy(), tokens.value_rowids().numpy(), rows)
             values = tokens.numpy()
@@ -224,6 +242,9 @@ class AdaptPlan:
         for target in targets:
             columns.setdefault(target.column.name, target.column)
         self.columns = list(columns.values())
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "targets": None}  # the layers stay here; workers use the analyzers
 
     def create(self) -> tuple[int, list]:
         return 0, [analyzer.create() for analyzer in self.analyzers]

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edgeprep.errors import OutputError, ParityError, UsageError
+from edgeprep.errors import DataError, LoadError, OutputError, ParityError, UsageError, collect
 from edgeprep.parity.compare import ParityReport
 from edgeprep.progress import Progress
 
@@ -106,7 +106,7 @@ def run_build(
         check_columns(source, columns)
     if targets:
         plan = AdaptPlan(targets)
-        with progress.step(f"adapt {describe(targets)} ({runner.value} runner)"), _bar(source, bar) as on_progress:
+        with progress.step(f"adapt {describe(targets)} ({runner.value} runner)"), _bar(source, bar and runner is AdaptRunner.LOCAL) as on_progress:
             if runner is AdaptRunner.BEAM:
                 from edgeprep.compose.beam import run_beam
 
@@ -127,6 +127,7 @@ def run_build(
     else:
         built, report = pre, None
     if out_path is not None:
+        _check_saveable(built)
         with progress.step(f"write {out_path}"):
             report = _write_checked(built, out_path, feed, unsafe_load, custom_objects, lambda loaded: check_same(loaded, built, feed, str(out_path)))
     return BuildResult(built, tuple(t.where for t in targets), report, out_path, "data" if source is not None else "generated")
@@ -162,6 +163,22 @@ def _raise_unless(report: ParityReport, what: str) -> None:
         raise ParityError(f"{what} does not reproduce model(pre(raw)) ({report.summary()}); nothing was written")
 
 
+def _check_saveable(model) -> None:
+    """Refuse vocabularies that Keras' ``.keras`` format cannot round-trip (one token per line of
+    ``vocabulary.txt``, trailing empty lines dropped on load)."""
+    problems = []
+    for layer in model._flatten_layers(include_self=False, recursive=True):
+        kind = type(layer).__name__
+        if kind not in ("StringLookup", "TextVectorization"):
+            continue
+        vocabulary = [str(t) for t in layer.get_vocabulary(include_special_tokens=False)]
+        if any("\n" in t or "\r" in t for t in vocabulary):
+            problems.append(f"{layer.name} learned a token with a line break; Keras saves vocabularies one token per line: strip line breaks from the data")
+        elif vocabulary and vocabulary[-1] == "":
+            problems.append(f"{layer.name} learned the empty string as its last token, which Keras drops when it reloads the .keras file; set mask_token = \"\" or fill the empty values")
+    collect(problems, DataError, "cannot save")
+
+
 def _check_out(out: str | os.PathLike) -> Path:
     path = Path(out)
     if path.suffix != ".keras":
@@ -188,7 +205,11 @@ def _write_checked(model, out: Path, feed, unsafe: bool, custom_objects, check: 
             model.save(temporary)
         except OSError as exc:
             raise OutputError(f"--out {out}: cannot write it ({exc.strerror}); nothing was changed") from None
-        report = check(load_object(temporary, unsafe, custom_objects))
+        try:
+            reloaded = load_object(temporary, unsafe, custom_objects)
+        except LoadError as exc:
+            raise ParityError(f"Keras cannot reload the model it saved ({str(exc).split(': ', 1)[-1]}); nothing was written") from None
+        report = check(reloaded)
         _raise_unless(report, f"the saved {out.name}")
         os.replace(temporary, out)
     finally:

@@ -16,7 +16,7 @@ from typing import Any
 
 from edgeprep.compose.adapt import Target, find_targets
 from edgeprep.compose.sources import Column
-from edgeprep.compose.spec import Combine, Spec, instantiate, parse_spec, read_spec
+from edgeprep.compose.spec import Combine, Spec, instantiate, parse_spec, read_spec, snake
 from edgeprep.errors import UsageError, collect
 
 STRING_LAYERS = ("StringLookup", "TextVectorization")
@@ -107,7 +107,9 @@ def _from_object(obj: Any, label: str) -> Preprocessing:
         build = obj.get_build_config() if obj.built else None
         if build and build.get("input_shape"):
             shape = tuple(build["input_shape"][1:])
-        return Preprocessing(label, {obj.name: Chain(Column(obj.name, dtype, shape), [obj])})
+        name = obj.name  # the raw input takes the layer's name; the layer gets a derived one
+        obj.name = f"{name}_{snake(kind)}"
+        return Preprocessing(label, {name: Chain(Column(name, dtype, shape), [obj])})
     raise UsageError(f"{label}: expected a FeatureSpace, a preprocessing layer or model, or a .toml spec; received {type(obj).__name__}")
 
 

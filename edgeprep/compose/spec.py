@@ -138,7 +138,7 @@ def instantiate(spec: Spec) -> dict[str, list]:
             where = f"inputs.{item.name} layer {index} ({layer_spec.class_name})"
             seen[layer_spec.class_name] = seen.get(layer_spec.class_name, 0) + 1
             suffix = f"_{seen[layer_spec.class_name]}" if counts[layer_spec.class_name] > 1 else ""
-            default_name = f"{item.name}_{_snake(layer_spec.class_name)}{suffix}"
+            default_name = f"{item.name}_{snake(layer_spec.class_name)}{suffix}"
             try:
                 chains[item.name].append(_make_layer(layer_spec, default_name))
             except UsageError as exc:
@@ -205,5 +205,5 @@ def _arguments(cls) -> list[str]:
     return [p for p, v in parameters.items() if p != "self" and v.kind not in (v.VAR_KEYWORD, v.VAR_POSITIONAL)] + ["name", "dtype"]
 
 
-def _snake(name: str) -> str:
+def snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
