@@ -13,6 +13,8 @@ paths work where Beam has the filesystem installed.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import pickle
 import tempfile
@@ -41,11 +43,15 @@ def run_beam(plan: AdaptPlan, source: DataSource, options: tuple[str, ...] = ())
     except ImportError:
         raise UsageError("--runner beam needs Apache Beam; install it with pip install 'edgeprep[beam]'") from None
 
+    messages = io.StringIO()
     try:
-        pipeline_options = PipelineOptions(list(options))
-        temp_location = pipeline_options.view_as(GoogleCloudOptions).temp_location
+        with contextlib.redirect_stderr(messages):
+            pipeline_options = PipelineOptions(list(options))
+            pipeline_options.get_all_options(retain_unknown_options=True)  # parse now: argparse exits on a bad value
+            temp_location = pipeline_options.view_as(GoogleCloudOptions).temp_location
     except (SystemExit, ValueError) as exc:
-        raise UsageError(f"--beam-option {' '.join(options)}: Beam rejects these pipeline options ({exc})") from None
+        reason = (messages.getvalue().strip().splitlines() or [str(exc)])[-1].split("error: ", 1)[-1]
+        raise UsageError(f"--beam-option {' '.join(options)}: Beam rejects these pipeline options ({reason})") from None
     local_dir = None if temp_location else tempfile.mkdtemp(prefix="edgeprep-beam-")
     result_path = FileSystems.join(temp_location or local_dir, f"edgeprep-adapt-{uuid.uuid4().hex}.pickle")
 
