@@ -21,7 +21,7 @@ import tempfile
 import uuid
 
 from edgeprep.compose.adapt import AdaptPlan
-from edgeprep.compose.sources import DataSource, Format, read_shard, read_source
+from edgeprep.compose.sources import DataSource, Format, is_remote, read_shard, read_source, shard_stream
 from edgeprep.errors import UsageError
 
 
@@ -74,7 +74,7 @@ def run_beam(plan: AdaptPlan, source: DataSource, options: tuple[str, ...] = ())
         if fmt is Format.MEMORY:
             batches = pipeline | "batches" >> beam.Create(list(read_source(source, columns)))
         else:
-            shards = [os.path.abspath(p) if "://" not in p else p for p in source.shards]
+            shards = [p if is_remote(p) else os.path.abspath(p) for p in source.shards]
             batches = (
                 pipeline
                 | "shards" >> beam.Create(shards)
@@ -94,11 +94,7 @@ def run_beam(plan: AdaptPlan, source: DataSource, options: tuple[str, ...] = ())
 
 
 def _read(path: str, fmt: Format, columns):
-    from apache_beam.io.filesystem import CompressionTypes
-    from apache_beam.io.filesystems import FileSystems
-
-    compression = CompressionTypes.UNCOMPRESSED if fmt is Format.NPZ else CompressionTypes.AUTO
-    with FileSystems.open(path, compression_type=compression) as handle:
+    with shard_stream(path) as handle:
         yield from read_shard(handle, path, fmt, columns)
 
 

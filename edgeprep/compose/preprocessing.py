@@ -167,7 +167,7 @@ def _chains_model(chains: dict[str, Chain], combine: Combine, label: str):
         if combine is Combine.CONCATENATE and (len(x.shape) != 2 or not str(x.dtype).startswith("float")):
             problems.append(
                 f"inputs.{name} ends as {x.dtype} of shape {tuple(x.shape)}, but concatenate needs float features of rank 2; "
-                "use output_mode one_hot / multi_hot / tf_idf, or combine = \"dict\""
+                "use output_mode one_hot / multi_hot / tf_idf (and shape = [] for a text input), or combine = \"dict\""
             )
     collect(problems, UsageError, label)
     if combine is Combine.DICT:

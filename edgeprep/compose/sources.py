@@ -59,7 +59,7 @@ class DataSource:
         """Progress total: bytes of all shards, or rows of in-memory arrays."""
         if self.format is Format.MEMORY:
             return len(next(iter(self.arrays.values()))) if self.arrays else 0
-        return sum(os.path.getsize(p) for p in self.shards if os.path.exists(p))
+        return sum(os.path.getsize(p) for p in self.shards if not is_remote(p))
 
 
 def open_source(adapt: Any) -> DataSource:
@@ -73,6 +73,9 @@ def open_source(adapt: Any) -> DataSource:
     patterns = [adapt] if isinstance(adapt, (str, os.PathLike)) else list(adapt)
     shards: list[str] = []
     for pattern in map(str, patterns):
+        if is_remote(pattern):
+            shards.extend(_match_remote(pattern))
+            continue
         matched = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
         if not matched or not all(os.path.isfile(p) for p in matched):
             missing = pattern if not matched else next(p for p in matched if not os.path.isfile(p))
@@ -83,6 +86,25 @@ def open_source(adapt: Any) -> DataSource:
     if len(formats) != 1:
         raise DataError(f"{label}: the shards mix formats ({', '.join(sorted(f.value for f in formats))}); use one format")
     return DataSource(formats.pop(), tuple(shards), label=label)
+
+
+def is_remote(path: str) -> bool:
+    return "://" in path
+
+
+def _match_remote(pattern: str) -> list[str]:
+    """Expand a ``gs://`` / ``s3://`` / ``hdfs://`` pattern with Beam's filesystems."""
+    try:
+        from apache_beam.io.filesystems import FileSystems
+    except ImportError:
+        raise DataError(f"--adapt {pattern}: remote paths are read through Apache Beam's filesystems; pip install 'edgeprep[beam]'") from None
+    try:
+        matched = sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list)
+    except Exception as exc:  # Beam raises BeamIOError and friends, with long messages
+        raise DataError(f"--adapt {pattern}: cannot list it ({_first_line(exc)})") from None
+    if not matched:
+        raise DataError(f"--adapt {pattern}: no file matches")
+    return matched
 
 
 def format_of(path: str) -> Format:
@@ -126,7 +148,7 @@ def check_columns(source: DataSource, columns: list[Column], opener: Callable[[s
 
 
 def _names_in(shard: str, fmt: Format, opener) -> list[str]:
-    with (opener or local_stream)(shard) as handle:
+    with (opener or shard_stream)(shard) as handle:
         if fmt is Format.NPZ:
             try:
                 with np.load(handle, allow_pickle=False) as archive:
@@ -144,8 +166,16 @@ def _names_in(shard: str, fmt: Format, opener) -> list[str]:
 
 
 @contextlib.contextmanager
-def local_stream(path: str) -> Iterator[BinaryIO]:
-    """A local shard opened for reading, decompressed by its suffix."""
+def shard_stream(path: str) -> Iterator[BinaryIO]:
+    """A shard opened for reading, decompressed by its suffix (remote ones through Beam)."""
+    if is_remote(path):
+        from apache_beam.io.filesystem import CompressionTypes
+        from apache_beam.io.filesystems import FileSystems
+
+        compression = CompressionTypes.UNCOMPRESSED if format_of(path) is Format.NPZ else CompressionTypes.AUTO
+        with FileSystems.open(path, compression_type=compression) as handle:
+            yield handle
+        return
     with open(path, "rb") as raw:
         yield _decompressing(raw, path)
 
@@ -162,6 +192,10 @@ def read_source(source: DataSource, columns: list[Column], on_progress: Callable
         yield from _read_arrays(source.arrays, columns, source.label, on_progress)
         return
     for shard in source.shards:
+        if is_remote(shard):
+            with shard_stream(shard) as stream:
+                yield from read_shard(stream, shard, source.format, columns)
+            continue
         raw = open(shard, "rb")
         with raw:
             stream = _decompressing(raw, shard)

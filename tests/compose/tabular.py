@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 ROWS = 3000
 CITY = {"paris": 700, "rome": 700, "oslo": 500, "lima": 500, "kyiv": 300, "": 200, "[UNK]": 100}
@@ -43,3 +44,15 @@ def write_csv(data: dict[str, np.ndarray], path: Path, rows: slice = slice(None)
 def write_npz(data: dict[str, np.ndarray], path: Path) -> Path:
     np.savez(path, **data)
     return path
+
+
+@pytest.fixture(scope="session")
+def data():
+    """The data set as arrays (import this fixture into a test module to use it)."""
+    return tabular()
+
+
+@pytest.fixture(scope="session")
+def csv_file(data, tmp_path_factory):
+    """The data set as one CSV file."""
+    return write_csv(data, tmp_path_factory.mktemp("data") / "train.csv")

@@ -9,7 +9,7 @@ from edgeprep.compose.adapt import AdaptPlan, run_local
 from edgeprep.compose.preprocessing import resolve
 from edgeprep.compose.sources import open_source
 from edgeprep.compose.spec import instantiate, parse_spec
-from tabular import write_csv, write_npz
+from tabular import csv_file, data, write_csv, write_npz  # noqa: F401 (fixtures)
 
 
 def layer(class_name, **config):

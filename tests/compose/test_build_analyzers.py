@@ -62,3 +62,13 @@ def test_quantiles_merged_from_many_batches_stay_within_epsilon():
     estimates = np.interp(targets, np.cumsum(summary[1]) / summary[1].sum(), summary[0])
     ranks = np.searchsorted(ordered, estimates) / ordered.size
     assert np.abs(ranks - targets).max() <= 0.01
+
+
+def test_import_edgeprep_stays_free_of_build_dependencies():
+    import subprocess
+    import sys
+
+    code = "import sys, edgeprep, edgeprep.cli; print(sorted(m for m in ('tensorflow', 'keras', 'pyarrow', 'apache_beam') if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.strip() == "[]", result.stderr
+    assert callable(__import__("edgeprep").build)

@@ -9,7 +9,7 @@ from edgeprep.compose.adapt import AdaptPlan, run_local
 from edgeprep.compose.builder import AdaptRunner, run_build
 from edgeprep.compose.sources import open_source
 from edgeprep.errors import UsageError
-from tabular import write_csv
+from tabular import data, write_csv  # noqa: F401 (fixtures)
 from test_build_adapt import MIXED, TF_IDF, assert_same_state
 
 pytest.importorskip("apache_beam")

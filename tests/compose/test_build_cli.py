@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from helpers import error_lines, run_cli
-from tabular import write_csv
+from tabular import data, write_csv  # noqa: F401 (fixtures)
 
 SPEC = '''
 [inputs.amount]

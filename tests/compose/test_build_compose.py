@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import edgeprep
+from tabular import data  # noqa: F401 (fixture)
 from edgeprep.errors import UsageError
 
 
