@@ -51,6 +51,26 @@ def inspect(model, config: ExportConfig | None = None):
     return inspect_model(model, config or ExportConfig())
 
 
+def build(model=None, preprocessing=None, adapt=None, runner="local", *, out=None, beam_options=(), progress: bool = False, unsafe_load: bool = False, custom_objects=(), seed: int = 0):
+    """Build a model carrying its preprocessing; see `edgeprep.compose.builder.run_build`.
+
+    ``preprocessing`` is a ``.toml`` spec or ``.keras`` file (FeatureSpace, layer or model), a spec
+    dict, or such an object; its stateful layers are adapted from ``adapt`` (a path, glob, list of
+    paths or dict of arrays) in one pass (``runner="local"`` or ``"beam"``). With ``model``, returns
+    ``model(preprocessing(raw))`` as one Keras model, checked equal on sample raw inputs; with
+    ``out``, also writes it there atomically.
+
+        >>> pre = edgeprep.build(preprocessing="spec.toml", adapt="train-*.csv", out="pre.keras")
+        >>> full = edgeprep.build("model.keras", preprocessing="pre.keras", out="full.keras")
+    """
+    from edgeprep.compose.builder import AdaptRunner, run_build
+
+    return run_build(
+        model, preprocessing, adapt, AdaptRunner(runner), out, tuple(beam_options), bar=progress,
+        unsafe_load=unsafe_load, custom_objects=tuple(custom_objects), seed=seed,
+    ).model
+
+
 def verify(directory, threads: int = 1):
     """Re-run parity of an export directory from its golden vectors (no TensorFlow needed)."""
     from edgeprep.verification import verify as _verify
@@ -61,5 +81,5 @@ def verify(directory, threads: int = 1):
 __all__ = [
     "Action", "ConversionError", "DataError", "EdgeprepError", "ExportConfig", "LoadError", "OutputError",
     "ParityError", "ParityReport", "Quantization", "Target", "Tolerance", "UnsupportedLayerError", "UsageError",
-    "export", "inspect", "verify",
+    "build", "export", "inspect", "verify",
 ]

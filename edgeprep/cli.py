@@ -65,6 +65,17 @@ def build_parser() -> argparse.ArgumentParser:
     _loading_flags(p)
     p.set_defaults(handler=_cmd_export)
 
+    p = sub.add_parser("build", help="adapt preprocessing from data and compose it with a trained model, verified")
+    p.add_argument("model", metavar="MODEL", nargs="?", help="trained .keras model to put the preprocessing in front of (omit to build PRE alone)")
+    p.add_argument("--preprocess", required=True, metavar="PRE", help=".toml spec, or .keras FeatureSpace / preprocessing layer / model")
+    p.add_argument("--out", required=True, metavar="FULL.keras", help="the model to write (replaced atomically)")
+    p.add_argument("--adapt", metavar="DATA", help="data for layers that need state: .csv, .npz, .txt, or a quoted glob of shards")
+    p.add_argument("--runner", default="local", choices=["local", "beam"], help="run the adapt pass here or as an Apache Beam pipeline (default: local)")
+    p.add_argument("--beam-option", action="append", default=[], metavar="FLAG", help="Beam pipeline flag, e.g. --beam-option=--runner=FlinkRunner; repeatable")
+    p.add_argument("--seed", type=int, default=0, help="seed of generated check inputs when there is no --adapt (default: 0)")
+    _loading_flags(p)
+    p.set_defaults(handler=_cmd_build)
+
     p = sub.add_parser("verify", help="re-run parity of an export directory (golden vectors, or --data against Keras)")
     p.add_argument("directory", metavar="DIR")
     p.add_argument("--threads", type=_positive_int, default=1, metavar="N", help="interpreter threads (default: 1)")
@@ -165,6 +176,24 @@ def _cmd_export(args) -> int:
     _print_reports(result.reports, result.manifest)
     _write_junit(args.junit, result.reports)
     print(f"wrote {result.out_dir}: " + ", ".join(p.name for p in result.artifacts.values()) + ", manifest.json, report.html")
+    return EXIT_OK
+
+
+def _cmd_build(args) -> int:
+    from edgeprep.compose.builder import AdaptRunner, run_build
+    from edgeprep.progress import stderr_progress
+
+    if args.beam_option and args.runner != "beam":
+        raise UsageError("--beam-option needs --runner beam")
+    result = run_build(
+        args.model, args.preprocess, args.adapt, AdaptRunner(args.runner), args.out, tuple(args.beam_option),
+        stderr_progress(), bar=True, unsafe_load=args.unsafe_load, custom_objects=tuple(args.custom_objects), seed=args.seed,
+    )
+    if result.adapted:
+        print(f"adapted {len(result.adapted)} layer(s): {', '.join(result.adapted)}")
+    if result.report is not None:
+        print(f"checked on {result.report.samples} {result.samples} raw example(s): {result.report.summary()}")
+    print(f"wrote {result.out}")
     return EXIT_OK
 
 

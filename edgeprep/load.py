@@ -129,6 +129,19 @@ def load(source: Any, unsafe: bool = False, custom_objects: tuple[str, ...] = ()
     return LoadedModel(_check_in_memory(model, str(path)), str(path), sha256_of(path), kind)
 
 
+def load_object(path: str | os.PathLike, unsafe: bool = False, custom_objects: tuple[str, ...] = ()) -> Any:
+    """Load any Keras object saved in a ``.keras`` file: a model, a layer or a FeatureSpace.
+
+    Raises:
+        LoadError: as `load` does, for a missing, corrupt, unsafe or unloadable file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise LoadError(f"{path}: no such file; pass the path of a .keras file")
+    _check_keras_archive(path)
+    return _load_keras_file(path, unsafe, import_custom_objects(custom_objects))
+
+
 def _check_keras_archive(path: Path) -> None:
     if not zipfile.is_zipfile(path):
         raise LoadError(f"{path}: not a .keras archive (not a zip file, or truncated); re-save it with model.save()")
