@@ -14,7 +14,8 @@ from edgeprep import manifest as manifest_mod
 from edgeprep.artifacts import backend
 from edgeprep.config import Target
 from edgeprep.errors import UsageError
-from edgeprep.verification import check_hashes
+from edgeprep.host.steps import run_steps
+from edgeprep.verification import check_hashes, host_steps
 
 
 def run_directory(directory: str | Path, target: Target, feed: Mapping[str, np.ndarray], threads: int = 1) -> dict[str, np.ndarray]:
@@ -24,6 +25,10 @@ def run_directory(directory: str | Path, target: Target, feed: Mapping[str, np.n
     entries = {entry["target"]: entry for entry in data["artifacts"]}
     if target.value not in entries:
         raise UsageError(f"{directory}: has no {target.value} artifact (it has {', '.join(entries) or 'none'}); export with --target {target.value}")
-    check_hashes(directory, {"artifacts": [entries[target.value]]})
-    with backend(target, need_converter=False).runner(directory / entries[target.value]["file"], threads=threads) as runner:
+    entry = entries[target.value]
+    check_hashes(directory, {"artifacts": [entry]})
+    steps = host_steps(directory, entry)
+    with backend(target, need_converter=False).runner(directory / entry["file"], threads=threads) as runner:
+        if steps:
+            feed = run_steps(steps, feed, [spec.name for spec in runner.inputs()])
         return runner.infer(feed)

@@ -13,6 +13,7 @@ from edgeprep import manifest as manifest_mod
 from edgeprep.artifacts import Artifact, ConvertOptions, backend
 from edgeprep.config import ExportConfig, Target
 from edgeprep.errors import ConversionError, ParityError, UnsupportedLayerError, collect
+from edgeprep.host.steps import PREPROCESS, preprocess_json, run_steps
 from edgeprep.package import check_output_dir, npz_bytes, publish, sha256_bytes
 from edgeprep.parity.compare import ParityReport, Tolerance, compare
 from edgeprep.plan import Plan
@@ -99,19 +100,23 @@ def export(model: Any, out_dir: str | os.PathLike, config: ExportConfig = Export
         else:
             target_reference, reference_name = reference, "keras"
             transform_reports[target] = compare(f"transformed[{target.value}]", "keras", reference, transformed, tolerance, config.parity_batch_sizes())
-        options = ConvertOptions(tuple(plan.graph.input_names), tuple(plan.graph.output_names), config.quantize, config.onnx_opset)
+        device_model = rebuild(plan.graph, batch=config.batch, split=plan.split) if plan.split.steps else transformed_model
+        options = ConvertOptions(_device_inputs(plan), tuple(plan.graph.output_names), config.quantize, config.onnx_opset)
         with progress.step(f"convert to {target.value}"):
-            artifact = backend(target).convert(transformed_model, options)
-        with progress.step(f"verify {target.value} in its runtime"):
+            artifact = backend(target).convert(device_model, options)
+        with progress.step(f"verify {target.value} in its runtime" + (" after its host steps" if plan.split.steps else "")):
             with backend(target, need_converter=False).runner(artifact.data, threads=config.threads) as runner:
                 _check_io(runner, plan, target)
-                outputs = runner.infer_all(feeds)
+                outputs = runner.infer_all(host_feeds(plan.split.steps, feeds, _device_inputs(plan)))
         artifacts[target] = artifact
         reports[target] = compare(target.value, reference_name, target_reference, outputs, tolerance, config.parity_batch_sizes())
         progress.note(reports[target].summary())
 
     manifest = _manifest(loaded, original, plans, artifacts, reports, transform_reports, config, tolerance, hints, reference_error)
     files = {artifact.filename: artifact.data for artifact in artifacts.values()}
+    host_steps = {step.id: step for plan in plans.values() for step in plan.split.steps}
+    if host_steps:
+        files[PREPROCESS] = preprocess_json(list(host_steps.values()))
     files["golden/inputs.npz"] = npz_bytes(_concat(feeds))
     files["golden/outputs.npz"] = npz_bytes(golden_outputs)
     files[manifest_mod.MANIFEST] = manifest_mod.write_json(manifest)
@@ -138,8 +143,20 @@ def _try_infer(runner, feeds) -> tuple[dict[str, np.ndarray] | None, str | None]
         return None, f"{type(exc).__name__}: {text[0][:300] if text else ''}"
 
 
+def _device_inputs(plan: Plan) -> tuple[str, ...]:
+    """The device artifact's inputs: the model's, or after a host split the split's."""
+    return plan.split.device_inputs if plan.split.steps else tuple(plan.graph.input_names)
+
+
+def host_feeds(steps, feeds: list[dict[str, np.ndarray]], names) -> list[dict[str, np.ndarray]]:
+    """Raw feeds through the host steps: the feeds of the device artifact (unchanged without steps)."""
+    if not steps:
+        return feeds
+    return [run_steps(list(steps), feed, list(names)) for feed in feeds]
+
+
 def _check_io(runner, plan: Plan, target: Target) -> None:
-    want_in = list(plan.graph.input_names)
+    want_in = list(_device_inputs(plan))
     got_in = [spec.name for spec in runner.inputs()]
     problems = []
     if sorted(got_in) != sorted(want_in):
@@ -158,9 +175,12 @@ def _manifest(loaded, original, plans, artifacts, reports, transform_reports, co
     versions = manifest_mod.tool_versions()
     artifact_entries = []
     for target, artifact in artifacts.items():
+        split = plans[target].split
         artifact_entries.append({
             "target": target.value,
             "file": artifact.filename,
+            "inputs": list(_device_inputs(plans[target])),
+            "host_steps": [step.id for step in split.steps],
             "sha256": sha256_bytes(artifact.data),
             "bytes": len(artifact.data),
             "ops": artifact.ops,
@@ -203,6 +223,7 @@ def _manifest(loaded, original, plans, artifacts, reports, transform_reports, co
         "containers": [{"path": path, "class": cls} for path, cls in any_plan.containers],
         "transforms": manifest_mod.merge_transforms(plans),
         "artifacts": artifact_entries,
+        "host": _host_entry(plans),
         "tolerance": tolerance.to_json(),
         "golden": {
             "inputs": "golden/inputs.npz",
@@ -214,3 +235,14 @@ def _manifest(loaded, original, plans, artifacts, reports, transform_reports, co
         },
         "parity": parity,
     }
+
+
+def _host_entry(plans) -> dict | None:
+    """The host split in the manifest: the spec file and, per step, what it reproduces and where."""
+    steps = {}
+    for target, plan in plans.items():
+        for step in plan.split.steps:
+            entry = steps.setdefault(step.id, {"id": step.id, "class": step.class_name, "kind": step.kind, "inputs": list(step.inputs),
+                                               "output": step.output, "dtype": step.dtype, "targets": []})
+            entry["targets"].append(target.value)
+    return {"file": PREPROCESS, "steps": list(steps.values())} if steps else None

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from edgeprep.config import Action, ExportConfig, Target
 from edgeprep.graph import Graph, flatten
+from edgeprep.transforms.split import HostSplit
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class Plan:
         problems: one message per layer that cannot be exported to ``target``.
         containers: nested models and pipelines that were inlined, as (path, class) pairs.
         graph: the edited graph (`edgeprep.graph.rebuild` turns it into the transformed model).
+        split: the host steps and the device artifact's inputs (no steps: the artifact takes the
+            model's inputs).
     """
 
     target: Target
@@ -43,6 +46,7 @@ class Plan:
     problems: tuple[str, ...]
     containers: tuple[tuple[str, str], ...]
     graph: Graph = field(repr=False, compare=False)
+    split: HostSplit = field(default_factory=HostSplit, repr=False, compare=False)
 
     def by_action(self, action: Action) -> list[Step]:
         return [step for step in self.steps if step.action is action]
@@ -56,6 +60,7 @@ class Plan:
 def make_plan(model, target: Target, config: ExportConfig) -> Plan:
     """Run every registered rule for ``target`` over a fresh flattened graph of ``model``."""
     from edgeprep.transforms import PHASES
+    from edgeprep.transforms.split import close_host_split, host_split
 
     graph = flatten(model)
     problems: list[str] = []
@@ -76,8 +81,10 @@ def make_plan(model, target: Target, config: ExportConfig) -> Plan:
                 problems.append(reason)
             else:
                 call.detail = reason
+    problems.extend(close_host_split(graph, target))
+    split = host_split(graph)
     steps = tuple(Step(c.path, c.class_name, c.action, c.detail, c.rule) for c in graph.calls)
-    return Plan(target, steps, tuple(problems), tuple(graph.containers), graph)
+    return Plan(target, steps, tuple(problems), tuple(graph.containers), graph, split)
 
 
 def make_plans(model, config: ExportConfig) -> dict[Target, Plan]:

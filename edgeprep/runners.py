@@ -147,6 +147,10 @@ class KerasRunner(Runner):
         from keras import tree
 
         flat = [_to_backend(feed[spec.name], spec) for spec in self._inputs]
+        if any(spec.is_string for spec in self._inputs):  # Keras refuses a mix of tensors and arrays
+            import tensorflow as tf
+
+            flat = [value if spec.is_string else tf.constant(value) for value, spec in zip(flat, self._inputs)]
         packed = tree.pack_sequence_as(self.model._inputs_struct, flat)
         outputs = self.model(packed, training=False)
         return [_to_numpy(value) for value in tree.flatten(outputs)]

@@ -1,4 +1,4 @@
-"""Re-run parity from an export directory alone: artifacts against their golden outputs.
+"""Re-run parity from an export directory alone: host steps + artifacts against golden outputs.
 
 Needs no TensorFlow: only numpy and the runtimes. The sha256 of every artifact is checked against
 the manifest first, so a tampered file is named before anything runs.
@@ -15,6 +15,7 @@ from edgeprep import manifest as manifest_mod
 from edgeprep.artifacts import backend
 from edgeprep.config import Target
 from edgeprep.errors import LoadError, ParityError
+from edgeprep.host.steps import PREPROCESS, HostStep, read_preprocess, run_steps
 from edgeprep.load import sha256_of
 from edgeprep.parity.compare import ParityReport, Tolerance, compare
 
@@ -70,6 +71,18 @@ def load_golden(directory: Path, data: dict) -> tuple[list[dict[str, np.ndarray]
     return feeds, outputs
 
 
+def host_steps(directory: Path, entry: dict) -> list[HostStep]:
+    """The host steps an artifact entry of the manifest runs before its artifact, in order."""
+    ids = entry.get("host_steps") or []
+    if not ids:
+        return []
+    available = read_preprocess(directory)
+    missing = [step_id for step_id in ids if step_id not in available]
+    if missing:
+        raise LoadError(f"{directory}: {PREPROCESS} lacks host step(s) {', '.join(missing)} listed in the manifest; re-run edgeprep export")
+    return [available[step_id] for step_id in ids]
+
+
 def verify(directory: str | Path, threads: int = 1) -> VerifyResult:
     """Check hashes, then run every artifact on the golden inputs and compare with golden outputs."""
     directory = Path(directory)
@@ -80,7 +93,9 @@ def verify(directory: str | Path, threads: int = 1) -> VerifyResult:
     reports = {}
     for entry in data["artifacts"]:
         target = Target(entry["target"])
+        steps = host_steps(directory, entry)
         with backend(target, need_converter=False).runner(directory / entry["file"], threads=threads) as runner:
-            outputs = runner.infer_all(feeds)
+            names = [spec.name for spec in runner.inputs()]
+            outputs = runner.infer_all([run_steps(steps, feed, names) for feed in feeds] if steps else feeds)
         reports[target] = compare(target.value, "golden", expected, outputs, tolerance, tuple(data["golden"].get("batch_sizes", ())))
     return VerifyResult(directory, reports)

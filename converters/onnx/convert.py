@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 
+from converters.onnx.tables import from_graph_def, lookup_tables
 from converters.trace import freeze
 from edgeprep.artifacts import RANDOM_OPS, Artifact, ConvertOptions
 from edgeprep.config import Quantization, Target
@@ -30,13 +31,17 @@ def convert(model, options: ConvertOptions) -> Artifact:
         raise ConversionError(f"--quantize {options.quantize.value} is not available for ONNX in this build")
     frozen = freeze(model, options.input_names)
     graph_def = frozen.function.graph.as_graph_def()
+    tables = lookup_tables(graph_def)
     try:
-        proto, _ = tf2onnx.convert.from_graph_def(
-            graph_def,
-            input_names=list(frozen.input_tensors),
-            output_names=list(frozen.output_tensors),
-            opset=options.onnx_opset,
-        )
+        if tables:  # lowered vocabulary lookups: tf2onnx needs the tables' contents
+            proto = from_graph_def(graph_def, list(frozen.input_tensors), list(frozen.output_tensors), options.onnx_opset, tables)
+        else:
+            proto, _ = tf2onnx.convert.from_graph_def(
+                graph_def,
+                input_names=list(frozen.input_tensors),
+                output_names=list(frozen.output_tensors),
+                opset=options.onnx_opset,
+            )
     except Exception as exc:
         raise ConversionError(f"ONNX conversion failed: {str(exc).strip().splitlines()[0][:300]}") from None
     rename = dict(zip(frozen.input_tensors, options.input_names)) | dict(zip(frozen.output_tensors, options.output_names))

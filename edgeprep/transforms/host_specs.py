@@ -14,13 +14,6 @@ def _plain(values) -> list:
     return [v.item() if isinstance(v, np.generic) else (v.decode("utf-8") if isinstance(v, bytes) else v) for v in values]
 
 
-def runtime_dtype(layer_output_dtype: str, output_mode: str, lookup: bool = False) -> str:
-    """The dtype Keras really returns: IndexLookup encodes one_hot/multi_hot/count as int64."""
-    if lookup and output_mode in ("one_hot", "multi_hot", "count"):
-        return "int64"
-    return layer_output_dtype
-
-
 def index_lookup(layer) -> dict:
     """StringLookup / IntegerLookup (and TextVectorization's inner lookup)."""
     mode = layer.output_mode
@@ -45,7 +38,7 @@ def index_lookup(layer) -> dict:
         "output_mode": mode,
         "depth": int(depth),
         "idf_weights": idf,
-        "dtype": "float32" if mode == "tf_idf" else "int64",
+        "dtype": ("string" if key_dtype == "string" else "int64") if layer.invert else ("float32" if mode == "tf_idf" else "int64"),
     }
 
 
@@ -81,4 +74,5 @@ def text_vectorization(layer) -> dict:
         "output_mode": layer._output_mode,
         "output_sequence_length": layer._output_sequence_length,
         "lookup": lookup,
+        "dtype": lookup["dtype"],
     }

@@ -1,0 +1,207 @@
+"""Keras layers made of ops both stock runtimes have built in: what lowering rules put in place.
+
+Each layer reads the same portable ``config`` as its host implementation (`edgeprep.host`), so a
+device lowering and a host step cannot disagree. The math:
+
+- string vocabulary lookup: a hash table built inside the traced graph (``HashTableV2`` +
+  ``LookupTableImportV2`` + ``LookupTableFindV2``), which TFLite converts to its builtin
+  ``HASHTABLE`` ops and tf2onnx to ``ai.onnx.ml.CategoryMapper``: O(1) per token;
+- integer vocabulary lookup and bucketing: a branch-free binary search over the sorted keys
+  (``ceil(log2(V + 1))`` rounds of GATHER + LESS + SELECT): O(log V) per value, no scan;
+  ``upper_bound(x) = #{k : not (x < k)}``, which sends a value on a boundary to the bin above and
+  NaN to the last bin, as ``Bucketize`` does;
+- inverse lookup: ``vocab[i]`` by GATHER for ``0 <= i < V``, the OOV token elsewhere;
+- encodings: ``one_hot`` then MAX (multi_hot) or SUM (count, weighted count, tf_idf) over the
+  sample axis (see `edgeprep.host.encode`).
+
+The classes are defined on first use so that ``import edgeprep`` does not import Keras.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+from types import SimpleNamespace
+
+import numpy as np
+
+_TABLE_IDS = itertools.count()
+
+
+def _sorted_padded(keys: np.ndarray, values: np.ndarray | None = None):
+    """Keys sorted ascending (with aligned values), padded by repeating the last to ``2**k >= V + 1``."""
+    order = np.argsort(keys, kind="stable")
+    keys = keys[order]
+    size = 1 << math.ceil(math.log2(len(keys) + 1))
+    pad = size - len(keys)
+    keys = np.concatenate([keys, np.repeat(keys[-1:], pad)])
+    if values is None:
+        return keys, None
+    values = values[order]
+    return keys, np.concatenate([values, np.repeat(values[-1:], pad)])
+
+
+@functools.cache
+def _classes() -> SimpleNamespace:
+    import keras
+    import tensorflow as tf
+
+    def upper_bound(sorted_keys, x):
+        """#{k in keys : not (x < k)} for a padded power-of-two ``sorted_keys`` (int64 result)."""
+        size = int(sorted_keys.shape[0])
+        keys = tf.constant(sorted_keys)
+        lo = tf.zeros_like(x, dtype=tf.int64)
+        step = size // 2
+        while step >= 1:
+            candidate = lo + step
+            probe = tf.gather(keys, candidate - 1)
+            lo = tf.where(tf.logical_not(tf.less(x, probe)), candidate, lo)
+            step //= 2
+        return lo
+
+    def _like(found, x):
+        """``found`` reshaped to ``x``'s shape, static where ``x``'s is (table lookups lose it)."""
+        inner = list(x.shape[1:])
+        if x.shape.rank is not None and all(d is not None for d in inner):
+            return tf.reshape(found, [-1, *inner]) if x.shape.rank else tf.reshape(found, [])
+        return tf.reshape(found, tf.shape(x))
+
+    def encode(x, mode, depth, dtype, weights=None, idf=None):
+        if mode == "int":
+            return tf.cast(x, dtype)
+        if x.shape.rank == 0:
+            x = tf.expand_dims(x, -1)
+        if mode == "one_hot":
+            if x.shape.rank > 1 and x.shape[-1] == 1:
+                x = tf.squeeze(x, -1)
+            return tf.one_hot(x, depth, dtype=dtype)
+        if mode == "multi_hot":
+            return tf.reduce_max(tf.one_hot(x, depth, dtype=dtype), axis=-2)
+        if weights is not None:
+            hot = tf.one_hot(x, depth, dtype=weights.dtype)
+            return tf.reduce_sum(hot * tf.expand_dims(weights, -1), axis=-2)
+        counts = tf.reduce_sum(tf.one_hot(x, depth, dtype=tf.int64), axis=-2)
+        if mode == "count":
+            return tf.cast(counts, dtype)
+        return tf.cast(counts, tf.float32) * tf.constant(np.asarray(idf, np.float32))
+
+    class Lowered(keras.layers.Layer):
+        """Base: keeps the original call's output spec; string-friendly input handling."""
+
+        def __init__(self, config, output_shape, output_dtype, **kwargs):
+            super().__init__(trainable=False, **kwargs)
+            self.config = config
+            self._spec = (tuple(output_shape[1:]), output_dtype)
+            self._convert_input_args = False
+            self._allow_non_tensor_positional_args = True
+
+        def compute_output_spec(self, inputs, *args, **kwargs):
+            first = inputs[0] if isinstance(inputs, (list, tuple)) else inputs
+            return keras.KerasTensor((first.shape[0], *self._spec[0]), dtype=self._spec[1])
+
+    class Lookup(Lowered):
+        """StringLookup / IntegerLookup on builtin ops (forward or inverse)."""
+
+        def __init__(self, config, output_shape, output_dtype, **kwargs):
+            super().__init__(config, output_shape, output_dtype, **kwargs)
+            c = config
+            self._string = c["key_dtype"] == "string"
+            vocab = c["vocabulary"]
+            if c["invert"]:
+                self._vocab = np.asarray(vocab, dtype=object if self._string else np.int64)
+                return
+            tokens = vocab[c["token_start"]:]
+            self._tokens = np.asarray(tokens, dtype=object if self._string else np.int64)
+            self._indices = np.arange(c["token_start"], c["token_start"] + len(tokens), dtype=np.int64)
+            self._default = c["oov_start"] if c["num_oov_indices"] == 1 else -1
+            self._table_name = f"edgeprep_{self.name}_{next(_TABLE_IDS)}"
+            self._eager_table = None
+            if not self._string:
+                self._keys, self._values = _sorted_padded(self._tokens, self._indices)
+
+        def _string_indices(self, x):
+            default = tf.constant(self._default, tf.int64)
+            if tf.inside_function():
+                handle = tf.raw_ops.HashTableV2(key_dtype=tf.string, value_dtype=tf.int64, shared_name=self._table_name, use_node_name_sharing=False)
+                init = tf.raw_ops.LookupTableImportV2(table_handle=handle, keys=tf.constant(self._tokens, tf.string), values=tf.constant(self._indices))
+                with tf.control_dependencies([init]):
+                    found = tf.raw_ops.LookupTableFindV2(table_handle=handle, keys=x, default_value=default)
+                return _like(found, x)
+            if self._eager_table is None:
+                initializer = tf.lookup.KeyValueTensorInitializer(tf.constant(self._tokens, tf.string), tf.constant(self._indices))
+                self._eager_table = tf.lookup.StaticHashTable(initializer, default)
+            return self._eager_table.lookup(x)
+
+        def _int_indices(self, x):
+            count = upper_bound(self._keys, x)
+            previous = tf.maximum(count - 1, 0)
+            found = tf.logical_and(count > 0, tf.equal(tf.gather(tf.constant(self._keys), previous), x))
+            return tf.where(found, tf.gather(tf.constant(self._values), previous), tf.constant(self._default, tf.int64))
+
+        def call(self, inputs):
+            c = self.config
+            x = tf.convert_to_tensor(inputs)
+            if c["invert"]:
+                return self._invert(tf.cast(x, tf.int64))
+            x = x if self._string else tf.cast(x, tf.int64)
+            found = self._string_indices(x) if self._string else self._int_indices(x)
+            if c["mask_token"] is not None:
+                mask_value = 0 if c["output_mode"] == "int" else np.iinfo(np.int64).max
+                key = tf.constant(c["mask_token"], tf.string if self._string else tf.int64)
+                found = tf.where(tf.equal(x, key), tf.constant(mask_value, tf.int64), found)
+            if c["num_oov_indices"] > 1:  # integer keys with floormod (hashed buckets run on the host)
+                buckets = tf.math.floormod(x, tf.constant(c["num_oov_indices"], tf.int64)) + c["oov_start"]
+                found = tf.where(tf.equal(found, -1), buckets, found)
+            mode = c["output_mode"]
+            if mode == "int":
+                return found
+            return encode(found, mode, c["depth"], tf.float32 if mode == "tf_idf" else tf.int64, idf=c["idf_weights"])
+
+        def _invert(self, x):
+            c = self.config
+            size = len(self._vocab)
+            inside = tf.logical_and(x >= 0, x < size)
+            dtype = tf.string if self._string else tf.int64
+            tokens = tf.gather(tf.constant(self._vocab, dtype), tf.clip_by_value(x, 0, size - 1))
+            return tf.where(inside, tokens, tf.constant(c["oov_token"], dtype))
+
+    class Discretize(Lowered):
+        """Discretization: binary-searched ``Bucketize`` in float32, then the encoding."""
+
+        def __init__(self, config, output_shape, output_dtype, **kwargs):
+            super().__init__(config, output_shape, output_dtype, **kwargs)
+            self._edges, _ = _sorted_padded(np.asarray(config["bin_boundaries"], np.float32))
+
+        def call(self, inputs):
+            c = self.config
+            x = tf.cast(inputs, tf.float32)
+            bins = tf.minimum(upper_bound(self._edges, x), len(c["bin_boundaries"]))
+            return encode(tf.cast(bins, tf.int32), c["output_mode"], c["depth"], c["dtype"])
+
+    class Encode(Lowered):
+        """CategoryEncoding: one_hot / multi_hot / count (optionally weighted)."""
+
+        def call(self, inputs, count_weights=None):
+            c = self.config
+            weights = None if count_weights is None else tf.cast(count_weights, c["dtype"])
+            return encode(tf.cast(inputs, tf.int64), c["output_mode"], c["depth"], c["dtype"], weights=weights)
+
+    return SimpleNamespace(Lookup=Lookup, Discretize=Discretize, Encode=Encode)
+
+
+def lookup(config: dict, output, name: str):
+    """The lowered StringLookup / IntegerLookup for ``config`` (`edgeprep.transforms.host_specs`)."""
+    return _classes().Lookup(config, tuple(output.shape), _dtype(output, config), name=name)
+
+
+def discretize(config: dict, output, name: str):
+    return _classes().Discretize(config, tuple(output.shape), config["dtype"] if config["output_mode"] != "int" else "int32", name=name)
+
+
+def category_encoding(config: dict, output, name: str):
+    return _classes().Encode(config, tuple(output.shape), config["dtype"], name=name)
+
+
+def _dtype(output, config: dict) -> str:
+    return str(output.dtype)
