@@ -11,11 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from edgeprep import manifest as manifest_mod
-from edgeprep.artifacts import backend
 from edgeprep.config import Target
 from edgeprep.errors import UsageError
-from edgeprep.host.steps import run_steps
-from edgeprep.verification import check_hashes, host_steps
+from edgeprep.verification import check_hashes, open_runner
 
 
 def run_directory(directory: str | Path, target: Target, feed: Mapping[str, np.ndarray], threads: int = 1) -> dict[str, np.ndarray]:
@@ -27,8 +25,5 @@ def run_directory(directory: str | Path, target: Target, feed: Mapping[str, np.n
         raise UsageError(f"{directory}: has no {target.value} artifact (it has {', '.join(entries) or 'none'}); export with --target {target.value}")
     entry = entries[target.value]
     check_hashes(directory, {"artifacts": [entry]})
-    steps = host_steps(directory, entry)
-    with backend(target, need_converter=False).runner(directory / entry["file"], threads=threads) as runner:
-        if steps:
-            feed = run_steps(steps, feed, [spec.name for spec in runner.inputs()])
+    with open_runner(directory, data, entry, threads) as runner:
         return runner.infer(feed)

@@ -293,9 +293,13 @@ def rebuild(graph: Graph, batch: int | None = None, name: str | None = None, spl
         outputs = (call.op if call.op is not None else call.layer)(*args, **kwargs)
         for original, new in zip(call.outputs, tree.flatten(outputs)):
             values[id(original)] = new
+    if split is not None:  # the device model: flat inputs, the device outputs by name
+        wanted = set(split.device_outputs)
+        outputs = {key: value_of(t) for key, t in zip(graph.output_names, graph.outputs) if key in wanted}
+        return keras.Model(new_inputs, outputs, name=name or graph.name)
     outputs = [value_of(tensor) for tensor in graph.outputs]
     return keras.Model(
-        new_inputs if split is not None else tree.pack_sequence_as(graph.input_struct, new_inputs),
+        tree.pack_sequence_as(graph.input_struct, new_inputs),
         tree.pack_sequence_as(graph.output_struct, outputs),
         name=name or graph.name,
     )

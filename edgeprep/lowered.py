@@ -9,8 +9,9 @@ device lowering and a host step cannot disagree. The math:
 - integer vocabulary lookup and bucketing: a branch-free binary search over the sorted keys
   (``ceil(log2(V + 1))`` rounds of GATHER + LESS + SELECT): O(log V) per value, no scan;
   ``upper_bound(x) = #{k : not (x < k)}``, which sends a value on a boundary to the bin above and
-  NaN to the last bin, as ``Bucketize`` does;
-- inverse lookup: ``vocab[i]`` by GATHER for ``0 <= i < V``, the OOV token elsewhere;
+  NaN to the last bin, as ``Bucketize`` does (a denormal input within 1.2e-38 of a boundary at 0
+  may be flushed to zero by a runtime and land in the bin above: the one known inexactness);
+- inverse lookup: one GATHER from ``vocab + [oov_token]`` at ``i`` if ``0 <= i < V`` else ``V``;
 - encodings: ``one_hot`` then MAX (multi_hot) or SUM (count, weighted count, tf_idf) over the
   sample axis (see `edgeprep.host.encode`).
 
@@ -67,7 +68,13 @@ def _classes() -> SimpleNamespace:
             return tf.reshape(found, [-1, *inner]) if x.shape.rank else tf.reshape(found, [])
         return tf.reshape(found, tf.shape(x))
 
+    def one_hot(x, depth):
+        """float32 one-hot; negative indices give zeros as in TF (ONNX OneHot would wrap them)."""
+        x = tf.cast(x, tf.int64)
+        return tf.one_hot(tf.where(x < 0, tf.constant(depth, tf.int64), x), depth, dtype=tf.float32)
+
     def encode(x, mode, depth, dtype, weights=None, idf=None):
+        """Keras' encodings (float32 one-hot: ONNX OneHot and TFLite ONE_HOT at any rank; counts stay exact to 2**24)."""
         if mode == "int":
             return tf.cast(x, dtype)
         if x.shape.rank == 0:
@@ -75,16 +82,15 @@ def _classes() -> SimpleNamespace:
         if mode == "one_hot":
             if x.shape.rank > 1 and x.shape[-1] == 1:
                 x = tf.squeeze(x, -1)
-            return tf.one_hot(x, depth, dtype=dtype)
+            return tf.cast(one_hot(x, depth), dtype)
         if mode == "multi_hot":
-            return tf.reduce_max(tf.one_hot(x, depth, dtype=dtype), axis=-2)
+            return tf.cast(tf.reduce_max(one_hot(x, depth), axis=-2), dtype)
         if weights is not None:
-            hot = tf.one_hot(x, depth, dtype=weights.dtype)
-            return tf.reduce_sum(hot * tf.expand_dims(weights, -1), axis=-2)
-        counts = tf.reduce_sum(tf.one_hot(x, depth, dtype=tf.int64), axis=-2)
+            return tf.reduce_sum(tf.cast(one_hot(x, depth), weights.dtype) * tf.expand_dims(weights, -1), axis=-2)
+        counts = tf.reduce_sum(one_hot(x, depth), axis=-2)
         if mode == "count":
             return tf.cast(counts, dtype)
-        return tf.cast(counts, tf.float32) * tf.constant(np.asarray(idf, np.float32))
+        return counts * tf.constant(np.asarray(idf, np.float32))
 
     class Lowered(keras.layers.Layer):
         """Base: keeps the original call's output spec; string-friendly input handling."""
@@ -109,11 +115,15 @@ def _classes() -> SimpleNamespace:
             self._string = c["key_dtype"] == "string"
             vocab = c["vocabulary"]
             if c["invert"]:
-                self._vocab = np.asarray(vocab, dtype=object if self._string else np.int64)
+                self._vocab = np.asarray(list(vocab) + [c["oov_token"]], dtype=object if self._string else np.int64)
                 return
-            tokens = vocab[c["token_start"]:]
+            tokens = list(vocab[c["token_start"]:])
+            indices = list(range(c["token_start"], c["token_start"] + len(tokens)))
+            if self._string and c["mask_token"] is not None:  # the mask goes through the table: no string Equal
+                tokens.append(c["mask_token"])
+                indices.append(0 if c["output_mode"] == "int" else np.iinfo(np.int64).max)
             self._tokens = np.asarray(tokens, dtype=object if self._string else np.int64)
-            self._indices = np.arange(c["token_start"], c["token_start"] + len(tokens), dtype=np.int64)
+            self._indices = np.asarray(indices, dtype=np.int64)
             self._default = c["oov_start"] if c["num_oov_indices"] == 1 else -1
             self._table_name = f"edgeprep_{self.name}_{next(_TABLE_IDS)}"
             self._eager_table = None
@@ -146,12 +156,14 @@ def _classes() -> SimpleNamespace:
                 return self._invert(tf.cast(x, tf.int64))
             x = x if self._string else tf.cast(x, tf.int64)
             found = self._string_indices(x) if self._string else self._int_indices(x)
-            if c["mask_token"] is not None:
+            if c["mask_token"] is not None and not self._string:
                 mask_value = 0 if c["output_mode"] == "int" else np.iinfo(np.int64).max
-                key = tf.constant(c["mask_token"], tf.string if self._string else tf.int64)
-                found = tf.where(tf.equal(x, key), tf.constant(mask_value, tf.int64), found)
+                found = tf.where(tf.equal(x, tf.constant(c["mask_token"], tf.int64)), tf.constant(mask_value, tf.int64), found)
             if c["num_oov_indices"] > 1:  # integer keys with floormod (hashed buckets run on the host)
-                buckets = tf.math.floormod(x, tf.constant(c["num_oov_indices"], tf.int64)) + c["oov_start"]
+                n = tf.constant(c["num_oov_indices"], tf.int64)
+                # floormod(floormod(x, n) + n, n): tf2onnx lowers FloorMod to a truncating Mod; the
+                # second one sees only positive values, so both runtimes get the floor modulus.
+                buckets = tf.math.floormod(tf.math.floormod(x, n) + n, n) + c["oov_start"]
                 found = tf.where(tf.equal(found, -1), buckets, found)
             mode = c["output_mode"]
             if mode == "int":
@@ -159,12 +171,11 @@ def _classes() -> SimpleNamespace:
             return encode(found, mode, c["depth"], tf.float32 if mode == "tf_idf" else tf.int64, idf=c["idf_weights"])
 
         def _invert(self, x):
-            c = self.config
-            size = len(self._vocab)
+            # One GATHER from the vocabulary with the OOV token appended (TFLite has no string SELECT).
+            size = len(self._vocab) - 1
             inside = tf.logical_and(x >= 0, x < size)
-            dtype = tf.string if self._string else tf.int64
-            tokens = tf.gather(tf.constant(self._vocab, dtype), tf.clip_by_value(x, 0, size - 1))
-            return tf.where(inside, tokens, tf.constant(c["oov_token"], dtype))
+            index = tf.where(inside, x, tf.constant(size, tf.int64))
+            return tf.gather(tf.constant(self._vocab, tf.string if self._string else tf.int64), index)
 
     class Discretize(Lowered):
         """Discretization: binary-searched ``Bucketize`` in float32, then the encoding."""

@@ -13,7 +13,8 @@ from edgeprep import manifest as manifest_mod
 from edgeprep.artifacts import Artifact, ConvertOptions, backend
 from edgeprep.config import ExportConfig, Target
 from edgeprep.errors import ConversionError, ParityError, UnsupportedLayerError, collect
-from edgeprep.host.steps import PREPROCESS, preprocess_json, run_steps
+from edgeprep.host.runner import HostedRunner
+from edgeprep.host.steps import PREPROCESS, preprocess_json
 from edgeprep.package import check_output_dir, npz_bytes, publish, sha256_bytes
 from edgeprep.parity.compare import ParityReport, Tolerance, compare
 from edgeprep.plan import Plan
@@ -101,13 +102,14 @@ def export(model: Any, out_dir: str | os.PathLike, config: ExportConfig = Export
             target_reference, reference_name = reference, "keras"
             transform_reports[target] = compare(f"transformed[{target.value}]", "keras", reference, transformed, tolerance, config.parity_batch_sizes())
         device_model = rebuild(plan.graph, batch=config.batch, split=plan.split) if plan.split.steps else transformed_model
-        options = ConvertOptions(_device_inputs(plan), tuple(plan.graph.output_names), config.quantize, config.onnx_opset)
+        options = ConvertOptions(_device_inputs(plan), _device_outputs(plan), config.quantize, config.onnx_opset)
         with progress.step(f"convert to {target.value}"):
             artifact = backend(target).convert(device_model, options)
         with progress.step(f"verify {target.value} in its runtime" + (" after its host steps" if plan.split.steps else "")):
-            with backend(target, need_converter=False).runner(artifact.data, threads=config.threads) as runner:
-                _check_io(runner, plan, target)
-                outputs = runner.infer_all(host_feeds(plan.split.steps, feeds, _device_inputs(plan)))
+            with backend(target, need_converter=False).runner(artifact.data, threads=config.threads) as device_runner:
+                _check_io(device_runner, plan, target)
+                runner = with_host_steps(device_runner, plan.split, original.inputs(), list(plan.graph.output_names))
+                outputs = runner.infer_all(feeds)
         artifacts[target] = artifact
         reports[target] = compare(target.value, reference_name, target_reference, outputs, tolerance, config.parity_batch_sizes())
         progress.note(reports[target].summary())
@@ -148,11 +150,15 @@ def _device_inputs(plan: Plan) -> tuple[str, ...]:
     return plan.split.device_inputs if plan.split.steps else tuple(plan.graph.input_names)
 
 
-def host_feeds(steps, feeds: list[dict[str, np.ndarray]], names) -> list[dict[str, np.ndarray]]:
-    """Raw feeds through the host steps: the feeds of the device artifact (unchanged without steps)."""
-    if not steps:
-        return feeds
-    return [run_steps(list(steps), feed, list(names)) for feed in feeds]
+def _device_outputs(plan: Plan) -> tuple[str, ...]:
+    return plan.split.device_outputs if plan.split.steps else tuple(plan.graph.output_names)
+
+
+def with_host_steps(device_runner, split, inputs, output_names):
+    """``device_runner`` behind the host steps of ``split`` (itself when there are none)."""
+    if not split.steps:
+        return device_runner
+    return HostedRunner(device_runner, list(split.steps), list(inputs), output_names, dict(split.host_outputs))
 
 
 def _check_io(runner, plan: Plan, target: Target) -> None:
@@ -162,8 +168,8 @@ def _check_io(runner, plan: Plan, target: Target) -> None:
     if sorted(got_in) != sorted(want_in):
         problems.append(f"inputs are {got_in}, the Keras model's are {want_in}")
     got_out = [spec.name for spec in runner.outputs()]
-    if got_out != list(plan.graph.output_names):
-        problems.append(f"outputs are {got_out}, the Keras model's are {list(plan.graph.output_names)}")
+    if got_out != list(_device_outputs(plan)):
+        problems.append(f"outputs are {got_out}, the Keras model's are {list(_device_outputs(plan))}")
     collect(problems, ConversionError, f"the {target.value} artifact")
 
 
@@ -180,7 +186,9 @@ def _manifest(loaded, original, plans, artifacts, reports, transform_reports, co
             "target": target.value,
             "file": artifact.filename,
             "inputs": list(_device_inputs(plans[target])),
+            "outputs": list(_device_outputs(plans[target])),
             "host_steps": [step.id for step in split.steps],
+            "host_outputs": dict(split.host_outputs),
             "sha256": sha256_bytes(artifact.data),
             "bytes": len(artifact.data),
             "ops": artifact.ops,

@@ -60,7 +60,7 @@ class Plan:
 def make_plan(model, target: Target, config: ExportConfig) -> Plan:
     """Run every registered rule for ``target`` over a fresh flattened graph of ``model``."""
     from edgeprep.transforms import PHASES
-    from edgeprep.transforms.split import close_host_split, host_split
+    from edgeprep.transforms.split import close_host_split, host_split, split_problems
 
     graph = flatten(model)
     problems: list[str] = []
@@ -83,6 +83,7 @@ def make_plan(model, target: Target, config: ExportConfig) -> Plan:
                 call.detail = reason
     problems.extend(close_host_split(graph, target))
     split = host_split(graph)
+    problems.extend(split_problems(split))
     steps = tuple(Step(c.path, c.class_name, c.action, c.detail, c.rule) for c in graph.calls)
     return Plan(target, steps, tuple(problems), tuple(graph.containers), graph, split)
 

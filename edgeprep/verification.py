@@ -15,7 +15,9 @@ from edgeprep import manifest as manifest_mod
 from edgeprep.artifacts import backend
 from edgeprep.config import Target
 from edgeprep.errors import LoadError, ParityError
-from edgeprep.host.steps import PREPROCESS, HostStep, read_preprocess, run_steps
+from edgeprep.host.runner import HostedRunner
+from edgeprep.host.steps import PREPROCESS, HostStep, read_preprocess
+from edgeprep.specs import TensorSpec
 from edgeprep.load import sha256_of
 from edgeprep.parity.compare import ParityReport, Tolerance, compare
 
@@ -83,6 +85,16 @@ def host_steps(directory: Path, entry: dict) -> list[HostStep]:
     return [available[step_id] for step_id in ids]
 
 
+def open_runner(directory: Path, data: dict, entry: dict, threads: int = 1):
+    """The runner of one artifact entry: its host steps (if any) followed by the artifact."""
+    device = backend(Target(entry["target"]), need_converter=False).runner(directory / entry["file"], threads=threads)
+    steps = host_steps(directory, entry)
+    if not steps:
+        return device
+    inputs = [TensorSpec.from_json(spec) for spec in data["inputs"]]
+    return HostedRunner(device, steps, inputs, [spec["name"] for spec in data["outputs"]], entry.get("host_outputs") or {})
+
+
 def verify(directory: str | Path, threads: int = 1) -> VerifyResult:
     """Check hashes, then run every artifact on the golden inputs and compare with golden outputs."""
     directory = Path(directory)
@@ -93,9 +105,7 @@ def verify(directory: str | Path, threads: int = 1) -> VerifyResult:
     reports = {}
     for entry in data["artifacts"]:
         target = Target(entry["target"])
-        steps = host_steps(directory, entry)
-        with backend(target, need_converter=False).runner(directory / entry["file"], threads=threads) as runner:
-            names = [spec.name for spec in runner.inputs()]
-            outputs = runner.infer_all([run_steps(steps, feed, names) for feed in feeds] if steps else feeds)
+        with open_runner(directory, data, entry, threads) as runner:
+            outputs = runner.infer_all(feeds)
         reports[target] = compare(target.value, "golden", expected, outputs, tolerance, tuple(data["golden"].get("batch_sizes", ())))
     return VerifyResult(directory, reports)

@@ -65,6 +65,9 @@ def hint_from_layer(layer) -> VocabularyHint | None:
     if kind == "Discretization" and layer.bin_boundaries:
         edges = np.asarray(layer.bin_boundaries, np.float32)
         near = np.concatenate([edges, np.nextafter(edges, np.float32(-np.inf)), np.nextafter(edges, np.float32(np.inf))])
+        # Runtimes may flush denormals to zero (a documented limit): use the smallest normal instead.
+        tiny = np.finfo(np.float32).tiny
+        near = np.where((near != 0) & (np.abs(near) < tiny), np.sign(near) * tiny, near)
         return VocabularyHint(floats=tuple(float(v) for v in near), sources=(layer.name,))
     if kind == "CategoryEncoding":
         return VocabularyHint(ints=tuple(range(int(layer.num_tokens))), oov=False, sources=(layer.name,))

@@ -24,11 +24,16 @@ class HostSplit:
         steps: host steps in run order.
         device_inputs: names of the device artifact's inputs: raw inputs it reads, then host outputs.
         outputs: host call path -> the name of its output value.
+        host_outputs: model output name -> host value, for outputs a host step computes (the
+            device artifact does not have them).
+        device_outputs: the model outputs the device artifact computes, in the artifact's order.
     """
 
     steps: tuple[HostStep, ...] = ()
     device_inputs: tuple[str, ...] = ()
     outputs: tuple[tuple[str, str], ...] = ()
+    host_outputs: tuple[tuple[str, str], ...] = ()
+    device_outputs: tuple[str, ...] = ()
 
     def output_name(self, call: Call) -> str | None:
         return dict(self.outputs).get(call.path)
@@ -77,14 +82,24 @@ def host_split(graph: Graph) -> HostSplit:
         steps.append(HostStep(call.path, kind, call.layer.name, call.class_name, inputs, name, config["dtype"], config))
         names[id(call.outputs[0])] = name
         outputs.append((call.path, name))
+    host_values = {id(call.outputs[0]) for call in host_calls}
+    host_outputs = [(name, names[id(graph.resolve(t))]) for name, t in zip(graph.output_names, graph.outputs) if id(graph.resolve(t)) in host_values]
+    device_outputs = sorted(name for name in graph.output_names if name not in dict(host_outputs))
     read = set()
     for call in graph.live_calls():
         if call.action is not Action.HOST:
             read.update(id(graph.resolve(t)) for t in call.inputs)
-    read.update(id(graph.resolve(t)) for t in graph.outputs)
+    read.update(id(graph.resolve(t)) for name, t in zip(graph.output_names, graph.outputs) if name in device_outputs)
     device_inputs = [name for name, t in zip(graph.input_names, graph.inputs) if id(t) in read]
     device_inputs += [names[id(call.outputs[0])] for call in host_calls if id(call.outputs[0]) in read]
-    return HostSplit(tuple(steps), tuple(device_inputs), tuple(outputs))
+    return HostSplit(tuple(steps), tuple(device_inputs), tuple(outputs), tuple(host_outputs), tuple(device_outputs))
+
+
+def split_problems(split: HostSplit) -> list[str]:
+    """What makes a host split unusable (it leaves the device nothing to compute)."""
+    if split.steps and not split.device_outputs:
+        return ["every model output is computed by host steps, so there is nothing left for the device artifact; export the model that consumes these features"]
+    return []
 
 
 def _unique(name: str, taken: set[str]) -> str:
