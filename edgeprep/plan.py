@@ -76,7 +76,7 @@ def make_plan(model, target: Target, config: ExportConfig) -> Plan:
             reason = rule.check(call, graph, target)
             if reason is None:
                 rule.rewrite(call, graph, target)
-            elif rule.action in (Action.STRIPPED, Action.REPLACED, Action.LOWERED, Action.HOST):
+            elif rule.action in (Action.STRIPPED, Action.REPLACED, Action.LOWERED, Action.HOST, Action.UNSUPPORTED):
                 call.action, call.detail, call.rule = Action.UNSUPPORTED, reason, rule.name
                 problems.append(reason)
             else:

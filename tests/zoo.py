@@ -173,6 +173,57 @@ def efficientnet_b0():
     return calibrate(model, seed=11)
 
 
+TEXT_WORDS = (
+    "the a cat dog bird sat ran on under mat rug house garden big small red blue happy sad quick slow jumped "
+    "over lazy fox école naïve 日本 and or but very not".split()
+)
+
+
+def feature_space_tabular():
+    """keras.utils.FeatureSpace: string/integer categoricals, a normalized and a discretized float, a cross."""
+    keras = _keras()
+    import tensorflow as tf
+    from keras.utils import FeatureSpace
+
+    rng = np.random.default_rng(21)
+    n = 256
+    data = {
+        "color": rng.choice(["red", "green", "blue", "white", "Grün"], n),
+        "rooms": rng.integers(1, 7, n).astype("int32"),
+        "area": rng.normal(80.0, 20.0, n).astype("float32"),
+        "age": rng.uniform(0.0, 100.0, n).astype("float32"),
+    }
+    space = FeatureSpace(
+        features={
+            "color": FeatureSpace.string_categorical(num_oov_indices=1),
+            "rooms": FeatureSpace.integer_categorical(num_oov_indices=1),
+            "area": FeatureSpace.float_normalized(),
+            "age": FeatureSpace.float_discretized(num_bins=4),
+        },
+        crosses=[FeatureSpace.cross(("color", "rooms"), crossing_dim=8)],
+        output_mode="concat",
+    )
+    space.adapt(tf.data.Dataset.from_tensor_slices(data).batch(64))
+    x = keras.layers.Dense(8, activation="relu")(space.get_encoded_features())
+    outputs = keras.layers.Dense(1, name="price")(x)
+    return perturb(keras.Model(space.get_inputs(), outputs, name="feature_space_tabular"), seed=3)
+
+
+def seed_text():
+    """The seed's text model: TextVectorization(max_tokens=1000, output_sequence_length=20) -> Embedding -> GAP -> Dense."""
+    keras = _keras()
+    rng = np.random.default_rng(8)
+    corpus = [" ".join(rng.choice(TEXT_WORDS, int(rng.integers(3, 15)))).capitalize() + rng.choice([".", "!", "?", ""]) for _ in range(200)]
+    vectorize = keras.layers.TextVectorization(max_tokens=1000, output_sequence_length=20)
+    vectorize.adapt(np.array(corpus))
+    inputs = keras.Input((1,), dtype="string", name="text")
+    x = vectorize(inputs)
+    x = keras.layers.Embedding(1000, 16)(x)
+    x = keras.layers.GlobalAveragePooling1D()(x)
+    outputs = keras.layers.Dense(2, name="logits")(x)
+    return perturb(keras.Model(inputs, outputs, name="seed_text"), seed=5)
+
+
 ZOO = {
     "seed_cnn": seed_cnn,
     "augmented_cnn": augmented_cnn,
@@ -182,5 +233,7 @@ ZOO = {
     "random_crop_cnn": random_crop_cnn,
     "mobilenet_v3_small": mobilenet_v3_small,
     "efficientnet_b0": efficientnet_b0,
+    "feature_space_tabular": feature_space_tabular,
+    "seed_text": seed_text,
 }
 SLOW = {"efficientnet_b0"}

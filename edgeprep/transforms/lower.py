@@ -22,6 +22,7 @@ from edgeprep.config import Action, Target
 from edgeprep.graph import Call, Graph
 from edgeprep.transforms import host_specs
 from edgeprep.transforms.base import LayerRule
+from edgeprep.transforms.coverage import Unsupported
 
 
 class LoweringRule(LayerRule):
@@ -205,4 +206,5 @@ class HostTextVectorization(LoweringRule):
 
 LOWER_RULES: tuple[LayerRule, ...] = (
     LowerIndexLookup(), LowerDiscretization(), LowerCategoryEncoding(), HostHashing(), HostHashedCrossing(), HostTextVectorization(),
+    Unsupported(),
 )
