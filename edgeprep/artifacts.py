@@ -12,6 +12,10 @@ from dataclasses import dataclass, field
 from edgeprep.config import Quantization, Target
 
 # Ops that draw random numbers: none may survive into an inference artifact.
+# runtime_requirements values, and the opt-ins that produce them.
+TFLITE_FLEX = "tflite-flex"
+ONNX_EXTENSIONS = "onnxruntime-extensions"
+
 RANDOM_OPS = frozenset(
     {
         # TFLite builtins
@@ -31,6 +35,7 @@ class ConvertOptions:
     quantize: Quantization = Quantization.NONE
     onnx_opset: int = 17
     allow_flex: bool = False
+    onnx_extensions: bool = False
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("inspect", help="show every layer and what export will do with it, per target")
     p.add_argument("model", metavar="MODEL", help=".keras / .h5 file or SavedModel directory")
     _loading_flags(p)
+    _opt_in_flags(p)
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
     p.set_defaults(handler=_cmd_inspect)
 
@@ -58,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the generated parity samples (default: 0)")
     _tolerance_flags(p)
     _loading_flags(p)
+    _opt_in_flags(p)
     p.set_defaults(handler=_cmd_export)
 
     p = sub.add_parser("verify", help="re-run parity of an export directory from its golden vectors")
@@ -78,6 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
 def _loading_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--unsafe-load", action="store_true", help="allow code in the model file to run (Lambda layers); trusted files only")
     p.add_argument("--custom-objects", action="append", default=[], metavar="module:Name", help="import a custom class the model uses; repeatable")
+
+
+def _opt_in_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--allow-flex", action="store_true", help="TFLite: Select-TF (Flex) ops instead of host steps; the artifact needs the Flex delegate")
+    p.add_argument("--onnx-extensions", action="store_true", help="ONNX: onnxruntime-extensions string ops instead of host steps where they are exact")
 
 
 def _tolerance_flags(p: argparse.ArgumentParser) -> None:
@@ -104,7 +111,7 @@ def _version() -> str:
 def _cmd_inspect(args) -> int:
     from edgeprep.inspection import inspect_model, render
 
-    config = ExportConfig(unsafe_load=args.unsafe_load, custom_objects=tuple(args.custom_objects))
+    config = ExportConfig(unsafe_load=args.unsafe_load, custom_objects=tuple(args.custom_objects), allow_flex=args.allow_flex, onnx_extensions=args.onnx_extensions)
     inspection = inspect_model(args.model, config)
     print(json.dumps(inspection.to_json(), indent=2) if args.json else render(inspection))
     return EXIT_OK
@@ -123,6 +130,8 @@ def _cmd_export(args) -> int:
         custom_objects=tuple(args.custom_objects),
         onnx_opset=args.opset,
         seed=args.seed,
+        allow_flex=args.allow_flex,
+        onnx_extensions=args.onnx_extensions,
     )
     result = export(args.model, args.out, config, Tolerance(args.rtol, args.atol), stderr_progress())
     _print_reports(result.reports, result.manifest)

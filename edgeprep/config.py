@@ -58,6 +58,10 @@ class ExportConfig:
         seed: seed of the generated parity samples.
         batch_sizes: the batch sizes parity runs at (ignored with a static batch).
         threads: interpreter threads used while verifying.
+        allow_flex: let TFLite artifacts use Select-TF ("Flex") ops where a layer has no builtin
+            lowering, instead of a host step (manifest ``runtime_requirements: ["tflite-flex"]``).
+        onnx_extensions: let ONNX artifacts use onnxruntime-extensions string ops (``ai.onnx.contrib``)
+            where a layer has no standard lowering, instead of a host step.
     """
 
     targets: tuple[Target, ...] = ALL_TARGETS
@@ -70,6 +74,8 @@ class ExportConfig:
     batch_sizes: tuple[int, ...] = (1, 3)
     threads: int = 1
     custom_objects: tuple[str, ...] = field(default=())
+    allow_flex: bool = False
+    onnx_extensions: bool = False
 
     def parity_batch_sizes(self) -> tuple[int, ...]:
         return (self.batch,) if self.batch else self.batch_sizes

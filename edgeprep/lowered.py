@@ -109,9 +109,10 @@ def _classes() -> SimpleNamespace:
     class Lookup(Lowered):
         """StringLookup / IntegerLookup on builtin ops (forward or inverse)."""
 
-        def __init__(self, config, output_shape, output_dtype, **kwargs):
+        def __init__(self, config, output_shape, output_dtype, indices_only=False, **kwargs):
             super().__init__(config, output_shape, output_dtype, **kwargs)
             c = config
+            self._indices_only = indices_only
             self._string = c["key_dtype"] == "string"
             vocab = c["vocabulary"]
             if c["invert"]:
@@ -159,16 +160,26 @@ def _classes() -> SimpleNamespace:
             if c["mask_token"] is not None and not self._string:
                 mask_value = 0 if c["output_mode"] == "int" else np.iinfo(np.int64).max
                 found = tf.where(tf.equal(x, tf.constant(c["mask_token"], tf.int64)), tf.constant(mask_value, tf.int64), found)
-            if c["num_oov_indices"] > 1:  # integer keys with floormod (hashed buckets run on the host)
-                n = tf.constant(c["num_oov_indices"], tf.int64)
-                # floormod(floormod(x, n) + n, n): tf2onnx lowers FloorMod to a truncating Mod; the
-                # second one sees only positive values, so both runtimes get the floor modulus.
-                buckets = tf.math.floormod(tf.math.floormod(x, n) + n, n) + c["oov_start"]
-                found = tf.where(tf.equal(found, -1), buckets, found)
+            if c["num_oov_indices"] > 1:
+                found = tf.where(tf.equal(found, -1), self._oov_buckets(x) + c["oov_start"], found)
             mode = c["output_mode"]
-            if mode == "int":
+            if mode == "int" or self._indices_only:
                 return found
             return encode(found, mode, c["depth"], tf.float32 if mode == "tf_idf" else tf.int64, idf=c["idf_weights"])
+
+        def _oov_buckets(self, x):
+            c = self.config
+            n = c["num_oov_indices"]
+            if not self._string and c["oov_method"] != "farmhash":
+                n = tf.constant(n, tf.int64)
+                # floormod(floormod(x, n) + n, n): tf2onnx lowers FloorMod to a truncating Mod; the
+                # second one sees only positive values, so both runtimes get the floor modulus.
+                return tf.math.floormod(tf.math.floormod(x, n) + n, n)
+            # Hashed buckets: Select-TF / onnxruntime-extensions ops, only placed here by an opt-in.
+            text = x if self._string else tf.strings.as_string(x)
+            if c["salt"] is not None:
+                return tf.strings.to_hash_bucket_strong(text, n, key=c["salt"])
+            return tf.strings.to_hash_bucket_fast(text, n)
 
         def _invert(self, x):
             # One GATHER from the vocabulary with the OOV token appended (TFLite has no string SELECT).
@@ -198,12 +209,57 @@ def _classes() -> SimpleNamespace:
             weights = None if count_weights is None else tf.cast(count_weights, c["dtype"])
             return encode(tf.cast(inputs, tf.int64), c["output_mode"], c["depth"], c["dtype"], weights=weights)
 
-    return SimpleNamespace(Lookup=Lookup, Discretize=Discretize, Encode=Encode)
+    class Text(Lowered):
+        """TextVectorization from TensorFlow string ops (Select-TF ops: only with --allow-flex)."""
+
+        def __init__(self, config, output_shape, output_dtype, **kwargs):
+            super().__init__(config, output_shape, output_dtype, **kwargs)
+            self._lookup = Lookup(config["lookup"], output_shape, output_dtype, indices_only=True, name=f"{self.name}_lookup")
+
+        def call(self, inputs):
+            from keras.src.utils.tf_utils import tf_encode_categorical_inputs
+
+            from edgeprep.host.text import PUNCTUATION
+
+            c, lookup = self.config, self.config["lookup"]
+            x = tf.convert_to_tensor(inputs)
+            if c["standardize"] in ("lower", "lower_and_strip_punctuation"):
+                x = tf.strings.lower(x)
+            if c["standardize"] in ("strip_punctuation", "lower_and_strip_punctuation"):
+                x = tf.strings.regex_replace(x, PUNCTUATION.pattern, "")
+            if c["split"] is not None:
+                if x.shape.rank > 1:
+                    x = tf.squeeze(x, -1)
+                x = tf.strings.split(x) if c["split"] == "whitespace" else tf.strings.unicode_split(x, "UTF-8")
+                if c["ngrams"]:
+                    x = tf.strings.ngrams(x, ngram_width=tuple(c["ngrams"]), separator=" ")
+                ids = tf.ragged.map_flat_values(self._lookup, x)
+            else:
+                ids = self._lookup(x)
+            mode = c["output_mode"]
+            if mode == "int":
+                if isinstance(ids, tf.RaggedTensor):
+                    return ids.to_tensor(default_value=0, shape=[None, c["output_sequence_length"]])
+                if c["output_sequence_length"] is None:
+                    return ids
+                ids = ids[..., : c["output_sequence_length"]]
+                return tf.pad(ids, [[0, 0]] * (ids.shape.rank - 1) + [[0, c["output_sequence_length"] - tf.shape(ids)[-1]]])
+            counts = tf_encode_categorical_inputs(ids, "count" if mode == "tf_idf" else mode, lookup["depth"], dtype="int64")
+            if mode == "tf_idf":
+                return tf.cast(counts, tf.float32) * tf.constant(np.asarray(lookup["idf_weights"], np.float32))
+            return counts
+
+    return SimpleNamespace(Lookup=Lookup, Discretize=Discretize, Encode=Encode, Text=Text)
 
 
 def lookup(config: dict, output, name: str):
     """The lowered StringLookup / IntegerLookup for ``config`` (`edgeprep.transforms.host_specs`)."""
     return _classes().Lookup(config, tuple(output.shape), _dtype(output, config), name=name)
+
+
+def text(config: dict, output, name: str):
+    """TextVectorization in TensorFlow string ops (needs Select-TF ops on TFLite)."""
+    return _classes().Text(config, tuple(output.shape), _dtype(output, config), name=name)
 
 
 def discretize(config: dict, output, name: str):

@@ -102,11 +102,11 @@ def export(model: Any, out_dir: str | os.PathLike, config: ExportConfig = Export
             target_reference, reference_name = reference, "keras"
             transform_reports[target] = compare(f"transformed[{target.value}]", "keras", reference, transformed, tolerance, config.parity_batch_sizes())
         device_model = rebuild(plan.graph, batch=config.batch, split=plan.split) if plan.split.steps else transformed_model
-        options = ConvertOptions(_device_inputs(plan), _device_outputs(plan), config.quantize, config.onnx_opset)
+        options = ConvertOptions(_device_inputs(plan), _device_outputs(plan), config.quantize, config.onnx_opset, config.allow_flex, config.onnx_extensions)
         with progress.step(f"convert to {target.value}"):
             artifact = backend(target).convert(device_model, options)
         with progress.step(f"verify {target.value} in its runtime" + (" after its host steps" if plan.split.steps else "")):
-            with backend(target, need_converter=False).runner(artifact.data, threads=config.threads) as device_runner:
+            with backend(target, need_converter=False).runner(artifact.data, threads=config.threads, requirements=artifact.runtime_requirements) as device_runner:
                 _check_io(device_runner, plan, target)
                 runner = with_host_steps(device_runner, plan.split, original.inputs(), list(plan.graph.output_names))
                 outputs = runner.infer_all(feeds)
@@ -114,11 +114,14 @@ def export(model: Any, out_dir: str | os.PathLike, config: ExportConfig = Export
         reports[target] = compare(target.value, reference_name, target_reference, outputs, tolerance, config.parity_batch_sizes())
         progress.note(reports[target].summary())
 
-    manifest = _manifest(loaded, original, plans, artifacts, reports, transform_reports, config, tolerance, hints, reference_error)
-    files = {artifact.filename: artifact.data for artifact in artifacts.values()}
     host_steps = {step.id: step for plan in plans.values() for step in plan.split.steps}
-    if host_steps:
-        files[PREPROCESS] = preprocess_json(list(host_steps.values()))
+    preprocess = preprocess_json(list(host_steps.values())) if host_steps else None
+    manifest = _manifest(loaded, original, plans, artifacts, reports, transform_reports, config, tolerance, hints, reference_error)
+    if preprocess is not None:
+        manifest["host"]["sha256"] = sha256_bytes(preprocess)
+    files = {artifact.filename: artifact.data for artifact in artifacts.values()}
+    if preprocess is not None:
+        files[PREPROCESS] = preprocess
     files["golden/inputs.npz"] = npz_bytes(_concat(feeds))
     files["golden/outputs.npz"] = npz_bytes(golden_outputs)
     files[manifest_mod.MANIFEST] = manifest_mod.write_json(manifest)
@@ -225,6 +228,8 @@ def _manifest(loaded, original, plans, artifacts, reports, transform_reports, co
             "quantize": config.quantize.value,
             "fold": config.fold,
             "onnx_opset": config.onnx_opset,
+            "allow_flex": config.allow_flex,
+            "onnx_extensions": config.onnx_extensions,
         },
         "inputs": [spec.with_batch(config.batch).to_json() if config.batch else spec.to_json() for spec in original.inputs()],
         "outputs": [spec.with_batch(config.batch).to_json() if config.batch else spec.to_json() for spec in original.outputs()],

@@ -73,11 +73,15 @@ def load_golden(directory: Path, data: dict) -> tuple[list[dict[str, np.ndarray]
     return feeds, outputs
 
 
-def host_steps(directory: Path, entry: dict) -> list[HostStep]:
+def host_steps(directory: Path, entry: dict, data: dict) -> list[HostStep]:
     """The host steps an artifact entry of the manifest runs before its artifact, in order."""
     ids = entry.get("host_steps") or []
     if not ids:
         return []
+    expected = (data.get("host") or {}).get("sha256")
+    path = directory / PREPROCESS
+    if path.is_file() and expected and sha256_of(path) != expected:
+        raise ParityError(f"{path}: sha256 does not match the manifest: the host preprocessing spec was modified")
     available = read_preprocess(directory)
     missing = [step_id for step_id in ids if step_id not in available]
     if missing:
@@ -87,8 +91,9 @@ def host_steps(directory: Path, entry: dict) -> list[HostStep]:
 
 def open_runner(directory: Path, data: dict, entry: dict, threads: int = 1):
     """The runner of one artifact entry: its host steps (if any) followed by the artifact."""
-    device = backend(Target(entry["target"]), need_converter=False).runner(directory / entry["file"], threads=threads)
-    steps = host_steps(directory, entry)
+    requirements = tuple(entry.get("runtime_requirements") or ())
+    device = backend(Target(entry["target"]), need_converter=False).runner(directory / entry["file"], threads=threads, requirements=requirements)
+    steps = host_steps(directory, entry, data)
     if not steps:
         return device
     inputs = [TensorSpec.from_json(spec) for spec in data["inputs"]]
