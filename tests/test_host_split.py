@@ -55,7 +55,7 @@ def test_inspect_shows_the_split_per_target(models):
     assert result.returncode == 0, result.stderr
     row = next(line.split() for line in result.stdout.splitlines() if "TextVectorization" in line)
     assert row[2:4] == ["host", "host"]
-    assert "tflite: host split: text_vectorization (TextVectorization)" in result.stdout
+    assert "tflite: host split: vectorize (TextVectorization)" in result.stdout
     data = json.loads(run_cli("inspect", saved["feature_space_tabular"][1], "--json").stdout)
     split = data["host_split"]["onnx"]
     assert [step["class"] for step in split["steps"]] == ["StringLookup", "IntegerLookup", "HashedCrossing"]
@@ -72,7 +72,7 @@ def test_export_writes_preprocess_json_and_lists_host_steps(exported):
     assert step["kind"] == "text_vectorization" and step["config"]["output_sequence_length"] == 20
     assert step["config"]["standardize"] == "lower_and_strip_punctuation" and len(step["config"]["lookup"]["vocabulary"]) <= 1000
     for entry in manifest["artifacts"]:
-        assert entry["host_steps"] == ["text_vectorization"] and entry["inputs"] == ["text_vectorization"]
+        assert entry["host_steps"] == ["vectorize"] and entry["inputs"] == ["vectorize"]
         assert entry["runtime_requirements"] == []
 
 

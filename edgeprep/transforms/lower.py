@@ -34,9 +34,13 @@ class LoweringRule(LayerRule):
 
     action = Action.LOWERED
     kind: ClassVar[str]
+    spec: ClassVar[staticmethod]  # layer -> portable config (a `host_specs` function)
+
+    def check(self, call: Call, graph: Graph, target: Target) -> str | None:
+        return _sparse_or_ragged(call.layer)
 
     def config(self, layer) -> dict:
-        raise NotImplementedError
+        return type(self).spec(layer)
 
     def device(self, call: Call, config: dict, target: Target) -> tuple[object | None, str]:
         raise NotImplementedError
@@ -79,8 +83,7 @@ class LowerIndexLookup(LoweringRule):
             return f"{layer.name}: encoding={layer.encoding!r}; only UTF-8 strings are supported"
         return _sparse_or_ragged(layer)
 
-    def config(self, layer) -> dict:
-        return host_specs.index_lookup(layer)
+    spec = staticmethod(host_specs.index_lookup)
 
     def device(self, call, config, target):
         hashed_oov = config["num_oov_indices"] > 1 and (config["key_dtype"] == "string" or config["oov_method"] == "farmhash")
@@ -110,8 +113,7 @@ class LowerDiscretization(LoweringRule):
             return f"{call.layer.name}: Discretization has no bin boundaries; adapt it or pass bin_boundaries before export"
         return _sparse_or_ragged(call.layer)
 
-    def config(self, layer) -> dict:
-        return host_specs.discretization(layer)
+    spec = staticmethod(host_specs.discretization)
 
     def device(self, call, config, target):
         n = len(config["bin_boundaries"])
@@ -125,11 +127,7 @@ class LowerCategoryEncoding(LoweringRule):
     classes = ("CategoryEncoding",)
     kind = "category_encoding"
 
-    def check(self, call, graph, target):
-        return _sparse_or_ragged(call.layer)
-
-    def config(self, layer) -> dict:
-        return host_specs.category_encoding(layer)
+    spec = staticmethod(host_specs.category_encoding)
 
     def device(self, call, config, target):
         return lowered.category_encoding(config, call.outputs[0], name=f"{call.layer.name}_lowered"), f"{config['output_mode']} by ONE_HOT + reduction"
@@ -142,11 +140,7 @@ class HostHashing(LoweringRule):
     classes = ("Hashing",)
     kind = "hashing"
 
-    def check(self, call, graph, target):
-        return _sparse_or_ragged(call.layer)
-
-    def config(self, layer) -> dict:
-        return host_specs.hashing(layer)
+    spec = staticmethod(host_specs.hashing)
 
     def device(self, call, config, target):
         what = "SipHash (salted)" if config["salt"] is not None else "FarmHash Fingerprint64"
@@ -160,11 +154,7 @@ class HostHashedCrossing(LoweringRule):
     classes = ("HashedCrossing",)
     kind = "hashed_crossing"
 
-    def check(self, call, graph, target):
-        return _sparse_or_ragged(call.layer)
-
-    def config(self, layer) -> dict:
-        return host_specs.hashed_crossing(layer)
+    spec = staticmethod(host_specs.hashed_crossing)
 
     def device(self, call, config, target):
         return None, "tf.sparse.cross_hashed (FingerprintCat64 over uint64) has no builtin op; runs on the host"
@@ -187,8 +177,7 @@ class HostTextVectorization(LoweringRule):
             return f"{layer.name}: encoding={layer._encoding!r}; only UTF-8 strings are supported"
         return _sparse_or_ragged(layer)
 
-    def config(self, layer) -> dict:
-        return host_specs.text_vectorization(layer)
+    spec = staticmethod(host_specs.text_vectorization)
 
     def device(self, call, config, target):
         if config["standardize"] is None and config["split"] is None and config["output_sequence_length"] is None:
