@@ -1,10 +1,13 @@
 """Benchmark: end-to-end latency per example of lowered preprocessing models vs Keras.
 
-For vocabulary sizes 100, 10k and 100k, three models are exported to both targets and timed at
+For vocabulary sizes 100, 10k and 100k, four models are exported to both targets and timed at
 batch 1, side by side in one run:
 
+- ``lookup_index``: StringLookup + IntegerLookup of V entries with their indices as outputs: the
+  lookup cost alone (on the device: hash table / binary search);
 - ``feature_space``: keras.utils.FeatureSpace (string and integer categoricals of V values, a
-  normalized and a discretized float, a string x integer cross) -> Dense. The cross needs
+  normalized and a discretized float, a string x integer cross) -> Dense (the one-hot features
+  are V wide, so the Dense layer itself grows with V). The cross needs
   FarmHash-based hashing, so both lookups run on the host with it;
 - ``lookups_on_device``: the same features without the cross: the vocabulary lookups run in the
   artifact (TFLite HASHTABLE / ONNX CategoryMapper for strings, binary search for integers);
@@ -40,10 +43,22 @@ def _models(vocab: int) -> dict:
     tabular = {"color": np.array([["c000042"]]), "rooms": np.array([[3 + 7 * 5]], np.int32), "area": np.array([[70.0]], np.float32), "age": np.array([[33.0]], np.float32)}
     words = " ".join(f"w{i % vocab:06d}" for i in (3, 77, 5000, 99999, 12))
     return {
+        "lookup_index": (lambda: _lookup_index(vocab), {"color": tabular["color"], "rooms": tabular["rooms"].astype(np.int64)}),
         "feature_space": (lambda: feature_space_tabular(vocab, cross=True), tabular),
         "lookups_on_device": (lambda: feature_space_tabular(vocab, cross=False), tabular),
         "text": (lambda: seed_text(vocab), {"text": np.array([[words + " Unknown, WORDS here!"]])}),
     }
+
+
+def _lookup_index(vocab: int):
+    """StringLookup + IntegerLookup of ``vocab`` entries, indices out: the lookup cost alone."""
+    import keras
+
+    color = keras.Input((1,), dtype="string", name="color")
+    rooms = keras.Input((1,), dtype="int64", name="rooms")
+    strings = keras.layers.StringLookup(vocabulary=[f"c{i:06d}" for i in range(vocab)])(color)
+    ints = keras.layers.IntegerLookup(vocabulary=list(range(3, 3 + 7 * vocab, 7)))(rooms)
+    return keras.Model({"color": color, "rooms": rooms}, {"string_index": strings, "int_index": ints}, name="lookup_index")
 
 
 def _time(fn, repeats: int) -> float:

@@ -29,12 +29,35 @@ def _keys(values: np.ndarray, key_dtype: str) -> np.ndarray:
     return np.asarray(values).astype(str) if key_dtype == "string" else np.asarray(values).astype(np.int64)
 
 
+_CACHE: dict[tuple[str, int], tuple[list, object]] = {}
+
+
+def _cached(kind: str, config: dict, build):
+    """``build(config)`` once per vocabulary list object, so a call costs O(1) per token, not O(V)."""
+    vocab = config["vocabulary"]
+    hit = _CACHE.get((kind, id(vocab)))
+    if hit is not None and hit[0] is vocab:
+        return hit[1]
+    if len(_CACHE) > 256:
+        _CACHE.clear()
+    value = build(config)
+    _CACHE[(kind, id(vocab))] = (vocab, value)
+    return value
+
+
+def _table(config: dict) -> dict:
+    start, key_dtype = config["token_start"], config["key_dtype"]
+    return {_key(token, key_dtype): index for index, token in enumerate(config["vocabulary"]) if index >= start}
+
+
+def _inverse_table(config: dict) -> np.ndarray:
+    return np.asarray(config["vocabulary"], dtype=str if config["key_dtype"] == "string" else np.int64)
+
+
 def indices(values: np.ndarray, config: dict) -> np.ndarray:
     """The int64 indices of ``values`` (before any encoding)."""
     keys = _keys(values, config["key_dtype"])
-    vocab = config["vocabulary"]
-    start = config["token_start"]
-    table = {(_key(token, config["key_dtype"])): index for index, token in enumerate(vocab) if index >= start}
+    table = _cached("table", config, _table)
     n_oov = config["num_oov_indices"]
     default = config["oov_start"] if n_oov == 1 else -1
     unique, inverse = np.unique(keys.reshape(-1), return_inverse=True)
@@ -61,7 +84,7 @@ def _key(token, key_dtype: str):
 def invert(values: np.ndarray, config: dict) -> np.ndarray:
     """Indices back to tokens: ``vocab[i]`` inside the vocabulary, ``oov_token`` outside."""
     index = np.asarray(values).astype(np.int64)
-    vocab = np.asarray(config["vocabulary"], dtype=str if config["key_dtype"] == "string" else np.int64)
+    vocab = _cached("inverse", config, _inverse_table)
     inside = (index >= 0) & (index < len(vocab))
     tokens = vocab[np.where(inside, index, 0)]
     oov = config["oov_token"]
