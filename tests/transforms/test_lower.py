@@ -50,6 +50,7 @@ def _lookups():
         "i_count": L.IntegerLookup(vocabulary=INT_VOCAB, output_mode="count")(i3),
         "i_tf_idf": L.IntegerLookup(vocabulary=INT_VOCAB, output_mode="tf_idf", idf_weights=[1, 2, 3, 4, 5, 6])(i3),
         "i_invert": L.IntegerLookup(vocabulary=INT_VOCAB, invert=True)(idx),
+        "i_padded": L.IntegerLookup(vocabulary=INT_VOCAB, output_mode="multi_hot", max_tokens=10, pad_to_max_tokens=True)(i3),
     }
     inputs = {"word": s1, "words": s3, "code": i1, "codes": i3, "index": idx}
     return keras.Model(inputs, outputs, name="lookups")
@@ -104,6 +105,7 @@ def _hashing():
         "h_ints": L.Hashing(num_bins=16, mask_value=0)(n),
         "h_one_hot": L.Hashing(num_bins=8, output_mode="one_hot")(n),
         "h_count": L.Hashing(num_bins=8, output_mode="count")(s),
+        "h_multi_hot": L.Hashing(num_bins=8, output_mode="multi_hot", salt=[1, 2])(n),
         "x_int": L.HashedCrossing(num_bins=11)((n, s)),
         "x_one_hot": L.HashedCrossing(num_bins=6, output_mode="one_hot")((n, n)),
     }
@@ -136,10 +138,10 @@ def _text():
 
 FAMILIES = {
     # model, {rule: (device count, host count)} identical for both targets
-    "lookups": (_lookups, {"lower-index-lookup": (16, 3)}),
+    "lookups": (_lookups, {"lower-index-lookup": (17, 3)}),
     "lookups_no_oov": (_lookups_no_oov, {"lower-index-lookup": (2, 0)}),
     "numeric": (_numeric, {"lower-discretization": (5, 0), "lower-category-encoding": (4, 0)}),
-    "hashing": (_hashing, {"host-hashing": (0, 6), "host-hashed-crossing": (0, 2)}),
+    "hashing": (_hashing, {"host-hashing": (0, 7), "host-hashed-crossing": (0, 2)}),
     "text": (_text, {"host-text-vectorization": (1, 8)}),
 }
 
@@ -207,3 +209,31 @@ def test_keras_and_edgeprep_run_agree_exactly_on_raw_inputs(exported, batch):
 def test_verify_reruns_host_steps_and_artifacts(exported):
     _, _, _, result = exported
     assert edgeprep.verify(result.out_dir).passed
+
+
+@pytest.mark.parametrize("target", [Target.TFLITE, Target.ONNX], ids=lambda t: t.value)
+def test_lookup_cost_does_not_scan_the_vocabulary(target):
+    """Ops per lookup grow with log2(V) for integer keys and not at all for string keys: no scan."""
+    import keras
+
+    from edgeprep.artifacts import ConvertOptions, backend
+    from edgeprep.config import ExportConfig
+    from edgeprep.graph import rebuild
+    from edgeprep.plan import make_plan
+
+    counts = {}
+    for vocab in (100, 100_000):
+        word = keras.Input((1,), dtype="string", name="word")
+        code = keras.Input((1,), dtype="int64", name="code")
+        model = keras.Model({"code": code, "word": word}, {
+            "a": keras.layers.StringLookup(vocabulary=[f"t{i}" for i in range(vocab)])(word),
+            "b": keras.layers.IntegerLookup(vocabulary=list(range(0, 3 * vocab, 3)))(code),
+        })
+        plan = make_plan(model, target, ExportConfig(targets=(target,)))
+        artifact = backend(target).convert(rebuild(plan.graph), ConvertOptions(("code", "word"), ("a", "b")))
+        counts[vocab] = sum(artifact.ops.values())
+        table = "HASHTABLE_FIND" if target is Target.TFLITE else "CategoryMapper"
+        assert artifact.ops[table] == 1
+    # 100 -> 100_000 entries: the binary search gets 17 - 7 = 10 more rounds of a handful of ops each
+    # (6 in TFLite, 12 after tf2onnx); a scan would add thousands of ops or a V-wide tensor.
+    assert 0 < counts[100_000] - counts[100] <= 10 * 16, counts
