@@ -254,12 +254,12 @@ def _classes() -> SimpleNamespace:
 
 def lookup(config: dict, output, name: str):
     """The lowered StringLookup / IntegerLookup for ``config`` (`edgeprep.transforms.host_specs`)."""
-    return _classes().Lookup(config, tuple(output.shape), _dtype(output, config), name=name)
+    return _classes().Lookup(config, tuple(output.shape), str(output.dtype), name=name)
 
 
 def text(config: dict, output, name: str):
     """TextVectorization in TensorFlow string ops (needs Select-TF ops on TFLite)."""
-    return _classes().Text(config, tuple(output.shape), _dtype(output, config), name=name)
+    return _classes().Text(config, tuple(output.shape), str(output.dtype), name=name)
 
 
 def discretize(config: dict, output, name: str):
@@ -268,7 +268,3 @@ def discretize(config: dict, output, name: str):
 
 def category_encoding(config: dict, output, name: str):
     return _classes().Encode(config, tuple(output.shape), config["dtype"], name=name)
-
-
-def _dtype(output, config: dict) -> str:
-    return str(output.dtype)

@@ -11,6 +11,8 @@ from edgeprep.plan import make_plan
 from edgeprep.transforms import ALL_RULES
 from edgeprep.transforms.coverage import CONTAINERS, KEPT_AS_IS, UNSUPPORTED
 
+TESTED_RULES = ("unsupported",)
+
 
 def _preprocessing_classes() -> list[str]:
     import keras

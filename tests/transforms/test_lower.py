@@ -16,6 +16,10 @@ import edgeprep
 from conftest import artifact_ops
 from edgeprep.config import Action, Target
 
+TESTED_RULES = (
+    "lower-index-lookup", "lower-discretization", "lower-category-encoding", "host-hashing", "host-hashed-crossing", "host-text-vectorization",
+)
+
 VOCAB = ["red", "green", "blue", "Émile", "日本", "a b"]
 INT_VOCAB = [3, 7, 11, -4, 100, 123456789]
 TEXT_VOCAB = ["the", "cat", "dog", "sat", "on", "mat", "école", "日本", "a", "big"]
