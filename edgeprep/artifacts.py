@@ -14,6 +14,10 @@ import numpy as np
 from edgeprep.config import Quantization, Target
 
 # Ops that draw random numbers: none may survive into an inference artifact.
+# runtime_requirements values, and the opt-ins that produce them.
+TFLITE_FLEX = "tflite-flex"
+ONNX_EXTENSIONS = "onnxruntime-extensions"
+
 RANDOM_OPS = frozenset(
     {
         # TFLite builtins
@@ -46,6 +50,7 @@ class ConvertOptions:
     calibration: Callable[[], Iterable[Mapping[str, np.ndarray]]] | None = field(default=None, compare=False)
     int8_io: str | None = None
     int8_per_channel: bool = True
+    onnx_extensions: bool = False
 
 
 @dataclass(frozen=True)

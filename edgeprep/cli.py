@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("inspect", help="show every layer and what export will do with it, per target")
     p.add_argument("model", metavar="MODEL", help=".keras / .h5 file or SavedModel directory")
     _loading_flags(p)
+    _opt_in_flags(p)
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
     p.set_defaults(handler=_cmd_inspect)
 
@@ -63,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--golden-kb", type=_positive_int, default=512, metavar="KB", help="size budget of the golden vectors in DIR (default: 512)")
     _tolerance_flags(p)
     _loading_flags(p)
+    _opt_in_flags(p)
     p.set_defaults(handler=_cmd_export)
 
     p = sub.add_parser("build", help="adapt preprocessing from data and compose it with a trained model, verified")
@@ -101,6 +103,11 @@ def _loading_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--custom-objects", action="append", default=[], metavar="module:Name", help="import a custom class the model uses; repeatable")
 
 
+def _opt_in_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--allow-flex", action="store_true", help="TFLite: Select-TF (Flex) ops instead of host steps; the artifact needs the Flex delegate")
+    p.add_argument("--onnx-extensions", action="store_true", help="ONNX: onnxruntime-extensions string ops instead of host steps where they are exact")
+
+
 def _data_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", metavar="F", help="verify on this data: .npz/.npy/.csv/.txt or a folder of images (default: generated samples)")
     p.add_argument("--resize", action="store_true", help="resize images from --data to the input size")
@@ -137,7 +144,7 @@ def _version() -> str:
 def _cmd_inspect(args) -> int:
     from edgeprep.inspection import inspect_model, render
 
-    config = ExportConfig(unsafe_load=args.unsafe_load, custom_objects=tuple(args.custom_objects))
+    config = ExportConfig(unsafe_load=args.unsafe_load, custom_objects=tuple(args.custom_objects), allow_flex=args.allow_flex, onnx_extensions=args.onnx_extensions)
     inspection = inspect_model(args.model, config)
     print(json.dumps(inspection.to_json(), indent=2) if args.json else render(inspection))
     return EXIT_OK
@@ -162,6 +169,8 @@ def _cmd_export(args) -> int:
         calibration=args.calibration,
         int8_io=args.int8_io,
         int8_per_channel=not args.int8_per_tensor,
+        allow_flex=args.allow_flex,
+        onnx_extensions=args.onnx_extensions,
     )
     if (args.calibration or args.int8_io or args.int8_per_tensor) and config.quantize is not Quantization.INT8:
         raise UsageError("--calibration, --int8-io and --int8-per-tensor apply to --quantize int8 only")

@@ -68,6 +68,10 @@ class ExportConfig:
         int8_io: "int8" or "uint8" integer IO for an int8 TFLite artifact; None keeps float IO.
         int8_per_channel: per-channel int8 weight scales (best accuracy); False: one scale per
             tensor (smaller files: no per-channel scale/zero-point tables).
+        allow_flex: let TFLite artifacts use Select-TF ("Flex") ops where a layer has no builtin
+            lowering, instead of a host step (manifest ``runtime_requirements: ["tflite-flex"]``).
+        onnx_extensions: let ONNX artifacts use onnxruntime-extensions string ops (``ai.onnx.contrib``)
+            where a layer has no standard lowering, instead of a host step.
     """
 
     targets: tuple[Target, ...] = ALL_TARGETS
@@ -88,6 +92,8 @@ class ExportConfig:
     calibration_samples: int = 256
     int8_io: str | None = None
     int8_per_channel: bool = True
+    allow_flex: bool = False
+    onnx_extensions: bool = False
 
     def parity_batch_sizes(self) -> tuple[int, ...]:
         return (self.batch,) if self.batch else self.batch_sizes

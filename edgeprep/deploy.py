@@ -11,10 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from edgeprep import manifest as manifest_mod
-from edgeprep.artifacts import backend
 from edgeprep.config import Target
 from edgeprep.errors import UsageError
-from edgeprep.verification import check_hashes
+from edgeprep.verification import check_hashes, open_runner
 
 
 def run_directory(directory: str | Path, target: Target, feed: Mapping[str, np.ndarray], threads: int = 1) -> dict[str, np.ndarray]:
@@ -24,6 +23,7 @@ def run_directory(directory: str | Path, target: Target, feed: Mapping[str, np.n
     entries = {entry["target"]: entry for entry in data["artifacts"]}
     if target.value not in entries:
         raise UsageError(f"{directory}: has no {target.value} artifact (it has {', '.join(entries) or 'none'}); export with --target {target.value}")
-    check_hashes(directory, {"artifacts": [entries[target.value]]})
-    with backend(target, need_converter=False).runner(directory / entries[target.value]["file"], threads=threads) as runner:
+    entry = entries[target.value]
+    check_hashes(directory, {"artifacts": [entry]})
+    with open_runner(directory, data, entry, threads) as runner:
         return runner.infer(feed)

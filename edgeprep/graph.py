@@ -29,6 +29,7 @@ class Call:
         op: what `rebuild` calls instead of ``layer``; None keeps ``layer``.
         passthrough: `rebuild` skips the call and forwards its first input.
         action / detail / rule: what the plan decided and why.
+        host: for a HOST call, ``(kind, config)`` of the host step that reproduces it.
     """
 
     path: str
@@ -42,6 +43,7 @@ class Call:
     action: Action = Action.KEPT
     detail: str = ""
     rule: str = ""
+    host: Any = None
 
     @property
     def class_name(self) -> str:
@@ -232,26 +234,48 @@ def _unique(path: str, seen: dict[str, int]) -> str:
     return path if count == 1 else f"{path}#{count}"
 
 
-def rebuild(graph: Graph, batch: int | None = None, name: str | None = None):
+def rebuild(graph: Graph, batch: int | None = None, name: str | None = None, split=None):
     """Build a Functional model computing ``graph`` (with its edits) on fresh inputs.
 
     Args:
         graph: the (edited) graph.
         batch: a static batch size for every input, or None to keep the original batch dimension.
         name: the new model's name.
+        split: a `edgeprep.transforms.split.HostSplit`: build the device model instead, whose
+            inputs are ``split.device_inputs`` (host calls' outputs become inputs; host calls and
+            raw inputs only they read are left out). Its inputs are a flat list.
     """
     import keras
 
     tree = _tree()
     values: dict[int, Any] = {}
     new_inputs = []
-    for input_name, tensor in zip(graph.input_names, graph.inputs):
+
+    def fresh(input_name, tensor, dtype):
         shape = tuple(tensor.shape)
         if batch is not None and shape:
             shape = (batch, *shape[1:])
-        new = keras.Input(batch_shape=shape, dtype=tensor.dtype, name=input_name)
-        values[id(tensor)] = new
-        new_inputs.append(new)
+        return keras.Input(batch_shape=shape, dtype=dtype, name=input_name)
+
+    if split is not None:
+        by_name = {}
+        for input_name, tensor in zip(graph.input_names, graph.inputs):
+            by_name[input_name] = (tensor, tensor.dtype)
+        dtypes = {step.output: step.dtype for step in split.steps}
+        for call in graph.calls:
+            out_name = split.output_name(call)
+            if out_name is not None:
+                by_name[out_name] = (call.outputs[0], dtypes[out_name])
+        for input_name in split.device_inputs:
+            tensor, dtype = by_name[input_name]
+            new = fresh(input_name, tensor, dtype)
+            values[id(tensor)] = new
+            new_inputs.append(new)
+    else:
+        for input_name, tensor in zip(graph.input_names, graph.inputs):
+            new = fresh(input_name, tensor, tensor.dtype)
+            values[id(tensor)] = new
+            new_inputs.append(new)
 
     def value_of(tensor):
         return values[id(graph.resolve(tensor))]
@@ -260,7 +284,7 @@ def rebuild(graph: Graph, batch: int | None = None, name: str | None = None):
         return value_of(leaf) if _is_tensor(leaf) else leaf
 
     for call in graph.calls:
-        if call.passthrough:
+        if call.passthrough or (split is not None and call.action is Action.HOST):
             continue
         if any(id(graph.resolve(t)) not in values for t in call.inputs):
             continue  # not reachable from the inputs, as in Keras' own graph execution
@@ -269,6 +293,10 @@ def rebuild(graph: Graph, batch: int | None = None, name: str | None = None):
         outputs = (call.op if call.op is not None else call.layer)(*args, **kwargs)
         for original, new in zip(call.outputs, tree.flatten(outputs)):
             values[id(original)] = new
+    if split is not None:  # the device model: flat inputs, the device outputs by name
+        wanted = set(split.device_outputs)
+        outputs = {key: value_of(t) for key, t in zip(graph.output_names, graph.outputs) if key in wanted}
+        return keras.Model(new_inputs, outputs, name=name or graph.name)
     outputs = [value_of(tensor) for tensor in graph.outputs]
     return keras.Model(
         tree.pack_sequence_as(graph.input_struct, new_inputs),

@@ -43,6 +43,10 @@ class Inspection:
             "outputs": [spec.to_json() for spec in self.outputs],
             "layers": self.rows(),
             "problems": {t.value: list(p.problems) for t, p in self.plans.items() if p.problems},
+            "host_split": {
+                t.value: {"steps": [step.to_json() | {"config": None} for step in p.split.steps], "device_inputs": list(p.split.device_inputs)}
+                for t, p in self.plans.items() if p.split.steps
+            },
             "advice": list(self.advice),
         }
 
@@ -64,6 +68,11 @@ def inspect_model(model: Any, config: ExportConfig = ExportConfig(targets=ALL_TA
     for target, plan in plans.items():
         for problem in plan.problems:
             advice.append(f"{target.value}: {problem}")
+    for target, plan in plans.items():
+        if plan.split.steps:
+            steps = ", ".join(f"{step.layer} ({step.class_name})" for step in plan.split.steps)
+            advice.append(f"{target.value}: host split: {steps} run on the host (edgeprep.host, preprocess.json); "
+                          f"the artifact's inputs are {', '.join(plan.split.device_inputs)}")
     return Inspection(loaded.model.name, tuple(runner.inputs()), tuple(runner.outputs()), plans, tuple(advice))
 
 

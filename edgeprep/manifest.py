@@ -5,6 +5,10 @@ Format ``edgeprep-manifest/1`` (required keys; more are welcome):
 ``transforms[{layer, class, action, detail}]``, ``artifacts[{target, file, sha256, bytes, ops,
 runtime_requirements}]``, ``parity[{target, passed, max_abs, max_rel, atol, rtol, samples,
 batch_sizes}]``.
+
+With a host split, each artifact entry also lists its own ``inputs`` / ``outputs`` and
+``host_steps`` (ids in ``preprocess.json``, run in order before it) and ``host_outputs`` (model
+outputs a host step computes), and ``host{file, sha256, steps}`` describes ``preprocess.json``.
 """
 
 from __future__ import annotations

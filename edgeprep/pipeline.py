@@ -12,6 +12,8 @@ from edgeprep import manifest as manifest_mod
 from edgeprep.artifacts import Artifact, ConvertOptions, backend
 from edgeprep.config import ExportConfig, Quantization, Target
 from edgeprep.errors import ConversionError, ParityError, UnsupportedLayerError, collect
+from edgeprep.host.runner import HostedRunner
+from edgeprep.host.steps import PREPROCESS, preprocess_json
 from edgeprep.package import check_output_dir, npz_bytes, publish, sha256_bytes
 from edgeprep.parity.compare import ParityReport, Tolerance, default_tolerance
 from edgeprep.plan import Plan
@@ -95,18 +97,23 @@ def export(
     artifacts: dict[Target, Artifact] = {}
     for target, plan in plans.items():
         options = ConvertOptions(
-            tuple(plan.graph.input_names), tuple(plan.graph.output_names), config.quantize, config.onnx_opset,
-            calibration=calibration, int8_io=config.int8_io, int8_per_channel=config.int8_per_channel,
+            _device_inputs(plan), _device_outputs(plan), config.quantize, config.onnx_opset, config.allow_flex,
+            calibration=_through_host(calibration, plan), int8_io=config.int8_io, int8_per_channel=config.int8_per_channel,
+            onnx_extensions=config.onnx_extensions,
         )
+        device_model = rebuild(plan.graph, batch=config.batch, split=plan.split) if plan.split.steps else transformed[target]
         with progress.step(f"convert to {target.value}"):
-            artifacts[target] = backend(target).convert(transformed[target], options)
+            artifacts[target] = backend(target).convert(device_model, options)
 
     with contextlib.ExitStack() as stack, progress.step("verify in the real runtimes"):
         links = {}
         for target, artifact in artifacts.items():
-            runner = stack.enter_context(backend(target, need_converter=False).runner(artifact.data, threads=config.threads))
-            _check_io(runner, plans[target], target)
-            links[target.value] = Link(KerasRunner(transformed[target], f"transformed[{target.value}]"), runner, bool(plans[target].reference_changes))
+            plan = plans[target]
+            device = stack.enter_context(backend(target, need_converter=False).runner(artifact.data, threads=config.threads, requirements=artifact.runtime_requirements))
+            _check_io(device, plan, target)
+            runner = with_host_steps(device, plan.split, original.inputs(), list(plan.graph.output_names))
+            transformed_runner = KerasRunner(transformed[target], f"transformed[{target.value}]", names=(plan.graph.input_names, plan.graph.output_names))
+            links[target.value] = Link(transformed_runner, runner, bool(plan.reference_changes))
         batches = source.batches(config.data_batch) if source else generate(original.inputs(), hints, config.parity_batch_sizes(), config.seed)
         chain = run_chain(batches, original, links, config.golden_kb * 1024, progress)
 
@@ -116,12 +123,18 @@ def export(
     for report in reports.values():
         progress.note(report.summary())
     golden_inputs, golden_outputs = chain.golden()
+    host_steps = {step.id: step for plan in plans.values() for step in plan.split.steps}
+    preprocess = preprocess_json(list(host_steps.values())) if host_steps else None
     manifest = _manifest(loaded, original, plans, artifacts, reports, transform_reports, config, tolerance, hints, source, chain)
     manifest["quantization"] = {
         "mode": config.quantize.value, "int8_io": config.int8_io, "calibration": calibration_info,
         "int8_weights": ("per-channel" if config.int8_per_channel else "per-tensor") if config.quantize is Quantization.INT8 else None,
     }
     files = {artifact.filename: artifact.data for artifact in artifacts.values()}
+    if preprocess is not None:
+        manifest["host"]["sha256"] = sha256_bytes(preprocess)
+        files[PREPROCESS] = preprocess
+        files.update(_device_golden(plans, golden_inputs, manifest))
     files.update(_report_files(manifest, chain, tolerance, reports, transform_reports, converter_reports, loaded))
     files["golden/inputs.npz"] = npz_bytes(golden_inputs)
     files["golden/outputs.npz"] = npz_bytes(golden_outputs)
@@ -157,15 +170,55 @@ def _calibration(config: ExportConfig, specs, hints, progress: Progress):
     return (lambda: generate(specs, hints, (batch,) * count, config.seed + 1)), {"source": "generated", "samples": count * batch, "warning": "synthetic calibration"}
 
 
+def _through_host(calibration, plan: Plan):
+    """Calibration batches as the device artifact of ``plan`` sees them (after its host steps)."""
+    if calibration is None or not plan.split.steps:
+        return calibration
+    from edgeprep.host.steps import run_steps
+
+    steps, names = list(plan.split.steps), list(_device_inputs(plan))
+    return lambda: (run_steps(steps, feed, names) for feed in calibration())
+
+
+def _device_golden(plans, golden_inputs, manifest) -> dict[str, bytes]:
+    """Golden inputs as each host-split artifact sees them (after its host steps), for test_parity.py."""
+    from edgeprep.host.steps import run_steps
+
+    files = {}
+    for target, plan in plans.items():
+        if plan.split.steps:
+            device = run_steps(list(plan.split.steps), golden_inputs, list(_device_inputs(plan)))
+            name = f"golden/device_inputs.{target.value}.npz"
+            files[name] = npz_bytes(device)
+            manifest["golden"].setdefault("device_inputs", {})[target.value] = name
+    return files
+
+
+def _device_inputs(plan: Plan) -> tuple[str, ...]:
+    """The device artifact's inputs: the model's, or after a host split the split's."""
+    return plan.split.device_inputs if plan.split.steps else tuple(plan.graph.input_names)
+
+
+def _device_outputs(plan: Plan) -> tuple[str, ...]:
+    return plan.split.device_outputs if plan.split.steps else tuple(plan.graph.output_names)
+
+
+def with_host_steps(device_runner, split, inputs, output_names):
+    """``device_runner`` behind the host steps of ``split`` (itself when there are none)."""
+    if not split.steps:
+        return device_runner
+    return HostedRunner(device_runner, list(split.steps), list(inputs), output_names, dict(split.host_outputs))
+
+
 def _check_io(runner, plan: Plan, target: Target) -> None:
-    want_in = list(plan.graph.input_names)
+    want_in = list(_device_inputs(plan))
     got_in = [spec.name for spec in runner.inputs()]
     problems = []
     if sorted(got_in) != sorted(want_in):
         problems.append(f"inputs are {got_in}, the Keras model's are {want_in}")
     got_out = [spec.name for spec in runner.outputs()]
-    if got_out != list(plan.graph.output_names):
-        problems.append(f"outputs are {got_out}, the Keras model's are {list(plan.graph.output_names)}")
+    if got_out != list(_device_outputs(plan)):
+        problems.append(f"outputs are {got_out}, the Keras model's are {list(_device_outputs(plan))}")
     collect(problems, ConversionError, f"the {target.value} artifact")
 
 
@@ -186,9 +239,14 @@ def _manifest(loaded, original, plans, artifacts, reports, transform_reports, co
     versions = manifest_mod.tool_versions()
     artifact_entries = []
     for target, artifact in artifacts.items():
+        split = plans[target].split
         artifact_entries.append({
             "target": target.value,
             "file": artifact.filename,
+            "inputs": list(_device_inputs(plans[target])),
+            "outputs": list(_device_outputs(plans[target])),
+            "host_steps": [step.id for step in split.steps],
+            "host_outputs": dict(split.host_outputs),
             "sha256": sha256_bytes(artifact.data),
             "bytes": len(artifact.data),
             "ops": artifact.ops,
@@ -226,12 +284,15 @@ def _manifest(loaded, original, plans, artifacts, reports, transform_reports, co
             "quantize": config.quantize.value,
             "fold": config.fold,
             "onnx_opset": config.onnx_opset,
+            "allow_flex": config.allow_flex,
+            "onnx_extensions": config.onnx_extensions,
         },
         "inputs": [(spec.with_batch(batch) if batch else spec).to_json() for spec in original.inputs()],
         "outputs": [(spec.with_batch(batch) if batch else spec).to_json() for spec in original.outputs()],
         "containers": [{"path": path, "class": cls} for path, cls in any_plan.containers],
         "transforms": manifest_mod.merge_transforms(plans),
         "artifacts": artifact_entries,
+        "host": _host_entry(plans),
         "tolerance": tolerance.to_json(),
         "samples": {
             "source": source.describe() if source else "generated",
@@ -249,3 +310,14 @@ def _manifest(loaded, original, plans, artifacts, reports, transform_reports, co
         },
         "parity": parity,
     }
+
+
+def _host_entry(plans) -> dict | None:
+    """The host split in the manifest: the spec file and, per step, what it reproduces and where."""
+    steps = {}
+    for target, plan in plans.items():
+        for step in plan.split.steps:
+            entry = steps.setdefault(step.id, {"id": step.id, "class": step.class_name, "kind": step.kind, "inputs": list(step.inputs),
+                                               "output": step.output, "dtype": step.dtype, "targets": []})
+            entry["targets"].append(target.value)
+    return {"file": PREPROCESS, "steps": list(steps.values())} if steps else None

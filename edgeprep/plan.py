@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from edgeprep.config import Action, ExportConfig, Target
 from edgeprep.graph import Graph, flatten
+from edgeprep.transforms.split import HostSplit
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class Plan:
         problems: one message per layer that cannot be exported to ``target``.
         containers: nested models and pipelines that were inlined, as (path, class) pairs.
         graph: the edited graph (`edgeprep.graph.rebuild` turns it into the transformed model).
+        split: the host steps and the device artifact's inputs (no steps: the artifact takes the
+            model's inputs).
     """
 
     target: Target
@@ -43,6 +46,7 @@ class Plan:
     problems: tuple[str, ...]
     containers: tuple[tuple[str, str], ...]
     graph: Graph = field(repr=False, compare=False)
+    split: HostSplit = field(default_factory=HostSplit, repr=False, compare=False)
 
     def by_action(self, action: Action) -> list[Step]:
         return [step for step in self.steps if step.action is action]
@@ -56,6 +60,8 @@ class Plan:
 def make_plan(model, target: Target, config: ExportConfig) -> Plan:
     """Run every registered rule for ``target`` over a fresh flattened graph of ``model``."""
     from edgeprep.transforms import PHASES
+    from edgeprep.transforms.optins import apply_opt_ins
+    from edgeprep.transforms.split import close_host_split, host_split, split_problems
 
     graph = flatten(model)
     problems: list[str] = []
@@ -71,13 +77,17 @@ def make_plan(model, target: Target, config: ExportConfig) -> Plan:
             reason = rule.check(call, graph, target)
             if reason is None:
                 rule.rewrite(call, graph, target)
-            elif rule.action in (Action.STRIPPED, Action.REPLACED, Action.LOWERED, Action.HOST):
+            elif rule.action in (Action.STRIPPED, Action.REPLACED, Action.LOWERED, Action.HOST, Action.UNSUPPORTED):
                 call.action, call.detail, call.rule = Action.UNSUPPORTED, reason, rule.name
                 problems.append(reason)
             else:
                 call.detail = reason
+    apply_opt_ins(graph, target, config)
+    problems.extend(close_host_split(graph, target))
+    split = host_split(graph)
+    problems.extend(split_problems(split))
     steps = tuple(Step(c.path, c.class_name, c.action, c.detail, c.rule) for c in graph.calls)
-    return Plan(target, steps, tuple(problems), tuple(graph.containers), graph)
+    return Plan(target, steps, tuple(problems), tuple(graph.containers), graph, split)
 
 
 def make_plans(model, config: ExportConfig) -> dict[Target, Plan]:

@@ -148,13 +148,19 @@ class KerasRunner(Runner):
 
     name = "keras"
 
-    def __init__(self, model, name: str = "keras"):
+    def __init__(self, model, name: str = "keras", names: tuple | None = None):
+        """Args:
+            model: a Functional or Sequential Keras model.
+            name: the runner's name in reports.
+            names: (input names, output names) to use instead of the model's own, e.g. for a
+                rebuilt model that must answer to the original's names.
+        """
         from edgeprep.graph import functional_of, io_names
 
         model = functional_of(model) or model
         self.model = model
         self.name = name
-        input_names, output_names = io_names(model)
+        input_names, output_names = names or io_names(model)
         from keras import tree
 
         flat_inputs = tree.flatten(model._inputs_struct)
@@ -172,6 +178,10 @@ class KerasRunner(Runner):
         from keras import tree
 
         flat = [_to_backend(feed[spec.name], spec) for spec in self._inputs]
+        if any(spec.is_string for spec in self._inputs):  # Keras refuses a mix of tensors and arrays
+            import tensorflow as tf
+
+            flat = [value if spec.is_string else tf.constant(value) for value, spec in zip(flat, self._inputs)]
         packed = tree.pack_sequence_as(self.model._inputs_struct, flat)
         outputs = self.model(packed, training=False)
         return [_to_numpy(value) for value in tree.flatten(outputs)]

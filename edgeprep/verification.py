@@ -18,6 +18,9 @@ from edgeprep import manifest as manifest_mod
 from edgeprep.artifacts import backend
 from edgeprep.config import ExportConfig, Quantization, Target
 from edgeprep.errors import LoadError, ParityError
+from edgeprep.host.runner import HostedRunner
+from edgeprep.host.steps import PREPROCESS, HostStep, read_preprocess
+from edgeprep.specs import TensorSpec
 from edgeprep.load import sha256_of
 from edgeprep.parity.compare import Comparison, ParityReport, Tolerance
 from edgeprep.progress import Progress
@@ -67,6 +70,33 @@ def load_golden(directory: Path, data: dict) -> tuple[list[dict[str, np.ndarray]
     return feeds, outputs
 
 
+def host_steps(directory: Path, entry: dict, data: dict) -> list[HostStep]:
+    """The host steps an artifact entry of the manifest runs before its artifact, in order."""
+    ids = entry.get("host_steps") or []
+    if not ids:
+        return []
+    expected = (data.get("host") or {}).get("sha256")
+    path = directory / PREPROCESS
+    if path.is_file() and expected and sha256_of(path) != expected:
+        raise ParityError(f"{path}: sha256 does not match the manifest: the host preprocessing spec was modified")
+    available = read_preprocess(directory)
+    missing = [step_id for step_id in ids if step_id not in available]
+    if missing:
+        raise LoadError(f"{directory}: {PREPROCESS} lacks host step(s) {', '.join(missing)} listed in the manifest; re-run edgeprep export")
+    return [available[step_id] for step_id in ids]
+
+
+def open_runner(directory: Path, data: dict, entry: dict, threads: int = 1):
+    """The runner of one artifact entry: its host steps (if any) followed by the artifact."""
+    requirements = tuple(entry.get("runtime_requirements") or ())
+    device = backend(Target(entry["target"]), need_converter=False).runner(directory / entry["file"], threads=threads, requirements=requirements)
+    steps = host_steps(directory, entry, data)
+    if not steps:
+        return device
+    inputs = [TensorSpec.from_json(spec) for spec in data["inputs"]]
+    return HostedRunner(device, steps, inputs, [spec["name"] for spec in data["outputs"]], entry.get("host_outputs") or {})
+
+
 def verify(
     directory: str | Path,
     threads: int = 1,
@@ -100,7 +130,7 @@ def verify(
     for entry in manifest["artifacts"]:
         target = Target(entry["target"])
         comparison = Comparison(target.value, "golden", list(expected))
-        with backend(target, need_converter=False).runner(directory / entry["file"], threads=threads) as runner:
+        with open_runner(directory, manifest, entry, threads) as runner:
             start = 0
             for feed in feeds:
                 rows = len(next(iter(feed.values())))
@@ -132,6 +162,8 @@ def _verify_on_data(directory, manifest, data, model, tolerance, threads, resize
         batch=settings.get("batch"),
         fold=settings.get("fold", True),
         unsafe_load=unsafe_load,
+        allow_flex=settings.get("allow_flex", False),
+        onnx_extensions=settings.get("onnx_extensions", False),
     )
     loaded = load(path, unsafe=config.unsafe_load)
     plans = make_plans(loaded.model, config)
@@ -141,7 +173,7 @@ def _verify_on_data(directory, manifest, data, model, tolerance, threads, resize
         links = {}
         for entry in manifest["artifacts"]:
             target = Target(entry["target"])
-            runner = stack.enter_context(backend(target, need_converter=False).runner(directory / entry["file"], threads=threads))
+            runner = stack.enter_context(open_runner(directory, manifest, entry, threads))
             transformed = KerasRunner(rebuild(plans[target].graph, batch=config.batch), f"transformed[{target.value}]")
             links[target.value] = Link(transformed, runner, bool(plans[target].reference_changes))
         chain = run_chain(data_source.batches(), original, links, golden_budget=0, progress=progress)

@@ -177,6 +177,67 @@ def efficientnet_b0():
     return calibrate(model, seed=11)
 
 
+TEXT_WORDS = (
+    "the a cat dog bird sat ran on under mat rug house garden big small red blue happy sad quick slow jumped "
+    "over lazy fox école naïve 日本 and or but very not".split()
+)
+
+
+def feature_space_tabular(vocab: int | None = None, cross: bool = True):
+    """keras.utils.FeatureSpace: string/integer categoricals, a normalized and a discretized float, a cross.
+
+    ``vocab`` sets the number of distinct categories of both categoricals (benchmarks); ``cross``
+    adds the string x integer HashedCrossing (which puts both lookups on the host).
+    """
+    keras = _keras()
+    import tensorflow as tf
+    from keras.utils import FeatureSpace
+
+    rng = np.random.default_rng(21)
+    n = 256 if vocab is None else max(2 * vocab, 512)
+    if vocab is None:
+        color, rooms = rng.choice(["red", "green", "blue", "white", "Grün"], n), rng.integers(1, 7, n)
+    else:
+        color, rooms = np.array([f"c{i:06d}" for i in range(vocab)])[np.arange(n) % vocab], np.arange(n) % vocab * 7 + 3
+    data = {"color": color, "rooms": rooms.astype("int32"), "area": rng.normal(80.0, 20.0, n).astype("float32"), "age": rng.uniform(0.0, 100.0, n).astype("float32")}
+    space = FeatureSpace(
+        features={
+            "color": FeatureSpace.string_categorical(num_oov_indices=1),
+            "rooms": FeatureSpace.integer_categorical(num_oov_indices=1),
+            "area": FeatureSpace.float_normalized(),
+            "age": FeatureSpace.float_discretized(num_bins=4),
+        },
+        crosses=[FeatureSpace.cross(("color", "rooms"), crossing_dim=8)] if cross else None,
+        output_mode="concat",
+    )
+    space.adapt(tf.data.Dataset.from_tensor_slices(data).batch(4096))
+    x = keras.layers.Dense(8, activation="relu")(space.get_encoded_features())
+    outputs = keras.layers.Dense(1, name="price")(x)
+    return perturb(keras.Model(space.get_inputs(), outputs, name="feature_space_tabular"), seed=3)
+
+
+def seed_text(vocab: int | None = None):
+    """The seed's text model: TextVectorization(max_tokens=1000, output_sequence_length=20) -> Embedding -> GAP -> Dense.
+
+    With ``vocab`` (benchmarks), the vocabulary is ``vocab`` synthetic words set directly.
+    """
+    keras = _keras()
+    rng = np.random.default_rng(8)
+    tokens = 1000 if vocab is None else vocab + 2
+    vectorize = keras.layers.TextVectorization(max_tokens=tokens, output_sequence_length=20, name="vectorize")
+    if vocab is None:
+        corpus = [" ".join(rng.choice(TEXT_WORDS, int(rng.integers(3, 15)))).capitalize() + rng.choice([".", "!", "?", ""]) for _ in range(200)]
+        vectorize.adapt(np.array(corpus))
+    else:
+        vectorize.set_vocabulary([f"w{i:06d}" for i in range(vocab)])
+    inputs = keras.Input((1,), dtype="string", name="text")
+    x = vectorize(inputs)
+    x = keras.layers.Embedding(tokens, 16)(x)
+    x = keras.layers.GlobalAveragePooling1D()(x)
+    outputs = keras.layers.Dense(2, name="logits")(x)
+    return perturb(keras.Model(inputs, outputs, name="seed_text"), seed=5)
+
+
 ZOO = {
     "seed_cnn": seed_cnn,
     "augmented_cnn": augmented_cnn,
@@ -186,5 +247,7 @@ ZOO = {
     "random_crop_cnn": random_crop_cnn,
     "mobilenet_v3_small": mobilenet_v3_small,
     "efficientnet_b0": efficientnet_b0,
+    "feature_space_tabular": feature_space_tabular,
+    "seed_text": seed_text,
 }
 SLOW = {"efficientnet_b0"}

@@ -12,12 +12,14 @@ import logging
 from collections import Counter
 
 from converters.onnx.quantize import quantize
+from converters.onnx.tables import from_graph_def, lookup_tables
 from converters.trace import freeze
-from edgeprep.artifacts import RANDOM_OPS, Artifact, ConvertOptions
+from edgeprep.artifacts import ONNX_EXTENSIONS, RANDOM_OPS, Artifact, ConvertOptions
 from edgeprep.config import Target
 from edgeprep.errors import ConversionError
 
 STANDARD_DOMAINS = ("", "ai.onnx", "ai.onnx.ml")
+CONTRIB_DOMAIN = "ai.onnx.contrib"  # onnxruntime-extensions (opt-in: --onnx-extensions)
 
 
 def convert(model, options: ConvertOptions) -> Artifact:
@@ -29,13 +31,18 @@ def convert(model, options: ConvertOptions) -> Artifact:
     logging.getLogger("tf2onnx").setLevel(logging.ERROR)
     frozen = freeze(model, options.input_names)
     graph_def = frozen.function.graph.as_graph_def()
+    tables = lookup_tables(graph_def)
+    extra_opset = [tf2onnx.utils.make_opsetid(CONTRIB_DOMAIN, 1)] if options.onnx_extensions else None
     try:
-        proto, _ = tf2onnx.convert.from_graph_def(
-            graph_def,
-            input_names=list(frozen.input_tensors),
-            output_names=list(frozen.output_tensors),
-            opset=options.onnx_opset,
-        )
+        if tables or extra_opset:  # lowered lookups need the tables' contents; string ops need the contrib opset
+            proto = from_graph_def(graph_def, list(frozen.input_tensors), list(frozen.output_tensors), options.onnx_opset, tables, extra_opset)
+        else:
+            proto, _ = tf2onnx.convert.from_graph_def(
+                graph_def,
+                input_names=list(frozen.input_tensors),
+                output_names=list(frozen.output_tensors),
+                opset=options.onnx_opset,
+            )
     except Exception as exc:
         raise ConversionError(f"ONNX conversion failed: {str(exc).strip().splitlines()[0][:300]}") from None
     rename = dict(zip(frozen.input_tensors, options.input_names)) | dict(zip(frozen.output_tensors, options.output_names))
@@ -43,7 +50,9 @@ def convert(model, options: ConvertOptions) -> Artifact:
     _name_batch_dim(proto.graph)
     proto = quantize(proto, options)
     ops = _count_ops(proto)
-    foreign = sorted(op for op in ops if "::" in op)
+    allowed = STANDARD_DOMAINS + ((CONTRIB_DOMAIN,) if options.onnx_extensions else ())
+    foreign = sorted(op for op in ops if "::" in op and op.split("::")[0] not in allowed)
+    requirements = (ONNX_EXTENSIONS,) if any(op.startswith(CONTRIB_DOMAIN + "::") for op in ops) else ()
     if foreign:
         raise ConversionError(f"the ONNX graph uses non-standard ops {', '.join(foreign)}; onnxruntime's stock build cannot run them")
     random_ops = sorted(op for op in ops if op in RANDOM_OPS)
@@ -51,10 +60,10 @@ def convert(model, options: ConvertOptions) -> Artifact:
         raise ConversionError(f"random ops {', '.join(random_ops)} survived into the ONNX artifact; a training-only layer was not stripped")
     proto.producer_name = "edgeprep"
     try:
-        onnx.checker.check_model(proto, full_check=True)
+        onnx.checker.check_model(proto, full_check=not requirements)  # the checker has no schemas for contrib ops
     except Exception as exc:
         raise ConversionError(f"the ONNX graph fails onnx.checker: {str(exc).strip().splitlines()[0][:300]}") from None
-    return Artifact(Target.ONNX, proto.SerializeToString(), dict(sorted(ops.items())), (), options.quantize)
+    return Artifact(Target.ONNX, proto.SerializeToString(), dict(sorted(ops.items())), requirements, options.quantize)
 
 
 def _rename_values(graph, rename: dict[str, str]) -> None:

@@ -21,10 +21,14 @@ class ONNXRunner(Runner):
 
     name = "onnx"
 
-    def __init__(self, model: bytes | str | os.PathLike, threads: int = 1):
+    def __init__(self, model: bytes | str | os.PathLike, threads: int = 1, requirements: tuple[str, ...] = ()):
         import onnxruntime as ort
 
         options = ort.SessionOptions()
+        if "onnxruntime-extensions" in requirements:  # opt-in string ops (ai.onnx.contrib)
+            from onnxruntime_extensions import get_library_path
+
+            options.register_custom_ops_library(get_library_path())
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3

@@ -3,7 +3,9 @@
 Needs only numpy and ai-edge-litert: this is the deploy-side runner. A dynamic batch dimension is
 resized to each feed's batch. Quantized integer inputs/outputs (an int8 model exported with
 ``--int8-io``) are presented as float32: inputs are quantized with the tensor's scale and zero
-point, outputs dequantized, so every runner speaks the Keras model's float interface.
+point, outputs dequantized, so every runner speaks the Keras model's float interface. An artifact
+exported with ``--allow-flex`` needs TensorFlow's own interpreter (it links the Flex delegate); the
+runner uses it only then.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 
 import numpy as np
 
+from edgeprep.errors import ConversionError
 from edgeprep.runners import Runner
 from edgeprep.specs import TensorSpec
 
@@ -21,8 +24,11 @@ class TFLiteRunner(Runner):
 
     name = "tflite"
 
-    def __init__(self, model: bytes | str | os.PathLike, threads: int = 1):
-        from ai_edge_litert.interpreter import Interpreter
+    def __init__(self, model: bytes | str | os.PathLike, threads: int = 1, requirements: tuple[str, ...] = ()):
+        if "tflite-flex" in requirements:  # opt-in Select-TF ops: TensorFlow's interpreter links the Flex delegate
+            from tensorflow.lite.python.interpreter import Interpreter
+        else:
+            from ai_edge_litert.interpreter import Interpreter
 
         content = model if isinstance(model, (bytes, bytearray)) else None
         path = None if content is not None else os.fspath(model)
@@ -61,7 +67,16 @@ class TFLiteRunner(Runner):
             interpreter.allocate_tensors()
         for detail, spec in zip(self._input_details, self._inputs):
             interpreter.set_tensor(detail["index"], _to_runtime(feed[spec.name], spec, detail))
-        interpreter.invoke()
+        try:
+            interpreter.invoke()
+        except RuntimeError as exc:
+            if "Flex delegate" in str(exc) or "Select TensorFlow op" in str(exc):
+                raise ConversionError(
+                    "this TFLite artifact uses Select-TF (Flex) ops and no installed interpreter links the Flex delegate "
+                    "(TensorFlow >= 2.20 and ai-edge-litert ship without it), so it cannot be verified here; "
+                    "drop --allow-flex to use host steps instead"
+                ) from None
+            raise
         return [_from_runtime(interpreter.get_tensor(d["index"]), d) for d in self._output_details]
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edgeprep.parity.vocab_samples import VocabularyHint, draw_vocabulary, vocabulary_hint
 from edgeprep.specs import TensorSpec
 
 LOOK_THROUGH = {
@@ -30,7 +31,7 @@ LOOK_THROUGH = {
 class InputHint:
     """How to draw raw values for one input."""
 
-    kind: str  # "uniform" | "normal" | "integer" | "bool" | "default"
+    kind: str  # "uniform" | "normal" | "integer" | "bool" | "default" | "vocabulary" (low: a VocabularyHint)
     low: object = 0.0
     high: object = 1.0
     reason: str = "by dtype"
@@ -44,6 +45,10 @@ def input_hints(graph) -> dict[str, InputHint]:
     hints = {}
     for name, tensor in zip(graph.input_names, graph.inputs):
         hints[name] = InputHint("default")
+        vocabulary = vocabulary_hint(graph, tensor, through)
+        if vocabulary is not None:  # lookup / text / bucketing layers: see vocab_samples
+            hints[name] = InputHint("vocabulary", vocabulary, None, vocabulary.reason)
+            continue
         frontier = [tensor]
         for _ in range(32):
             if not frontier:
@@ -92,7 +97,7 @@ def generate(specs: list[TensorSpec], hints: dict[str, InputHint], batch_sizes: 
             shape = (batch, *(dim if dim is not None else 8 for dim in spec.shape[1:]))
             hint = hints.get(spec.name, InputHint("default"))
             values = draw(spec, hint, shape, rng)
-            if batch >= 3:
+            if batch >= 3 and hint.kind != "vocabulary" and not spec.is_string:  # vocabularies carry their own edge cases
                 low, high = edges(spec, hint, shape[1:])
                 pick = rng.random(shape[1:]) < 0.5
                 values[0], values[1] = np.where(pick, low, high), np.where(pick, high, low)
@@ -125,6 +130,8 @@ def edges(spec: TensorSpec, hint: InputHint, row_shape: tuple[int, ...]) -> tupl
 
 def draw(spec: TensorSpec, hint: InputHint, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
     """Draw one array of ``shape`` for ``spec`` following ``hint``."""
+    if hint.kind == "vocabulary" or spec.is_string:
+        return draw_vocabulary(spec.dtype, hint.low if hint.kind == "vocabulary" else VocabularyHint(), shape, rng)
     dtype = np.dtype(spec.dtype)
     if dtype.kind == "b":
         return rng.random(shape) < 0.5

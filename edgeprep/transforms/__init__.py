@@ -7,11 +7,11 @@ block a fold), fold (affine preprocessing into weights), lower (table/text layer
 from __future__ import annotations
 
 from edgeprep.transforms.base import LayerRule, keras_class_name
+from edgeprep.transforms.lower import LOWER_RULES
 from edgeprep.transforms.strip import ReplaceRandomCrop, StripTrainingOnly
 
 STRIP_RULES: tuple[LayerRule, ...] = (StripTrainingOnly(), ReplaceRandomCrop())
 FOLD_RULES: tuple[LayerRule, ...] = ()
-LOWER_RULES: tuple[LayerRule, ...] = ()
 
 PHASES: tuple[tuple[str, tuple[LayerRule, ...]], ...] = (
     ("strip", STRIP_RULES),

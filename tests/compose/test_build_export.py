@@ -46,6 +46,5 @@ def test_a_built_numeric_model_exports_with_parity_on_raw_inputs(data, target, t
     build_and_export(NUMERIC, data, target, tmp_path)
 
 
-@pytest.mark.xfail(reason="needs issue 4 lowering (StringLookup / IntegerLookup / Discretization)", strict=False)
 def test_a_built_categorical_model_exports_with_parity_on_raw_inputs(data, target, tmp_path):
     build_and_export(CATEGORICAL, data, target, tmp_path)

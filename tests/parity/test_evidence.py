@@ -16,7 +16,7 @@ import pytest
 
 import edgeprep
 from helpers import run_cli
-from zoo import seed_cnn, tabular_numeric
+from zoo import feature_space_tabular, seed_cnn, seed_text, tabular_numeric
 
 TF_FREE = ["numpy>=2,<3", "pytest>=8", "onnxruntime>=1.32,<1.33", "ai-edge-litert>=2.3,<2.4"]
 
@@ -27,6 +27,8 @@ def exports(tmp_path_factory):
     return {
         "image": edgeprep.export(seed_cnn(), root / "image").out_dir,
         "tabular": edgeprep.export(tabular_numeric(), root / "tabular").out_dir,
+        "feature_space": edgeprep.export(feature_space_tabular(), root / "feature_space").out_dir,
+        "text": edgeprep.export(seed_text(), root / "text").out_dir,
     }
 
 
@@ -57,14 +59,18 @@ def _rehash(directory: Path, filename: str) -> None:
     (directory / "manifest.json").write_text(json.dumps(manifest))
 
 
-def _perturb_onnx_weight(directory: Path) -> str:
+def _perturb_onnx_weight(directory: Path, whole: bool = False) -> str:
+    """Add 1e-2 to one element (or, with ``whole``, every element) of the largest float initializer."""
     import onnx
     from onnx import numpy_helper
 
     model = onnx.load(str(directory / "model.onnx"))
     initializer = max((i for i in model.graph.initializer if i.data_type == onnx.TensorProto.FLOAT), key=lambda i: np.prod(i.dims))
     array = numpy_helper.to_array(initializer).copy()
-    array.flat[array.size // 2] += 1e-2
+    if whole:
+        array += 1e-2
+    else:
+        array.flat[array.size // 2] += 1e-2
     initializer.CopyFrom(numpy_helper.from_array(array, initializer.name))
     onnx.save(model, str(directory / "model.onnx"))
     _rehash(directory, "model.onnx")
@@ -124,13 +130,16 @@ def test_export_writes_a_self_contained_report(exports):
     assert sum(p.stat().st_size for p in (directory / "golden").iterdir()) < 512 * 1024
 
 
-@pytest.mark.parametrize("kind", ["image", "tabular"])
+@pytest.mark.parametrize("kind", ["image", "tabular", "feature_space", "text"])
 def test_shipped_parity_test_passes_without_tensorflow_and_catches_tampering(exports, tf_free_python, tmp_path, kind):
     directory = _copy(exports[kind], tmp_path)
     ok = subprocess.run([str(tf_free_python), "-m", "pytest", "-q", "-p", "no:cacheprovider", str(directory)], capture_output=True, text=True, timeout=300)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "2 passed" in ok.stdout
-    _perturb_onnx_weight(directory)
+    if kind in ("feature_space", "text"):  # host steps run before the artifact: its golden inputs are the host's outputs
+        manifest = json.loads((directory / "manifest.json").read_text())
+        assert set(manifest["golden"]["device_inputs"]) == {"tflite", "onnx"}
+    _perturb_onnx_weight(directory, whole=True)  # a text model's golden rows need not touch one given embedding row
     bad = subprocess.run([str(tf_free_python), "-m", "pytest", "-q", "-p", "no:cacheprovider", str(directory)], capture_output=True, text=True, timeout=300)
     assert bad.returncode == 1 and "1 failed, 1 passed" in bad.stdout, bad.stdout
 

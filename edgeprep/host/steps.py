@@ -1,0 +1,135 @@
+"""Host steps: the preprocessing that runs before a device artifact, and ``preprocess.json``.
+
+A host step reproduces one Keras layer exactly (see the modules of `edgeprep.host`); it reads raw
+model inputs or earlier steps' outputs by name and writes one named output, which is either an
+input of the device artifact or of a later step. ``preprocess.json`` (format
+``edgeprep-preprocess/1``) lists every step with its portable configuration: vocabularies, bin
+boundaries, hash salt, sequence length. This module never imports TensorFlow or Keras.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from edgeprep.errors import DataError, LoadError
+from edgeprep.host.encode import bucketize, encode
+from edgeprep.host.hashing import cross_hash, hash_buckets
+from edgeprep.host.lookup import index_lookup
+from edgeprep.host.text import text_vectorization
+
+FORMAT = "edgeprep-preprocess/1"
+PREPROCESS = "preprocess.json"
+
+
+@dataclass(frozen=True)
+class HostStep:
+    """One layer that runs on the host.
+
+    Attributes:
+        id: unique step id (the layer's path in the flattened graph).
+        kind: which implementation runs it (a key of `KINDS`).
+        layer / class_name: the Keras layer it reproduces.
+        inputs: names of the values it reads (raw inputs or earlier steps' outputs).
+        output: the name of the value it writes.
+        dtype: the dtype of its output.
+        config: the portable configuration its implementation reads.
+    """
+
+    id: str
+    kind: str
+    layer: str
+    class_name: str
+    inputs: tuple[str, ...]
+    output: str
+    dtype: str
+    config: dict = field(default_factory=dict, compare=False)
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "kind": self.kind, "layer": self.layer, "class": self.class_name, "inputs": list(self.inputs),
+                "output": self.output, "dtype": self.dtype, "config": self.config}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "HostStep":
+        return cls(data["id"], data["kind"], data["layer"], data["class"], tuple(data["inputs"]), data["output"], data["dtype"], data["config"])
+
+    def run(self, values: list[np.ndarray]) -> np.ndarray:
+        out = KINDS[self.kind](values, self.config)
+        return out.astype(str) if self.dtype == "string" else out.astype(self.dtype)
+
+
+def _discretization(values, config):
+    return encode(bucketize(values[0], config["bin_boundaries"]), config["output_mode"], config["depth"], config["dtype"])
+
+
+def _category_encoding(values, config):
+    weights = values[1] if len(values) > 1 else None
+    return encode(values[0], config["output_mode"], config["depth"], config["dtype"], count_weights=weights)
+
+
+def _hashing(values, config):
+    x = np.asarray(values[0])
+    if config["output_mode"] == "one_hot" and x.ndim and x.shape[-1] == 1:
+        x = x[..., 0]
+    bins, mask_value = config["num_bins"], config.get("mask_value")
+    salt = tuple(config["salt"]) if config.get("salt") is not None else None
+    if mask_value is not None and bins > 1:
+        mask = x.astype(str) == str(mask_value) if x.dtype.kind in "USO" else x == mask_value
+        hashed = np.where(mask, 0, hash_buckets(x, bins - 1, salt) + 1)
+    else:
+        hashed = hash_buckets(x, bins, salt)
+    return encode(hashed, config["output_mode"], bins, config["dtype"])
+
+
+def _hashed_crossing(values, config):
+    columns = [np.asarray(v) for v in values]
+    crossed = cross_hash(columns, config["num_bins"])
+    return encode(crossed, config["output_mode"], config["num_bins"], config["dtype"])
+
+
+KINDS: dict[str, Callable[[list[np.ndarray], dict], np.ndarray]] = {
+    "index_lookup": lambda values, config: index_lookup(values[0], config),
+    "discretization": _discretization,
+    "category_encoding": _category_encoding,
+    "hashing": _hashing,
+    "hashed_crossing": _hashed_crossing,
+    "text_vectorization": lambda values, config: text_vectorization(values[0], config),
+}
+
+
+def run_steps(steps: list[HostStep], feed: Mapping[str, np.ndarray], wanted: list[str]) -> dict[str, np.ndarray]:
+    """Run ``steps`` in order on the raw ``feed``; return the values named in ``wanted``.
+
+    Raises:
+        DataError: when a step's input is missing from the feed.
+    """
+    values: dict[str, np.ndarray] = {key: np.asarray(value) for key, value in feed.items()}
+    for step in steps:
+        missing = [name for name in step.inputs if name not in values]
+        if missing:
+            raise DataError(f"host step {step.id} ({step.class_name}) needs input(s) {', '.join(missing)}; pass them in the input file")
+        values[step.output] = step.run([values[name] for name in step.inputs])
+    return {name: values[name] for name in wanted if name in values}
+
+
+def preprocess_json(steps: list[HostStep]) -> bytes:
+    """The ``preprocess.json`` document for ``steps``."""
+    return (json.dumps({"format": FORMAT, "steps": [step.to_json() for step in steps]}, indent=1, ensure_ascii=False) + "\n").encode()
+
+
+def read_preprocess(directory: str | Path) -> dict[str, HostStep]:
+    """Steps of ``directory/preprocess.json`` by id (empty if the export has no host steps)."""
+    path = Path(directory) / PREPROCESS
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise LoadError(f"{path}: unreadable ({exc}); re-run edgeprep export") from None
+    if data.get("format") != FORMAT:
+        raise LoadError(f"{path}: not an {FORMAT} document; re-run edgeprep export")
+    return {step["id"]: HostStep.from_json(step) for step in data["steps"]}

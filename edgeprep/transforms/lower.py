@@ -1,0 +1,199 @@
+"""Lower lookup, bucketing, encoding, hashing and text layers to builtin ops, or to the host.
+
+Each rule reads the layer's portable configuration (`host_specs`) once and places the layer:
+
+- on the device, as an `edgeprep.lowered` layer of builtin ops (LOWERED), when the target has a
+  builtin way: vocabularies through hash tables or binary search, bins through binary search,
+  encodings through ONE_HOT + reductions (the math is in `edgeprep.lowered`);
+- on the host (HOST), when it has none: TensorFlow's FarmHash / SipHash string hashing (Hashing,
+  HashedCrossing, hashed OOV buckets) and string splitting / regex punctuation stripping
+  (TextVectorization). The host step reproduces the layer exactly (`edgeprep.host`), and the
+  device artifact starts at its output. `edgeprep.transforms.split` completes the split.
+
+``check`` refuses what neither can reproduce (sparse or ragged outputs, custom callables).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from edgeprep import lowered
+from edgeprep.config import Action, Target
+from edgeprep.graph import Call, Graph
+from edgeprep.transforms import host_specs
+from edgeprep.transforms.base import LayerRule
+from edgeprep.transforms.coverage import Unsupported
+
+
+class LoweringRule(LayerRule):
+    """A rule that places a layer on the device (builtin ops) or on the host.
+
+    Subclasses give ``kind`` (the `edgeprep.host.steps.KINDS` key), ``config()`` and
+    ``device()``, which returns the lowered layer or None with the reason it must run on the host.
+    """
+
+    action = Action.LOWERED
+    kind: ClassVar[str]
+    spec: ClassVar[staticmethod]  # layer -> portable config (a `host_specs` function)
+
+    def check(self, call: Call, graph: Graph, target: Target) -> str | None:
+        return _sparse_or_ragged(call.layer)
+
+    def config(self, layer) -> dict:
+        return type(self).spec(layer)
+
+    def device(self, call: Call, config: dict, target: Target) -> tuple[object | None, str]:
+        raise NotImplementedError
+
+    def rewrite(self, call: Call, graph: Graph, target: Target) -> None:
+        config = self.config(call.layer)
+        op, detail = self.device(call, config, target)
+        call.rule = self.name
+        if op is None:
+            self.place_on_host(call, detail, config)
+            return
+        call.op, call.kwargs = op, dict(call.kwargs)
+        call.action, call.detail = Action.LOWERED, detail
+
+    def place_on_host(self, call: Call, detail: str, config: dict | None = None) -> None:
+        """Mark ``call`` as a host step (its implementation reads ``config``)."""
+        call.op = None
+        call.action, call.detail, call.rule = Action.HOST, detail, self.name
+        call.host = (self.kind, config if config is not None else self.config(call.layer))
+
+
+def _sparse_or_ragged(layer) -> str | None:
+    if getattr(layer, "sparse", False) or getattr(getattr(layer, "_lookup_layer", None), "sparse", False):
+        return f"{layer.name}: sparse=True outputs a SparseTensor, which neither runtime has; use sparse=False"
+    if getattr(layer, "_ragged", False):
+        return f"{layer.name}: ragged=True outputs a RaggedTensor, which neither runtime has; set output_sequence_length instead"
+    return None
+
+
+class LowerIndexLookup(LoweringRule):
+    """StringLookup / IntegerLookup: table or binary-search lookup, then the encoding."""
+
+    name = "lower-index-lookup"
+    classes = ("StringLookup", "IntegerLookup")
+    kind = "index_lookup"
+
+    def check(self, call: Call, graph: Graph, target: Target) -> str | None:
+        layer = call.layer
+        if getattr(layer, "encoding", "utf-8").lower().replace("-", "") != "utf8":
+            return f"{layer.name}: encoding={layer.encoding!r}; only UTF-8 strings are supported"
+        return _sparse_or_ragged(layer)
+
+    spec = staticmethod(host_specs.index_lookup)
+
+    def device(self, call, config, target):
+        hashed_oov = config["num_oov_indices"] > 1 and (config["key_dtype"] == "string" or config["oov_method"] == "farmhash")
+        if hashed_oov and not config["invert"]:
+            return None, f"num_oov_indices={config['num_oov_indices']} hashes OOV values with TensorFlow's FarmHash/SipHash: no builtin op, runs on the host"
+        vocab = len(config["vocabulary"])
+        if config["invert"]:
+            how = f"inverse lookup by GATHER over {vocab} tokens"
+        elif config["key_dtype"] == "string":
+            how = f"hash-table lookup of {vocab} tokens (" + ("HASHTABLE builtins" if target is Target.TFLITE else "ai.onnx.ml CategoryMapper") + ")"
+        else:
+            how = f"binary search over {vocab} sorted keys"
+        if config["output_mode"] != "int":
+            how += f", then {config['output_mode']} by ONE_HOT + reduction"
+        return lowered.lookup(config, call.outputs[0], name=f"{call.layer.name}_lowered"), how
+
+
+class LowerDiscretization(LoweringRule):
+    """Discretization: binary-searched Bucketize, then the encoding."""
+
+    name = "lower-discretization"
+    classes = ("Discretization",)
+    kind = "discretization"
+
+    def check(self, call, graph, target):
+        if call.layer.bin_boundaries is None:
+            return f"{call.layer.name}: Discretization has no bin boundaries; adapt it or pass bin_boundaries before export"
+        return _sparse_or_ragged(call.layer)
+
+    spec = staticmethod(host_specs.discretization)
+
+    def device(self, call, config, target):
+        n = len(config["bin_boundaries"])
+        return lowered.discretize(config, call.outputs[0], name=f"{call.layer.name}_lowered"), f"binary search over {n} bin boundaries (float32, boundary values go up)"
+
+
+class LowerCategoryEncoding(LoweringRule):
+    """CategoryEncoding: ONE_HOT then MAX / SUM over the sample axis."""
+
+    name = "lower-category-encoding"
+    classes = ("CategoryEncoding",)
+    kind = "category_encoding"
+
+    spec = staticmethod(host_specs.category_encoding)
+
+    def device(self, call, config, target):
+        return lowered.category_encoding(config, call.outputs[0], name=f"{call.layer.name}_lowered"), f"{config['output_mode']} by ONE_HOT + reduction"
+
+
+class HostHashing(LoweringRule):
+    """Hashing: FarmHash Fingerprint64 (SipHash with a salt) of the value's text: host only."""
+
+    name = "host-hashing"
+    classes = ("Hashing",)
+    kind = "hashing"
+
+    spec = staticmethod(host_specs.hashing)
+
+    def device(self, call, config, target):
+        what = "SipHash (salted)" if config["salt"] is not None else "FarmHash Fingerprint64"
+        return None, f"{what} string hashing has no builtin op; runs on the host"
+
+
+class HostHashedCrossing(LoweringRule):
+    """HashedCrossing: FingerprintCat64 of the features' fingerprints: host only."""
+
+    name = "host-hashed-crossing"
+    classes = ("HashedCrossing",)
+    kind = "hashed_crossing"
+
+    spec = staticmethod(host_specs.hashed_crossing)
+
+    def device(self, call, config, target):
+        return None, "tf.sparse.cross_hashed (FingerprintCat64 over uint64) has no builtin op; runs on the host"
+
+
+class HostTextVectorization(LoweringRule):
+    """TextVectorization: standardize + split + ngrams + lookup, on the host."""
+
+    name = "host-text-vectorization"
+    classes = ("TextVectorization",)
+    kind = "text_vectorization"
+
+    def check(self, call, graph, target):
+        layer = call.layer
+        if callable(layer._standardize) or callable(layer._split):
+            return f"{layer.name}: a custom standardize/split callable cannot be exported; use the built-in options"
+        if layer._split is None and layer._ngrams:
+            return f"{layer.name}: ngrams without split is not supported; set split='whitespace'"
+        if layer._encoding.lower().replace("-", "") != "utf8":
+            return f"{layer.name}: encoding={layer._encoding!r}; only UTF-8 strings are supported"
+        return _sparse_or_ragged(layer)
+
+    spec = staticmethod(host_specs.text_vectorization)
+
+    def device(self, call, config, target):
+        if config["standardize"] is None and config["split"] is None and config["output_sequence_length"] is None:
+            return lowered.lookup(config["lookup"], call.outputs[0], name=f"{call.layer.name}_lowered"), "no standardize/split: a vocabulary lookup on the device"
+        parts = []
+        if config["standardize"] in ("strip_punctuation", "lower_and_strip_punctuation"):
+            parts.append("regex punctuation stripping")
+        if config["split"] is not None:
+            parts.append(f"{config['split']} string splitting")
+        if config["standardize"] in ("lower", "lower_and_strip_punctuation") and not parts:
+            parts.append("ASCII-only lowercasing")
+        reason = " and ".join(parts) or "string tensors"
+        return None, f"{reason} has no builtin {target.value} op; runs on the host, device input is the token ids"
+
+
+LOWER_RULES: tuple[LayerRule, ...] = (
+    LowerIndexLookup(), LowerDiscretization(), LowerCategoryEncoding(), HostHashing(), HostHashedCrossing(), HostTextVectorization(),
+    Unsupported(),
+)

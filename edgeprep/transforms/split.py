@@ -1,0 +1,111 @@
+"""Complete the host split of a planned graph: host closure, step names, device inputs.
+
+A host step can only read raw model inputs or other host steps' outputs (the device artifact
+runs after the host). So when a HOST layer reads a value computed by a device layer, that
+producer moves to the host too if its rule can run it there (e.g. the StringLookup feeding a
+HashedCrossing); otherwise the plan reports a problem. Every host output that a device layer or
+a model output reads becomes an input of the device artifact, named after its layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from edgeprep.config import Action
+from edgeprep.graph import Call, Graph
+from edgeprep.host.steps import HostStep
+
+
+@dataclass(frozen=True)
+class HostSplit:
+    """The host part of a plan.
+
+    Attributes:
+        steps: host steps in run order.
+        device_inputs: names of the device artifact's inputs: raw inputs it reads, then host outputs.
+        outputs: host call path -> the name of its output value.
+        host_outputs: model output name -> host value, for outputs a host step computes (the
+            device artifact does not have them).
+        device_outputs: the model outputs the device artifact computes, in the artifact's order.
+    """
+
+    steps: tuple[HostStep, ...] = ()
+    device_inputs: tuple[str, ...] = ()
+    outputs: tuple[tuple[str, str], ...] = ()
+    host_outputs: tuple[tuple[str, str], ...] = ()
+    device_outputs: tuple[str, ...] = ()
+
+    def output_name(self, call: Call) -> str | None:
+        return dict(self.outputs).get(call.path)
+
+
+def _rule_for(call: Call, target):
+    from edgeprep.transforms import LOWER_RULES
+
+    return next((rule for rule in LOWER_RULES if target in rule.targets and rule.matches(call)), None)
+
+
+def close_host_split(graph: Graph, target) -> list[str]:
+    """Move device producers of host inputs to the host where possible; return the problems."""
+    problems: list[str] = []
+    changed = True
+    while changed:
+        changed = False
+        for call in graph.live_calls():
+            if call.action is not Action.HOST:
+                continue
+            for tensor in call.inputs:
+                producer = graph.producer(tensor)
+                if producer is None or producer.action is Action.HOST:
+                    continue
+                rule = _rule_for(producer, target)
+                if rule is not None and producer.action in (Action.LOWERED, Action.KEPT) and rule.check(producer, graph, target) is None:
+                    rule.place_on_host(producer, f"feeds host step {call.layer.name}, so runs on the host too")
+                    changed = True
+                else:
+                    message = f"{call.layer.name} runs on the host but reads the output of {producer.layer.name} ({producer.class_name}), which only the device can compute"
+                    if message not in problems:
+                        problems.append(message)
+    return problems
+
+
+def host_split(graph: Graph) -> HostSplit:
+    """Name the host steps' values and list the device artifact's inputs (after `close_host_split`)."""
+    names: dict[int, str] = {id(t): name for name, t in zip(graph.input_names, graph.inputs)}
+    taken = set(graph.input_names)
+    steps, outputs = [], []
+    host_calls = [call for call in graph.live_calls() if call.action is Action.HOST]
+    for call in host_calls:
+        name = _unique(call.layer.name, taken)
+        kind, config = call.host
+        inputs = tuple(names[id(graph.resolve(t))] for t in call.inputs if id(graph.resolve(t)) in names)
+        steps.append(HostStep(call.path, kind, call.layer.name, call.class_name, inputs, name, config["dtype"], config))
+        names[id(call.outputs[0])] = name
+        outputs.append((call.path, name))
+    host_values = {id(call.outputs[0]) for call in host_calls}
+    host_outputs = [(name, names[id(graph.resolve(t))]) for name, t in zip(graph.output_names, graph.outputs) if id(graph.resolve(t)) in host_values]
+    device_outputs = sorted(name for name in graph.output_names if name not in dict(host_outputs))
+    read = set()
+    for call in graph.live_calls():
+        if call.action is not Action.HOST:
+            read.update(id(graph.resolve(t)) for t in call.inputs)
+    read.update(id(graph.resolve(t)) for name, t in zip(graph.output_names, graph.outputs) if name in device_outputs)
+    device_inputs = [name for name, t in zip(graph.input_names, graph.inputs) if id(t) in read]
+    device_inputs += [names[id(call.outputs[0])] for call in host_calls if id(call.outputs[0]) in read]
+    return HostSplit(tuple(steps), tuple(device_inputs), tuple(outputs), tuple(host_outputs), tuple(device_outputs))
+
+
+def split_problems(split: HostSplit) -> list[str]:
+    """What makes a host split unusable (it leaves the device nothing to compute)."""
+    if split.steps and not split.device_outputs:
+        return ["every model output is computed by host steps, so there is nothing left for the device artifact; export the model that consumes these features"]
+    return []
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    candidate, n = name, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{name}_{n}"
+    taken.add(candidate)
+    return candidate
