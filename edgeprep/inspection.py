@@ -55,16 +55,14 @@ def inspect_model(model: Any, config: ExportConfig = ExportConfig(targets=ALL_TA
     """Plan ``model`` (a path or keras.Model) for every target without converting anything."""
     from edgeprep.load import load
     from edgeprep.plan import make_plans
-    from edgeprep.runners import KerasRunner
 
     loaded = load(model, config.unsafe_load, config.custom_objects)
     plans = make_plans(loaded.model, config)
-    runner = KerasRunner(loaded.model)
+    runner = loaded.original_runner()
     advice = []
     if any(None in spec.shape for spec in runner.inputs()) and config.batch is None:
         advice.append("inputs have a dynamic batch; for edge targets pass --batch 1 so shape arithmetic folds away")
-    if loaded.opaque:
-        advice.append("this is a bare SavedModel: its layers cannot be seen, so nothing is stripped or folded")
+    advice.extend(loaded.notes)
     for target, plan in plans.items():
         for problem in plan.problems:
             advice.append(f"{target.value}: {problem}")

@@ -1,7 +1,8 @@
 """Load a model safely: a `.keras` file, a Keras `.h5`, a SavedModel directory, or an in-memory model.
 
 Files are untrusted by default: Keras' safe mode is on, so a Lambda layer or an unknown class is
-refused with the flag that allows it, and nothing in the file runs.
+refused with the flag that allows it, and nothing in the file runs. Models saved by Keras 2
+(tf_keras) are loaded and translated by `edgeprep.legacy`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeprep.errors import LoadError
+from edgeprep.runners import KerasRunner, Runner
 from edgeprep.layers import saved_model_signature
 
 # TensorFlow ops that touch the file system or run Python: never in an inference graph we trust.
@@ -39,16 +41,27 @@ UNSAFE_GRAPH_OPS = frozenset(
 )
 
 
+OPAQUE_NOTE = (
+    "a bare SavedModel signature, not a Keras model: its layers cannot be seen, so nothing was stripped, folded or "
+    "lowered at layer level; only the converters' graph-level constant folding applies"
+)
+
+
 @dataclass(frozen=True)
 class LoadedModel:
     """A loaded model and where it came from.
 
     Attributes:
-        model: the Keras model (a wrapper Functional model for a bare SavedModel).
+        model: the Keras model (a wrapper Functional model for a bare SavedModel; the Keras 3
+            translation of a Keras 2 model).
         path: the source path, or None for an in-memory model.
         sha256: digest of the source file (of every file, for a directory), or None.
-        kind: "keras", "h5", "saved_model" or "memory".
+        kind: "keras", "h5", "saved_model" or "memory"; for Keras 2 models "keras2_h5",
+            "keras2_keras", "keras2_saved_model" or "keras2_memory".
         opaque: True when the model's layers cannot be seen (a SavedModel signature).
+        reference: the runner artifacts are compared with, when it is not ``model`` itself (the
+            tf_keras model behind a translation).
+        notes: what the user should know about how the model was read (manifest, inspect).
     """
 
     model: Any
@@ -56,6 +69,12 @@ class LoadedModel:
     sha256: str | None
     kind: str
     opaque: bool = False
+    reference: Runner | None = None
+    notes: tuple[str, ...] = ()
+
+    def original_runner(self) -> Runner:
+        """The parity reference: ``reference`` if set, else ``model`` run by Keras."""
+        return self.reference if self.reference is not None else KerasRunner(self.model, "keras")
 
 
 def sha256_of(path: str | os.PathLike) -> str:
@@ -103,16 +122,23 @@ def load(source: Any, unsafe: bool = False, custom_objects: tuple[str, ...] = ()
     Raises:
         LoadError: with a one-line message naming the problem and the fix.
     """
+    from edgeprep import legacy
+
     if not isinstance(source, (str, os.PathLike)):
-        return LoadedModel(_check_in_memory(source), None, None, "memory")
+        if legacy.is_tf_keras_model(source):
+            return legacy.load_keras2_model(source, custom_objects)
+        return LoadedModel(check_in_memory(source), None, None, "memory")
     path = Path(source)
     if not path.exists():
         raise LoadError(f"{path}: no such file or directory; pass the path of a .keras file or SavedModel directory")
+    if path.is_dir() and not (path / "saved_model.pb").is_file():
+        raise LoadError(f"{path}: a directory without saved_model.pb is not a SavedModel; pass a .keras file or a SavedModel directory")
+    keras2 = legacy.keras2_format(path)
+    if keras2 is not None:
+        return legacy.load_keras2_file(path, keras2, unsafe, custom_objects)
     if path.is_dir():
-        if not (path / "saved_model.pb").is_file():
-            raise LoadError(f"{path}: a directory without saved_model.pb is not a SavedModel; pass a .keras file or a SavedModel directory")
         model = _load_saved_model(path, unsafe)
-        return LoadedModel(model, str(path), sha256_of(path), "saved_model", opaque=True)
+        return LoadedModel(model, str(path), sha256_of(path), "saved_model", opaque=True, notes=(OPAQUE_NOTE,))
     if path.stat().st_size == 0:
         raise LoadError(f"{path}: the file is empty; re-save the model with model.save('model.keras')")
     suffix = path.suffix.lower()
@@ -126,7 +152,7 @@ def load(source: Any, unsafe: bool = False, custom_objects: tuple[str, ...] = ()
         raise LoadError(f"{path}: not a model file (expected .keras, .h5 or a SavedModel directory)")
     objects = import_custom_objects(custom_objects)
     model = _load_keras_file(path, unsafe, objects)
-    return LoadedModel(_check_in_memory(model, str(path)), str(path), sha256_of(path), kind)
+    return LoadedModel(check_in_memory(model, str(path)), str(path), sha256_of(path), kind)
 
 
 def load_object(path: str | os.PathLike, unsafe: bool = False, custom_objects: tuple[str, ...] = ()) -> Any:
@@ -188,7 +214,7 @@ def _load_keras_file(path: Path, unsafe: bool, custom_objects: dict[str, Any]):
         raise LoadError(f"{path}: Keras cannot load it ({first[:200]}); check that it was saved with model.save()") from None
 
 
-def _check_in_memory(model, where: str = "the model"):
+def check_in_memory(model, where: str = "the model"):
     try:
         import keras
     except ImportError:  # pragma: no cover - keras is a dependency
@@ -209,11 +235,68 @@ def _has_symbolic_io(model) -> bool:
         return False
 
 
+def unsafe_saved_model_ops(path: Path) -> list[str]:
+    """`UNSAFE_GRAPH_OPS` in a SavedModel's graphs, read from ``saved_model.pb`` before anything runs.
+
+    The checkpoint saver's own function (the one ``saver_def`` names, and what only it calls) is
+    allowed to write files; every other function and graph node, including the restore function
+    that runs on load, is not.
+    """
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    saved = saved_model_pb2.SavedModel()
+    try:
+        saved.ParseFromString((path / "saved_model.pb").read_bytes())
+    except Exception as exc:  # protobuf's DecodeError, OSError
+        raise LoadError(f"{path}: saved_model.pb is unreadable ({exc}); re-export the SavedModel") from None
+    found: set[str] = set()
+    for meta in saved.meta_graphs:
+        functions = {f.signature.name: f for f in meta.graph_def.library.function}
+        calls = {name: _called(f.node_def) for name, f in functions.items()}
+        save_node = meta.saver_def.save_tensor_name.split(":")[0]
+        saver = [node for node in meta.graph_def.node if node.name == save_node]
+        others = [node for node in meta.graph_def.node if node.name != save_node]
+        save_only = _reachable(_called(saver), calls)
+        checked = _reachable(_called(others) | (set(functions) - save_only), calls)
+        found |= {node.op for node in others} & UNSAFE_GRAPH_OPS
+        for name in checked:
+            found |= {node.op for node in functions[name].node_def} & UNSAFE_GRAPH_OPS
+    return sorted(found)
+
+
+def _called(nodes) -> set[str]:
+    """Names of the functions that ``nodes`` call through function-valued attributes."""
+    names = set()
+    for node in nodes:
+        for value in node.attr.values():
+            if value.HasField("func"):
+                names.add(value.func.name)
+            names.update(f.name for f in value.list.func)
+    return names
+
+
+def _reachable(start: set[str], calls: dict[str, set[str]]) -> set[str]:
+    seen, todo = set(), [name for name in start if name in calls]
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo.extend(callee for callee in calls[name] if callee in calls)
+    return seen
+
+
 def _load_saved_model(path: Path, unsafe: bool):
     """Wrap a SavedModel's serving signature in a Functional model with named inputs."""
     import keras
     import tensorflow as tf
 
+    if not unsafe:
+        bad = unsafe_saved_model_ops(path)
+        if bad:
+            raise LoadError(
+                f"{path}: the SavedModel's graph contains {', '.join(bad)}, which touch files or run Python; "
+                "if you trust it, pass --unsafe-load"
+            )
     try:
         loaded = tf.saved_model.load(str(path))
     except Exception as exc:

@@ -22,7 +22,7 @@ from edgeprep.errors import LoadError
 
 FORMAT = "edgeprep-manifest/1"
 MANIFEST = "manifest.json"
-TOOLS = ("edgeprep", "keras", "tensorflow", "tensorflow-cpu", "tf2onnx", "onnx", "onnxruntime", "ai-edge-litert", "numpy")
+TOOLS = ("edgeprep", "keras", "tf-keras", "tensorflow", "tensorflow-cpu", "tf2onnx", "onnx", "onnxruntime", "ai-edge-litert", "numpy")
 
 
 def tool_versions() -> dict[str, str]:

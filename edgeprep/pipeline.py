@@ -87,7 +87,7 @@ def export(
     with progress.step("plan"):
         plans = make_plans(loaded.model, config)
     collect([p for plan in plans.values() for p in plan.problems], UnsupportedLayerError, "cannot export")
-    original = KerasRunner(loaded.model, "keras")
+    original = loaded.original_runner()
     hints = input_hints(flatten(loaded.model))
     source = open_data(config.data, original.inputs(), config.resize_images) if config.data else None
 
@@ -274,6 +274,7 @@ def _manifest(loaded, original, plans, artifacts, reports, transform_reports, co
             "path": os.path.abspath(loaded.path) if loaded.path else None,
             "sha256": loaded.sha256,
             "kind": loaded.kind,
+            "notes": list(loaded.notes),
             "keras_version": versions.get("keras"),
             "tensorflow_version": versions.get("tensorflow") or versions.get("tensorflow-cpu"),
         },

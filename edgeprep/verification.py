@@ -167,7 +167,7 @@ def _verify_on_data(directory, manifest, data, model, tolerance, threads, resize
     )
     loaded = load(path, unsafe=config.unsafe_load)
     plans = make_plans(loaded.model, config)
-    original = KerasRunner(loaded.model)
+    original = loaded.original_runner()
     data_source = open_data(data, original.inputs(), resize_images)
     with contextlib.ExitStack() as stack, progress.step(f"verify on {data}"):
         links = {}

@@ -75,8 +75,8 @@ def run_chain(
     progress = progress or Progress()
     names = [spec.name for spec in original.outputs()]
     result = ChainResult(
-        verdicts={t: Comparison(t, "transformed" if link.reference_is_transformed else "keras", names) for t, link in links.items()},
-        transforms={t: (Comparison(f"transformed[{t}]", "keras", names) if link.transformed is not None and not link.reference_is_transformed else None) for t, link in links.items()},
+        verdicts={t: Comparison(t, "transformed" if link.reference_is_transformed else original.name, names) for t, link in links.items()},
+        transforms={t: (Comparison(f"transformed[{t}]", original.name, names) if link.transformed is not None and not link.reference_is_transformed else None) for t, link in links.items()},
         converters={t: Comparison(t, "transformed", names) for t, link in links.items() if link.transformed is not None},
     )
     needs_original = any(not link.reference_is_transformed for link in links.values())

@@ -1,0 +1,200 @@
+"""Translate a tf_keras (Keras 2) model into the same model in Keras 3, layer by layer.
+
+Keras 3 reads Keras 2 configs itself (its legacy deserializer, ``use_legacy_config=True``); the
+``tf_keras.layers.experimental.preprocessing`` aliases serialize under their plain class names, so
+they land on the Keras 3 classes the rules know. What a Keras 2 config lacks is carried over here:
+
+1. Weights, copied layer by layer by name (nested models too).
+2. Preprocessing state held outside weights, written into the Keras 3 config where Keras 3 keeps it:
+   the vocabulary of StringLookup / IntegerLookup / TextVectorization (with its special tokens,
+   and the idf weights in ``tf_idf`` mode), Normalization's mean and variance, Discretization's
+   bin boundaries.
+3. A clean-up: ``batch_input_shape`` stays on InputLayers only (a Sequential without one gets
+   one, as tf_keras builds it); ``rng_type`` of the random layers and ``trainable`` where Keras 3
+   takes no such argument are dropped (neither changes inference); RandomHeight / RandomWidth,
+   which Keras 3 does not have and which are the identity at inference, become ``Identity``.
+
+The translation is never trusted on its own: parity compares every artifact with the tf_keras
+model itself (`edgeprep.legacy.runner`).
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from typing import Any
+
+import numpy as np
+
+from edgeprep.errors import LoadError, collect
+
+LOOKUPS = ("StringLookup", "IntegerLookup", "TextVectorization")
+STATE_IN_CONFIG = LOOKUPS + ("Normalization", "Discretization")
+INFERENCE_IDENTITY = ("RandomHeight", "RandomWidth")
+# tf_keras config keys with no effect at inference, dropped where the Keras 3 class takes no such argument.
+INFERENCE_FREE_KEYS = ("rng_type", "trainable")
+
+
+def translate(old, safe: bool = True, custom_objects: dict[str, Any] | None = None):
+    """The Keras 3 model equivalent to the tf_keras model ``old``, and notes on what was changed.
+
+    Args:
+        old: a tf_keras Functional or Sequential model.
+        safe: Keras 3 safe mode while deserializing (refuses lambdas).
+        custom_objects: Keras 3 classes for custom layers of the model, by name.
+
+    Raises:
+        LoadError: the model is subclassed, a layer has no Keras 3 counterpart, or weights do not fit.
+    """
+    from keras.src.legacy.saving import json_utils, saving_options, saving_utils
+    from keras.src.saving import serialization_lib
+
+    from edgeprep.legacy.source import load_failure
+
+    try:
+        config = json.loads(old.to_json())
+    except NotImplementedError:
+        raise LoadError(
+            f"Keras 2 model {old.name!r} is a subclassed model without a config; edgeprep needs a Functional or Sequential "
+            "model (or export a signature with tf.saved_model.save and pass that directory)"
+        ) from None
+    notes: list[str] = []
+    _clean(config, old, notes)
+    try:
+        with saving_options.keras_option_scope(use_legacy_config=True), serialization_lib.SafeModeScope(safe):
+            new = saving_utils.model_from_config(json_utils.decode(json.dumps(config)), custom_objects=custom_objects)
+    except Exception as exc:  # Keras raises ValueError/TypeError with long messages
+        raise load_failure(f"Keras 2 model {old.name!r}", exc, "Keras 3 cannot translate it") from None
+    problems: list[str] = []
+    _copy_weights(old, new, problems)
+    collect(problems, LoadError, f"cannot translate Keras 2 model {old.name!r}")
+    return new, tuple(notes)
+
+
+def _clean(model_config: dict, model, notes: list[str]) -> None:
+    """Edit a (nested) model config in place; ``model`` is the tf_keras model it describes."""
+    layers = model_config.get("config", {}).get("layers")
+    if not isinstance(layers, list):
+        return
+    if model_config.get("class_name") == "Sequential" and layers and layers[0].get("class_name") != "InputLayer":
+        first = layers[0].get("config", {})
+        if first.get("batch_input_shape") is not None:
+            layers.insert(0, {"class_name": "InputLayer", "config": {
+                "batch_input_shape": first["batch_input_shape"], "dtype": first.get("dtype") or "float32", "name": f"{first['name']}_input",
+            }})
+    _renumber_nodes(model_config["config"])
+    for entry in layers:
+        cls, config = entry.get("class_name"), entry.get("config", {})
+        layer = _get_layer(model, config.get("name"))
+        if cls != "InputLayer":
+            config.pop("batch_input_shape", None)
+        if isinstance(config.get("layers"), list):
+            _clean(entry, layer, notes)
+            continue
+        if cls in INFERENCE_IDENTITY:
+            entry["class_name"], entry["config"] = "Identity", {"name": config["name"], "dtype": config.get("dtype")}
+            notes.append(f"{config['name']}: tf_keras {cls} is the identity at inference and Keras 3 has no such class; translated to Identity")
+            continue
+        _drop_inference_free_keys(cls, config)
+        if layer is not None and cls in STATE_IN_CONFIG:
+            _inject_state(cls, config, layer)
+
+
+def _renumber_nodes(config: dict) -> None:
+    """Number each layer's calls 0, 1, ... in the order of the model's own calls.
+
+    Keras 3 numbers a layer's nodes by its calls in this model only; tf_keras also counts the
+    construction node of a nested model revived from a SavedModel (``["augment", 1, 0]``).
+    """
+    references: list[list] = []
+
+    def collect(node) -> None:
+        if isinstance(node, list) and len(node) >= 3 and isinstance(node[0], str) and type(node[1]) is int and type(node[2]) is int:
+            references.append(node)
+        elif isinstance(node, (list, dict)):
+            for value in node.values() if isinstance(node, dict) else node:
+                collect(value)
+
+    for entry in config["layers"]:
+        collect(entry.get("inbound_nodes", []))
+    collect(config.get("input_layers", []))
+    collect(config.get("output_layers", []))
+    used: dict[str, set[int]] = {}
+    for name, index, *_ in references:
+        used.setdefault(name, set()).add(index)
+    numbering = {name: {old: new for new, old in enumerate(sorted(indices))} for name, indices in used.items()}
+    for reference in references:
+        reference[1] = numbering[reference[0]][reference[1]]
+
+
+def _get_layer(model, name):
+    try:
+        return model.get_layer(name)
+    except ValueError:  # the InputLayer a tf_keras Sequential keeps out of .layers
+        return None
+
+
+def _drop_inference_free_keys(cls: str, config: dict) -> None:
+    for key in INFERENCE_FREE_KEYS:
+        if key in config and not _accepts(cls, key):
+            config.pop(key)
+
+
+def _accepts(cls: str, key: str) -> bool:
+    """Whether the Keras 3 class ``cls`` takes the constructor argument ``key`` (unknown classes: yes)."""
+    import keras
+
+    target = getattr(keras.layers, cls, None)
+    if not isinstance(target, type):
+        return True
+    parameters = inspect.signature(target.__init__).parameters
+    if key in parameters:
+        return True
+    takes_kwargs = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    return takes_kwargs and key in inspect.signature(keras.layers.Layer.__init__).parameters
+
+
+def _inject_state(cls: str, config: dict, layer) -> None:
+    """Write the state a tf_keras layer keeps outside its config into its Keras 3 config."""
+    if cls in LOOKUPS:
+        vocabulary = layer.get_vocabulary(include_special_tokens=True)
+        if vocabulary:
+            config["vocabulary"] = _plain(vocabulary)
+            if config.get("output_mode") == "tf_idf":
+                lookup = getattr(layer, "_lookup_layer", layer)
+                config["idf_weights"] = _plain(np.asarray(lookup.idf_weights)[: len(vocabulary)])
+    elif cls == "Normalization" and hasattr(layer, "mean"):
+        # tf_keras keeps them in broadcast shape (1, d); Keras 3 wants the kept axes only, (d,).
+        keep = tuple(getattr(layer, "_keep_axis", ()))
+        for key in ("mean", "variance"):
+            value = np.asarray(getattr(layer, key))
+            config[key] = _plain(np.squeeze(value, axis=tuple(d for d in range(value.ndim) if d not in keep)))
+    elif cls == "Discretization" and len(getattr(layer, "bin_boundaries", None) or []):
+        config["bin_boundaries"], config["num_bins"] = _plain(layer.bin_boundaries), None
+
+
+def _plain(values) -> list:
+    return np.asarray(values).tolist() if not isinstance(values, list) else [v.item() if hasattr(v, "item") else v for v in values]
+
+
+def _copy_weights(old, new, problems: list[str]) -> None:
+    """Copy weights layer by layer by name; preprocessing state went through the config instead."""
+    for layer in old.layers:
+        target = _get_layer(new, layer.name)
+        if target is None:
+            problems.append(f"layer {layer.name!r} has no counterpart in the Keras 3 translation")
+            continue
+        if hasattr(layer, "layers") and hasattr(target, "layers"):
+            _copy_weights(layer, target, problems)
+            continue
+        if type(layer).__name__ in STATE_IN_CONFIG:
+            continue
+        weights = layer.get_weights()
+        if len(weights) != len(target.weights):
+            problems.append(f"layer {layer.name!r} ({type(layer).__name__}) has {len(weights)} weights in Keras 2 and {len(target.weights)} in Keras 3")
+            continue
+        if weights:
+            try:
+                target.set_weights(weights)
+            except ValueError as exc:
+                problems.append(f"layer {layer.name!r}: {str(exc).splitlines()[0][:200]}")
