@@ -52,11 +52,7 @@ def _loaded(old, path, sha256, kind: str, unsafe: bool, custom_objects: dict[str
     check_in_memory(new, where)
     reference = TfKerasRunner(old)
     translated = KerasRunner(new)
-    if _signature(reference.inputs()) != _signature(translated.inputs()) or _signature(reference.outputs()) != _signature(translated.outputs()):
-        raise LoadError(
-            f"{where}: the Keras 3 translation has inputs {_signature(translated.inputs())} -> {_signature(translated.outputs())}, "
-            f"the Keras 2 model {_signature(reference.inputs())} -> {_signature(reference.outputs())}; edgeprep cannot translate this model"
-        )
+    notes += _io_differences(where, reference, translated)
     summary = (
         f"Keras 2 model ({origin}), loaded with tf_keras {tf_keras.__version__} and translated to Keras {keras.__version__} "
         "layer by layer; parity is measured against the tf_keras model"
@@ -64,8 +60,35 @@ def _loaded(old, path, sha256, kind: str, unsafe: bool, custom_objects: dict[str
     return LoadedModel(new, path, sha256, kind, reference=reference, notes=(summary, *notes))
 
 
-def _signature(specs) -> list[tuple]:
-    return [(spec.name, spec.dtype, tuple(spec.shape)) for spec in specs]
+def _io_differences(where: str, reference, translated) -> tuple[str, ...]:
+    """Notes on integer widths that differ between the tf_keras model and its translation.
+
+    Raises:
+        LoadError: names, shapes or kinds of inputs/outputs differ (the translation is wrong).
+    """
+    notes = []
+    for what, old, new in (("input", reference.inputs(), translated.inputs()), ("output", reference.outputs(), translated.outputs())):
+        same = [s.name for s in old] == [s.name for s in new] and all(_fits(a.shape, b.shape) for a, b in zip(old, new))
+        for a, b in zip(old, new) if same else ():
+            if a.dtype != b.dtype and not (_integer(a.dtype) and _integer(b.dtype)):
+                same = False
+            elif a.dtype != b.dtype:
+                notes.append(f"{what} {a.name!r} is {b.dtype} in Keras 3 ({a.dtype} in tf_keras): same values, narrower type")
+        if not same:
+            raise LoadError(
+                f"{where}: the Keras 3 translation's {what}s are {[(s.name, s.dtype, s.shape) for s in new]}, the Keras 2 model's "
+                f"{[(s.name, s.dtype, s.shape) for s in old]}; edgeprep cannot translate this model"
+            )
+    return tuple(notes)
+
+
+def _fits(old_shape, new_shape) -> bool:
+    """Same rank, and every dimension tf_keras fixes is the same in the translation."""
+    return len(old_shape) == len(new_shape) and all(a is None or a == b for a, b in zip(old_shape, new_shape))
+
+
+def _integer(dtype: str) -> bool:
+    return dtype.startswith(("int", "uint"))
 
 
 def _custom_objects(specs: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, Any]]:

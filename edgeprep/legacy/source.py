@@ -88,7 +88,7 @@ def function_carriers(config: Any) -> list[str]:
             if cls == "Lambda" or cls == "__lambda__" or any(
                 key.endswith("_type") and value == "lambda" for key, value in node.items()
             ):
-                found.append(f"{name} ({cls or 'lambda'})")
+                found.append(name)
             for value in node.values():
                 walk(value, name)
         elif isinstance(node, list):
@@ -104,8 +104,8 @@ def check_no_code(path: Path, fmt: str) -> None:
     carriers = [name for config in layer_configs(path, fmt) for name in function_carriers(config)]
     if carriers:
         raise LoadError(
-            f"{path}: refused under safe mode: the Keras 2 model carries code in its config "
-            f"({', '.join(dict.fromkeys(carriers))}); if you trust it, pass --unsafe-load"
+            f"{path}: refused under safe mode: the Keras 2 model carries Python code in its config "
+            f"(Lambda layers or lambdas in {', '.join(dict.fromkeys(carriers))}); if you trust it, pass --unsafe-load"
         )
 
 

@@ -11,8 +11,13 @@ they land on the Keras 3 classes the rules know. What a Keras 2 config lacks is 
    bin boundaries.
 3. A clean-up: ``batch_input_shape`` stays on InputLayers only (a Sequential without one gets
    one, as tf_keras builds it); ``rng_type`` of the random layers and ``trainable`` where Keras 3
-   takes no such argument are dropped (neither changes inference); RandomHeight / RandomWidth,
-   which Keras 3 does not have and which are the identity at inference, become ``Identity``.
+   takes no such argument are dropped (neither changes inference); node indices count this
+   model's calls only.
+4. Layers whose Keras 3 class computes something else at inference become what tf_keras computes:
+   RandomHeight / RandomWidth (not in Keras 3; ``y = x`` at inference) become ``Identity``;
+   RandomCrop(h, w), which tf_keras runs at inference as ``smart_resize`` (centre crop to the
+   aspect ratio, bilinear resize), becomes ``Resizing(h, w, "bilinear", crop_to_aspect_ratio=True)``
+   (Keras 3.15's RandomCrop returns its input uncropped there).
 
 The translation is never trusted on its own: parity compares every artifact with the tf_keras
 model itself (`edgeprep.legacy.runner`).
@@ -95,9 +100,34 @@ def _clean(model_config: dict, model, notes: list[str]) -> None:
             entry["class_name"], entry["config"] = "Identity", {"name": config["name"], "dtype": config.get("dtype")}
             notes.append(f"{config['name']}: tf_keras {cls} is the identity at inference and Keras 3 has no such class; translated to Identity")
             continue
+        if cls == "RandomCrop":
+            entry["class_name"], entry["config"] = "Resizing", {
+                "name": config["name"], "dtype": config.get("dtype"), "height": config["height"], "width": config["width"],
+                "interpolation": "bilinear", "crop_to_aspect_ratio": True,
+            }
+            notes.append(f"{config['name']}: tf_keras RandomCrop at inference is smart_resize; translated to Resizing(crop_to_aspect_ratio=True)")
+            continue
+        if cls == "Lambda":
+            _lambda_config(config)
         _drop_inference_free_keys(cls, config)
         if layer is not None and cls in STATE_IN_CONFIG:
             _inject_state(cls, config, layer)
+
+
+def _lambda_config(config: dict) -> None:
+    """A Keras 2 Lambda config in Keras 3's form (what Keras 3 does for a top-level Lambda only).
+
+    Reached only under ``--unsafe-load`` (or for an in-memory model): `edgeprep.legacy.source`
+    refuses Lambda layers in files before anything is deserialized.
+    """
+    from keras.src.legacy.saving.saving_utils import LAMBDA_DEP_ARGS
+
+    for key in LAMBDA_DEP_ARGS:
+        config.pop(key, None)
+    function = config.get("function")
+    if isinstance(function, list):
+        code, defaults, closure = function
+        config["function"] = {"class_name": "__lambda__", "config": {"code": code, "defaults": defaults, "closure": closure}}
 
 
 def _renumber_nodes(config: dict) -> None:
