@@ -99,6 +99,27 @@ def function_carriers(config: Any) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+def unknown_classes(config: Any, custom_objects: dict[str, Any], tf_keras) -> list[str]:
+    """Classes of a `.keras` config defined outside Keras that neither ``custom_objects`` nor
+    tf_keras' registry provides (tf_keras itself fails on them with an unhelpful message)."""
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            module, name = str(node.get("module") or ""), node.get("registered_name") or node.get("class_name")
+            if "class_name" in node and module and module.split(".")[0] not in ("keras", "tf_keras", "builtins", "numpy"):
+                if name not in custom_objects and node.get("class_name") not in custom_objects and tf_keras.saving.get_registered_object(name) is None:
+                    found.append(str(node.get("class_name")))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(config)
+    return list(dict.fromkeys(found))
+
+
 def check_no_code(path: Path, fmt: str) -> None:
     """Refuse a file whose configs carry code; the caller passes only when not ``--unsafe-load``."""
     carriers = [name for config in layer_configs(path, fmt) for name in function_carriers(config)]
@@ -122,6 +143,13 @@ def load_tf_keras(path: Path, fmt: str, unsafe: bool, custom_objects: dict[str, 
             raise LoadError(
                 f"{path}: the SavedModel's graph contains {', '.join(bad)}, which touch files or run Python; "
                 "if you trust it, pass --unsafe-load"
+            )
+    if fmt == KERAS:
+        unknown = [name for config in layer_configs(path, fmt) for name in unknown_classes(config, custom_objects, tf_keras)]
+        if unknown:
+            raise LoadError(
+                f"{path}: the model uses the unregistered custom object {unknown[0]!r}; pass --custom-objects module:Name for it "
+                "(for a Keras 2 model: its tf_keras class and a Keras 3 class of the same name)"
             )
     options = {"safe_mode": not unsafe} if fmt == KERAS else {}
     try:
