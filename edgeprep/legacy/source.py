@@ -56,7 +56,8 @@ def saved_version(path: Path, fmt: str) -> str | None:
         return _h5_attribute(path, "keras_version")
     if fmt == KERAS:
         return _archive_json(path, "metadata.json").get("keras_version")
-    return None
+    root = next(iter(layer_configs(path, fmt)), {})  # the model's own node comes first
+    return root.get("keras_version")
 
 
 def layer_configs(path: Path, fmt: str) -> list[dict]:
