@@ -235,6 +235,20 @@ def _has_symbolic_io(model) -> bool:
         return False
 
 
+def check_saved_model_ops(path: Path) -> None:
+    """Refuse a SavedModel whose graphs touch files or run Python (`unsafe_saved_model_ops`).
+
+    Raises:
+        LoadError: naming the ops and ``--unsafe-load``.
+    """
+    bad = unsafe_saved_model_ops(path)
+    if bad:
+        raise LoadError(
+            f"{path}: the SavedModel's graph contains {', '.join(bad)}, which touch files or run Python; "
+            "if you trust it, pass --unsafe-load"
+        )
+
+
 def unsafe_saved_model_ops(path: Path) -> list[str]:
     """`UNSAFE_GRAPH_OPS` in a SavedModel's graphs, read from ``saved_model.pb`` before anything runs.
 
@@ -291,12 +305,7 @@ def _load_saved_model(path: Path, unsafe: bool):
     import tensorflow as tf
 
     if not unsafe:
-        bad = unsafe_saved_model_ops(path)
-        if bad:
-            raise LoadError(
-                f"{path}: the SavedModel's graph contains {', '.join(bad)}, which touch files or run Python; "
-                "if you trust it, pass --unsafe-load"
-            )
+        check_saved_model_ops(path)
     try:
         loaded = tf.saved_model.load(str(path))
     except Exception as exc:
@@ -306,16 +315,6 @@ def _load_saved_model(path: Path, unsafe: bool):
         raise LoadError(f"{path}: the SavedModel has no signatures; export it with model.export(path) or tf.saved_model.save(..., signatures=...)")
     name = "serving_default" if "serving_default" in signatures else sorted(signatures)[0]
     function = signatures[name]
-    if not unsafe:
-        ops = {node.op for node in function.graph.as_graph_def().node}
-        for library_function in function.graph.as_graph_def().library.function:
-            ops.update(node.op for node in library_function.node_def)
-        unsafe_ops = sorted(ops & UNSAFE_GRAPH_OPS)
-        if unsafe_ops:
-            raise LoadError(
-                f"{path}: the SavedModel's graph contains {', '.join(unsafe_ops)}, which touch files or run Python; "
-                "if you trust it, pass --unsafe-load"
-            )
     input_specs = function.structured_input_signature[1]
     if not input_specs:
         raise LoadError(f"{path}: signature {name!r} has no named inputs; re-export it with named TensorSpecs")

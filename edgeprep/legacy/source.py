@@ -136,15 +136,10 @@ def load_tf_keras(path: Path, fmt: str, unsafe: bool, custom_objects: dict[str, 
     tf_keras = import_tf_keras(str(path))
     if not unsafe:
         check_no_code(path, fmt)
-    if fmt == SAVED_MODEL:
-        from edgeprep.load import unsafe_saved_model_ops
+    if fmt == SAVED_MODEL and not unsafe:
+        from edgeprep.load import check_saved_model_ops
 
-        bad = unsafe_saved_model_ops(path)
-        if bad and not unsafe:
-            raise LoadError(
-                f"{path}: the SavedModel's graph contains {', '.join(bad)}, which touch files or run Python; "
-                "if you trust it, pass --unsafe-load"
-            )
+        check_saved_model_ops(path)
     if fmt == KERAS:
         unknown = [name for config in layer_configs(path, fmt) for name in unknown_classes(config, custom_objects, tf_keras)]
         if unknown:

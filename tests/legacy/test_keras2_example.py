@@ -4,19 +4,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
-from helpers import REPO
+from helpers import run_example
 
 
 def test_keras2_seed_example_exports_and_verifies_all_three_models(tmp_path):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    result = subprocess.run(
-        [sys.executable, str(REPO / "examples" / "07_keras2_seed" / "seed_keras2.py"), "--out", str(tmp_path), "--epochs", "2"],
-        capture_output=True, text=True, env=env, timeout=600,
-    )
+    result = run_example("07_keras2_seed/seed_keras2.py", "--out", tmp_path, "--epochs", "2", timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     kinds = {}
     for name, samples in (("digits", 360), ("augmented", 360), ("reviews", 120)):
