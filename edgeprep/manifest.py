@@ -6,6 +6,11 @@ Format ``edgeprep-manifest/1`` (required keys; more are welcome):
 runtime_requirements}]``, ``parity[{target, passed, max_abs, max_rel, atol, rtol, samples,
 batch_sizes}]``.
 
+``source.kind`` says what was read (``keras``, ``h5``, ``saved_model``, ``memory``; for Keras 2
+models ``keras2_h5``, ``keras2_keras``, ``keras2_saved_model``, ``keras2_memory``) and
+``source.notes`` how: a Keras 2 model's translation to Keras 3 (parity is against tf_keras), or
+that a bare SavedModel's layers could not be seen.
+
 With a host split, each artifact entry also lists its own ``inputs`` / ``outputs`` and
 ``host_steps`` (ids in ``preprocess.json``, run in order before it) and ``host_outputs`` (model
 outputs a host step computes), and ``host{file, sha256, steps}`` describes ``preprocess.json``.

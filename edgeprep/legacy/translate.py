@@ -36,8 +36,20 @@ from edgeprep.errors import LoadError, collect
 LOOKUPS = ("StringLookup", "IntegerLookup", "TextVectorization")
 STATE_IN_CONFIG = LOOKUPS + ("Normalization", "Discretization")
 INFERENCE_IDENTITY = ("RandomHeight", "RandomWidth")
-# tf_keras config keys with no effect at inference, dropped where the Keras 3 class takes no such argument.
-INFERENCE_FREE_KEYS = ("rng_type", "trainable")
+ANY = object()
+# tf_keras config keys that Keras 3 classes may not take, with the values at which dropping them
+# changes nothing at inference (ANY: no value does). Dropped only where the Keras 3 class takes no
+# such argument; any other value stays and Keras 3 refuses it by name.
+INFERENCE_FREE_KEYS = {
+    "rng_type": ANY,  # seeds training-time randomness
+    "noise_shape": ANY,  # shape of the dropout mask: training only
+    "trainable": ANY,
+    "groups": 1,  # 1 = no grouped convolution
+    "time_major": False,
+    "softmax_robust_masking": False,
+    "query_shape": ANY, "key_shape": ANY, "value_shape": ANY,  # build shapes; Keras 3 builds on call
+}
+TRAINING_ONLY_SUFFIXES = ("_initializer", "_regularizer", "_constraint")
 
 
 def translate(old, safe: bool = True, custom_objects: dict[str, Any] | None = None):
@@ -89,6 +101,8 @@ def _clean(model_config: dict, model, notes: list[str]) -> None:
             }})
     _renumber_nodes(model_config["config"])
     for entry in layers:
+        entry["inbound_nodes"] = [_node_with_tensor_kwargs(node) for node in entry.get("inbound_nodes", [])]
+    for entry in layers:
         cls, config = entry.get("class_name"), entry.get("config", {})
         layer = _get_layer(model, config.get("name"))
         if cls != "InputLayer":
@@ -109,7 +123,7 @@ def _clean(model_config: dict, model, notes: list[str]) -> None:
             continue
         if cls == "Lambda":
             _lambda_config(config)
-        _drop_inference_free_keys(cls, config)
+        _legacy_fixes(entry)
         if layer is not None and cls in STATE_IN_CONFIG:
             _inject_state(cls, config, layer)
 
@@ -157,6 +171,28 @@ def _renumber_nodes(config: dict) -> None:
         reference[1] = numbering[reference[0]][reference[1]]
 
 
+def _node_with_tensor_kwargs(node):
+    """A Keras 2 call ``[[name, node, tensor, kwargs], ...]`` whose kwargs hold tensors, in Keras 3's
+    ``{"args", "kwargs"}`` form: Keras 3 resolves tensors there, but passes legacy kwargs through
+    as raw lists (``MultiHeadAttention()(query, value)`` would get ``value=["s", 0, 0]``)."""
+    def is_reference(value) -> bool:
+        return isinstance(value, list) and len(value) == 3 and isinstance(value[0], str) and type(value[1]) is int and type(value[2]) is int
+
+    def tensor(reference):  # shape and dtype are placeholders: Keras 3 swaps in the real node output
+        return {"class_name": "__keras_tensor__", "config": {"shape": [], "dtype": "float32", "keras_history": list(reference)}}
+
+    if not isinstance(node, list) or not node or not all(isinstance(call, list) and len(call) == 4 for call in node):
+        return node
+    kwargs = node[0][3]
+    if not any(is_reference(value) for value in kwargs.values()):
+        return node
+    inputs = [tensor(call[:3]) for call in node]
+    return {
+        "args": [inputs[0] if len(inputs) == 1 else inputs],
+        "kwargs": {key: tensor(value) if is_reference(value) else value for key, value in kwargs.items()},
+    }
+
+
 def _get_layer(model, name):
     try:
         return model.get_layer(name)
@@ -164,10 +200,31 @@ def _get_layer(model, name):
         return None
 
 
+def _legacy_fixes(entry: dict) -> None:
+    """Keras 3's own fixes for Keras 2 configs, which it applies to a top-level object only, applied
+    to a layer and the layers it wraps (Bidirectional, TimeDistributed): a one-element ``axis``
+    list becomes an int; keys that change nothing at inference go (`_drop_inference_free_keys`),
+    and so does tf_keras' ``build_config``."""
+    config = entry.get("config")
+    if not isinstance(config, dict):
+        return
+    entry.pop("build_config", None)  # tf_keras' build shapes; Keras 3 builds each layer on its first call
+    axis = config.get("axis")
+    if isinstance(axis, list) and len(axis) == 1:
+        config["axis"] = int(axis[0])
+    _drop_inference_free_keys(entry.get("class_name"), config)
+    for key in ("layer", "backward_layer", "cell"):
+        if isinstance(config.get(key), dict):
+            _legacy_fixes(config[key])
+
+
 def _drop_inference_free_keys(cls: str, config: dict) -> None:
-    for key in INFERENCE_FREE_KEYS:
-        if key in config and not _accepts(cls, key):
+    for key in list(config):
+        neutral = ANY if key.endswith(TRAINING_ONLY_SUFFIXES) else INFERENCE_FREE_KEYS.get(key, config)
+        if (neutral is ANY or config[key] == neutral) and not _accepts(cls, key):
             config.pop(key)
+    if isinstance(config.get("dtype"), dict) and config["dtype"].get("class_name") == "Policy":
+        config["dtype"] = config["dtype"]["config"]["name"]  # Keras 2 mixed-precision policy -> its name
 
 
 def _accepts(cls: str, key: str) -> bool:
