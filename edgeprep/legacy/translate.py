@@ -9,10 +9,15 @@ they land on the Keras 3 classes the rules know. What a Keras 2 config lacks is 
    the vocabulary of StringLookup / IntegerLookup / TextVectorization (with its special tokens,
    and the idf weights in ``tf_idf`` mode), Normalization's mean and variance, Discretization's
    bin boundaries.
-3. A clean-up: ``batch_input_shape`` stays on InputLayers only (a Sequential without one gets
-   one, as tf_keras builds it); ``rng_type`` of the random layers and ``trainable`` where Keras 3
-   takes no such argument are dropped (neither changes inference); node indices count this
-   model's calls only.
+3. A clean-up of what Keras 3 reads only at the top level of a config, or not at all:
+   ``batch_input_shape`` stays on InputLayers only (a Sequential without one gets one, as tf_keras
+   builds it); a one-element ``axis`` list becomes an int; keys a Keras 3 class does not take are
+   dropped where their value changes nothing at inference (`INFERENCE_FREE_KEYS`: ``rng_type``,
+   ``time_major=False``, ``groups=1``, initializers / regularizers / constraints, ...), any other
+   value is left for Keras 3 to refuse by name; tf_keras' ``build_config`` goes; node indices count
+   this model's calls only; tensors in call keyword arguments (``MultiHeadAttention()(q, v)``)
+   take Keras 3's form; so do Lambda configs (only under ``--unsafe-load``) and mixed-precision
+   policies.
 4. Layers whose Keras 3 class computes something else at inference become what tf_keras computes:
    RandomHeight / RandomWidth (not in Keras 3; ``y = x`` at inference) become ``Identity``;
    RandomCrop(h, w), which tf_keras runs at inference as ``smart_resize`` (centre crop to the
