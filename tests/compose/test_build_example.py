@@ -1,4 +1,4 @@
-"""examples/02_tabular_build runs end to end: spec, adapt, train in tf.data, build, export, verify, deploy."""
+"""examples/08_build_workflow runs end to end: spec, adapt, train in tf.data, build, export, verify, deploy."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from helpers import REPO
 def test_tabular_build_example_runs_the_whole_workflow(tmp_path):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     result = subprocess.run(
-        [sys.executable, str(REPO / "examples" / "02_tabular_build" / "workflow.py"), "--out", str(tmp_path), "--epochs", "2"],
+        [sys.executable, str(REPO / "examples" / "08_build_workflow" / "workflow.py"), "--out", str(tmp_path), "--epochs", "2"],
         capture_output=True, text=True, env=env, timeout=900,
     )
     assert result.returncode == 0, result.stderr[-3000:]
