@@ -188,6 +188,7 @@ def _csv_array(path: Path, rows: list[list[str]], columns: list[int], spec: Tens
         if np.dtype(spec.dtype).kind in "iub":
             if not np.all(np.isfinite(array)) or np.any(array != np.round(array)):
                 raise DataError(f"{flag} {path}: input {spec.name!r} is {spec.dtype} but the CSV holds non-integers near line {first_line + 1}")
+            array = array.astype(spec.numpy_dtype())
     shape = (len(rows), *[d for d in spec.shape[1:]]) if all(d is not None for d in spec.shape[1:]) else (len(rows), len(columns))
     return array.reshape(shape) if len(spec.shape) > 1 else array.reshape(len(rows))
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
@@ -52,3 +54,19 @@ RANDOM_OP_MARKERS = ("random", "multinomial", "bernoulli", "stateless", "imagepr
 
 def random_ops(ops) -> list[str]:
     return [op for op in ops if any(marker in op.lower() for marker in RANDOM_OP_MARKERS)]
+
+
+TF_FREE = ["numpy>=2,<3", "pytest>=8", "onnxruntime>=1.32,<1.33", "ai-edge-litert>=2.3,<2.4"]
+
+
+@pytest.fixture(scope="session")
+def tf_free_python(tmp_path_factory):
+    """A virtualenv holding only numpy, pytest, onnxruntime and ai-edge-litert (no TensorFlow, no edgeprep)."""
+    venv = tmp_path_factory.mktemp("tf-free") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *TF_FREE], check=True, timeout=900)
+    listed = subprocess.run([str(python), "-m", "pip", "list", "--format=json"], capture_output=True, text=True, check=True).stdout
+    names = {p["name"].lower() for p in json.loads(listed)}
+    assert not names & {"tensorflow", "tensorflow-cpu", "keras", "edgeprep", "tf-keras"}
+    return python

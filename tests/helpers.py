@@ -19,12 +19,6 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeou
     )
 
 
-def run_example(script: str, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
-    """Run ``examples/SCRIPT ARGS`` as a user would, with the current interpreter."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.run([sys.executable, str(REPO / "examples" / script), *map(str, args)], capture_output=True, text=True, env=env, timeout=timeout)
-
-
 def error_lines(stderr: str) -> list[str]:
     """The lines of stderr that edgeprep itself printed as errors."""
     return [line for line in stderr.splitlines() if line.startswith("edgeprep: error:")]

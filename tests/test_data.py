@@ -91,3 +91,14 @@ def test_single_input_formats_refuse_multi_input_models(tmp_path):
     np.save(tmp_path / "x.npy", np.zeros((2, 1)))
     with pytest.raises(DataError, match="single-input"):
         open_data(tmp_path / "x.npy", TABULAR)
+
+
+def test_csv_integer_columns_keep_the_input_dtype(tmp_path):
+    path = tmp_path / "ints.csv"
+    path.write_text("rooms,city\n3,a\n7,b\n", encoding="utf-8")
+    specs = [TensorSpec("rooms", "int32", (None, 1)), TensorSpec("city", "string", (None, 1))]
+    batch = next(open_data(path, specs).batches(8))
+    assert batch["rooms"].dtype == np.int32 and batch["rooms"][:, 0].tolist() == [3, 7]
+    path.write_text("rooms,city\n3.5,a\n", encoding="utf-8")
+    with pytest.raises(DataError, match="non-integers"):
+        open_data(path, specs)

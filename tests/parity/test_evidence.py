@@ -18,7 +18,6 @@ import edgeprep
 from helpers import run_cli
 from zoo import feature_space_tabular, seed_cnn, seed_text, tabular_numeric
 
-TF_FREE = ["numpy>=2,<3", "pytest>=8", "onnxruntime>=1.32,<1.33", "ai-edge-litert>=2.3,<2.4"]
 
 
 @pytest.fixture(scope="module")
@@ -30,19 +29,6 @@ def exports(tmp_path_factory):
         "feature_space": edgeprep.export(feature_space_tabular(), root / "feature_space").out_dir,
         "text": edgeprep.export(seed_text(), root / "text").out_dir,
     }
-
-
-@pytest.fixture(scope="module")
-def tf_free_python(tmp_path_factory):
-    """A virtualenv holding only numpy, pytest, onnxruntime and ai-edge-litert."""
-    venv = tmp_path_factory.mktemp("tf-free") / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    python = venv / "bin" / "python"
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *TF_FREE], check=True, timeout=900)
-    listed = subprocess.run([str(python), "-m", "pip", "list", "--format=json"], capture_output=True, text=True, check=True).stdout
-    names = {p["name"].lower() for p in json.loads(listed)}
-    assert not names & {"tensorflow", "tensorflow-cpu", "keras", "edgeprep", "tf-keras"}
-    return python
 
 
 def _copy(directory: Path, tmp_path: Path) -> Path:

@@ -1,6 +1,6 @@
 """The whole build workflow on a small generated tabular data set (delivery times).
 
-    python examples/02_tabular_build/workflow.py --out out/delivery
+    python examples/08_build_workflow/workflow.py --out out/delivery
 
 1. data     a seeded CSV of parcels (distance, weight, stops, hour -> minutes), in two shards
 2. spec     spec.toml beside this file: Normalization x3 and a Rescaling, Keras' own serialization

@@ -1,0 +1,68 @@
+"""Regenerate README.md's generated sections: the CLI reference and the supported-layer matrix.
+
+    python scripts/update_readme.py          # rewrite README.md in place
+    python scripts/update_readme.py --check  # exit 1 if README.md is out of date (tests/test_readme.py)
+
+Each section sits between ``<!-- BEGIN name -->`` and ``<!-- END name -->`` markers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+README = REPO / "README.md"
+
+
+def cli_reference() -> str:
+    """``edgeprep --help`` and every subcommand's help, as argparse prints them at 100 columns."""
+    os.environ["COLUMNS"] = "100"
+    from edgeprep.cli import build_parser
+
+    parser = build_parser()
+    parts = ["```", parser.format_help().rstrip(), "```"]
+    subparsers = next(action for action in parser._actions if action.__class__.__name__ == "_SubParsersAction")
+    for name, sub in subparsers.choices.items():
+        parts += ["", f"#### `edgeprep {name}`", "", "```", sub.format_help().rstrip(), "```"]
+    return "\n".join(parts)
+
+
+def layer_matrix() -> str:
+    from edgeprep.transforms.matrix import markdown
+
+    return markdown()
+
+
+SECTIONS = {"cli": cli_reference, "layers": layer_matrix}
+
+
+def render(text: str) -> str:
+    for name, make in SECTIONS.items():
+        pattern = re.compile(rf"(<!-- BEGIN {name} -->\n).*?(\n<!-- END {name} -->)", re.S)
+        if not pattern.search(text):
+            raise SystemExit(f"README.md has no <!-- BEGIN {name} --> ... <!-- END {name} --> section")
+        text = pattern.sub(lambda m: m.group(1) + make() + m.group(2), text)
+    return text
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true")
+    args = parser.parse_args()
+    current = README.read_text(encoding="utf-8")
+    fresh = render(current)
+    if args.check:
+        if fresh != current:
+            print("README.md is out of date: run python scripts/update_readme.py", file=sys.stderr)
+            return 1
+        return 0
+    README.write_text(fresh, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
