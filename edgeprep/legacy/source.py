@@ -103,22 +103,24 @@ def function_carriers(config: Any) -> list[str]:
 def unknown_classes(config: Any, custom_objects: dict[str, Any], tf_keras) -> list[str]:
     """Classes of a `.keras` config defined outside Keras that neither ``custom_objects`` nor
     tf_keras' registry provides (tf_keras itself fails on them with an unhelpful message)."""
-    found: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            module, name = str(node.get("module") or ""), node.get("registered_name") or node.get("class_name")
-            if "class_name" in node and module and module.split(".")[0] not in ("keras", "tf_keras", "builtins", "numpy"):
-                if name not in custom_objects and node.get("class_name") not in custom_objects and tf_keras.saving.get_registered_object(name) is None:
-                    found.append(str(node.get("class_name")))
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(config)
+    found = []
+    for node in _dicts(config):
+        module, name = str(node.get("module") or ""), node.get("registered_name") or node.get("class_name")
+        if "class_name" in node and module and module.split(".")[0] not in ("keras", "tf_keras", "builtins", "numpy"):
+            if name not in custom_objects and node["class_name"] not in custom_objects and tf_keras.saving.get_registered_object(name) is None:
+                found.append(str(node["class_name"]))
     return list(dict.fromkeys(found))
+
+
+def _dicts(node: Any):
+    """Every dict in a JSON tree, depth first."""
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _dicts(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _dicts(value)
 
 
 def check_no_code(path: Path, fmt: str) -> None:
@@ -143,10 +145,7 @@ def load_tf_keras(path: Path, fmt: str, unsafe: bool, custom_objects: dict[str, 
     if fmt == KERAS:
         unknown = [name for config in layer_configs(path, fmt) for name in unknown_classes(config, custom_objects, tf_keras)]
         if unknown:
-            raise LoadError(
-                f"{path}: the model uses the unregistered custom object {unknown[0]!r}; pass --custom-objects module:Name for it "
-                "(for a Keras 2 model: its tf_keras class and a Keras 3 class of the same name)"
-            )
+            raise _unregistered(path, unknown[0])
     options = {"safe_mode": not unsafe} if fmt == KERAS else {}
     try:
         model = tf_keras.models.load_model(str(path), custom_objects=custom_objects, compile=False, **options)
@@ -164,13 +163,16 @@ def load_failure(where: Any, exc: Exception, failed: str) -> LoadError:
         return LoadError(f"{where}: refused under safe mode: the model contains code (a lambda); if you trust it, pass --unsafe-load")
     missing = _UNKNOWN_CLASS.search(text)
     if missing:
-        name = missing.group(1) or missing.group(2)
-        return LoadError(
-            f"{where}: the model uses the unregistered custom object {name!r}; pass --custom-objects module:Name for it "
-            "(for a Keras 2 model: its tf_keras class and a Keras 3 class of the same name)"
-        )
+        return _unregistered(where, missing.group(1) or missing.group(2))
     first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
     return LoadError(f"{where}: {failed} ({first[:200]})")
+
+
+def _unregistered(where: Any, name: str) -> LoadError:
+    return LoadError(
+        f"{where}: the model uses the unregistered custom object {name!r}; pass --custom-objects module:Name for it "
+        "(for a Keras 2 model: its tf_keras class and a Keras 3 class of the same name)"
+    )
 
 
 def import_tf_keras(where: str):
