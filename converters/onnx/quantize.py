@@ -47,14 +47,66 @@ def quantize(proto, options: ConvertOptions):
 def _float16(proto):
     from onnxruntime.transformers.float16 import convert_float_to_float16
 
-    inputs = {value.name for value in proto.graph.input}
     for index, node in enumerate(proto.graph.node):
         if not node.name:
             node.name = f"node_{index}"
-    readers = [node.name for node in proto.graph.node if inputs & set(node.input)]
-    converted = convert_float_to_float16(proto, keep_io_types=True, node_block_list=readers)
+    converted = convert_float_to_float16(proto, keep_io_types=True, node_block_list=raw_readers(proto.graph))
+    _drop_input_round_trips(converted.graph)
     toposort(converted.graph)  # the converter appends the casts it inserts at the end
     return converted
+
+
+def _drop_input_round_trips(graph) -> None:
+    """Remove float32 -> float16 -> float32 cast pairs on graph inputs.
+
+    With ``keep_io_types`` the converter casts every float input to float16 first and casts it back
+    for blocked nodes: the raw value would pass through float16 (and 65535 would become inf).
+    """
+    from onnx import TensorProto
+
+    inputs = {value.name for value in graph.input}
+    consumers: dict[str, list] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    drop, rename = set(), {}
+    for node in graph.node:
+        if node.op_type != "Cast" or not inputs & set(node.input) or _cast_to(node) != TensorProto.FLOAT16:
+            continue
+        readers = consumers.get(node.output[0], [])
+        if readers and all(r.op_type == "Cast" and _cast_to(r) == TensorProto.FLOAT for r in readers):
+            drop.add(node.name)
+            for reader in readers:
+                drop.add(reader.name)
+                rename[reader.output[0]] = node.input[0]
+    kept = [node for node in graph.node if node.name not in drop]
+    for node in kept:
+        node.input[:] = [rename.get(name, name) for name in node.input]
+    _replace_nodes(graph, kept)
+
+
+def _cast_to(node) -> int | None:
+    return next((attr.i for attr in node.attribute if attr.name == "to"), None)
+
+
+LAYOUT_OPS = frozenset({"Transpose", "Reshape", "Identity", "Squeeze", "Unsqueeze", "Flatten", "Cast", "Pad", "Slice"})
+
+
+def raw_readers(graph) -> list[str]:
+    """Nodes that see raw input values: readers of graph inputs, through layout-only ops, up to and
+    including the first node that computes (a folded Conv, a Mul by the scale...)."""
+    raw = {value.name for value in graph.input}
+    blocked: list[str] = []
+    changed = True
+    while changed:
+        changed = False
+        for node in graph.node:
+            if node.name not in blocked and raw & set(node.input):
+                blocked.append(node.name)
+                changed = True
+                if node.op_type in LAYOUT_OPS:
+                    raw.update(node.output)
+    return blocked
 
 
 def toposort(graph) -> None:
@@ -72,8 +124,13 @@ def toposort(graph) -> None:
         ordered.extend(ready)
         ready_ids = {id(node) for node in ready}
         pending = [node for node in pending if id(node) not in ready_ids]
-    copies = [type(node)() for node in ordered]
-    for copy, node in zip(copies, ordered):
+    _replace_nodes(graph, ordered)
+
+
+def _replace_nodes(graph, nodes) -> None:
+    """Make ``graph.node`` exactly ``nodes`` (copied first: clearing the field releases them)."""
+    copies = [type(node)() for node in nodes]
+    for copy, node in zip(copies, nodes):
         copy.CopyFrom(node)
     del graph.node[:]
     graph.node.extend(copies)

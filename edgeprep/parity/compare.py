@@ -107,8 +107,26 @@ class OutputComparison:
     sqnr_db: float | None = None
     message: str = ""
 
+    @property
+    def mean_rel(self) -> float:
+        """Mean absolute error relative to the output's scale."""
+        return _relative(self.mean_abs, self.scale)
+
+    @property
+    def p99_rel(self) -> float:
+        """99th-percentile absolute error relative to the output's scale."""
+        return _relative(self.p99_abs, self.scale)
+
     def to_json(self) -> dict:
-        return {key: _json_number(getattr(self, key)) for key in self.__dataclass_fields__}
+        data = {key: _json_number(getattr(self, key)) for key in self.__dataclass_fields__}
+        data.update(mean_rel=_json_number(self.mean_rel), p99_rel=_json_number(self.p99_rel))
+        return data
+
+
+def _relative(error: float, scale: float) -> float:
+    if scale:
+        return error / scale
+    return 0.0 if error == 0 else float("inf")
 
 
 def _json_number(value):

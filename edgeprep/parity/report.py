@@ -65,13 +65,13 @@ def render_html(title: str, summary_data: dict, comparisons: dict, manifest: dic
     """A self-contained HTML page: verdict table, per-output plots, transforms, artifacts."""
     parts = [f"<h1>{html.escape(title)}</h1>", f"<p class=verdict>{'PASSED' if summary_data['passed'] else 'FAILED'}</p>"]
     parts.append("<h2>Parity</h2><table><tr><th>target</th><th>output</th><th>passed</th><th>max abs</th><th>max rel</th>"
-                 "<th>p99 abs</th><th>min rtol</th><th>top-1</th><th>SQNR dB</th><th>note</th></tr>")
+                 "<th>mean rel</th><th>p99 rel</th><th>min rtol</th><th>top-1</th><th>SQNR dB</th><th>note</th></tr>")
     for target, entry in summary_data["targets"].items():
         for output in entry["verdict"]["outputs"]:
             parts.append(
-                "<tr>" + "".join(f"<td>{html.escape(_fmt(output.get(k)))}</td>" for k in ("name", "passed", "max_abs", "max_rel", "p99_abs", "min_rtol", "top1", "sqnr_db", "message")).replace("<td>", f"<td>{html.escape(target)}</td><td>", 1) + "</tr>"
+                "<tr>" + "".join(f"<td>{html.escape(_fmt(output.get(k)))}</td>" for k in ("name", "passed", "max_abs", "max_rel", "mean_rel", "p99_rel", "min_rtol", "top1", "sqnr_db", "message")).replace("<td>", f"<td>{html.escape(target)}</td><td>", 1) + "</tr>"
             )
-        parts.append(f"<tr><td colspan=10 class=origin>{html.escape(target)}: {html.escape(entry['origin'])}</td></tr>")
+        parts.append(f"<tr><td colspan=12 class=origin>{html.escape(target)}: {html.escape(entry['origin'])}</td></tr>")
     parts.append("</table>")
     for target, comparison in comparisons.items():
         for name, accumulator in comparison.accumulators.items():

@@ -132,3 +132,26 @@ def test_mobilenet_v3_small_int8_size_and_quality(tmp_path):
             ratio = path.stat().st_size / float_result.artifacts[target].stat().st_size
             assert ratio <= limit, (target, per_channel, ratio)
             assert result.reports[target].outputs[0].sqnr_db >= 25
+
+
+@pytest.mark.parametrize("raw_max", [255.0, 65535.0])
+def test_float16_does_not_overflow_on_raw_camera_ranges(raw_max, tmp_path):
+    """float16 tops out at 65504: raw uint16-range pixels must be scaled before anything runs in float16."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((16, 16, 1), name="image")
+    x = keras.layers.Rescaling(1.0 / raw_max)(inputs)
+    x = keras.layers.Conv2D(8, 3, activation="relu")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inputs, keras.layers.Dense(4, name="logits")(x))
+    result = edgeprep.export(model, tmp_path / "dist", quantize=edgeprep.Quantization.FLOAT16)
+    assert result.manifest["samples"]["ranges"]["image"].endswith(f"[0, {raw_max:g}]")
+    for target, report in result.reports.items():
+        assert report.passed, report.summary()
+        assert report.outputs[0].sqnr_db > 40 and report.outputs[0].mismatched == 0  # no NaN/Inf anywhere
+    x = np.full((2, 16, 16, 1), raw_max, np.float32)
+    from converters.onnx.runner import ONNXRunner
+
+    with ONNXRunner(result.artifacts[Target.ONNX]) as runner:
+        assert np.all(np.isfinite(runner.infer({"image": x})["logits"]))

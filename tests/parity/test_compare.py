@@ -95,3 +95,12 @@ def test_mismatch_count_is_exact_below_the_cap():
     act = ref.copy()
     act[:1234] = 1.0
     assert compare_output("y", ref, act, Tolerance()).mismatched == 1234
+
+
+def test_relative_statistics_are_relative_to_the_output_scale():
+    ref = np.array([10.0, -20.0, 5.0, 0.0])
+    result = compare_output("y", ref, ref + np.array([0.0, 0.0, 0.002, 0.002]), Tolerance())
+    assert np.isclose(result.mean_rel, 0.001 / 20) and np.isclose(result.max_rel, 0.002 / 20)
+    assert result.p99_rel <= result.max_rel * 1.07
+    data = result.to_json()
+    assert data["mean_rel"] == result.mean_rel and data["p99_rel"] == result.p99_rel
