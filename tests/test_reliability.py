@@ -149,3 +149,15 @@ def test_exports_are_byte_identical_across_processes_and_within_one(models, tmp_
     second = edgeprep.export(str(models["tabular"]), tmp_path / "api2")
     for target in first.artifacts:
         assert first.artifacts[target].read_bytes() == second.artifacts[target].read_bytes() == (tmp_path / "cli1" / first.artifacts[target].name).read_bytes()
+
+
+def test_unsupported_layer_is_refused_before_anything_is_written(tmp_path):
+    import keras
+
+    inputs = keras.Input((4000,), name="audio")
+    spectrogram = keras.layers.MelSpectrogram(num_mel_bins=16, sampling_rate=8000, sequence_stride=256, fft_length=512)(inputs)
+    outputs = keras.layers.Dense(2)(keras.layers.Flatten()(spectrogram))
+    keras.Model(inputs, outputs).save(tmp_path / "mel.keras")
+    result = run_cli("export", tmp_path / "mel.keras", "--out", tmp_path / "out", "--target", "onnx")
+    _assert_one_line_exit_2(result, "MelSpectrogram", "RFFT")
+    assert not (tmp_path / "out").exists()
