@@ -270,8 +270,10 @@ def rebuild(graph: Graph, batch: int | None = None, name: str | None = None):
         for original, new in zip(call.outputs, tree.flatten(outputs)):
             values[id(original)] = new
     outputs = [value_of(tensor) for tensor in graph.outputs]
-    return keras.Model(
+    model = keras.Model(
         tree.pack_sequence_as(graph.input_struct, new_inputs),
         tree.pack_sequence_as(graph.output_struct, outputs),
         name=name or graph.name,
     )
+    model.output_names = list(graph.output_names)  # stable even where a rule replaced an output layer
+    return model

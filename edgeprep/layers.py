@@ -8,6 +8,8 @@ from __future__ import annotations
 import functools
 from types import SimpleNamespace
 
+import numpy as np
+
 
 @functools.cache
 def _classes() -> SimpleNamespace:
@@ -44,7 +46,52 @@ def _classes() -> SimpleNamespace:
                 for key, spec in self._function.structured_outputs.items()
             }
 
-    return SimpleNamespace(Cast=Cast, SavedModelSignature=SavedModelSignature)
+    class Affine(keras.layers.Layer):
+        """``y = (x + pre) * scale + post`` in float32, ``x`` cast to float32 first.
+
+        A part that is the identity (``pre``/``post`` all zeros, ``scale`` all ones, or None) is
+        left out, so the layer is one elementwise op where one suffices.
+        """
+
+        def __init__(self, pre, scale, post, **kwargs):
+            super().__init__(**kwargs)
+            self.pre = _constant(pre, 0.0)
+            self.scale_constant = _constant(scale, 1.0)
+            self.post = _constant(post, 0.0)
+
+        def call(self, inputs):
+            x = keras.ops.cast(inputs, "float32")
+            if self.pre is not None:
+                x = x + self.pre
+            if self.scale_constant is not None:
+                x = x * self.scale_constant
+            if self.post is not None:
+                x = x + self.post
+            return x
+
+        def compute_output_spec(self, inputs):
+            return keras.KerasTensor(inputs.shape, dtype="float32")
+
+        @property
+        def op_count(self) -> int:
+            return sum(part is not None for part in (self.pre, self.scale_constant, self.post))
+
+    return SimpleNamespace(Cast=Cast, SavedModelSignature=SavedModelSignature, Affine=Affine)
+
+
+def _constant(value, identity: float):
+    """``value`` as a float32 constant (a scalar when uniform), or None when it is all ``identity``."""
+    if value is None:
+        return None
+    array = np.asarray(value, dtype=np.float64).astype(np.float32)
+    if np.all(array == identity):
+        return None
+    return np.float32(array.flat[0]) if np.all(array == array.flat[0]) else array
+
+
+def affine(pre, scale, post, name: str):
+    """A layer computing ``(x + pre) * scale + post`` in float32 (None parts are left out)."""
+    return _classes().Affine(pre, scale, post, name=name)
 
 
 def cast(dtype: str, name: str):

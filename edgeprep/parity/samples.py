@@ -76,7 +76,7 @@ def _hint_from_layer(layer, shape) -> InputHint | None:
 
 
 def _short(array: np.ndarray) -> str:
-    return f"{float(array):g}" if array.size == 1 else f"{array.size} values"
+    return f"{float(array.reshape(-1)[0]):g}" if array.size == 1 else f"{array.size} values"
 
 
 def generate(specs: list[TensorSpec], hints: dict[str, InputHint], batch_sizes: tuple[int, ...], seed: int) -> list[dict[str, np.ndarray]]:

@@ -7,10 +7,11 @@ block a fold), fold (affine preprocessing into weights), lower (table/text layer
 from __future__ import annotations
 
 from edgeprep.transforms.base import LayerRule, keras_class_name
+from edgeprep.transforms.fold import FoldInvertedNormalization, FoldNormalization, FoldRescaling
 from edgeprep.transforms.strip import ReplaceRandomCrop, StripTrainingOnly
 
 STRIP_RULES: tuple[LayerRule, ...] = (StripTrainingOnly(), ReplaceRandomCrop())
-FOLD_RULES: tuple[LayerRule, ...] = ()
+FOLD_RULES: tuple[LayerRule, ...] = (FoldRescaling(), FoldNormalization(), FoldInvertedNormalization())
 LOWER_RULES: tuple[LayerRule, ...] = ()
 
 PHASES: tuple[tuple[str, tuple[LayerRule, ...]], ...] = (
