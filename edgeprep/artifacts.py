@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from edgeprep.config import Quantization, Target
+from edgeprep.config import OnnxLayout, OnnxOptimize, Quantization, Target
 
 # Ops that draw random numbers: none may survive into an inference artifact.
 RANDOM_OPS = frozenset(
@@ -31,6 +31,8 @@ class ConvertOptions:
     quantize: Quantization = Quantization.NONE
     onnx_opset: int = 17
     allow_flex: bool = False
+    onnx_layout: OnnxLayout = OnnxLayout.NHWC
+    onnx_optimize: OnnxOptimize = OnnxOptimize.PORTABLE
 
 
 @dataclass(frozen=True)
@@ -42,12 +44,14 @@ class Artifact:
         data: the serialized model.
         ops: op name -> count (ONNX ops from non-default domains are written ``domain::Op``).
         runtime_requirements: what the stock runtime lacks for it (empty for builtin-only files).
+        facts: what the converter measured about the graph (recorded in the manifest).
     """
 
     target: Target
     data: bytes = field(repr=False)
     ops: dict[str, int]
     runtime_requirements: tuple[str, ...] = ()
+    facts: dict = field(default_factory=dict)
 
     @property
     def filename(self) -> str:

@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from edgeprep.config import ALL_TARGETS, ExportConfig, Quantization, Target
+from edgeprep.config import ALL_TARGETS, ExportConfig, OnnxLayout, OnnxOptimize, Quantization, Target
 from edgeprep.errors import EdgeprepError, UsageError
 from edgeprep.parity.compare import Tolerance
 
@@ -55,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quantize", default="none", choices=[q.value for q in Quantization], help="weight/activation storage (default: none)")
     p.add_argument("--no-fold", action="store_true", help="do not fold Rescaling/Normalization into weights (debugging)")
     p.add_argument("--opset", type=_positive_int, default=17, metavar="N", help="ONNX opset (default: 17)")
+    p.add_argument("--onnx-layout", default="nhwc", choices=[v.value for v in OnnxLayout], help="layout of rank-4 ONNX inputs/outputs: nhwc as in Keras (one Transpose at the input) or nchw (none) (default: nhwc)")
+    p.add_argument("--onnx-optimize", default="portable", choices=[v.value for v in OnnxOptimize], help="portable: standard ops, any runtime; ort: add onnxruntime's fused ops, onnxruntime only (default: portable)")
     p.add_argument("--seed", type=int, default=0, help="seed of the generated parity samples (default: 0)")
     _tolerance_flags(p)
     _loading_flags(p)
@@ -123,6 +125,8 @@ def _cmd_export(args) -> int:
         custom_objects=tuple(args.custom_objects),
         onnx_opset=args.opset,
         seed=args.seed,
+        onnx_layout=OnnxLayout(args.onnx_layout),
+        onnx_optimize=OnnxOptimize(args.onnx_optimize),
     )
     result = export(args.model, args.out, config, Tolerance(args.rtol, args.atol), stderr_progress())
     _print_reports(result.reports, result.manifest)

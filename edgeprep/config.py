@@ -29,6 +29,20 @@ class Quantization(enum.Enum):
     INT8 = "int8"
 
 
+class OnnxLayout(enum.Enum):
+    """Layout of the ONNX artifact's rank-4 image inputs and outputs."""
+
+    NHWC = "nhwc"  # as in Keras: one layout Transpose at the input
+    NCHW = "nchw"  # ONNX's native layout: no layout Transpose at all
+
+
+class OnnxOptimize(enum.Enum):
+    """How far the ONNX graph is optimised after conversion."""
+
+    PORTABLE = "portable"  # tf2onnx (repaired) + onnxslim: standard ops only, runs anywhere
+    ORT = "ort"  # additionally onnxruntime's offline fusions: ORT-specific ops, ORT only
+
+
 class Action(enum.Enum):
     """What the plan does with one layer call."""
 
@@ -58,6 +72,8 @@ class ExportConfig:
         seed: seed of the generated parity samples.
         batch_sizes: the batch sizes parity runs at (ignored with a static batch).
         threads: interpreter threads used while verifying.
+        onnx_layout: layout of the ONNX artifact's rank-4 inputs and outputs.
+        onnx_optimize: how far the ONNX graph is optimised.
     """
 
     targets: tuple[Target, ...] = ALL_TARGETS
@@ -70,6 +86,8 @@ class ExportConfig:
     batch_sizes: tuple[int, ...] = (1, 3)
     threads: int = 1
     custom_objects: tuple[str, ...] = field(default=())
+    onnx_layout: OnnxLayout = OnnxLayout.NHWC
+    onnx_optimize: OnnxOptimize = OnnxOptimize.PORTABLE
 
     def parity_batch_sizes(self) -> tuple[int, ...]:
         return (self.batch,) if self.batch else self.batch_sizes

@@ -58,7 +58,10 @@ def inspect_model(model: Any, config: ExportConfig = ExportConfig(targets=ALL_TA
     runner = KerasRunner(loaded.model)
     advice = []
     if any(None in spec.shape for spec in runner.inputs()) and config.batch is None:
-        advice.append("inputs have a dynamic batch; for edge targets pass --batch 1 so shape arithmetic folds away")
+        advice.append(
+            "inputs have a dynamic batch; for edge targets pass --batch 1 so shape arithmetic (SHAPE/GATHER/"
+            "REDUCE_PROD) folds away and XNNPACK can take the TFLite graph in one partition"
+        )
     if loaded.opaque:
         advice.append("this is a bare SavedModel: its layers cannot be seen, so nothing is stripped or folded")
     for target, plan in plans.items():

@@ -99,7 +99,10 @@ def export(model: Any, out_dir: str | os.PathLike, config: ExportConfig = Export
         else:
             target_reference, reference_name = reference, "keras"
             transform_reports[target] = compare(f"transformed[{target.value}]", "keras", reference, transformed, tolerance, config.parity_batch_sizes())
-        options = ConvertOptions(tuple(plan.graph.input_names), tuple(plan.graph.output_names), config.quantize, config.onnx_opset)
+        options = ConvertOptions(
+            tuple(plan.graph.input_names), tuple(plan.graph.output_names), config.quantize, config.onnx_opset,
+            onnx_layout=config.onnx_layout, onnx_optimize=config.onnx_optimize,
+        )
         with progress.step(f"convert to {target.value}"):
             artifact = backend(target).convert(transformed_model, options)
         with progress.step(f"verify {target.value} in its runtime"):
@@ -107,6 +110,9 @@ def export(model: Any, out_dir: str | os.PathLike, config: ExportConfig = Export
                 _check_io(runner, plan, target)
                 outputs = runner.infer_all(feeds)
         artifacts[target] = artifact
+        fallback = artifact.facts.get("xnnpack", {}).get("fallback_ops")
+        if fallback and config.batch is None:
+            progress.note(f"{target.value}: XNNPACK leaves {', '.join(fallback)} to LiteRT's own kernels; --batch 1 folds shape arithmetic away")
         reports[target] = compare(target.value, reference_name, target_reference, outputs, tolerance, config.parity_batch_sizes())
         progress.note(reports[target].summary())
 
@@ -166,6 +172,7 @@ def _manifest(loaded, original, plans, artifacts, reports, transform_reports, co
             "ops": artifact.ops,
             "runtime_requirements": list(artifact.runtime_requirements),
             "quantization": config.quantize.value,
+            "graph": artifact.facts,
         })
     parity = []
     for target, report in reports.items():
@@ -197,6 +204,8 @@ def _manifest(loaded, original, plans, artifacts, reports, transform_reports, co
             "quantize": config.quantize.value,
             "fold": config.fold,
             "onnx_opset": config.onnx_opset,
+            "onnx_layout": config.onnx_layout.value,
+            "onnx_optimize": config.onnx_optimize.value,
         },
         "inputs": [spec.with_batch(config.batch).to_json() if config.batch else spec.to_json() for spec in original.inputs()],
         "outputs": [spec.with_batch(config.batch).to_json() if config.batch else spec.to_json() for spec in original.outputs()],

@@ -1,27 +1,31 @@
 """Keras -> ONNX with standard domains only, inputs/outputs named as in Keras, a named batch dim.
 
 Route: freeze the model at ``training=False`` (`converters.trace`; Normalization statistics become
-constants, never graph inputs), convert the frozen GraphDef with tf2onnx (which raises on ops it
-cannot convert instead of leaving TensorFlow ops behind), then name the IO values as in Keras
-and check that every node is in ``ai.onnx`` / ``ai.onnx.ml`` and that onnx's checker accepts it.
+constants, never graph inputs), convert the frozen GraphDef with tf2onnx (rank-4 IO as NCHW with
+``--onnx-layout nchw``), make the graph edge-grade (`converters.onnx.optimize`: optimizer failures
+repaired, onnxslim, flatten transposes folded, layout Transposes bounded), name the IO values as in
+Keras, and check that every node is in ``ai.onnx`` / ``ai.onnx.ml`` (``com.microsoft`` too with
+``--onnx-optimize ort``) and that onnx's checker accepts it.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from collections import Counter
 
+from converters.onnx import optimize
 from converters.trace import freeze
 from edgeprep.artifacts import RANDOM_OPS, Artifact, ConvertOptions
-from edgeprep.config import Quantization, Target
+from edgeprep.config import OnnxLayout, OnnxOptimize, Quantization, Target
 from edgeprep.errors import ConversionError
 
-STANDARD_DOMAINS = ("", "ai.onnx", "ai.onnx.ml")
+NCHW_KEY = "edgeprep.nchw"  # metadata: JSON list of the IO names stored NCHW (Keras layout is NHWC)
 
 
 def convert(model, options: ConvertOptions) -> Artifact:
     """Convert ``model`` (already transformed) to an ONNX artifact."""
     import onnx
+    import onnxslim
     import tf2onnx
 
     tf2onnx.logging.set_level(logging.ERROR)
@@ -30,31 +34,68 @@ def convert(model, options: ConvertOptions) -> Artifact:
         raise ConversionError(f"--quantize {options.quantize.value} is not available for ONNX in this build")
     frozen = freeze(model, options.input_names)
     graph_def = frozen.function.graph.as_graph_def()
-    try:
-        proto, _ = tf2onnx.convert.from_graph_def(
-            graph_def,
-            input_names=list(frozen.input_tensors),
-            output_names=list(frozen.output_tensors),
-            opset=options.onnx_opset,
-        )
-    except Exception as exc:
-        raise ConversionError(f"ONNX conversion failed: {str(exc).strip().splitlines()[0][:300]}") from None
+    own_transposes = sum(node.op in ("Transpose", "ConjugateTranspose") for node in graph_def.node)
+    in_ranks = [t.shape.rank for t in frozen.function.inputs]
+    out_ranks = [t.shape.rank for t in frozen.function.outputs]
+    nchw = options.onnx_layout is OnnxLayout.NCHW
+    nchw_in = [name for name, rank in zip(frozen.input_tensors, in_ranks) if nchw and rank == 4]
+    nchw_out = [name for name, rank in zip(frozen.output_tensors, out_ranks) if nchw and rank == 4]
+    with optimize.watch_optimizers() as failures:
+        try:
+            proto, _ = tf2onnx.convert.from_graph_def(
+                graph_def,
+                input_names=list(frozen.input_tensors),
+                output_names=list(frozen.output_tensors),
+                opset=options.onnx_opset,
+                inputs_as_nchw=nchw_in or None,
+                outputs_as_nchw=nchw_out or None,
+            )
+        except Exception as exc:
+            raise ConversionError(f"ONNX conversion failed: {str(exc).strip().splitlines()[0][:300]}") from None
+    failures = list(failures)
+    if failures:
+        proto = optimize.repair(proto, failures)
     rename = dict(zip(frozen.input_tensors, options.input_names)) | dict(zip(frozen.output_tensors, options.output_names))
     _rename_values(proto.graph, rename)
+    proto = optimize.simplify(proto)
+    optimize.fold_flatten_transposes(proto)
+    optimize.fix_resize_scales(proto)
     _name_batch_dim(proto.graph)
-    ops = _count_ops(proto)
-    foreign = sorted(op for op in ops if "::" in op)
+    layout = optimize.layout_transposes(proto, own_transposes)
+    allowed = sum(rank is not None and rank >= 3 for rank in in_ranks + out_ranks) - len(nchw_in) - len(nchw_out)
+    if layout > allowed:
+        raise ConversionError(
+            f"the ONNX graph keeps {layout} layout Transpose(s), at most {allowed} expected "
+            f"(one per NHWC image input/output); tf2onnx's transpose optimizer left them"
+        )
+    requirements: tuple[str, ...] = ()
+    if options.onnx_optimize is OnnxOptimize.ORT:
+        proto = optimize.optimize_for_onnxruntime(proto)
+        requirements = ("onnxruntime",)
+    ops = optimize.count_ops(proto)
+    foreign = sorted(op for op in ops if "::" in op and not (requirements and op.startswith("com.microsoft::")))
     if foreign:
         raise ConversionError(f"the ONNX graph uses non-standard ops {', '.join(foreign)}; onnxruntime's stock build cannot run them")
     random_ops = sorted(op for op in ops if op in RANDOM_OPS)
     if random_ops:
         raise ConversionError(f"random ops {', '.join(random_ops)} survived into the ONNX artifact; a training-only layer was not stripped")
     proto.producer_name = "edgeprep"
+    if nchw_in or nchw_out:
+        nchw_names = [rename[name] for name in nchw_in + nchw_out]
+        onnx.helper.set_model_props(proto, {NCHW_KEY: json.dumps(nchw_names)})
     try:
-        onnx.checker.check_model(proto, full_check=True)
+        onnx.checker.check_model(proto, full_check=not requirements)
     except Exception as exc:
         raise ConversionError(f"the ONNX graph fails onnx.checker: {str(exc).strip().splitlines()[0][:300]}") from None
-    return Artifact(Target.ONNX, proto.SerializeToString(), dict(sorted(ops.items())))
+    facts = {
+        "layout": options.onnx_layout.value,
+        "layout_transposes": layout,
+        "optimize": options.onnx_optimize.value,
+        "simplifier": f"onnxslim {onnxslim.__version__}",
+        "tf2onnx_optimizer_failures": failures,
+        "repaired": bool(failures),
+    }
+    return Artifact(Target.ONNX, proto.SerializeToString(), dict(sorted(ops.items())), requirements, facts)
 
 
 def _rename_values(graph, rename: dict[str, str]) -> None:
@@ -74,15 +115,3 @@ def _name_batch_dim(graph) -> None:
         dims = value.type.tensor_type.shape.dim
         if dims and not dims[0].HasField("dim_value"):
             dims[0].dim_param = "batch"
-
-
-def _count_ops(proto) -> Counter:
-    counts: Counter = Counter()
-    graphs = [proto.graph]
-    while graphs:
-        graph = graphs.pop()
-        for node in graph.node:
-            domain = node.domain or ""
-            counts[node.op_type if domain in STANDARD_DOMAINS else f"{domain}::{node.op_type}"] += 1
-            graphs.extend(attr.g for attr in node.attribute if attr.HasField("g"))
-    return counts

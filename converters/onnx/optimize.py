@@ -1,0 +1,238 @@
+"""Edge-grade ONNX: tf2onnx's optimizer watched and repaired, the graph simplified, layout bounded.
+
+After tf2onnx:
+
+1. Watch. tf2onnx runs each graph optimizer with ``catch_errors=True``: when one raises it logs a
+   warning and keeps the graph from before it. Its transpose optimizer raises on a scalar
+   constant added after a bias-less Conv (``bias_size = max(numpy_val.shape)`` of an empty
+   shape), which a freshly initialised MobileNetV3Small hits: 106 of 321 nodes stayed Transposes.
+   `watch_optimizers` records every such failure.
+2. Repair. On a failure, tf2onnx's optimizers run again on the converted graph with errors raised
+   and the transpose optimizer replaced by `ScalarSafeTransposeOptimizer` (a scalar becomes a
+   per-channel bias of the Conv's size first). Whatever still fails raises `ConversionError`.
+3. Simplify with onnxslim (constant folding, dead and duplicate nodes, Conv+BN/Add/Mul fusion,
+   standard ops only). Chosen by measurement over onnxsim and onnxruntime's offline basic level
+   (see BENCHMARKS.md): as few nodes as onnxsim, pure Python, maintained.
+4. Fold the flatten transpose. ``Transpose(NCHW->NHWC) -> Reshape(N, -1) -> MatMul(W)`` (a Keras
+   Flatten after a convolution) becomes ``Reshape -> MatMul(W')`` with W's rows permuted to the
+   NCHW order.
+5. Check. Transposes beyond the model's own are layout Transposes; at most one per NHWC image
+   input or output is allowed (none with ``--onnx-layout nchw``), else `ConversionError`.
+
+``OnnxOptimize.ORT`` then applies onnxruntime's offline optimisation (extended level): fused
+ops from the ``com.microsoft`` domain, so the file runs in onnxruntime only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections import Counter, OrderedDict
+from collections.abc import Iterator
+
+import numpy as np
+
+from edgeprep.errors import ConversionError
+
+LAYOUT_PERMS = {(0, 2, 3, 1), (0, 3, 1, 2), (0, 2, 1), (0, 2, 3, 4, 1), (0, 4, 1, 2, 3)}
+
+
+class _FailureLog(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.failures: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message.startswith("Failed"):
+            error = record.exc_info[1] if record.exc_info else None
+            self.failures.append(f"{message}: {type(error).__name__}: {error}" if error else message)
+
+
+@contextlib.contextmanager
+def watch_optimizers() -> Iterator[list[str]]:
+    """Collect the failures tf2onnx's optimizers log (and otherwise swallow) inside the block."""
+    logger = logging.getLogger("tf2onnx.optimizer")
+    handler = _FailureLog()
+    level, propagate = logger.level, logger.propagate
+    logger.setLevel(logging.WARNING)
+    logger.propagate = False
+    logger.addHandler(handler)
+    try:
+        yield handler.failures
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = propagate
+
+
+def _safe_transpose_optimizer():
+    from tf2onnx import utils
+    from tf2onnx.optimizer.transpose_optimizer import TransposeOptimizer
+
+    class ScalarSafeTransposeOptimizer(TransposeOptimizer):
+        """tf2onnx's transpose optimizer; a scalar added after a bias-less Conv becomes a vector first."""
+
+        def _add_handler(self, trans, node):
+            conv = trans.inputs[0]
+            if node.inputs[1].is_const() and conv.type == "Conv" and len(conv.input) == 2:
+                value = node.inputs[1].get_tensor_value(as_list=False)
+                if value.ndim == 0:
+                    channels = conv.inputs[1].output_shapes[0][0]
+                    vector = self._g.make_const(utils.make_name("scalar_bias"), np.full((channels,), value, value.dtype))
+                    self._g.replace_input(node, node.input[1], vector.output[0], 1)
+            return super()._add_handler(trans, node)
+
+    return ScalarSafeTransposeOptimizer
+
+
+def repair(proto, failures: list[str]):
+    """Re-run tf2onnx's optimizers on ``proto`` with the transpose optimizer fixed, raising on failure."""
+    from tf2onnx import optimizer
+    from tf2onnx.graph import GraphUtil
+
+    optimizers = OrderedDict(optimizer._get_optimizers())  # noqa: SLF001 - tf2onnx's own default list
+    optimizers["optimize_transpose"] = _safe_transpose_optimizer()
+    try:
+        return GraphUtil.optimize_model_proto(proto, catch_errors=False, optimizers=optimizers)
+    except Exception as exc:
+        raise ConversionError(
+            f"tf2onnx's graph optimizer failed ({'; '.join(failures)[:200]}) and edgeprep's repair failed too "
+            f"({type(exc).__name__}: {str(exc)[:200]}); refusing to write a half-optimised ONNX graph"
+        ) from None
+
+
+def simplify(proto):
+    """onnxslim's simplification (constant folding, fusions), standard ops only."""
+    import onnxslim
+
+    try:
+        return onnxslim.slim(proto)
+    except Exception as exc:
+        raise ConversionError(f"onnxslim failed to simplify the ONNX graph: {type(exc).__name__}: {str(exc)[:200]}") from None
+
+
+def optimize_for_onnxruntime(proto):
+    """onnxruntime's offline optimisation (extended level): ORT-specific fused ops."""
+    import os
+    import tempfile
+
+    import onnx
+    import onnxruntime as ort
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "optimized.onnx")
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+        options.optimized_model_filepath = path
+        options.log_severity_level = 3
+        ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        return onnx.load(path)
+
+
+def fold_flatten_transposes(proto) -> int:
+    """Replace ``Transpose(0,2,3,1) -> Reshape(to rank 2) -> MatMul(const W)`` by a row permutation of W.
+
+    Returns the number of Transposes removed.
+    """
+    from onnx import numpy_helper, shape_inference
+
+    graph = proto.graph
+    shapes = _shapes(shape_inference.infer_shapes(proto))
+    consumers = _consumers(graph)
+    initializers = {init.name: init for init in graph.initializer}
+    removed = 0
+    for transpose in [node for node in graph.node if node.op_type == "Transpose"]:
+        if _perm(transpose) != (0, 2, 3, 1) or len(consumers[transpose.output[0]]) != 1:
+            continue
+        reshape = consumers[transpose.output[0]][0]
+        source = shapes.get(transpose.input[0])
+        flat = shapes.get(reshape.output[0]) if reshape.op_type == "Reshape" else None
+        matmuls = consumers.get(reshape.output[0], []) if flat else []
+        if not source or None in source[1:] or not flat or len(flat) != 2 or len(matmuls) != 1:
+            continue
+        matmul = matmuls[0]
+        weight = initializers.get(matmul.input[1]) if matmul.op_type == "MatMul" and matmul.input[0] == reshape.output[0] else None
+        if weight is None or len(consumers[weight.name]) != 1:
+            continue
+        _, channels, height, width = source
+        rows = np.arange(height * width * channels).reshape(height, width, channels).transpose(2, 0, 1).reshape(-1)
+        weight.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(weight)[rows], weight.name))
+        reshape.input[0] = transpose.input[0]
+        graph.node.remove(transpose)
+        removed += 1
+    return removed
+
+
+def fix_resize_scales(proto) -> int:
+    """Make every constant-``scales`` Resize produce, by the ONNX spec, the size TensorFlow meant.
+
+    tf2onnx writes ``scales = target / input`` in float32; for 48 -> 40 that is 0.8333333, and
+    the spec's ``floor(48 * 0.8333333) = 39`` while onnxruntime (rounding) gives 40: a runtime that
+    follows the spec would compute a different shape. Each such scale is nudged up to the next
+    float32 whose product reaches the integer (a change of 1e-7 in the sampling positions).
+    Returns the number of scales changed.
+    """
+    from onnx import numpy_helper, shape_inference
+
+    shapes = _shapes(shape_inference.infer_shapes(proto))
+    initializers = {init.name: init for init in proto.graph.initializer}
+    changed = 0
+    for node in proto.graph.node:
+        if node.op_type != "Resize" or len(node.input) < 3 or node.input[2] not in initializers:
+            continue
+        init = initializers[node.input[2]]
+        scales = numpy_helper.to_array(init).astype(np.float32).copy()
+        dims = shapes.get(node.input[0]) or ()
+        for axis, (dim, scale) in enumerate(zip(dims, scales)):
+            if not dim or scale <= 0:
+                continue
+            target = np.float32(np.round(np.float64(dim) * np.float64(scale)))
+            while np.floor(np.float64(dim) * np.float64(scale)) < target:  # the spec computes in double
+                scale = np.nextafter(scale, np.float32(np.inf), dtype=np.float32)
+            if scale != scales[axis]:
+                scales[axis] = scale
+                changed += 1
+        init.CopyFrom(numpy_helper.from_array(scales, init.name))
+    return changed
+
+
+def layout_transposes(proto, own_transposes: int) -> int:
+    """Transposes with a layout permutation, beyond the ``own_transposes`` the model itself has."""
+    perms = [_perm(node) for node in proto.graph.node if node.op_type == "Transpose"]
+    return max(0, sum(perm in LAYOUT_PERMS for perm in perms) - own_transposes)
+
+
+def _perm(node) -> tuple[int, ...]:
+    return tuple(next((list(a.ints) for a in node.attribute if a.name == "perm"), []))
+
+
+def _shapes(proto) -> dict[str, tuple]:
+    shapes = {}
+    for value in list(proto.graph.value_info) + list(proto.graph.input) + list(proto.graph.output):
+        dims = value.type.tensor_type.shape.dim
+        shapes[value.name] = tuple(d.dim_value if d.HasField("dim_value") else None for d in dims)
+    return shapes
+
+
+def _consumers(graph) -> dict[str, list]:
+    found: dict[str, list] = {}
+    for node in graph.node:
+        for name in node.input:
+            found.setdefault(name, []).append(node)
+    for output in graph.output:
+        found.setdefault(output.name, []).append(output)
+    return found
+
+
+def count_ops(proto) -> Counter:
+    """Op counts of a graph and its subgraphs; ops of non-standard domains as ``domain::Op``."""
+    counts: Counter = Counter()
+    graphs = [proto.graph]
+    while graphs:
+        graph = graphs.pop()
+        for node in graph.node:
+            domain = node.domain or ""
+            counts[node.op_type if domain in ("", "ai.onnx", "ai.onnx.ml") else f"{domain}::{node.op_type}"] += 1
+            graphs.extend(attr.g for attr in node.attribute if attr.HasField("g"))
+    return counts
