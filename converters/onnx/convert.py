@@ -52,6 +52,9 @@ def convert(model, options: ConvertOptions) -> Artifact:
             )
         except Exception as exc:
             raise ConversionError(f"ONNX conversion failed: {str(exc).strip().splitlines()[0][:300]}") from None
+    unconverted = optimize.unconverted_ops(proto)
+    if unconverted:
+        raise ConversionError(f"tf2onnx cannot convert the TensorFlow op(s) {', '.join(unconverted)}; the layer that needs them has no ONNX lowering")
     failures = list(failures)
     if failures:
         proto = optimize.repair(proto, failures)

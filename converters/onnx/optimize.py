@@ -86,6 +86,13 @@ def _safe_transpose_optimizer():
     return ScalarSafeTransposeOptimizer
 
 
+def unconverted_ops(proto) -> list[str]:
+    """Node types tf2onnx left that no ONNX domain defines (it logs, and keeps, ops it cannot convert)."""
+    import onnx
+
+    return sorted({node.op_type for node in proto.graph.node if not onnx.defs.has(node.op_type, node.domain or "")})
+
+
 def repair(proto, failures: list[str]):
     """Re-run tf2onnx's optimizers on ``proto`` with the transpose optimizer fixed, raising on failure."""
     from tf2onnx import optimizer
@@ -147,12 +154,12 @@ def fold_flatten_transposes(proto) -> int:
             continue
         reshape = consumers[transpose.output[0]][0]
         source = shapes.get(transpose.input[0])
-        flat = shapes.get(reshape.output[0]) if reshape.op_type == "Reshape" else None
+        flat = shapes.get(reshape.output[0]) if reshape is not None and reshape.op_type == "Reshape" else None
         matmuls = consumers.get(reshape.output[0], []) if flat else []
         if not source or None in source[1:] or not flat or len(flat) != 2 or len(matmuls) != 1:
             continue
         matmul = matmuls[0]
-        weight = initializers.get(matmul.input[1]) if matmul.op_type == "MatMul" and matmul.input[0] == reshape.output[0] else None
+        weight = initializers.get(matmul.input[1]) if matmul is not None and matmul.op_type == "MatMul" and matmul.input[0] == reshape.output[0] else None
         if weight is None or len(consumers[weight.name]) != 1:
             continue
         _, channels, height, width = source
@@ -221,7 +228,7 @@ def _consumers(graph) -> dict[str, list]:
         for name in node.input:
             found.setdefault(name, []).append(node)
     for output in graph.output:
-        found.setdefault(output.name, []).append(output)
+        found.setdefault(output.name, []).append(None)  # a graph output: a consumer that is no node
     return found
 
 

@@ -50,14 +50,16 @@ def _log_uniform(draw, low: float, high: float) -> float:
 
 
 @st.composite
-def cases(draw, consumers=CONSUMERS) -> Case:
+def cases(draw, consumers=CONSUMERS, grouped: bool = True) -> Case:
+    """Random cases; ``grouped=False`` keeps convolutions ungrouped (Keras 3 runs a grouped conv
+    through an XLA call that tf2onnx cannot convert)."""
     consumer = draw(st.sampled_from(consumers))
     channels = draw(st.sampled_from([1, 2, 3, 4, 6]))
     spatial = tuple(draw(st.integers(5, 9)) for _ in range(SPATIAL[consumer]))
     channels_first = consumer in CHANNELS_FIRST_OK and draw(st.booleans())
     seed = draw(st.integers(0, 2**16))
     chain = _chain(draw, channels, channels_first, spatial)
-    return Case(consumer, channels, spatial, channels_first, chain, _consumer_args(draw, consumer, channels), seed)
+    return Case(consumer, channels, spatial, channels_first, chain, _consumer_args(draw, consumer, channels, grouped), seed)
 
 
 def _chain(draw, channels: int, channels_first: bool, spatial: tuple[int, ...]):
@@ -116,7 +118,7 @@ def _normalization(draw, mean, std, channels_first: bool, spatial_size: int) -> 
     return {"axis": 1 if channels_first else -1, "mean": jitter_mean.tolist(), "variance": jitter_var.tolist()}
 
 
-def _consumer_args(draw, consumer: str, channels: int) -> dict:
+def _consumer_args(draw, consumer: str, channels: int, grouped: bool) -> dict:
     if consumer in ("dense", "dense_seq", "einsum"):
         return {"units": draw(st.integers(1, 5)), "activation": draw(st.sampled_from([None, "relu"]))}
     if consumer in ("batchnorm", "relu"):
@@ -129,7 +131,7 @@ def _consumer_args(draw, consumer: str, channels: int) -> dict:
     if consumer.startswith("depthwise") or consumer.startswith("separable"):
         args["depth_multiplier"] = draw(st.integers(1, 2))
     if consumer.startswith("conv") or consumer == "zeropad_conv2d":
-        groups = draw(st.sampled_from([g for g in (1, 2, 3) if channels % g == 0]))
+        groups = draw(st.sampled_from([g for g in ((1, 2, 3) if grouped else (1,)) if channels % g == 0]))
         args["groups"] = groups
         args["filters"] = groups * draw(st.integers(1, 3))
     if consumer.startswith("separable"):
