@@ -9,13 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 
 import edgeprep
 from conftest import artifact_ops
 from edgeprep.config import Target
 from edgeprep.parity.compare import Tolerance
-from fold_cases import build, cases
+from fold_cases import build, cases, keras_computes_it
 from helpers import run_cli
 
 ELEMENTWISE = {"ADD", "SUB", "MUL", "DIV", "Add", "Sub", "Mul", "Div"}
@@ -37,9 +37,11 @@ def ops_before_first_conv(path: Path) -> list[str]:
 
 
 @settings(max_examples=20, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
-@given(case=cases(consumers=("conv2d", "zeropad_conv2d", "depthwise2d", "separable1d", "dense", "conv1d", "batchnorm", "einsum"), grouped=False))
+@given(case=cases(consumers=("conv2d", "zeropad_conv2d", "depthwise2d", "separable2d", "dense", "conv1d", "batchnorm", "einsum"), grouped=False))
 def test_folded_artifacts_pass_parity_in_both_runtimes(case):
+    """(SeparableConv1D is left out: TF's converter rejects its channels_first form, folded or not.)"""
     model = build(case)
+    assume(keras_computes_it(model, case))
     with tempfile.TemporaryDirectory() as tmp:
         result = edgeprep.export(model, Path(tmp) / "dist")
     assert result.passed, (case, [r.summary() for r in result.reports.values()])
