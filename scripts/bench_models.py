@@ -14,12 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-
-IMAGENET_MEAN = [0.485, 0.456, 0.406]
-IMAGENET_VARIANCE = [0.229**2, 0.224**2, 0.225**2]
 
 
 @dataclass(frozen=True)
@@ -48,41 +43,21 @@ def _seed_cnn(size: int):
 
 
 def _mobilenet_v3_small(size: int):
-    import keras
-    from zoo import calibrate
+    from zoo import mobilenet_v3_small
 
-    keras.utils.set_random_seed(1234)
-    model = keras.applications.MobileNetV3Small(input_shape=(size, size, 3), weights=None, include_preprocessing=True, classifier_activation=None)
-    return calibrate(model, seed=7)
+    return mobilenet_v3_small(size, classes=1000)
 
 
 def _efficientnet_b0(size: int):
-    import keras
-    from zoo import calibrate
+    from zoo import efficientnet_b0
 
-    keras.utils.set_random_seed(1234)
-    model = keras.applications.EfficientNetB0(input_shape=(size, size, 3), weights=None, classifier_activation=None)
-    _imagenet_statistics(model)
-    return calibrate(model, seed=11)
+    return efficientnet_b0(size, classes=1000, imagenet_statistics=True)
 
 
 def _convnext_tiny(size: int):
-    import keras
-    from zoo import calibrate
+    from zoo import convnext_tiny
 
-    keras.utils.set_random_seed(1234)
-    model = keras.applications.ConvNeXtTiny(input_shape=(size, size, 3), weights=None, include_preprocessing=True, classifier_activation=None)
-    return calibrate(model, seed=13)
-
-
-def _imagenet_statistics(model) -> None:
-    """Give EfficientNet's unadapted Normalization (after Rescaling(1/255)) the ImageNet statistics
-    its real weights carry; with ``weights=None`` it would be the identity and fold trivially."""
-    for layer in model.layers:
-        if type(layer).__name__ == "Normalization" and getattr(layer, "adapt_mean", None) is not None:
-            layer.adapt_mean.assign(np.array(IMAGENET_MEAN, np.float32))
-            layer.adapt_variance.assign(np.array(IMAGENET_VARIANCE, np.float32))
-            layer.finalize_state()
+    return convnext_tiny(size, classes=1000)
 
 
 MODELS: dict[str, BenchModel] = {

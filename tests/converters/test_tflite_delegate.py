@@ -9,19 +9,9 @@ import edgeprep
 from conftest import artifact_ops
 from converters.tflite.delegate import xnnpack_report
 from edgeprep.config import Target
-from zoo import mobilenet_v3_small, seed_cnn
+from zoo import convnext_tiny, mobilenet_v3_small, seed_cnn
 
 SHAPE_OPS = {"SHAPE", "GATHER", "REDUCE_PROD", "STRIDED_SLICE", "PACK"}
-
-
-def _convnext_tiny():
-    import keras
-
-    from zoo import calibrate
-
-    keras.utils.set_random_seed(1234)
-    model = keras.applications.ConvNeXtTiny(input_shape=(64, 64, 3), weights=None, include_preprocessing=True, classes=10, classifier_activation=None)
-    return calibrate(model, seed=13)
 
 
 def test_dynamic_batch_flatten_falls_back_and_static_batch_does_not(tmp_path):
@@ -38,7 +28,7 @@ def test_dynamic_batch_flatten_falls_back_and_static_batch_does_not(tmp_path):
 
 @pytest.mark.parametrize("name", ["mobilenet_v3_small", pytest.param("convnext_tiny", marks=pytest.mark.slow)])
 def test_static_batch_is_one_partition_without_shape_ops(name, tmp_path):
-    model = _convnext_tiny() if name == "convnext_tiny" else mobilenet_v3_small()
+    model = convnext_tiny() if name == "convnext_tiny" else mobilenet_v3_small()
     result = edgeprep.export(model, tmp_path / "dist", targets=["tflite"], batch=1)
     ops = artifact_ops(result.artifacts[Target.TFLITE])
     assert not SHAPE_OPS & set(ops), ops
@@ -51,7 +41,7 @@ def test_static_batch_is_one_partition_without_shape_ops(name, tmp_path):
 @pytest.mark.slow
 def test_convnext_dynamic_batch_splits_into_partitions(tmp_path):
     """The measurement behind --batch: a dynamic batch leaves LayerNorm shape arithmetic to LiteRT."""
-    result = edgeprep.export(_convnext_tiny(), tmp_path / "dist", targets=["tflite"])
+    result = edgeprep.export(convnext_tiny(), tmp_path / "dist", targets=["tflite"])
     report = result.manifest["artifacts"][0]["graph"]["xnnpack"]
     assert report["partitions"] > 1 and {"SHAPE"} & set(report["fallback_ops"]), report
 
