@@ -39,7 +39,7 @@ class OnnxLayout(enum.Enum):
 class OnnxOptimize(enum.Enum):
     """How far the ONNX graph is optimised after conversion."""
 
-    PORTABLE = "portable"  # tf2onnx (repaired) + onnxslim: standard ops only, runs anywhere
+    PORTABLE = "portable"  # tf2onnx (repaired) + onnxsim: standard ops only, runs anywhere
     ORT = "ort"  # additionally onnxruntime's offline fusions: ORT-specific ops, ORT only
 
 

@@ -76,7 +76,16 @@ def _classes() -> SimpleNamespace:
         def op_count(self) -> int:
             return sum(part is not None for part in (self.pre, self.scale_constant, self.post))
 
-    return SimpleNamespace(Cast=Cast, SavedModelSignature=SavedModelSignature, Affine=Affine)
+    class ErfGelu(keras.layers.Layer):
+        """``y = 0.5 * x * (1 + erf(x / sqrt(2)))``: exact GELU written with Erf, which ONNX has."""
+
+        def call(self, inputs):
+            return 0.5 * inputs * (1.0 + keras.ops.erf(inputs * 0.7071067811865476))
+
+        def compute_output_spec(self, inputs):
+            return keras.KerasTensor(inputs.shape, dtype=inputs.dtype)
+
+    return SimpleNamespace(Cast=Cast, SavedModelSignature=SavedModelSignature, Affine=Affine, ErfGelu=ErfGelu)
 
 
 def _constant(value, identity: float):
@@ -92,6 +101,11 @@ def _constant(value, identity: float):
 def affine(pre, scale, post, name: str):
     """A layer computing ``(x + pre) * scale + post`` in float32 (None parts are left out)."""
     return _classes().Affine(pre, scale, post, name=name)
+
+
+def erf_gelu(name: str):
+    """A layer computing the exact GELU through ``erf``."""
+    return _classes().ErfGelu(name=name)
 
 
 def cast(dtype: str, name: str):

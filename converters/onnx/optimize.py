@@ -10,14 +10,18 @@ After tf2onnx:
 2. Repair. On a failure, tf2onnx's optimizers run again on the converted graph with errors raised
    and the transpose optimizer replaced by `ScalarSafeTransposeOptimizer` (a scalar becomes a
    per-channel bias of the Conv's size first). Whatever still fails raises `ConversionError`.
-3. Simplify with onnxslim (constant folding, dead and duplicate nodes, Conv+BN/Add/Mul fusion,
-   standard ops only). Chosen by measurement over onnxsim and onnxruntime's offline basic level
-   (see BENCHMARKS.md): as few nodes as onnxsim, pure Python, maintained.
-4. Fold the flatten transpose. ``Transpose(NCHW->NHWC) -> Reshape(N, -1) -> MatMul(W)`` (a Keras
-   Flatten after a convolution) becomes ``Reshape -> MatMul(W')`` with W's rows permuted to the
-   NCHW order.
-5. Check. Transposes beyond the model's own are layout Transposes; at most one per NHWC image
-   input or output is allowed (none with ``--onnx-layout nchw``), else `ConversionError`.
+3. Simplify with onnxsim (constant folding, Pad into Conv, identity Squeeze/Reshape pairs, dead
+   nodes; standard ops only). Chosen by measurement (BENCHMARKS.md, scripts/bench.py) over
+   onnxslim and onnxruntime's offline basic level on edgeprep's own tf2onnx graphs: fewest nodes on
+   every model (EfficientNetB0 224: 241 vs 273 onnxslim vs 288 basic; MobileNetV3Small: 190 = 190
+   < 210), same latency, fastest to run (0.07 s vs 0.41 s for onnxslim).
+4. Layout. ``Transpose(NCHW->NHWC) -> Reshape(N, -1) -> MatMul(W)`` (a Keras Flatten after a
+   convolution) becomes ``Reshape -> MatMul(W')`` with W's rows permuted to the NCHW order; an
+   input Transpose moves above the elementwise ops before it (`hoist_input_transposes`).
+5. Check. Transposes beyond the model's own are layout Transposes. More than one per NHWC image
+   input or output (any with ``--onnx-layout nchw``) gets a second optimizer pass, kept if it
+   removes any; what remains is what the layout needs (a Reshape between convolutions of
+   different rank) and is recorded in the manifest.
 
 ``OnnxOptimize.ORT`` then applies onnxruntime's offline optimisation (extended level): fused
 ops from the ``com.microsoft`` domain, so the file runs in onnxruntime only.
@@ -93,15 +97,20 @@ def unconverted_ops(proto) -> list[str]:
     return sorted({node.op_type for node in proto.graph.node if not onnx.defs.has(node.op_type, node.domain or "")})
 
 
-def repair(proto, failures: list[str]):
-    """Re-run tf2onnx's optimizers on ``proto`` with the transpose optimizer fixed, raising on failure."""
+def _reoptimize(proto):
+    """tf2onnx's optimizers over ``proto`` with the transpose optimizer fixed; raises on any failure."""
     from tf2onnx import optimizer
     from tf2onnx.graph import GraphUtil
 
     optimizers = OrderedDict(optimizer._get_optimizers())  # noqa: SLF001 - tf2onnx's own default list
     optimizers["optimize_transpose"] = _safe_transpose_optimizer()
+    return GraphUtil.optimize_model_proto(proto, catch_errors=False, optimizers=optimizers)
+
+
+def repair(proto, failures: list[str]):
+    """Re-run tf2onnx's optimizers on ``proto`` with the transpose optimizer fixed, raising on failure."""
     try:
-        return GraphUtil.optimize_model_proto(proto, catch_errors=False, optimizers=optimizers)
+        return _reoptimize(proto)
     except Exception as exc:
         raise ConversionError(
             f"tf2onnx's graph optimizer failed ({'; '.join(failures)[:200]}) and edgeprep's repair failed too "
@@ -109,14 +118,24 @@ def repair(proto, failures: list[str]):
         ) from None
 
 
+def second_pass(proto, own_transposes: int):
+    """Optimise once more when layout Transposes remain; keep the result only if it has fewer."""
+    try:
+        again = _reoptimize(proto)
+    except Exception as exc:
+        raise ConversionError(f"tf2onnx's transpose optimizer failed on a second pass: {type(exc).__name__}: {str(exc)[:200]}") from None
+    return again if layout_transposes(again, own_transposes) < layout_transposes(proto, own_transposes) else proto
+
+
 def simplify(proto):
-    """onnxslim's simplification (constant folding, fusions), standard ops only."""
-    import onnxslim
+    """onnxsim's simplification (constant folding, shape-driven eliminations, fusions), standard ops only."""
+    import onnxsim
 
     try:
-        return onnxslim.slim(proto)
+        simplified, _ = onnxsim.simplify(proto)
     except Exception as exc:
-        raise ConversionError(f"onnxslim failed to simplify the ONNX graph: {type(exc).__name__}: {str(exc)[:200]}") from None
+        raise ConversionError(f"onnxsim failed to simplify the ONNX graph: {type(exc).__name__}: {str(exc)[:200]}") from None
+    return simplified
 
 
 def optimize_for_onnxruntime(proto):
@@ -163,12 +182,68 @@ def fold_flatten_transposes(proto) -> int:
         if weight is None or len(consumers[weight.name]) != 1:
             continue
         _, channels, height, width = source
+        if flat[1] != channels * height * width or flat[0] not in (None, source[0]):
+            continue  # not a flatten of the whole image per sample (e.g. a Dense over pixels)
         rows = np.arange(height * width * channels).reshape(height, width, channels).transpose(2, 0, 1).reshape(-1)
         weight.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(weight)[rows], weight.name))
         reshape.input[0] = transpose.input[0]
         graph.node.remove(transpose)
         removed += 1
     return removed
+
+
+ELEMENTWISE = ("Add", "Sub", "Mul", "Div")
+
+
+def hoist_input_transposes(proto) -> int:
+    """Move a layout Transpose above the elementwise ops with constant operands that precede it.
+
+    ``x -> Add(c) -> Transpose(perm)`` becomes ``x -> Transpose(perm) -> Add(transpose(c))``: the
+    same values, the Transpose now right at the input, and the op broadcasting its per-channel
+    constant over contiguous planes (NCHW) instead of over a 3-wide innermost axis, which
+    onnxruntime runs several times slower. Returns the number of ops moved.
+    """
+    from onnx import numpy_helper
+
+    graph = proto.graph
+    initializers = {init.name: init for init in graph.initializer}
+    moved = 0
+    changed = True
+    while changed:
+        changed = False
+        consumers = _consumers(graph)
+        producers = {output: node for node in graph.node for output in node.output}
+        for transpose in [node for node in graph.node if node.op_type == "Transpose" and _perm(node) in LAYOUT_PERMS]:
+            op = producers.get(transpose.input[0])
+            if op is None or op.op_type not in ELEMENTWISE or len(consumers[op.output[0]]) != 1:
+                continue
+            constant = [name for name in op.input if name in initializers]
+            variable = [name for name in op.input if name not in initializers]
+            if len(constant) != 1 or len(variable) != 1 or len(consumers[constant[0]]) != 1:
+                continue
+            perm = _perm(transpose)
+            value = numpy_helper.to_array(initializers[constant[0]])
+            if value.ndim not in (0, len(perm)) and value.size != 1:
+                continue
+            if value.ndim == len(perm):
+                initializers[constant[0]].CopyFrom(numpy_helper.from_array(np.ascontiguousarray(value.transpose(perm)), constant[0]))
+            # x -> op -> T -> y   becomes   x -> T -> op -> y
+            source, between, result = variable[0], op.output[0], transpose.output[0]
+            transpose.input[0], transpose.output[0] = source, between
+            op.input[list(op.input).index(source)] = between
+            op.output[0] = result
+            nodes = list(graph.node)
+            nodes.remove(transpose)
+            nodes.insert(nodes.index(op), transpose)
+            graph.ClearField("node")
+            graph.node.extend(nodes)
+            stale = [value for value in graph.value_info if value.name == between]  # its layout changed
+            for value in stale:
+                graph.value_info.remove(value)
+            moved += 1
+            changed = True
+            break
+    return moved
 
 
 def fix_resize_scales(proto) -> int:

@@ -65,7 +65,8 @@ def test_failed_transpose_optimizer_is_detected_and_repaired(tmp_path):
     assert facts["repaired"] and any("optimize_transpose" in f and "max() arg is an empty sequence" in f for f in facts["tf2onnx_optimizer_failures"])
     graph = _graph(result.artifacts[Target.ONNX])
     assert _layout_transposes(graph) == facts["layout_transposes"] == 1
-    assert graph.node[1].op_type == "Transpose" and graph.node[0].op_type == "Add", "the one Transpose sits at the input"
+    assert graph.node[0].op_type == "Transpose" and graph.node[0].input[0] == graph.input[0].name, "the one Transpose sits at the input"
+    assert graph.node[1].op_type == "Add", "the kept shift runs on NCHW planes, after the Transpose"
     assert result.passed
 
 
@@ -108,3 +109,14 @@ def test_ort_optimized_artifact_is_marked_onnxruntime_only(tmp_path):
     assert any(op.startswith("com.microsoft::") for op in entry["ops"])
     assert all("::" not in op for op in portable.manifest["artifacts"][0]["ops"])
     assert fused.passed and edgeprep.verify(fused.out_dir).passed
+
+
+@pytest.mark.slow
+def test_convnext_exports_to_onnx_with_one_layout_transpose(tmp_path):
+    """ConvNeXtTiny: grouped 7x7 convs and exact GELU are lowered, so tf2onnx converts every op."""
+    from zoo import convnext_tiny
+
+    result = edgeprep.export(convnext_tiny(), tmp_path / "dist")
+    graph = _graph(result.artifacts[Target.ONNX])
+    assert _layout_transposes(graph) == 1 and {"Erf", "Conv"} <= {node.op_type for node in graph.node}
+    assert result.passed

@@ -1,0 +1,75 @@
+"""Lower layers whose TensorFlow graph a converter cannot take into equivalent builtin layers.
+
+- Depthwise-shaped grouped convolution (``Conv1D/Conv2D`` with ``groups == input channels``,
+  channels_last): Keras 3 runs a grouped conv through an XLA function call, which tf2onnx cannot
+  convert (ConvNeXt's 7x7 convolutions). It is exactly a ``DepthwiseConv1D/2D`` with
+  ``depth_multiplier = filters / groups``: output channel ``oc`` of the grouped conv reads input
+  channel ``oc // m`` through kernel ``K[..., 0, oc]``; the depthwise output ``i*m + j`` reads
+  channel ``i`` through ``D[..., i, j]``, so ``D = K.reshape(*k, C, m)`` and the bias is unchanged.
+- Exact GELU (``Activation("gelu")``, ONNX only): TensorFlow computes
+  ``0.5 * x * erfc(-x / sqrt(2))`` and tf2onnx has no Erfc; the same function is
+  ``0.5 * x * (1 + erf(x / sqrt(2)))`` (ONNX Erf). LiteRT keeps its builtin GELU.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgeprep import layers
+from edgeprep.config import Action, Target
+from edgeprep.graph import Call, Graph
+from edgeprep.transforms.base import LayerRule
+
+
+class LowerDepthwiseGroupedConv(LayerRule):
+    """``Conv(groups=C)`` -> ``DepthwiseConv(depth_multiplier=filters/C)``, same weights reshaped."""
+
+    name = "lower-grouped-conv"
+    classes = ("Conv1D", "Conv2D")
+    action = Action.LOWERED
+
+    def matches(self, call: Call) -> bool:
+        layer = call.op if call.op is not None else call.layer  # a fold may have replaced its weights
+        if not super().matches(call) or type(layer) is not type(call.layer) or layer.groups == 1:
+            return False
+        return layer.data_format == "channels_last" and bool(call.inputs) and call.inputs[0].shape[-1] == layer.groups
+
+    def rewrite(self, call: Call, graph: Graph, target: Target) -> None:
+        import keras
+
+        layer = call.op if call.op is not None else call.layer
+        cls = keras.layers.DepthwiseConv2D if type(layer).__name__ == "Conv2D" else keras.layers.DepthwiseConv1D
+        config = layer.get_config()
+        channels = layer.groups
+        new = cls(
+            kernel_size=layer.kernel_size, strides=layer.strides, padding=layer.padding,
+            depth_multiplier=layer.filters // channels, dilation_rate=layer.dilation_rate,
+            activation=config["activation"], use_bias=layer.use_bias, data_format="channels_last",
+            dtype=layer.dtype_policy, name=layer.name,
+        )
+        new.build(tuple(call.inputs[0].shape))
+        kernel = np.asarray(layer.kernel.numpy())
+        new.kernel.assign(kernel.reshape(*kernel.shape[:-2], channels, layer.filters // channels))
+        if layer.use_bias:
+            new.bias.assign(np.asarray(layer.bias.numpy()))
+        call.op = new
+        call.action, call.rule = self.action, self.name
+        call.detail = f"grouped conv with groups = channels = {channels}: a DepthwiseConv (Keras runs it through XLA, which tf2onnx cannot convert)"
+
+
+class LowerExactGelu(LayerRule):
+    """``Activation("gelu")`` -> ``0.5 x (1 + erf(x / sqrt 2))`` for ONNX."""
+
+    name = "lower-exact-gelu"
+    classes = ("Activation",)
+    action = Action.LOWERED
+    targets = (Target.ONNX,)
+
+    def matches(self, call: Call) -> bool:
+        return super().matches(call) and call.layer.get_config().get("activation") == "gelu"
+
+    def rewrite(self, call: Call, graph: Graph, target: Target) -> None:
+        call.op = layers.erf_gelu(name=call.layer.name)
+        call.kwargs = {}
+        call.action, call.rule = self.action, self.name
+        call.detail = "exact GELU through Erf (tf2onnx has no Erfc, which TensorFlow's GELU uses)"
