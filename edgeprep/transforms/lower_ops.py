@@ -1,7 +1,7 @@
 """Lower layers whose TensorFlow graph a converter cannot take into equivalent builtin layers.
 
 - Depthwise-shaped grouped convolution (``Conv1D/Conv2D`` with ``groups == input channels``,
-  channels_last): Keras 3 runs a grouped conv through an XLA function call, which tf2onnx cannot
+  channels_last, not causal): Keras 3 runs a grouped conv through an XLA function call, which tf2onnx cannot
   convert (ConvNeXt's 7x7 convolutions). It is exactly a ``DepthwiseConv1D/2D`` with
   ``depth_multiplier = filters / groups``: output channel ``oc`` of the grouped conv reads input
   channel ``oc // m`` through kernel ``K[..., 0, oc]``; the depthwise output ``i*m + j`` reads
@@ -30,8 +30,8 @@ class LowerDepthwiseGroupedConv(LayerRule):
 
     def matches(self, call: Call) -> bool:
         layer = call.op if call.op is not None else call.layer  # a fold may have replaced its weights
-        if not super().matches(call) or type(layer) is not type(call.layer) or layer.groups == 1:
-            return False
+        if not super().matches(call) or type(layer) is not type(call.layer) or layer.groups == 1 or layer.padding == "causal":
+            return False  # DepthwiseConv1D has no causal padding
         return layer.data_format == "channels_last" and bool(call.inputs) and call.inputs[0].shape[-1] == layer.groups
 
     def rewrite(self, call: Call, graph: Graph, target: Target) -> None:
