@@ -34,7 +34,6 @@ def convert(model, options: ConvertOptions) -> Artifact:
         raise ConversionError(f"--quantize {options.quantize.value} is not available for ONNX in this build")
     frozen = freeze(model, options.input_names)
     graph_def = frozen.function.graph.as_graph_def()
-    own_transposes = sum(node.op in ("Transpose", "ConjugateTranspose") for node in graph_def.node)
     in_ranks = [t.shape.rank for t in frozen.function.inputs]
     out_ranks = [t.shape.rank for t in frozen.function.outputs]
     nchw = options.onnx_layout is OnnxLayout.NCHW
@@ -66,9 +65,9 @@ def convert(model, options: ConvertOptions) -> Artifact:
     optimize.hoist_input_transposes(proto)
     _name_batch_dim(proto.graph)
     expected = sum(rank is not None and rank >= 3 for rank in in_ranks + out_ranks) - len(nchw_in) - len(nchw_out)
-    if optimize.layout_transposes(proto, own_transposes) > expected:
-        proto = optimize.second_pass(proto, own_transposes)
-    layout = optimize.layout_transposes(proto, own_transposes)
+    if optimize.layout_transposes(proto) > expected:
+        proto = optimize.second_pass(proto)
+    layout = optimize.layout_transposes(proto)
     requirements: tuple[str, ...] = ()
     if options.onnx_optimize is OnnxOptimize.ORT:
         proto = optimize.optimize_for_onnxruntime(proto)

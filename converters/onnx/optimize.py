@@ -18,10 +18,10 @@ After tf2onnx:
 4. Layout. ``Transpose(NCHW->NHWC) -> Reshape(N, -1) -> MatMul(W)`` (a Keras Flatten after a
    convolution) becomes ``Reshape -> MatMul(W')`` with W's rows permuted to the NCHW order; an
    input Transpose moves above the elementwise ops before it (`hoist_input_transposes`).
-5. Check. Transposes beyond the model's own are layout Transposes. More than one per NHWC image
-   input or output (any with ``--onnx-layout nchw``) gets a second optimizer pass, kept if it
-   removes any; what remains is what the layout needs (a Reshape between convolutions of
-   different rank) and is recorded in the manifest.
+5. Check. More layout Transposes than one per NHWC image input or output (any with
+   ``--onnx-layout nchw``) get a second optimizer pass, kept if it removes any; the count that
+   remains is recorded in the manifest (a Permute layer, or a Reshape between convolutions of
+   different rank, needs its own).
 
 ``OnnxOptimize.ORT`` then applies onnxruntime's offline optimisation (extended level): fused
 ops from the ``com.microsoft`` domain, so the file runs in onnxruntime only.
@@ -118,13 +118,13 @@ def repair(proto, failures: list[str]):
         ) from None
 
 
-def second_pass(proto, own_transposes: int):
+def second_pass(proto):
     """Optimise once more when layout Transposes remain; keep the result only if it has fewer."""
     try:
         again = _reoptimize(proto)
     except Exception as exc:
         raise ConversionError(f"tf2onnx's transpose optimizer failed on a second pass: {type(exc).__name__}: {str(exc)[:200]}") from None
-    return again if layout_transposes(again, own_transposes) < layout_transposes(proto, own_transposes) else proto
+    return again if layout_transposes(again) < layout_transposes(proto) else proto
 
 
 def simplify(proto):
@@ -279,10 +279,9 @@ def fix_resize_scales(proto) -> int:
     return changed
 
 
-def layout_transposes(proto, own_transposes: int) -> int:
-    """Transposes with a layout permutation, beyond the ``own_transposes`` the model itself has."""
-    perms = [_perm(node) for node in proto.graph.node if node.op_type == "Transpose"]
-    return max(0, sum(perm in LAYOUT_PERMS for perm in perms) - own_transposes)
+def layout_transposes(proto) -> int:
+    """Transposes with a layout permutation (NHWC <-> NCHW and their 3-D/5-D kin)."""
+    return sum(node.op_type == "Transpose" and _perm(node) in LAYOUT_PERMS for node in proto.graph.node)
 
 
 def _perm(node) -> tuple[int, ...]:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from edgeprep.transforms.base import LayerRule, keras_class_name
 from edgeprep.transforms.fold import FoldInvertedNormalization, FoldNormalization, FoldRescaling
-from edgeprep.transforms.lower_ops import LowerDepthwiseGroupedConv, LowerExactGelu
+from edgeprep.transforms.lower_ops import LowerDepthwiseGroupedConv, LowerExactGelu, LowerPixelDense
 from edgeprep.transforms.strip import ReplaceRandomCrop, StripTrainingOnly
 
 STRIP_RULES: tuple[LayerRule, ...] = (StripTrainingOnly(), ReplaceRandomCrop())
 FOLD_RULES: tuple[LayerRule, ...] = (FoldRescaling(), FoldNormalization(), FoldInvertedNormalization())
-LOWER_RULES: tuple[LayerRule, ...] = (LowerDepthwiseGroupedConv(), LowerExactGelu())
+LOWER_RULES: tuple[LayerRule, ...] = (LowerDepthwiseGroupedConv(), LowerPixelDense(), LowerExactGelu())
 
 PHASES: tuple[tuple[str, tuple[LayerRule, ...]], ...] = (
     ("strip", STRIP_RULES),

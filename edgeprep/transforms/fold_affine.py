@@ -31,7 +31,9 @@ larger than one the original already holds.
   (``[0, 1/|scale|]`` for Rescaling, ``mean +- 6 std`` for Normalization, as parity samples
   assume), ``|x + c|`` stays within the larger of ``|x|`` and ``|z|``, the input and output the
   original computes anyway.
-- Inside a folded layer each product is ``|W| |z - o|``, with ``|o|`` bounded as in 1.
+- Inside a folded layer each product is ``W * (s x)``: for a Rescaling head ``s x`` is the value
+  the original computes first anyway; for a Normalization head ``|s x| <= |z| + |s a| + |r|``
+  with ``|s a| <= MAX_FOLDED_SHIFT`` (else the subtraction stays, as in 2).
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ import numpy as np
 from edgeprep import layers
 from edgeprep.config import Action, Target
 from edgeprep.graph import Call, Graph
-from edgeprep.transforms.base import LayerRule, keras_class_name
+from edgeprep.transforms.base import LayerRule, current_layer, keras_class_name
 from edgeprep.transforms.fold_linear import absorber_of
 from edgeprep.transforms.fold_map import AffineMap
 
@@ -169,7 +171,7 @@ def _forward(chain: list[Call], affine: AffineMap, graph: Graph) -> Decision | s
             if graph.is_output(consumer.outputs[0]) or len(following) != 1:
                 return f"{consumer.path} feeds several layers"
             padded, consumer = True, following[0]
-        layer = consumer.op if consumer.op is not None else consumer.layer
+        layer = current_layer(consumer)
         absorber = absorber_of(layer)
         if absorber is None or len(consumer.inputs) != 1:
             return f"{consumer.path} ({type(layer).__name__}) is not a linear layer that can absorb it"
@@ -210,7 +212,7 @@ def _backward(chain: list[Call], affine: AffineMap, graph: Graph) -> Decision | 
     producer = graph.producer(chain[0].inputs[0])
     if producer is None:
         return "no layer produces its input"
-    layer = producer.op if producer.op is not None else producer.layer
+    layer = current_layer(producer)
     absorber = absorber_of(layer)
     if absorber is None or not absorber.backward_supported or len(producer.outputs) != 1:
         return f"{producer.path} ({type(layer).__name__}) cannot take it backward"
