@@ -306,7 +306,7 @@ def apply(decision: Decision, graph: Graph, rule: str) -> None:
         call.detail = "; ".join(part for part in (call.detail, note) if part)
     keep = None
     if decision.keep is not None:
-        keep = layers.affine(*decision.keep, name=_name(head, "affine"))
+        keep = layers.affine(*decision.keep, name=_name(head, "affine"), input_shape=tuple(head.inputs[0].shape))
     elif str(head.inputs[0].dtype) != "float32":
         keep = layers.cast("float32", name=_name(head, "cast"))
         detail += f"; kept its cast {head.inputs[0].dtype} -> float32"

@@ -121,7 +121,8 @@ def test_chain_merges_into_one_map_and_folds_through_zero_padding():
     assert _kinds(transformed) == ["Affine", "ZeroPadding2D", "Conv2D"]
     affine = transformed.layers[1]
     assert affine.op_count == 1 and affine.pre is not None, "only the shift is kept: one add"
-    np.testing.assert_allclose(affine.pre.reshape(-1), -np.array([0.485, 0.456, 0.406]) * 255, rtol=1e-6)
+    np.testing.assert_allclose(affine.pre[0, 0, 0], -np.array([0.485, 0.456, 0.406]) * 255, rtol=1e-6)
+    assert affine.pre.shape == (1, 16, 16, 3) and np.all(affine.pre == affine.pre[:, :1, :1]), "tiled, not changed"
     assert [s.action for s in plan.steps][:3] == [Action.FOLDED] * 3
     got, want = outputs(transformed, model)
     assert max_rel(want, got) <= 1e-6
