@@ -59,14 +59,9 @@ def convert(model, options: ConvertOptions) -> Artifact:
         proto = optimize.repair(proto, failures)
     rename = dict(zip(frozen.input_tensors, options.input_names)) | dict(zip(frozen.output_tensors, options.output_names))
     _rename_values(proto.graph, rename)
-    optimize.fix_resize_scales(proto)  # before onnxsim, so the shapes it infers are the spec's
-    proto = optimize.simplify(proto)
-    optimize.fold_flatten_transposes(proto)
-    optimize.hoist_input_transposes(proto)
-    _name_batch_dim(proto.graph)
     expected = sum(rank is not None and rank >= 3 for rank in in_ranks + out_ranks) - len(nchw_in) - len(nchw_out)
-    if optimize.layout_transposes(proto) > expected:
-        proto = optimize.second_pass(proto)
+    proto = optimize.clean(proto, expected)
+    _name_batch_dim(proto.graph)
     layout = optimize.layout_transposes(proto)
     requirements: tuple[str, ...] = ()
     if options.onnx_optimize is OnnxOptimize.ORT:

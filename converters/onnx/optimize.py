@@ -70,6 +70,17 @@ def watch_optimizers() -> Iterator[list[str]]:
         logger.propagate = propagate
 
 
+def clean(proto, expected_transposes: int):
+    """Steps 3-5 on a converted (and repaired) graph: spec-exact Resize scales, onnxsim, layout."""
+    fix_resize_scales(proto)  # before onnxsim, so the shapes it infers are the spec's
+    proto = simplify(proto)
+    fold_flatten_transposes(proto)
+    hoist_input_transposes(proto)
+    if layout_transposes(proto) > expected_transposes:
+        proto = second_pass(proto)
+    return proto
+
+
 def _safe_transpose_optimizer():
     from tf2onnx import utils
     from tf2onnx.optimizer.transpose_optimizer import TransposeOptimizer
