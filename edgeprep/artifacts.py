@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edgeprep.config import Quantization, Target
+from edgeprep.config import OnnxLayout, OnnxOptimize, Quantization, Target
 
 # Ops that draw random numbers: none may survive into an inference artifact.
 # runtime_requirements values, and the opt-ins that produce them.
@@ -51,6 +51,8 @@ class ConvertOptions:
     int8_io: str | None = None
     int8_per_channel: bool = True
     onnx_extensions: bool = False
+    onnx_layout: OnnxLayout = OnnxLayout.NHWC
+    onnx_optimize: OnnxOptimize = OnnxOptimize.PORTABLE
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class Artifact:
         data: the serialized model.
         ops: op name -> count (ONNX ops from non-default domains are written ``domain::Op``).
         runtime_requirements: what the stock runtime lacks for it (empty for builtin-only files).
+        facts: what the converter measured about the graph (recorded in the manifest).
     """
 
     target: Target
@@ -69,6 +72,7 @@ class Artifact:
     ops: dict[str, int]
     runtime_requirements: tuple[str, ...] = ()
     quantization: Quantization = Quantization.NONE
+    facts: dict = field(default_factory=dict)
 
     @property
     def filename(self) -> str:

@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from edgeprep.config import ALL_TARGETS, ExportConfig, Quantization, Target
+from edgeprep.config import ALL_TARGETS, ExportConfig, OnnxLayout, OnnxOptimize, Quantization, Target
 from edgeprep.errors import EdgeprepError, ParityError, UsageError
 from edgeprep.parity.compare import Tolerance, default_tolerance
 
@@ -59,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--int8-per-tensor", action="store_true", help="one int8 weight scale per tensor: smaller files, usually a little less accurate (default: per-channel)")
     p.add_argument("--no-fold", action="store_true", help="do not fold Rescaling/Normalization into weights (debugging)")
     p.add_argument("--opset", type=_positive_int, default=17, metavar="N", help="ONNX opset (default: 17)")
+    p.add_argument("--onnx-layout", default="nhwc", choices=[v.value for v in OnnxLayout], help="layout of rank-4 ONNX inputs/outputs: nhwc as in Keras (one Transpose at the input) or nchw (none) (default: nhwc)")
+    p.add_argument("--onnx-optimize", default="portable", choices=[v.value for v in OnnxOptimize], help="portable: standard ops, any runtime; ort: add onnxruntime's fused ops, onnxruntime only (default: portable)")
     p.add_argument("--seed", type=int, default=0, help="seed of the generated parity samples (default: 0)")
     _data_flags(p)
     p.add_argument("--golden-kb", type=_positive_int, default=512, metavar="KB", help="size budget of the golden vectors in DIR (default: 512)")
@@ -171,6 +173,8 @@ def _cmd_export(args) -> int:
         int8_per_channel=not args.int8_per_tensor,
         allow_flex=args.allow_flex,
         onnx_extensions=args.onnx_extensions,
+        onnx_layout=OnnxLayout(args.onnx_layout),
+        onnx_optimize=OnnxOptimize(args.onnx_optimize),
     )
     if (args.calibration or args.int8_io or args.int8_per_tensor) and config.quantize is not Quantization.INT8:
         raise UsageError("--calibration, --int8-io and --int8-per-tensor apply to --quantize int8 only")

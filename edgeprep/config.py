@@ -29,6 +29,20 @@ class Quantization(enum.Enum):
     INT8 = "int8"
 
 
+class OnnxLayout(enum.Enum):
+    """Layout of the ONNX artifact's rank-4 image inputs and outputs."""
+
+    NHWC = "nhwc"  # as in Keras: one layout Transpose at the input
+    NCHW = "nchw"  # ONNX's native layout: no layout Transpose at all
+
+
+class OnnxOptimize(enum.Enum):
+    """How far the ONNX graph is optimised after conversion."""
+
+    PORTABLE = "portable"  # tf2onnx (repaired) + onnxsim: standard ops only, runs anywhere
+    ORT = "ort"  # additionally onnxruntime's offline fusions: ORT-specific ops, ORT only
+
+
 class Action(enum.Enum):
     """What the plan does with one layer call."""
 
@@ -72,6 +86,8 @@ class ExportConfig:
             lowering, instead of a host step (manifest ``runtime_requirements: ["tflite-flex"]``).
         onnx_extensions: let ONNX artifacts use onnxruntime-extensions string ops (``ai.onnx.contrib``)
             where a layer has no standard lowering, instead of a host step.
+        onnx_layout: layout of the ONNX artifact's rank-4 inputs and outputs.
+        onnx_optimize: how far the ONNX graph is optimised.
     """
 
     targets: tuple[Target, ...] = ALL_TARGETS
@@ -94,6 +110,8 @@ class ExportConfig:
     int8_per_channel: bool = True
     allow_flex: bool = False
     onnx_extensions: bool = False
+    onnx_layout: OnnxLayout = OnnxLayout.NHWC
+    onnx_optimize: OnnxOptimize = OnnxOptimize.PORTABLE
 
     def parity_batch_sizes(self) -> tuple[int, ...]:
         return (self.batch,) if self.batch else self.batch_sizes

@@ -298,8 +298,10 @@ def rebuild(graph: Graph, batch: int | None = None, name: str | None = None, spl
         outputs = {key: value_of(t) for key, t in zip(graph.output_names, graph.outputs) if key in wanted}
         return keras.Model(new_inputs, outputs, name=name or graph.name)
     outputs = [value_of(tensor) for tensor in graph.outputs]
-    return keras.Model(
+    model = keras.Model(
         tree.pack_sequence_as(graph.input_struct, new_inputs),
         tree.pack_sequence_as(graph.output_struct, outputs),
         name=name or graph.name,
     )
+    model.output_names = list(graph.output_names)  # stable even where a rule replaced an output layer
+    return model

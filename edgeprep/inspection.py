@@ -61,7 +61,10 @@ def inspect_model(model: Any, config: ExportConfig = ExportConfig(targets=ALL_TA
     runner = loaded.original_runner()
     advice = []
     if any(None in spec.shape for spec in runner.inputs()) and config.batch is None:
-        advice.append("inputs have a dynamic batch; for edge targets pass --batch 1 so shape arithmetic folds away")
+        advice.append(
+            "inputs have a dynamic batch; for edge targets pass --batch 1 so shape arithmetic (SHAPE/GATHER/"
+            "REDUCE_PROD) folds away and XNNPACK can take the TFLite graph in one partition"
+        )
     advice.extend(loaded.notes)
     for target, plan in plans.items():
         for problem in plan.problems:

@@ -99,11 +99,14 @@ def export(
         options = ConvertOptions(
             _device_inputs(plan), _device_outputs(plan), config.quantize, config.onnx_opset, config.allow_flex,
             calibration=_through_host(calibration, plan), int8_io=config.int8_io, int8_per_channel=config.int8_per_channel,
-            onnx_extensions=config.onnx_extensions,
+            onnx_extensions=config.onnx_extensions, onnx_layout=config.onnx_layout, onnx_optimize=config.onnx_optimize,
         )
         device_model = rebuild(plan.graph, batch=config.batch, split=plan.split) if plan.split.steps else transformed[target]
         with progress.step(f"convert to {target.value}"):
             artifacts[target] = backend(target).convert(device_model, options)
+        fallback = artifacts[target].facts.get("xnnpack", {}).get("fallback_ops")
+        if fallback and config.batch is None:
+            progress.note(f"{target.value}: XNNPACK leaves {', '.join(fallback)} to LiteRT's own kernels; --batch 1 folds shape arithmetic away")
 
     with contextlib.ExitStack() as stack, progress.step("verify in the real runtimes"):
         links = {}
@@ -252,6 +255,7 @@ def _manifest(loaded, original, plans, artifacts, reports, transform_reports, co
             "ops": artifact.ops,
             "runtime_requirements": list(artifact.runtime_requirements),
             "quantization": config.quantize.value,
+            "graph": artifact.facts,
         })
     parity = []
     for target, report in reports.items():
@@ -287,6 +291,8 @@ def _manifest(loaded, original, plans, artifacts, reports, transform_reports, co
             "onnx_opset": config.onnx_opset,
             "allow_flex": config.allow_flex,
             "onnx_extensions": config.onnx_extensions,
+            "onnx_layout": config.onnx_layout.value,
+            "onnx_optimize": config.onnx_optimize.value,
         },
         "inputs": [(spec.with_batch(batch) if batch else spec).to_json() for spec in original.inputs()],
         "outputs": [(spec.with_batch(batch) if batch else spec).to_json() for spec in original.outputs()],

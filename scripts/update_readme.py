@@ -1,4 +1,4 @@
-"""Regenerate README.md's generated sections: the CLI reference and the supported-layer matrix.
+"""Regenerate README.md's generated sections: CLI reference, supported-layer matrix, Keras comparison.
 
     python scripts/update_readme.py          # rewrite README.md in place
     python scripts/update_readme.py --check  # exit 1 if README.md is out of date (tests/test_readme.py)
@@ -37,15 +37,27 @@ def layer_matrix() -> str:
     return markdown()
 
 
-SECTIONS = {"cli": cli_reference, "layers": layer_matrix}
+def comparison() -> str:
+    """The goals table of BENCHMARKS.md (numbers from its last `scripts/bench.py` run)."""
+    text = (REPO / "BENCHMARKS.md").read_text(encoding="utf-8")
+    match = re.search(r"^Measured .*?$", text, re.M)
+    goals = re.search(r"^## Goals\n(.*?)(?=^## )", text, re.S | re.M)
+    if not goals:
+        raise SystemExit("BENCHMARKS.md has no '## Goals' section; run scripts/bench.py")
+    header = (match.group(0) + "\n\n") if match else ""
+    body = goals.group(1).strip()
+    return header + body + "\n\nFull tables, latency at 1 and all threads, memory and the other benchmarks: [BENCHMARKS.md](BENCHMARKS.md)."
+
+
+SECTIONS = {"cli": cli_reference, "layers": layer_matrix, "comparison": comparison}
 
 
 def render(text: str) -> str:
     for name, make in SECTIONS.items():
-        pattern = re.compile(rf"(<!-- BEGIN {name} -->\n).*?(\n<!-- END {name} -->)", re.S)
+        pattern = re.compile(rf"(<!-- BEGIN {name} -->\n).*?(<!-- END {name} -->)", re.S)
         if not pattern.search(text):
             raise SystemExit(f"README.md has no <!-- BEGIN {name} --> ... <!-- END {name} --> section")
-        text = pattern.sub(lambda m: m.group(1) + make() + m.group(2), text)
+        text = pattern.sub(lambda m: m.group(1) + make() + "\n" + m.group(2), text)
     return text
 
 

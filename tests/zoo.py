@@ -161,19 +161,28 @@ def random_crop_cnn():
     return keras.Model(inputs, outputs, name="random_crop_cnn")
 
 
-def mobilenet_v3_small():
+def mobilenet_v3_small(size: int = 96, classes: int = 10):
     """keras.applications.MobileNetV3Small(weights=None, include_preprocessing=True), perturbed."""
     keras = _keras()
     model = keras.applications.MobileNetV3Small(
-        input_shape=(96, 96, 3), weights=None, include_preprocessing=True, classes=10, classifier_activation=None
+        input_shape=(size, size, 3), weights=None, include_preprocessing=True, classes=classes, classifier_activation=None
     )
     return calibrate(model, seed=7)
 
 
-def efficientnet_b0():
-    """keras.applications.EfficientNetB0(weights=None): Rescaling + Normalization before the stem."""
+def efficientnet_b0(size: int = 128, classes: int = 10, imagenet_statistics: bool = False):
+    """keras.applications.EfficientNetB0(weights=None): Rescaling + Normalization before the stem.
+
+    With ``imagenet_statistics`` the (unadapted, identity) Normalization gets the ImageNet mean and
+    variance its real weights carry, before the BatchNorm statistics are calibrated.
+    """
     keras = _keras()
-    model = keras.applications.EfficientNetB0(weights=None, input_shape=(128, 128, 3), classes=10, classifier_activation=None)
+    model = keras.applications.EfficientNetB0(weights=None, input_shape=(size, size, 3), classes=classes, classifier_activation=None)
+    if imagenet_statistics:
+        norm = next(layer for layer in model.layers if type(layer).__name__ == "Normalization")
+        norm.adapt_mean.assign(np.array([0.485, 0.456, 0.406], np.float32))
+        norm.adapt_variance.assign(np.array([0.229, 0.224, 0.225], np.float32) ** 2)
+        norm.finalize_state()
     return calibrate(model, seed=11)
 
 
@@ -236,6 +245,15 @@ def seed_text(vocab: int | None = None):
     x = keras.layers.GlobalAveragePooling1D()(x)
     outputs = keras.layers.Dense(2, name="logits")(x)
     return perturb(keras.Model(inputs, outputs, name="seed_text"), seed=5)
+
+
+def convnext_tiny(size: int = 64, classes: int = 10):
+    """keras.applications.ConvNeXtTiny(weights=None, include_preprocessing=True): Normalization of raw pixels."""
+    keras = _keras()
+    model = keras.applications.ConvNeXtTiny(
+        input_shape=(size, size, 3), weights=None, include_preprocessing=True, classes=classes, classifier_activation=None
+    )
+    return calibrate(model, seed=13)
 
 
 ZOO = {

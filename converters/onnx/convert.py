@@ -1,69 +1,109 @@
 """Keras -> ONNX with standard domains only, inputs/outputs named as in Keras, a named batch dim.
 
 Route: freeze the model at ``training=False`` (`converters.trace`; Normalization statistics become
-constants, never graph inputs), convert the frozen GraphDef with tf2onnx (which raises on ops it
-cannot convert instead of leaving TensorFlow ops behind), then name the IO values as in Keras
-and check that every node is in ``ai.onnx`` / ``ai.onnx.ml`` and that onnx's checker accepts it.
+constants, never graph inputs), convert the frozen GraphDef with tf2onnx (rank-4 IO as NCHW with
+``--onnx-layout nchw``), make the graph edge-grade (`converters.onnx.optimize`: optimizer failures
+repaired, onnxsim, flatten transposes folded, layout Transposes bounded), name the IO values as in
+Keras, quantize if asked (`converters.onnx.quantize`), and check that every node is in ``ai.onnx``
+/ ``ai.onnx.ml`` (``com.microsoft`` too with ``--onnx-optimize ort``, ``ai.onnx.contrib`` with
+``--onnx-extensions``) and that onnx's checker accepts it. Lowered lookup tables reach tf2onnx
+through `converters.onnx.tables` (as ``ai.onnx.ml`` CategoryMapper).
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from collections import Counter
 
+from converters.onnx import optimize
 from converters.onnx.quantize import quantize
 from converters.onnx.tables import from_graph_def, lookup_tables
 from converters.trace import freeze
 from edgeprep.artifacts import ONNX_EXTENSIONS, RANDOM_OPS, Artifact, ConvertOptions
-from edgeprep.config import Target
+from edgeprep.config import OnnxLayout, OnnxOptimize, Target
 from edgeprep.errors import ConversionError
 
 STANDARD_DOMAINS = ("", "ai.onnx", "ai.onnx.ml")
 CONTRIB_DOMAIN = "ai.onnx.contrib"  # onnxruntime-extensions (opt-in: --onnx-extensions)
+NCHW_KEY = "edgeprep.nchw"  # metadata: JSON list of the IO names stored NCHW (Keras layout is NHWC)
 
 
 def convert(model, options: ConvertOptions) -> Artifact:
     """Convert ``model`` (already transformed) to an ONNX artifact."""
     import onnx
+    import onnxsim
     import tf2onnx
 
     tf2onnx.logging.set_level(logging.ERROR)
     logging.getLogger("tf2onnx").setLevel(logging.ERROR)
     frozen = freeze(model, options.input_names)
     graph_def = frozen.function.graph.as_graph_def()
+    in_ranks = [t.shape.rank for t in frozen.function.inputs]
+    out_ranks = [t.shape.rank for t in frozen.function.outputs]
+    nchw = options.onnx_layout is OnnxLayout.NCHW
+    nchw_in = [name for name, rank in zip(frozen.input_tensors, in_ranks) if nchw and rank == 4]
+    nchw_out = [name for name, rank in zip(frozen.output_tensors, out_ranks) if nchw and rank == 4]
     tables = lookup_tables(graph_def)
     extra_opset = [tf2onnx.utils.make_opsetid(CONTRIB_DOMAIN, 1)] if options.onnx_extensions else None
-    try:
-        if tables or extra_opset:  # lowered lookups need the tables' contents; string ops need the contrib opset
-            proto = from_graph_def(graph_def, list(frozen.input_tensors), list(frozen.output_tensors), options.onnx_opset, tables, extra_opset)
-        else:
-            proto, _ = tf2onnx.convert.from_graph_def(
-                graph_def,
-                input_names=list(frozen.input_tensors),
-                output_names=list(frozen.output_tensors),
-                opset=options.onnx_opset,
-            )
-    except Exception as exc:
-        raise ConversionError(f"ONNX conversion failed: {str(exc).strip().splitlines()[0][:300]}") from None
+    layout_args = {"inputs_as_nchw": nchw_in or None, "outputs_as_nchw": nchw_out or None}
+    with optimize.watch_optimizers() as failures:
+        try:
+            if tables or extra_opset:  # lowered lookups need the tables' contents; string ops need the contrib opset
+                proto = from_graph_def(graph_def, list(frozen.input_tensors), list(frozen.output_tensors), options.onnx_opset, tables, extra_opset, **layout_args)
+            else:
+                proto, _ = tf2onnx.convert.from_graph_def(
+                    graph_def, input_names=list(frozen.input_tensors), output_names=list(frozen.output_tensors),
+                    opset=options.onnx_opset, **layout_args,
+                )
+        except Exception as exc:
+            raise ConversionError(f"ONNX conversion failed: {str(exc).strip().splitlines()[0][:300]}") from None
+    unconverted = optimize.unconverted_ops(proto)
+    if unconverted:
+        raise ConversionError(f"tf2onnx cannot convert the TensorFlow op(s) {', '.join(unconverted)}; the layer that needs them has no ONNX lowering")
+    failures = list(failures)
+    if failures:
+        proto = optimize.repair(proto, failures)
     rename = dict(zip(frozen.input_tensors, options.input_names)) | dict(zip(frozen.output_tensors, options.output_names))
     _rename_values(proto.graph, rename)
+    expected = sum(rank is not None and rank >= 3 for rank in in_ranks + out_ranks) - len(nchw_in) - len(nchw_out)
+    contrib = any(node.domain == CONTRIB_DOMAIN for node in proto.graph.node)
+    if not contrib:  # the simplifier runs the graph in stock onnxruntime, which lacks the contrib ops
+        proto = optimize.clean(proto, expected)
     _name_batch_dim(proto.graph)
+    _canonical_dim_params(proto.graph)
+    layout = optimize.layout_transposes(proto)
     proto = quantize(proto, options)
-    ops = _count_ops(proto)
-    allowed = STANDARD_DOMAINS + ((CONTRIB_DOMAIN,) if options.onnx_extensions else ())
+    requirements: tuple[str, ...] = (ONNX_EXTENSIONS,) if contrib else ()
+    if options.onnx_optimize is OnnxOptimize.ORT:
+        proto = optimize.optimize_for_onnxruntime(proto)
+        requirements += ("onnxruntime",)
+    ops = optimize.count_ops(proto)
+    allowed = {CONTRIB_DOMAIN} if contrib else set()
+    allowed |= {"com.microsoft"} if options.onnx_optimize is OnnxOptimize.ORT else set()
     foreign = sorted(op for op in ops if "::" in op and op.split("::")[0] not in allowed)
-    requirements = (ONNX_EXTENSIONS,) if any(op.startswith(CONTRIB_DOMAIN + "::") for op in ops) else ()
     if foreign:
         raise ConversionError(f"the ONNX graph uses non-standard ops {', '.join(foreign)}; onnxruntime's stock build cannot run them")
     random_ops = sorted(op for op in ops if op in RANDOM_OPS)
     if random_ops:
         raise ConversionError(f"random ops {', '.join(random_ops)} survived into the ONNX artifact; a training-only layer was not stripped")
     proto.producer_name = "edgeprep"
+    if nchw_in or nchw_out:
+        nchw_names = [rename[name] for name in nchw_in + nchw_out]
+        onnx.helper.set_model_props(proto, {NCHW_KEY: json.dumps(nchw_names)})
     try:
-        onnx.checker.check_model(proto, full_check=not requirements)  # the checker has no schemas for contrib ops
+        onnx.checker.check_model(proto, full_check=not requirements)  # no schemas for contrib / ORT ops
     except Exception as exc:
         raise ConversionError(f"the ONNX graph fails onnx.checker: {str(exc).strip().splitlines()[0][:300]}") from None
-    return Artifact(Target.ONNX, proto.SerializeToString(), dict(sorted(ops.items())), requirements, options.quantize)
+    facts = {
+        "layout": options.onnx_layout.value,
+        "layout_transposes": layout,
+        "layout_transposes_expected": expected,
+        "optimize": options.onnx_optimize.value,
+        "simplifier": f"onnxsim {onnxsim.__version__}",
+        "tf2onnx_optimizer_failures": failures,
+        "repaired": bool(failures),
+    }
+    return Artifact(Target.ONNX, proto.SerializeToString(), dict(sorted(ops.items())), requirements, options.quantize, facts)
 
 
 def _rename_values(graph, rename: dict[str, str]) -> None:
@@ -77,21 +117,19 @@ def _rename_values(graph, rename: dict[str, str]) -> None:
         initializer.name = rename.get(initializer.name, initializer.name)
 
 
+def _canonical_dim_params(graph) -> None:
+    """Rename tf2onnx's process-global ``unk__N`` dimension names to ``d0, d1, ...`` in order of use,
+    so that exporting the same model twice in one process gives the same bytes."""
+    names: dict[str, str] = {}
+    for value in list(graph.input) + list(graph.output) + list(graph.value_info):
+        for dim in value.type.tensor_type.shape.dim:
+            if dim.HasField("dim_param") and dim.dim_param.startswith("unk__"):
+                dim.dim_param = names.setdefault(dim.dim_param, f"d{len(names)}")
+
+
 def _name_batch_dim(graph) -> None:
     """Give the first dynamic dimension of every input and output the shared name ``batch``."""
     for value in list(graph.input) + list(graph.output):
         dims = value.type.tensor_type.shape.dim
         if dims and not dims[0].HasField("dim_value"):
             dims[0].dim_param = "batch"
-
-
-def _count_ops(proto) -> Counter:
-    counts: Counter = Counter()
-    graphs = [proto.graph]
-    while graphs:
-        graph = graphs.pop()
-        for node in graph.node:
-            domain = node.domain or ""
-            counts[node.op_type if domain in STANDARD_DOMAINS else f"{domain}::{node.op_type}"] += 1
-            graphs.extend(attr.g for attr in node.attribute if attr.HasField("g"))
-    return counts

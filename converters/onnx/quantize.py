@@ -51,27 +51,27 @@ def _float16(proto):
         if not node.name:
             node.name = f"node_{index}"
     converted = convert_float_to_float16(proto, keep_io_types=True, node_block_list=raw_readers(proto.graph))
-    _drop_input_round_trips(converted.graph)
+    _drop_round_trips(converted.graph)
     toposort(converted.graph)  # the converter appends the casts it inserts at the end
     return converted
 
 
-def _drop_input_round_trips(graph) -> None:
-    """Remove float32 -> float16 -> float32 cast pairs on graph inputs.
+def _drop_round_trips(graph) -> None:
+    """Remove float32 -> float16 -> float32 cast pairs.
 
-    With ``keep_io_types`` the converter casts every float input to float16 first and casts it back
-    for blocked nodes: the raw value would pass through float16 (and 65535 would become inf).
+    The converter casts every float input to float16 and back for blocked nodes, and does the same
+    between two blocked nodes: the raw value would pass through float16 (65535 would become inf).
+    A round trip only loses precision, so dropping it is always safe.
     """
     from onnx import TensorProto
 
-    inputs = {value.name for value in graph.input}
     consumers: dict[str, list] = {}
     for node in graph.node:
         for name in node.input:
             consumers.setdefault(name, []).append(node)
     drop, rename = set(), {}
     for node in graph.node:
-        if node.op_type != "Cast" or not inputs & set(node.input) or _cast_to(node) != TensorProto.FLOAT16:
+        if node.op_type != "Cast" or _cast_to(node) != TensorProto.FLOAT16:
             continue
         readers = consumers.get(node.output[0], [])
         if readers and all(r.op_type == "Cast" and _cast_to(r) == TensorProto.FLOAT for r in readers):

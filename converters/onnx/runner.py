@@ -1,7 +1,13 @@
-"""Run an ONNX artifact in onnxruntime (CPU). Needs only numpy and onnxruntime."""
+"""Run an ONNX artifact in onnxruntime (CPU). Needs only numpy and onnxruntime.
+
+An artifact exported with ``--onnx-layout nchw`` stores its rank-4 image inputs/outputs NCHW
+(listed in the model metadata ``edgeprep.nchw``); the runner still speaks the Keras (NHWC) layout,
+transposing at its edge, so parity, golden vectors and ``edgeprep run`` are the same for both.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 
 import numpy as np
@@ -34,8 +40,10 @@ class ONNXRunner(Runner):
         options.log_severity_level = 3
         source = bytes(model) if isinstance(model, (bytes, bytearray)) else os.fspath(model)
         self._session = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
-        self._inputs = [_spec(v) for v in self._session.get_inputs()]
-        self._outputs = [_spec(v) for v in self._session.get_outputs()]
+        metadata = self._session.get_modelmeta().custom_metadata_map
+        self._nchw = set(json.loads(metadata.get("edgeprep.nchw", "[]")))
+        self._inputs = [_spec(v, v.name in self._nchw) for v in self._session.get_inputs()]
+        self._outputs = [_spec(v, v.name in self._nchw) for v in self._session.get_outputs()]
 
     def inputs(self) -> list[TensorSpec]:
         return self._inputs
@@ -47,11 +55,17 @@ class ONNXRunner(Runner):
         prepared = {}
         for spec in self._inputs:
             value = feed[spec.name]
+            if spec.name in self._nchw:
+                value = value.transpose(0, 3, 1, 2)
             prepared[spec.name] = value.astype(object) if spec.is_string else np.ascontiguousarray(value)
         results = self._session.run([spec.name for spec in self._outputs], prepared)
+        results = [r.transpose(0, 2, 3, 1) if spec.name in self._nchw else r for spec, r in zip(self._outputs, results)]
         return [np.asarray(r).astype(str) if np.asarray(r).dtype == object else r for r in results]
 
 
-def _spec(value) -> TensorSpec:
+def _spec(value, nchw: bool = False) -> TensorSpec:
+    """The value's spec in the Keras layout (an NCHW-stored value is reported NHWC)."""
     shape = tuple(dim if isinstance(dim, int) and dim >= 0 else None for dim in value.shape)
+    if nchw:
+        shape = (shape[0], shape[2], shape[3], shape[1])
     return TensorSpec(value.name, _ORT_TYPES.get(value.type, value.type), shape)

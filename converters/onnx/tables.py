@@ -34,8 +34,11 @@ def lookup_tables(graph_def) -> dict[bytes, tuple]:
     return tables
 
 
-def from_graph_def(graph_def, input_names: list[str], output_names: list[str], opset: int, tables: dict, extra_opset=None):
-    """``tf2onnx.convert.from_graph_def`` with ``initialized_tables`` (and ``extra_opset``) passed through."""
+def from_graph_def(graph_def, input_names: list[str], output_names: list[str], opset: int, tables: dict, extra_opset=None, **options):
+    """``tf2onnx.convert.from_graph_def`` with ``initialized_tables`` (and ``extra_opset``) passed through.
+
+    Other keyword ``options`` (``inputs_as_nchw`` ...) go to tf2onnx unchanged.
+    """
     import tensorflow as tf
     from tf2onnx import tf_loader
     from tf2onnx.convert import _convert_common
@@ -49,6 +52,6 @@ def from_graph_def(graph_def, input_names: list[str], output_names: list[str], o
                 frozen = tf_loader.tf_optimize(input_names, output_names, graph_def)
     proto, _ = _convert_common(
         frozen, name="edgeprep", continue_on_error=True, opset=opset, input_names=input_names, output_names=output_names,
-        initialized_tables=tables, extra_opset=extra_opset,
+        initialized_tables=tables, extra_opset=extra_opset, **options,
     )
     return proto

@@ -3,7 +3,8 @@
 Route: freeze the model at ``training=False`` (`converters.trace`), convert the frozen concrete
 function with ``TFLITE_BUILTINS`` only, then rename the IO tensors in the flatbuffer to the Keras
 names. Select-TF (Flex) ops are never enabled silently: without ``allow_flex`` a graph that needs
-them fails here, naming the TensorFlow ops.
+them fails here, naming the TensorFlow ops. The artifact's facts record what XNNPACK takes
+(`converters.tflite.delegate`): partitions and any op left to the built-in kernels.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import re
 from collections import Counter
 
 from converters.tflite import quantize
+from converters.tflite.delegate import xnnpack_report
 from converters.trace import freeze
 from edgeprep.artifacts import RANDOM_OPS, Artifact, ConvertOptions
 from edgeprep.config import Target
@@ -52,7 +54,8 @@ def convert(model, options: ConvertOptions) -> Artifact:
     random_ops = sorted(op for op in ops if op in RANDOM_OPS)
     if random_ops:
         raise ConversionError(f"random ops {', '.join(random_ops)} survived into the TFLite artifact; a training-only layer was not stripped")
-    return Artifact(Target.TFLITE, data, dict(sorted(ops.items())), requirements, options.quantize)
+    facts = {"xnnpack": xnnpack_report(data)} if not flex else {}
+    return Artifact(Target.TFLITE, data, dict(sorted(ops.items())), requirements, options.quantize, facts)
 
 
 def _rename_and_count(data: bytes, input_tensors, output_tensors, options: ConvertOptions) -> tuple[bytes, Counter]:

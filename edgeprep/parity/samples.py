@@ -153,7 +153,10 @@ def draw(spec: TensorSpec, hint: InputHint, shape: tuple[int, ...], rng: np.rand
 
 
 def _broadcast(value, shape) -> np.ndarray:
+    """``value`` (a layer statistic in Keras' broadcast shape, batch axis included) over ``shape``."""
     array = np.asarray(value, dtype=np.float64)
+    while array.ndim > len(shape) and array.shape[0] == 1:  # a row has no batch axis
+        array = array[0]
     try:
         return np.broadcast_to(array, shape)
     except ValueError:

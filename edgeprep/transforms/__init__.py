@@ -7,11 +7,14 @@ block a fold), fold (affine preprocessing into weights), lower (table/text layer
 from __future__ import annotations
 
 from edgeprep.transforms.base import LayerRule, keras_class_name
-from edgeprep.transforms.lower import LOWER_RULES
+from edgeprep.transforms.fold import FoldInvertedNormalization, FoldNormalization, FoldRescaling
+from edgeprep.transforms.lower import LOWER_RULES as TABLE_RULES
+from edgeprep.transforms.lower_ops import LowerDepthwiseGroupedConv, LowerExactGelu, LowerPixelDense
 from edgeprep.transforms.strip import ReplaceRandomCrop, StripTrainingOnly
 
 STRIP_RULES: tuple[LayerRule, ...] = (StripTrainingOnly(), ReplaceRandomCrop())
-FOLD_RULES: tuple[LayerRule, ...] = ()
+FOLD_RULES: tuple[LayerRule, ...] = (FoldRescaling(), FoldNormalization(), FoldInvertedNormalization())
+LOWER_RULES: tuple[LayerRule, ...] = TABLE_RULES + (LowerDepthwiseGroupedConv(), LowerPixelDense(), LowerExactGelu())
 
 PHASES: tuple[tuple[str, tuple[LayerRule, ...]], ...] = (
     ("strip", STRIP_RULES),

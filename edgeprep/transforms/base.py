@@ -51,3 +51,13 @@ class LayerRule(ABC):
     @abstractmethod
     def rewrite(self, call: Call, graph: Graph, target: Target) -> None:
         """Edit ``graph`` for ``call`` and record ``call.action`` / ``call.detail``."""
+
+    def replace_op(self, call: Call, op, detail: str) -> None:
+        """Make ``call`` run ``op`` (with the call's positional inputs only) and record why."""
+        call.op, call.kwargs = op, {}
+        call.action, call.rule, call.detail = self.action, self.name, detail
+
+
+def current_layer(call: Call):
+    """What ``call`` runs now: the layer an earlier rule put in place (a fold), else the original."""
+    return call.op if call.op is not None else call.layer

@@ -1,0 +1,68 @@
+"""The models `scripts/bench.py` measures: a registry of named factories.
+
+To benchmark another model, add a `BenchModel` to `MODELS` (the FeatureSpace and text models of
+issue 6 belong here once their factories exist): ``build(size)`` returns a built, seeded Keras
+model; ``preprocessing`` names the layer classes the "bare" variant leaves out; set
+``predict_on_batch=True`` to also time Keras' own ``predict_on_batch`` (what serving with
+TensorFlow costs), which is worth it for tabular and text models.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+
+@dataclass(frozen=True)
+class BenchModel:
+    """One benchmarked model.
+
+    Attributes:
+        name: the registry key.
+        build: ``build(image_size) -> keras.Model`` (the size is ignored where it does not apply).
+        preprocessing: layer classes left out of the "bare" network.
+        predict_on_batch: also time Keras ``predict_on_batch``.
+        note: one line for BENCHMARKS.md.
+    """
+
+    name: str
+    build: Callable[[int], object]
+    preprocessing: tuple[str, ...] = ("Rescaling", "Normalization")
+    predict_on_batch: bool = False
+    note: str = ""
+
+
+def _seed_cnn(size: int):
+    from zoo import seed_cnn
+
+    return seed_cnn()
+
+
+def _mobilenet_v3_small(size: int):
+    from zoo import mobilenet_v3_small
+
+    return mobilenet_v3_small(size, classes=1000)
+
+
+def _efficientnet_b0(size: int):
+    from zoo import efficientnet_b0
+
+    return efficientnet_b0(size, classes=1000, imagenet_statistics=True)
+
+
+def _convnext_tiny(size: int):
+    from zoo import convnext_tiny
+
+    return convnext_tiny(size, classes=1000)
+
+
+MODELS: dict[str, BenchModel] = {
+    "seed_cnn": BenchModel("seed_cnn", _seed_cnn, note="the seed article's MNIST CNN, 28x28x1, Rescaling(1/255)"),
+    "mobilenet_v3_small": BenchModel("mobilenet_v3_small", _mobilenet_v3_small, note="Rescaling(1/127.5, -1) before a padding='same' stem conv"),
+    "efficientnet_b0": BenchModel("efficientnet_b0", _efficientnet_b0, note="Rescaling(1/255) -> Normalization(ImageNet statistics) -> ZeroPadding2D -> stem conv"),
+    "convnext_tiny": BenchModel("convnext_tiny", _convnext_tiny, note="Normalization(ImageNet statistics, raw 0..255) before a 4x4/4 stem conv"),
+}

@@ -1,0 +1,128 @@
+"""BENCHMARKS.md from the measurements of `scripts/bench.py`: machine, versions, goals, tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+SHAPE_OPS = {"SHAPE", "GATHER", "REDUCE_PROD"}
+
+
+def write_report(path: Path, results: list[dict], machine: dict, args: dict) -> None:
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Measured {machine['date']} by `scripts/bench.py --models {' '.join(args['models'])} --size {args['size']} "
+        f"--runs {args['runs']}` on {machine['cpu'] or 'an unknown CPU'} ({machine['cores']} cores, load average "
+        f"{machine['load']:.1f} at the end), {machine['platform']}.",
+        "",
+        "Versions: " + ", ".join(f"{name} {version}" for name, version in machine["versions"].items()) + ".",
+        "",
+        "Latency: batch 1, one process, all artifacts of a model interleaved round-robin, median of "
+        f"{args['runs']} runs after {args['warmup']} warm-up runs, at 1 thread and at all threads. The machine is "
+        "shared: compare ratios within a table, not absolute numbers across runs.",
+        "",
+        "Variants: (a) Keras' own `model.export` (format `litert` / `onnx`); (b) edgeprep `--no-fold`; "
+        "(c) edgeprep (folding on, the default); edgeprep `--batch 1` (static shapes); (d) the same network "
+        "without its preprocessing layers, through edgeprep: the floor that free preprocessing reaches.",
+        "",
+        "## Goals",
+        "",
+        "| model | target | (c)/(d) latency, 1 thread | (c)/(a) latency, 1 thread | --batch 1: XNNPACK partitions, shape ops | ONNX nodes (c) / onnxslim(a) |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for result in results:
+        lines.extend(_goal_rows(result))
+    lines.append("")
+    lines.extend(_export_goal(results))
+    for result in results:
+        lines.extend(_model_section(result, args))
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _by(result: dict) -> dict:
+    return {(a.variant, a.target): a for a in result["artifacts"]}
+
+
+def _ratio(numerator, denominator) -> str:
+    return f"{numerator / denominator:.2f}" if numerator and denominator else "n/a"
+
+
+def _goal_rows(result: dict) -> list[str]:
+    by = _by(result)
+    rows = []
+    for target in ("tflite", "onnx"):
+        fold, bare, keras, static = (by.get((v, target)) for v in ("fold", "bare", "keras", "batch1"))
+        static_text = "n/a"
+        if target == "tflite" and static is not None and not static.error:
+            xnn = static.facts["xnnpack"]
+            shape_ops = sorted(SHAPE_OPS & set(static.facts["op_types"]))
+            static_text = f"{xnn['partitions']}, {', '.join(shape_ops) or 'none'}"
+        nodes = "n/a"
+        if target == "onnx" and fold is not None and not fold.error:
+            slim = result["simplifiers"].get("Keras export + onnxslim", {}).get("nodes")
+            nodes = f"{fold.facts['ops']} / {slim if slim else 'n/a'}"
+        rows.append(
+            f"| {result['model']} | {target} | {_ratio(_lat(fold, 1), _lat(bare, 1))} | {_ratio(_lat(fold, 1), _lat(keras, 1))}"
+            f"{'' if not (keras and keras.error) else ' (a: ' + keras.error[:60] + ')'} | {static_text} | {nodes} |"
+        )
+    return rows
+
+
+def _lat(artifact, threads: int):
+    return None if artifact is None or artifact.error else artifact.latency.get(threads)
+
+
+def _export_goal(results: list[dict]) -> list[str]:
+    lines = ["Export wall time, edgeprep (both targets, converted and verified in both runtimes) over Keras' two exports:", ""]
+    for result in results:
+        keras, fold = result["exports"]["keras"], result["exports"]["fold"]
+        keras_seconds = (keras.get("tflite_seconds") or 0) + (keras.get("onnx_seconds") or 0)
+        if fold.get("seconds") and keras_seconds:
+            lines.append(f"- {result['model']}: {fold['seconds']:.1f} s / {keras_seconds:.1f} s = {fold['seconds'] / keras_seconds:.2f}")
+    return lines + [""]
+
+
+def _model_section(result: dict, args: dict) -> list[str]:
+    lines = ["", f"## {result['model']}", "", result["note"], "", "### Exports (one process each)", ""]
+    lines += ["| variant | export s | process wall s | peak RSS MiB | parity max rel (tflite / onnx) |", "| --- | --- | --- | --- | --- |"]
+    for variant, export in result["exports"].items():
+        seconds = export.get("seconds") or sum(export.get(f"{t}_seconds", 0) for t in ("tflite", "onnx"))
+        rel = export.get("max_rel", {})
+        parity = " / ".join(f"{rel[t]:.1e}" for t in ("tflite", "onnx") if t in rel) or ("error: " + export["error"][:80] if "error" in export else "not verified")
+        if export.get("passed") is False:
+            parity += " (parity FAILED at rtol 1e-5)"
+        lines.append(f"| {_label(variant)} | {seconds:.1f} | {export['process_seconds']:.1f} | {export['peak_rss_mb']:.0f} | {parity} |")
+    threads = sorted({t for a in result["artifacts"] for t in a.latency})
+    head = " | ".join(f"{t} thread{'s' if t > 1 else ''} ms" for t in threads)
+    lines += ["", "### Artifacts", "", f"| variant | target | KiB | ops | XNNPACK partitions / fallback ops | layout Transposes | {head} | vs (a), 1 thread | vs (d), 1 thread |"]
+    lines.append("| --- " * (8 + len(threads)) + "|")
+    by = _by(result)
+    for artifact in result["artifacts"]:
+        if artifact.error:
+            lines.append(f"| {_label(artifact.variant)} | {artifact.target} | {artifact.error[:90]} |" + " |" * (6 + len(threads)))
+            continue
+        facts = artifact.facts
+        xnn = facts.get("xnnpack")
+        delegate = f"{xnn['partitions']} / {', '.join(f'{k}x{v}' for k, v in xnn['fallback_ops'].items()) or 'none'}" if xnn else ""
+        transposes = str(facts.get("transposes", "")) + (f" ({facts['inputs']} inputs)" if facts.get("inputs", 1) > 1 else "")
+        times = " | ".join(f"{artifact.latency[t] * 1e3:.3f}" if t in artifact.latency else "" for t in threads)
+        versus = [_ratio(_lat(artifact, 1), _lat(by.get((other, artifact.target)), 1)) for other in ("keras", "bare")]
+        lines.append(f"| {_label(artifact.variant)} | {artifact.target} | {facts['bytes'] / 1024:.0f} | {facts['ops']} | {delegate} | {transposes} | {times} | {versus[0]} | {versus[1]} |")
+    if result["keras_predict"]:
+        lines.append(f"\nKeras `predict_on_batch`, batch 1: {result['keras_predict']['predict_on_batch'] * 1e3:.3f} ms.")
+    if result["simplifiers"]:
+        lines += ["", "### ONNX simplifiers on edgeprep's repaired tf2onnx graph", "", "| tool | nodes | seconds | 1 thread ms |", "| --- | --- | --- | --- |"]
+        for tool, entry in result["simplifiers"].items():
+            if "error" in entry:
+                lines.append(f"| {tool} | {entry['error']} | | |")
+                continue
+            latency = entry.get("latency_1t")
+            seconds = entry.get("seconds")
+            lines.append(f"| {tool} | {entry['nodes']} | {'' if seconds is None else f'{seconds:.2f}'} | {'' if latency is None else f'{latency * 1e3:.3f}'} |")
+    return lines
+
+
+def _label(variant: str) -> str:
+    from bench import LABELS
+
+    return LABELS.get(variant, variant)

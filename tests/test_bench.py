@@ -1,0 +1,27 @@
+"""scripts/bench.py runs end to end on the seed CNN and writes its tables (times are never asserted)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+from helpers import REPO
+
+
+def test_bench_writes_every_table_for_the_seed_cnn(tmp_path):
+    out = tmp_path / "BENCHMARKS.md"
+    result = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "bench.py"), "--models", "seed_cnn", "--runs", "3", "--warmup", "1", "--out", str(out)],
+        capture_output=True, text=True, timeout=900,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    text = out.read_text()
+    for heading in ("## Goals", "## seed_cnn", "### Exports (one process each)", "### Artifacts", "### ONNX simplifiers"):
+        assert heading in text, heading
+    rows = [line for line in text.splitlines() if line.startswith("| (") or line.startswith("| edgeprep --batch 1")]
+    variants = {row.split("|")[1].strip() for row in rows}
+    assert {"(a) Keras model.export", "(b) edgeprep --no-fold", "(c) edgeprep", "edgeprep --batch 1", "(d) bare network, edgeprep"} <= variants
+    static = next(row for row in rows if row.startswith("| edgeprep --batch 1 | tflite"))
+    assert "| 1 / none |" in static, static  # one XNNPACK partition, nothing left to LiteRT's kernels
+    assert re.search(r"\| onnxslim \| \d+ \|", text) and "Keras export + onnxslim" in text
