@@ -30,7 +30,11 @@ test: $(STAMP)
 test-slow: $(STAMP)
 	EDGEPREP_SLOW=1 $(BIN)/python -m pytest -q -p no:cacheprovider
 
-bench: $(STAMP)
+bench: $(STAMP)  # every benchmark, side by side per script; bench.py last assembles BENCHMARKS.md
+	$(BIN)/python scripts/bench_adapt.py --markdown benchmarks/3-adapt.md
+	$(BIN)/python scripts/bench_lowering.py --out benchmarks/2-lowering.md
+	$(BIN)/python scripts/bench_verify.py
+	$(BIN)/python scripts/bench_quant.py
 	$(BIN)/python scripts/bench.py
 
 clean:

@@ -1,7 +1,7 @@
 """Benchmark: edgeprep's one-pass adapt vs Keras' FeatureSpace.adapt / TextVectorization.adapt.
 
 Usage: python scripts/bench_adapt.py [--rows 1000000] [--small-rows 10000] [--out out/bench-adapt]
-       [--batch 1024] [--markdown BENCHMARKS-adapt.md]
+       [--batch 1024] [--markdown benchmarks/3-adapt.md]
 
 Generates a seeded CSV (normalised float, discretised float, string and integer categoricals, and
 a short text column), then in separate processes (so each peak RSS is its own):
@@ -146,7 +146,7 @@ def main() -> None:
     parser.add_argument("--small-rows", type=int, default=10_000)
     parser.add_argument("--out", default="out/bench-adapt")
     parser.add_argument("--batch", type=int, default=1024, help="make_csv_dataset batch size for Keras (default: 1024)")
-    parser.add_argument("--markdown", default="BENCHMARKS-adapt.md")
+    parser.add_argument("--markdown", default="benchmarks/3-adapt.md")
     args = parser.parse_args()
 
     out = Path(args.out)

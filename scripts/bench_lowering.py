@@ -16,7 +16,7 @@ batch 1, side by side in one run:
 
 "edgeprep" latency is what `edgeprep run` does per call: host steps (edgeprep.host, NumPy) then
 the artifact in its stock runtime (1 thread). "keras" is ``model.predict_on_batch`` on the same
-raw example. Run: ``python scripts/bench_lowering.py [--out BENCHMARKS-lowering.md] [--quick]``.
+raw example. Run: ``python scripts/bench_lowering.py [--out benchmarks/2-lowering.md] [--quick]``.
 """
 
 from __future__ import annotations

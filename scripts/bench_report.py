@@ -36,7 +36,16 @@ def write_report(path: Path, results: list[dict], machine: dict, args: dict) -> 
     lines.extend(_export_goal(results))
     for result in results:
         lines.extend(_model_section(result, args))
+    lines.extend(_fragments(path.parent / "benchmarks"))
     path.write_text("\n".join(lines) + "\n")
+
+
+def _fragments(directory: Path) -> list[str]:
+    """The other benchmarks' sections (benchmarks/*.md, each written by its own script), in order."""
+    lines = []
+    for fragment in sorted(directory.glob("*.md")):
+        lines += ["", fragment.read_text(encoding="utf-8").rstrip()]
+    return lines
 
 
 def _by(result: dict) -> dict:
