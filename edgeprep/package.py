@@ -32,17 +32,29 @@ def npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
     return buffer.getvalue()
 
 
+def writable_parent(path: Path, label: str) -> Path:
+    """Create ``path``'s directory if needed and check that it can be written.
+
+    Raises:
+        OutputError: naming ``label`` (the path as the user gave it, with its flag).
+    """
+    parent = Path(path).absolute().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{label}: cannot create its directory ({exc.strerror}); choose a writable path") from None
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"{label}: its directory is not writable; choose a writable path")
+    return parent
+
+
 def check_output_dir(out: str | os.PathLike) -> Path:
     """Fail fast (before any work) if ``out`` cannot become an export directory."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise OutputError(f"{out}: exists and is a file; pass a directory path to --out")
-    parent = out.absolute().parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"{out}: cannot create its parent directory ({exc.strerror}); choose a writable --out") from None
-    if not os.access(parent, os.W_OK | os.X_OK) or (out.exists() and not os.access(out, os.W_OK | os.X_OK)):
+    parent = writable_parent(out, str(out))
+    if out.exists() and not os.access(out, os.W_OK | os.X_OK):
         raise OutputError(f"{out}: not writable; choose a writable --out or fix its permissions")
     try:
         probe = tempfile.mkdtemp(prefix=f".{out.name}.probe-", dir=parent)

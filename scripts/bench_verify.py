@@ -14,7 +14,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeprep.errors import DataError, LoadError, OutputError, ParityError, UsageError, collect
+from edgeprep.package import writable_parent
 from edgeprep.parity.compare import ParityReport
 from edgeprep.progress import Progress
 
@@ -185,13 +186,7 @@ def _check_out(out: str | os.PathLike) -> Path:
         raise UsageError(f"--out {path}: Keras saves models as .keras files; use a path ending in .keras")
     if path.is_dir():
         raise OutputError(f"--out {path}: is a directory; pass a file path ending in .keras")
-    parent = path.absolute().parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"--out {path}: cannot create its directory ({exc.strerror}); choose a writable path") from None
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputError(f"--out {path}: its directory is not writable; choose a writable path")
+    writable_parent(path, f"--out {path}")
     return path
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 import edgeprep
 from tabular import data  # noqa: F401 (fixture)
