@@ -7,13 +7,18 @@ and peak RSS of that process): Keras' ``model.export`` to LiteRT and to ONNX, an
 targets, verified) without folding, with folding (the default), with ``--batch 1``, and for the
 same network without its preprocessing layers ("bare"). Then all artifacts are loaded into this
 one process and timed interleaved, round-robin, at batch 1: median of ``--runs`` runs after
-``--warmup`` runs, at 1 thread and at all threads. The ONNX simplifiers are compared on
+``--warmup`` runs, at 1 thread and at all threads. Models with raw inputs (the FeatureSpace and
+text models) are timed per raw example as a deploy-side user pays for it: edgeprep's artifacts
+through its runner (host steps, then the artifact), Keras' artifacts fed the raw example, and
+Keras ``predict_on_batch`` on the same example. The ONNX simplifiers are compared on
 edgeprep's repaired tf2onnx graph. Numbers from a shared machine are noisy: read the ratios.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import json
 import os
 import platform
@@ -76,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
 def _bench_model(name: str, args, work: Path) -> dict:
     work.mkdir(parents=True, exist_ok=True)
     exports = {}
-    for variant in VARIANTS:
+    for variant in MODELS[name].variants:
         print(f"[{name}] export {variant}", file=sys.stderr, flush=True)
         exports[variant] = _run_worker(name, variant, work / variant, args.size)
     artifacts = _artifacts(name, work, exports)
@@ -113,7 +118,8 @@ def _worker(name: str, variant: str, directory: str, size: int) -> int:
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     model = MODELS[name].build(size)
-    model(np.zeros((1, *model.inputs[0].shape[1:]), np.float32))  # Keras' export needs a called model
+    if MODELS[name].example is None:
+        model(np.zeros((1, *model.inputs[0].shape[1:]), np.float32))  # Keras' export needs a called model
     result = {}
     if variant == "keras":
         for target, suffix, fmt in (("tflite", "tflite", "litert"), ("onnx", "onnx", "onnx")):
@@ -143,7 +149,7 @@ def _worker(name: str, variant: str, directory: str, size: int) -> int:
     result["passed"] = export.passed
     result["max_rel"] = {t.value: r.max_rel for t, r in export.reports.items()}
     result["graph"] = {a["target"]: a.get("graph", {}) for a in export.manifest["artifacts"]}
-    if variant == "fold":
+    if variant == "fold" and MODELS[name].example is None:
         _save_raw_onnx(export, out.parent / "raw.onnx")
     print(json.dumps(result))
     return 0
@@ -183,7 +189,7 @@ def _save_raw_onnx(export, path: Path) -> None:
 
 def _artifacts(name: str, work: Path, exports: dict) -> list[Artifact]:
     found = []
-    for variant in VARIANTS:
+    for variant in MODELS[name].variants:
         base = work / variant if variant == "keras" else work / variant / "dist"
         for target in ("tflite", "onnx"):
             artifact = Artifact(name, variant, target, base / f"model.{target}")
@@ -191,7 +197,10 @@ def _artifacts(name: str, work: Path, exports: dict) -> list[Artifact]:
             if error or not artifact.path.exists():
                 artifact.error = error or "no artifact"
             else:
-                artifact.facts = _facts(artifact.path, target)
+                try:
+                    artifact.facts = _facts(artifact.path, target)
+                except Exception as exc:  # e.g. a Keras artifact that needs Flex ops
+                    artifact.error = f"unreadable: {type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:200]}"
             found.append(artifact)
     return found
 
@@ -204,8 +213,11 @@ def _facts(path: Path, target: str) -> dict:
 
         from converters.tflite.delegate import xnnpack_report
 
-        ops = [op["op_name"] for op in Interpreter(model_path=str(path))._get_ops_details()]
-        facts.update(ops=len(ops), op_types=sorted(set(ops)), xnnpack=xnnpack_report(path.read_bytes()))
+        interpreter = Interpreter(model_path=str(path))
+        details = interpreter._get_ops_details()
+        ops = [op["op_name"] for op in details]
+        graph_inputs = {d["index"] for d in interpreter.get_input_details()}
+        facts.update(ops=len(ops), op_types=sorted(set(ops)), shape_ops=_shape_ops(details, graph_inputs), xnnpack=xnnpack_report(path.read_bytes()))
     else:
         import onnx
 
@@ -220,9 +232,40 @@ def _facts(path: Path, target: str) -> dict:
     return facts
 
 
-def _sessions(artifact: Artifact, threads: int, reference_model):
-    """A zero-argument callable running one batch-1 inference of ``artifact``."""
+def _shape_ops(details: list[dict], graph_inputs: set[int]) -> list[str]:
+    """The ops that compute shapes: SHAPE and every op fed only by shapes and constants.
+
+    A GATHER of an embedding table is data, a GATHER of a SHAPE result is shape arithmetic (what a
+    dynamic batch leaves around LayerNorm and Reshape): only the latter counts.
+    """
+    produced = {t for op in details for t in op["outputs"]}
+    shaped, found = set(), []
+    for op in details:
+        live = [t for t in op["inputs"] if t >= 0 and (t in produced or t in graph_inputs)]
+        if op["op_name"] == "SHAPE" or (live and all(t in shaped for t in live)):
+            shaped.update(op["outputs"])
+            found.append(op["op_name"])
+    return found
+
+
+def _sessions(artifact: Artifact, threads: int, reference_model, example: dict | None = None, stack=None):
+    """A zero-argument callable running one batch-1 inference of ``artifact``.
+
+    With ``example`` (raw inputs by name), edgeprep's artifacts run through the deploy-side runner
+    (host steps, then the artifact; kept open on ``stack``) and Keras' artifacts are fed the example.
+    """
     rng = np.random.default_rng(0)
+    if example is not None and artifact.variant != "keras":
+        from edgeprep import manifest as manifest_mod
+        from edgeprep.verification import open_runner
+
+        data = manifest_mod.read(artifact.path.parent)
+        entry = next(e for e in data["artifacts"] if e["target"] == artifact.target)
+        runner = stack.enter_context(open_runner(artifact.path.parent, data, entry, threads=threads))
+        runner.infer(example)
+        return lambda: runner.infer(example)
+    if example is not None:
+        return _keras_artifact_session(artifact, threads, example)
     if artifact.target == "tflite":
         from ai_edge_litert.interpreter import Interpreter
 
@@ -251,6 +294,41 @@ def _sessions(artifact: Artifact, threads: int, reference_model):
     return lambda: session.run(None, feed)
 
 
+def _keras_artifact_session(artifact: Artifact, threads: int, example: dict):
+    """Keras' own artifact fed the raw example (inputs matched by name); raises where it cannot run."""
+
+    def value_for(name: str):
+        key = next((k for k in sorted(example, key=len, reverse=True) if k in name), None)
+        if key is None:
+            raise ValueError(f"input {name!r} matches no raw input of the example ({', '.join(example)})")
+        return example[key]
+
+    if artifact.target == "tflite":
+        from ai_edge_litert.interpreter import Interpreter
+
+        interpreter = Interpreter(model_path=str(artifact.path), num_threads=threads)
+        interpreter.allocate_tensors()
+        runner = interpreter.get_signature_runner()
+        feed = {name: _as_dtype(value_for(name), detail["dtype"]) for name, detail in runner.get_input_details().items()}
+        runner(**feed)
+        return lambda: runner(**feed)
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads, options.log_severity_level = threads, 1, 3
+    session = ort.InferenceSession(str(artifact.path), options, providers=["CPUExecutionProvider"])
+    feed = {value.name: value_for(value.name) for value in session.get_inputs()}
+    session.run(None, feed)
+    return lambda: session.run(None, feed)
+
+
+def _as_dtype(value, dtype) -> np.ndarray:
+    value = np.asarray(value)
+    if value.dtype.kind == "U" and np.dtype(dtype).kind in "SO":
+        return np.vectorize(lambda text: text.encode("utf-8"), otypes=[object])(value)
+    return value.astype(dtype)
+
+
 def _extra_input(name: str, shape, model) -> np.ndarray:
     """Keras' ONNX export turns Normalization statistics into graph inputs; feed them their values."""
     norm = next(layer for layer in model.layers if type(layer).__name__ == "Normalization")
@@ -261,18 +339,23 @@ def _extra_input(name: str, shape, model) -> np.ndarray:
 def _latency(artifacts: list[Artifact], name: str, args, work: Path) -> dict:
     """Interleaved, round-robin timing of every artifact at 1 and all threads (medians)."""
     model = MODELS[name].build(args.size)
+    example = MODELS[name].example() if MODELS[name].example else None
+    stack = contextlib.ExitStack()
     runs = {}
     for artifact in artifacts:
         if artifact.error:
             continue
         for threads in sorted({1, os.cpu_count() or 1}):
             try:
-                runs[(artifact.variant, artifact.target, threads)] = (artifact, threads, _sessions(artifact, threads, model), [])
+                runs[(artifact.variant, artifact.target, threads)] = (artifact, threads, _sessions(artifact, threads, model, example, stack), [])
             except Exception as exc:
-                artifact.error = f"does not run: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+                artifact.error = f"does not run: {type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:200]}"
     predict = None
     if MODELS[name].predict_on_batch:
-        x = np.random.default_rng(0).uniform(0, 255, (1, *model.inputs[0].shape[1:])).astype(np.float32)
+        for target, run in _floor(work / "floor", stack).items():
+            runs[("floor", target, 1)] = (None, 1, run, [])
+        x = example if example is not None else np.random.default_rng(0).uniform(0, 255, (1, *model.inputs[0].shape[1:])).astype(np.float32)
+        model.predict_on_batch(x)
         runs[("keras-predict", "keras", 1)] = (None, 1, lambda: model.predict_on_batch(x), [])
     for index in range(args.warmup + args.runs):
         for key, (artifact, threads, run, times) in list(runs.items()):
@@ -286,12 +369,39 @@ def _latency(artifacts: list[Artifact], name: str, args, work: Path) -> dict:
                 continue
             if index >= args.warmup:
                 times.append(time.perf_counter() - start)
+    floor = {}
     for (variant, target, threads), (artifact, _, _, times) in runs.items():
-        if artifact is None:
+        if variant == "floor":
+            floor[target] = float(np.median(times))
+        elif artifact is None:
             predict = float(np.median(times))
         elif times:
             artifact.latency[threads] = float(np.median(times))
-    return {"predict_on_batch": predict} if predict is not None else {}
+    stack.close()
+    return {"predict_on_batch": predict, "floor": floor} if predict is not None else {}
+
+
+def _floor(work: Path, stack) -> dict:
+    """Per target, a call of the smallest possible artifact (one Dense unit) through edgeprep's runner.
+
+    This is what the runtime's own call costs from Python (binding, input copy, invoke), the lower
+    bound of any artifact's latency here: it bounds the ratio to ``predict_on_batch`` reachable.
+    """
+    import keras
+
+    import edgeprep
+    from edgeprep import manifest as manifest_mod
+    from edgeprep.verification import open_runner
+
+    model = keras.Sequential([keras.Input((1,), name="x"), keras.layers.Dense(1)], name="floor")
+    edgeprep.export(model, work)
+    data = manifest_mod.read(work)
+    feed = {"x": np.ones((1, 1), np.float32)}
+    runs = {}
+    for entry in data["artifacts"]:
+        runner = stack.enter_context(open_runner(work, data, entry, threads=1))
+        runs[entry["target"]] = functools.partial(runner.infer, feed)
+    return runs
 
 
 def _simplifiers(raw: Path, keras_onnx: Path, args) -> dict:

@@ -1,10 +1,11 @@
 """The models `scripts/bench.py` measures: a registry of named factories.
 
-To benchmark another model, add a `BenchModel` to `MODELS` (the FeatureSpace and text models of
-issue 6 belong here once their factories exist): ``build(size)`` returns a built, seeded Keras
-model; ``preprocessing`` names the layer classes the "bare" variant leaves out; set
+To benchmark another model, add a `BenchModel` to `MODELS`: ``build(size)`` returns a built,
+seeded Keras model; ``preprocessing`` names the layer classes the "bare" variant leaves out; set
 ``predict_on_batch=True`` to also time Keras' own ``predict_on_batch`` (what serving with
-TensorFlow costs), which is worth it for tabular and text models.
+TensorFlow costs), which is worth it for tabular and text models. Models with raw (string, dict)
+inputs give ``example``: one raw batch-1 example, which edgeprep's artifacts get through the
+deploy-side runner (host steps, if any, then the artifact), as `edgeprep run` does.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ class BenchModel:
         preprocessing: layer classes left out of the "bare" network.
         predict_on_batch: also time Keras ``predict_on_batch``.
         note: one line for BENCHMARKS.md.
+        example: ``example() -> {input name: array}``, one raw batch-1 example (None: image
+            models, timed on uniform 0..255 pixels).
+        variants: the exports measured (see `bench.VARIANTS`).
     """
 
     name: str
@@ -34,6 +38,8 @@ class BenchModel:
     preprocessing: tuple[str, ...] = ("Rescaling", "Normalization")
     predict_on_batch: bool = False
     note: str = ""
+    example: Callable[[], dict] | None = None
+    variants: tuple[str, ...] = ("keras", "nofold", "fold", "batch1", "bare")
 
 
 def _seed_cnn(size: int):
@@ -60,9 +66,41 @@ def _convnext_tiny(size: int):
     return convnext_tiny(size, classes=1000)
 
 
+def _feature_space(size: int):
+    from zoo import feature_space_tabular
+
+    return feature_space_tabular()
+
+
+def _feature_space_example() -> dict:
+    import numpy as np
+
+    return {"color": np.array([["blue"]]), "rooms": np.array([[3]], np.int32), "area": np.array([[72.5]], np.float32), "age": np.array([[41.0]], np.float32)}
+
+
+def _text(size: int):
+    from zoo import seed_text
+
+    return seed_text()
+
+
+def _text_example() -> dict:
+    import numpy as np
+
+    return {"text": np.array([["The quick brown fox jumped over the LAZY dog, naïve and very happy!"]])}
+
+
 MODELS: dict[str, BenchModel] = {
     "seed_cnn": BenchModel("seed_cnn", _seed_cnn, note="the seed article's MNIST CNN, 28x28x1, Rescaling(1/255)"),
     "mobilenet_v3_small": BenchModel("mobilenet_v3_small", _mobilenet_v3_small, note="Rescaling(1/127.5, -1) before a padding='same' stem conv"),
     "efficientnet_b0": BenchModel("efficientnet_b0", _efficientnet_b0, note="Rescaling(1/255) -> Normalization(ImageNet statistics) -> ZeroPadding2D -> stem conv"),
     "convnext_tiny": BenchModel("convnext_tiny", _convnext_tiny, note="Normalization(ImageNet statistics, raw 0..255) before a 4x4/4 stem conv"),
+    "feature_space": BenchModel(
+        "feature_space", _feature_space, predict_on_batch=True, example=_feature_space_example, variants=("keras", "nofold", "fold", "batch1"),
+        note="keras.utils.FeatureSpace (string and integer categoricals, normalized and discretized floats, a hashed cross) -> Dense -> Dense; raw dict inputs",
+    ),
+    "text": BenchModel(
+        "text", _text, predict_on_batch=True, example=_text_example, variants=("keras", "nofold", "fold", "batch1"),
+        note="TextVectorization(max_tokens=1000, output_sequence_length=20) -> Embedding -> GlobalAveragePooling1D -> Dense; one raw string in",
+    ),
 }

@@ -25,3 +25,21 @@ def test_bench_writes_every_table_for_the_seed_cnn(tmp_path):
     static = next(row for row in rows if row.startswith("| edgeprep --batch 1 | tflite"))
     assert "| 1 / none |" in static, static  # one XNNPACK partition, nothing left to LiteRT's kernels
     assert re.search(r"\| onnxslim \| \d+ \|", text) and "Keras export + onnxslim" in text
+
+
+def test_bench_times_the_text_model_per_raw_example_against_predict_on_batch(tmp_path):
+    out = tmp_path / "BENCHMARKS.md"
+    result = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "bench.py"), "--models", "text", "--runs", "3", "--warmup", "1", "--out", str(out)],
+        capture_output=True, text=True, timeout=900,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    text = out.read_text()
+    line = next(line for line in text.splitlines() if line.startswith("- text: Keras predict_on_batch"))
+    ratios = [float(r) for r in re.findall(r"(?:tflite|onnx) ([\d.]+)x \(", line)]
+    floors = [float(f) for f in re.findall(r"call floor ([\d.]+) ms", line)]
+    assert len(ratios) == 2 and all(r > 0 for r in ratios) and len(floors) == 2, line
+    goal = next(row for row in text.splitlines() if row.startswith("| text | tflite |"))
+    assert "| 1, none |" in goal, goal  # the embedding's GATHER is data, not shape arithmetic
+    artifacts = [row for row in text.splitlines() if row.startswith("| (c) edgeprep |")]
+    assert len(artifacts) == 2 and all(re.search(r"\| \d+\.\d{3} \|", row) for row in artifacts), artifacts
