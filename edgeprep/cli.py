@@ -12,6 +12,7 @@ import os
 import sys
 from pathlib import Path
 
+from edgeprep import interrupts
 from edgeprep.config import ALL_TARGETS, ExportConfig, OnnxLayout, OnnxOptimize, Quantization, Target
 from edgeprep.errors import EdgeprepError, ParityError, UsageError
 from edgeprep.parity.compare import Tolerance, default_tolerance
@@ -308,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _quiet_frameworks()
+    interrupts.install()
     try:
         return args.handler(args)
     except EdgeprepError as exc:

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeprep.errors import OutputError
+from edgeprep.interrupts import check as check_interrupt
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -93,6 +94,7 @@ def publish(out: str | os.PathLike, files: Mapping[str, bytes]) -> Path:
                 handle.flush()
                 os.fsync(handle.fileno())
         os.chmod(staging, 0o755)
+        check_interrupt()  # the last moment to honour a Ctrl-C that a library swallowed
         with _locked(out):
             retired = None
             if out.exists():

@@ -7,6 +7,8 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 
+from edgeprep.interrupts import check as check_interrupt
+
 
 class Progress:
     """Reports steps as they start and finish.
@@ -20,9 +22,11 @@ class Progress:
 
     @contextlib.contextmanager
     def step(self, message: str) -> Iterator[None]:
+        check_interrupt()
         start = time.perf_counter()
         self.note(f"{message} ...")
         yield
+        check_interrupt()
         self.note(f"{message}: done in {time.perf_counter() - start:.1f}s")
 
     def note(self, message: str) -> None:

@@ -127,6 +127,27 @@ def test_sigint_mid_conversion_leaves_the_previous_export_intact(models, tmp_pat
     assert [p.name for p in tmp_path.iterdir() if ".tmp-" in p.name or ".old-" in p.name] == []
 
 
+def test_a_ctrl_c_that_a_library_swallowed_still_stops_publishing(tmp_path):
+    """SIGINT caught by someone else's broad ``except``: the CLI's record of it still stops the write."""
+    from edgeprep import interrupts
+    from edgeprep.package import publish
+
+    previous = signal.getsignal(signal.SIGINT)
+    interrupts.install()
+    try:
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.1)  # the handler runs here and raises
+        except BaseException:  # what a careless library does
+            pass
+        with pytest.raises(KeyboardInterrupt):
+            publish(tmp_path / "dist", {"manifest.json": b"{}"})
+        assert sorted(p.name for p in tmp_path.iterdir()) == []
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        interrupts._received.clear()
+
+
 def test_concurrent_exports_to_one_directory_never_mix(models, tmp_path):
     out = tmp_path / "dist"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}

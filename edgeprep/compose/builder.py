@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeprep.errors import DataError, LoadError, OutputError, ParityError, UsageError, collect
+from edgeprep.interrupts import check as check_interrupt
 from edgeprep.package import writable_parent
 from edgeprep.parity.compare import ParityReport
 from edgeprep.progress import Progress
@@ -206,6 +207,7 @@ def _write_checked(model, out: Path, feed, unsafe: bool, custom_objects, check: 
             raise ParityError(f"Keras cannot reload the model it saved ({str(exc).split(': ', 1)[-1]}); nothing was written") from None
         report = check(reloaded)
         _raise_unless(report, f"the saved {out.name}")
+        check_interrupt()  # a Ctrl-C that a library swallowed still means: write nothing
         os.replace(temporary, out)
     finally:
         with contextlib.suppress(FileNotFoundError):
