@@ -39,9 +39,21 @@ def write_report(path: Path, results: list[dict], machine: dict, args: dict) -> 
     path.write_text("\n".join(lines) + "\n")
 
 
+FRAGMENTS = "<!-- below: benchmarks/*.md, each written by its own script; `python scripts/bench_report.py` re-assembles -->"
+
+
+def refresh_fragments(path: Path) -> None:
+    """Re-append benchmarks/*.md to an existing BENCHMARKS.md, keeping bench.py's own tables as measured."""
+    text = path.read_text(encoding="utf-8")
+    if FRAGMENTS not in text:
+        raise SystemExit(f"{path} has no fragment marker; run scripts/bench.py to write it whole")
+    head = text.split(FRAGMENTS)[0].rstrip("\n").split("\n")
+    path.write_text("\n".join(head + _fragments(path.parent / "benchmarks")) + "\n")
+
+
 def _fragments(directory: Path) -> list[str]:
     """The other benchmarks' sections (benchmarks/*.md, each written by its own script), in order."""
-    lines = []
+    lines = ["", FRAGMENTS]
     for fragment in sorted(directory.glob("*.md")):
         lines += ["", fragment.read_text(encoding="utf-8").rstrip()]
     return lines
@@ -159,3 +171,7 @@ def _label(variant: str) -> str:
     from bench import LABELS
 
     return LABELS.get(variant, variant)
+
+
+if __name__ == "__main__":
+    refresh_fragments(Path(__file__).resolve().parents[1] / "BENCHMARKS.md")

@@ -12,11 +12,11 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from converters.tflite import quantize
+from converters.tflite import quantize, rewrite
 from converters.tflite.delegate import xnnpack_report
 from converters.trace import freeze
 from edgeprep.artifacts import RANDOM_OPS, Artifact, ConvertOptions
-from edgeprep.config import Target
+from edgeprep.config import Quantization, Target
 from edgeprep.errors import ConversionError
 
 _MISSING_OP = re.compile(r"'tf\.(\w+)' op is neither a custom op nor a flex op")
@@ -44,7 +44,7 @@ def convert(model, options: ConvertOptions) -> Artifact:
                 "(see `edgeprep inspect`), or pass --allow-flex to accept Select-TF ops"
             ) from None
         raise ConversionError(f"TFLite conversion failed: {str(exc).strip().splitlines()[0][:300]}") from None
-    data, ops = _rename_and_count(data, frozen.input_tensors, frozen.output_tensors, options)
+    data, ops, rewrites = _rename_and_count(data, frozen.input_tensors, frozen.output_tensors, options)
     flex = sorted(op for op in ops if op.startswith("Flex"))
     custom = sorted(op for op in ops if op.startswith("CUSTOM:") )
     if flex:
@@ -55,11 +55,13 @@ def convert(model, options: ConvertOptions) -> Artifact:
     if random_ops:
         raise ConversionError(f"random ops {', '.join(random_ops)} survived into the TFLite artifact; a training-only layer was not stripped")
     facts = {"xnnpack": xnnpack_report(data)} if not flex else {}
+    if rewrites:
+        facts["int8_rewrites"] = rewrites
     return Artifact(Target.TFLITE, data, dict(sorted(ops.items())), requirements, options.quantize, facts)
 
 
-def _rename_and_count(data: bytes, input_tensors, output_tensors, options: ConvertOptions) -> tuple[bytes, Counter]:
-    """Name the IO tensors as in Keras; count ops (Flex ops by their TF name)."""
+def _rename_and_count(data: bytes, input_tensors, output_tensors, options: ConvertOptions) -> tuple[bytes, Counter, dict[str, int]]:
+    """Name the IO tensors as in Keras; int8: rewrite ops XNNPACK does not take (`rewrite`); count ops (Flex ops by their TF name)."""
     from tensorflow.lite.tools import flatbuffer_utils
 
     model = flatbuffer_utils.read_model_from_bytearray(bytearray(data))
@@ -81,11 +83,12 @@ def _rename_and_count(data: bytes, input_tensors, output_tensors, options: Conve
     if names != list(options.output_names):
         order = [names.index(name) for name in options.output_names]
         subgraph.outputs = [subgraph.outputs[i] for i in order]
+    rewrites = rewrite.apply(model) if options.quantize is Quantization.INT8 else {}
     ops: Counter = Counter()
     for graph in model.subgraphs:
         for operator in graph.operators:
             ops[_op_name(model, operator.opcodeIndex)] += 1
-    return bytes(flatbuffer_utils.convert_object_to_bytearray(model)), ops
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model)), ops, rewrites
 
 
 def _op_name(model, opcode_index: int) -> str:
