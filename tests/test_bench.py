@@ -9,14 +9,19 @@ import sys
 from helpers import REPO
 
 
-def test_bench_writes_every_table_for_the_seed_cnn(tmp_path):
+def _bench(tmp_path, model: str) -> str:
+    """BENCHMARKS.md as scripts/bench.py writes it for ``model`` (3 timed runs: the tables, not the times)."""
     out = tmp_path / "BENCHMARKS.md"
     result = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "bench.py"), "--models", "seed_cnn", "--runs", "3", "--warmup", "1", "--out", str(out)],
+        [sys.executable, str(REPO / "scripts" / "bench.py"), "--models", model, "--runs", "3", "--warmup", "1", "--out", str(out)],
         capture_output=True, text=True, timeout=900,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    text = out.read_text()
+    return out.read_text()
+
+
+def test_bench_writes_every_table_for_the_seed_cnn(tmp_path):
+    text = _bench(tmp_path, "seed_cnn")
     for heading in ("## Goals", "## seed_cnn", "### Exports (one process each)", "### Artifacts", "### ONNX simplifiers"):
         assert heading in text, heading
     rows = [line for line in text.splitlines() if line.startswith("| (") or line.startswith("| edgeprep --batch 1")]
@@ -28,13 +33,7 @@ def test_bench_writes_every_table_for_the_seed_cnn(tmp_path):
 
 
 def test_bench_times_the_text_model_per_raw_example_against_predict_on_batch(tmp_path):
-    out = tmp_path / "BENCHMARKS.md"
-    result = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "bench.py"), "--models", "text", "--runs", "3", "--warmup", "1", "--out", str(out)],
-        capture_output=True, text=True, timeout=900,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    text = out.read_text()
+    text = _bench(tmp_path, "text")
     line = next(line for line in text.splitlines() if line.startswith("- text: Keras predict_on_batch"))
     ratios = [float(r) for r in re.findall(r"(?:tflite|onnx) ([\d.]+)x \(", line)]
     floors = [float(f) for f in re.findall(r"call floor ([\d.]+) ms", line)]
