@@ -132,6 +132,7 @@ def export(
     manifest["quantization"] = {
         "mode": config.quantize.value, "int8_io": config.int8_io, "calibration": calibration_info,
         "int8_weights": ("per-channel" if config.int8_per_channel else "per-tensor") if config.quantize is Quantization.INT8 else None,
+        "int8_activations": {"tflite": "int8", "onnx": "uint8"} if config.quantize is Quantization.INT8 else None,
     }
     files = {artifact.filename: artifact.data for artifact in artifacts.values()}
     if preprocess is not None:

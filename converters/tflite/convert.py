@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from converters.tflite import quantize, rewrite
+from converters.tflite import pack, quantize, rewrite
 from converters.tflite.delegate import xnnpack_report
 from converters.trace import freeze
 from edgeprep.artifacts import RANDOM_OPS, Artifact, ConvertOptions
@@ -88,7 +88,7 @@ def _rename_and_count(data: bytes, input_tensors, output_tensors, options: Conve
     for graph in model.subgraphs:
         for operator in graph.operators:
             ops[_op_name(model, operator.opcodeIndex)] += 1
-    return bytes(flatbuffer_utils.convert_object_to_bytearray(model)), ops, rewrites
+    return pack.serialize(model, share_quantization=options.quantize is not Quantization.NONE), ops, rewrites
 
 
 def _op_name(model, opcode_index: int) -> str:

@@ -5,8 +5,10 @@
 - ``int8``: int8 weights and activations with builtin int8 kernels only, calibrated on a
   representative dataset (real data from ``--calibration``, else generated samples). IO stays
   float32 (quantize/dequantize at the edges) unless ``int8_io`` asks for int8 / uint8 tensors.
-  Weights are per-channel by default; per-tensor drops the per-channel scale and zero-point
-  tables (12 bytes per channel for weights and again for biases) for a smaller file.
+  Weights are per-channel by default; per-tensor keeps one scale per tensor instead of a float32
+  scale per channel (for weights and again for biases) for a slightly smaller file. The per-channel
+  zero points (all zero) are stored once and shared (`converters.tflite.pack`). After conversion,
+  int8 ops XNNPACK does not take are rewritten (`converters.tflite.rewrite`).
 """
 
 from __future__ import annotations
