@@ -61,6 +61,7 @@ def make_plan(model, target: Target, config: ExportConfig) -> Plan:
     """Run every registered rule for ``target`` over a fresh flattened graph of ``model``."""
     from edgeprep.transforms import PHASES
     from edgeprep.transforms.optins import apply_opt_ins
+    from edgeprep.transforms.quantized import place_for_int8
     from edgeprep.transforms.split import close_host_split, host_split, split_problems
 
     graph = flatten(model)
@@ -82,6 +83,7 @@ def make_plan(model, target: Target, config: ExportConfig) -> Plan:
                 problems.append(reason)
             else:
                 call.detail = reason
+    place_for_int8(graph, target, config)
     apply_opt_ins(graph, target, config)
     problems.extend(close_host_split(graph, target))
     split = host_split(graph)

@@ -85,8 +85,12 @@ def compact_names(graph) -> None:
 
 
 def _float16(proto):
+    import onnx
     from onnxruntime.transformers.float16 import convert_float_to_float16
 
+    # Without value types the converter takes an untyped integer value (an int64 index of a lowered
+    # lookup) for a float one and casts it to float32 in front of a blocked node.
+    proto = onnx.shape_inference.infer_shapes(proto)
     for index, node in enumerate(proto.graph.node):
         if not node.name:
             node.name = f"node_{index}"
@@ -109,11 +113,18 @@ def _drop_round_trips(graph) -> None:
     for node in graph.node:
         for name in node.input:
             consumers.setdefault(name, []).append(node)
+    types = {value.name: value.type.tensor_type.elem_type for value in list(graph.input) + list(graph.value_info)}
+    types.update({initializer.name: initializer.data_type for initializer in graph.initializer})
+    outputs = {value.name for value in graph.output}
     drop, rename = set(), {}
     for node in graph.node:
         if node.op_type != "Cast" or _cast_to(node) != TensorProto.FLOAT16:
             continue
+        if types.get(node.input[0]) != TensorProto.FLOAT:  # only a float32 source makes the pair a round trip
+            continue
         readers = consumers.get(node.output[0], [])
+        if any(r.output[0] in outputs for r in readers):  # a graph output keeps its producer
+            continue
         if readers and all(r.op_type == "Cast" and _cast_to(r) == TensorProto.FLOAT for r in readers):
             drop.add(node.name)
             for reader in readers:
@@ -133,10 +144,25 @@ LAYOUT_OPS = frozenset({"Transpose", "Reshape", "Identity", "Squeeze", "Unsqueez
 
 
 def raw_readers(graph) -> list[str]:
-    """Nodes that see raw input values: readers of graph inputs, through layout-only ops, up to and
-    including the first node that computes (a folded Conv, a Mul by the scale...)."""
+    """Nodes that must stay float32: those that see raw input values or exact integers.
+
+    Raw values: readers of graph inputs, through layout-only ops, up to and including the first node
+    that computes (a folded Conv, a Mul by the scale...). Exact integers: tf2onnx compares the int64
+    indices of lowered lookups and discretizations as float (Cast int64 -> float, then Less); in
+    float16 an index above 2048 would be rounded, so those Casts and their readers (the same walk)
+    stay float32 too. Needs value types (`onnx.shape_inference.infer_shapes` first).
+    """
+    from onnx import TensorProto
+
+    floats = {TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.DOUBLE, TensorProto.BFLOAT16}
+    types = {value.name: value.type.tensor_type.elem_type for value in list(graph.input) + list(graph.value_info) + list(graph.output)}
+    types.update({initializer.name: initializer.data_type for initializer in graph.initializer})
     raw = {value.name for value in graph.input}
     blocked: list[str] = []
+    for node in graph.node:  # integer -> float casts: their outputs are exact integers held in float
+        if node.op_type == "Cast" and _cast_to(node) in floats and types.get(node.input[0], TensorProto.FLOAT) not in floats:
+            blocked.append(node.name)
+            raw.update(node.output)
     changed = True
     while changed:
         changed = False

@@ -146,7 +146,54 @@ class HardSwishInt8:
         ]
 
 
-INT8_RULES = (HardSwishInt8(),)
+@dataclass(frozen=True)
+class OneHotInt8:
+    """int8 ONE_HOT: its on/off values moved onto the output's grid.
+
+    ONE_HOT copies the integers of ``on_value`` / ``off_value`` into its output unchanged, so the
+    output means on / off only if the three tensors share one scale and zero point. The converter
+    quantizes the constants on their own ranges instead (measured: on = 1.0 at scale 1/255, off at
+    scale 0) and the output on the grid calibrated for what follows (a concatenation with other
+    features): a one-hot 1 came out as 2.09 and a 0 as -0.57. The rule requantizes each constant:
+    q = clamp(round(v / s_out) + z_out, -128, 127) for v = s_in * (q_in - z_in), as new tensors
+    (the constants may be shared by ONE_HOTs with different grids); 0 is exact, 1 within half a
+    step of the output grid.
+    """
+
+    name: str = "ONE_HOT on/off values onto the output grid"
+
+    def matches(self, model, subgraph, operator) -> bool:
+        schema = _schema()
+        if _builtin(model, operator) != schema.BuiltinOperator.ONE_HOT or len(operator.inputs) < 4:
+            return False
+        tensors = [subgraph.tensors[i] for i in (operator.inputs[2], operator.inputs[3], operator.outputs[0])]
+        if any(_per_tensor(t) is None for t in tensors):
+            return False
+        return all(model.buffers[t.buffer].data is not None for t in tensors[:2]) and any(_per_tensor(t) != _per_tensor(tensors[2]) for t in tensors[:2])
+
+    def replace(self, model, subgraph, operator) -> list:
+        out_scale, out_zero = _per_tensor(subgraph.tensors[operator.outputs[0]])
+        inputs = list(operator.inputs)
+        for position in (2, 3):
+            tensor = subgraph.tensors[inputs[position]]
+            scale, zero = _per_tensor(tensor)
+            stored = np.asarray(model.buffers[tensor.buffer].data, np.uint8).view(np.int8).astype(np.float64)
+            value = scale * (stored - zero)
+            requantized = np.clip(np.round(value / out_scale) + out_zero, -128, 127).astype(np.int8)
+            buffer = _schema().BufferT()
+            buffer.data = requantized.view(np.uint8)
+            model.buffers.append(buffer)
+            copy = _schema().TensorT()
+            copy.shape = None if tensor.shape is None else list(tensor.shape)
+            copy.type, copy.buffer, copy.name = tensor.type, len(model.buffers) - 1, f"{_name(tensor)}/on_output_grid".encode()
+            copy.quantization = _quantization(out_scale, out_zero)
+            subgraph.tensors.append(copy)
+            inputs[position] = len(subgraph.tensors) - 1
+        operator.inputs = inputs
+        return [operator]
+
+
+INT8_RULES = (HardSwishInt8(), OneHotInt8())
 
 
 def apply(model, rules=INT8_RULES) -> dict[str, int]:
