@@ -382,12 +382,16 @@ def _latency(artifacts: list[Artifact], name: str, args, work: Path) -> dict:
 
 
 def _floor(work: Path, stack) -> dict:
-    """Per target, a call of the smallest possible artifact (one Dense unit) through edgeprep's runner.
+    """Per target, calls of the smallest possible artifact (one Dense unit): the lower bounds.
 
-    This is what the runtime's own call costs from Python (binding, input copy, invoke), the lower
-    bound of any artifact's latency here: it bounds the ratio to ``predict_on_batch`` reachable.
+    ``<target>``: through edgeprep's deploy runner (input checks and conversion, then the runtime);
+    ``<target>-raw``: the runtime's own Python call alone (set/invoke/get; ``session.run``). No
+    artifact timed here can be faster than the first, and no deployment from Python faster than the
+    second: they bound the ratio to ``predict_on_batch`` that can be reached.
     """
     import keras
+    import onnxruntime as ort
+    from ai_edge_litert.interpreter import Interpreter
 
     import edgeprep
     from edgeprep import manifest as manifest_mod
@@ -396,11 +400,25 @@ def _floor(work: Path, stack) -> dict:
     model = keras.Sequential([keras.Input((1,), name="x"), keras.layers.Dense(1)], name="floor")
     edgeprep.export(model, work)
     data = manifest_mod.read(work)
-    feed = {"x": np.ones((1, 1), np.float32)}
+    x = np.ones((1, 1), np.float32)
     runs = {}
     for entry in data["artifacts"]:
         runner = stack.enter_context(open_runner(work, data, entry, threads=1))
-        runs[entry["target"]] = functools.partial(runner.infer, feed)
+        runs[entry["target"]] = functools.partial(runner.infer, {"x": x})
+    interpreter = Interpreter(model_path=str(work / "model.tflite"), num_threads=1)
+    interpreter.allocate_tensors()
+    source, sink = interpreter.get_input_details()[0]["index"], interpreter.get_output_details()[0]["index"]
+
+    def tflite_raw():
+        interpreter.set_tensor(source, x)
+        interpreter.invoke()
+        return interpreter.get_tensor(sink)
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = 1, 1
+    session = ort.InferenceSession(str(work / "model.onnx"), options, providers=["CPUExecutionProvider"])
+    runs["tflite-raw"] = tflite_raw
+    runs["onnx-raw"] = functools.partial(session.run, None, {session.get_inputs()[0].name: x})
     return runs
 
 
