@@ -256,12 +256,7 @@ def _sessions(artifact: Artifact, threads: int, reference_model, example: dict |
     """
     rng = np.random.default_rng(0)
     if example is not None and artifact.variant != "keras":
-        from edgeprep import manifest as manifest_mod
-        from edgeprep.verification import open_runner
-
-        data = manifest_mod.read(artifact.path.parent)
-        entry = next(e for e in data["artifacts"] if e["target"] == artifact.target)
-        runner = stack.enter_context(open_runner(artifact.path.parent, data, entry, threads=threads))
+        runner = _deploy_runner(artifact.path.parent, artifact.target, threads, stack)
         runner.infer(example)
         return lambda: runner.infer(example)
     if example is not None:
@@ -282,16 +277,31 @@ def _sessions(artifact: Artifact, threads: int, reference_model, example: dict |
             interpreter.invoke()
 
         return run
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads, options.inter_op_num_threads, options.log_severity_level = threads, 1, 3
-    session = ort.InferenceSession(str(artifact.path), options, providers=["CPUExecutionProvider"])
+    session = _ort_session(artifact.path, threads)
     feed = {}
     for value in session.get_inputs():
         shape = [1 if not isinstance(d, int) or d < 0 else d for d in value.shape]
         feed[value.name] = _extra_input(value.name, shape, reference_model) if len(feed) else rng.uniform(0, 255, shape).astype(np.float32)
     return lambda: session.run(None, feed)
+
+
+def _deploy_runner(directory: Path, target: str, threads: int, stack):
+    """edgeprep's deploy-side runner of ``directory``'s ``target`` artifact (host steps, then the artifact), open on ``stack``."""
+    from edgeprep import manifest as manifest_mod
+    from edgeprep.verification import open_runner
+
+    data = manifest_mod.read(directory)
+    entry = next(e for e in data["artifacts"] if e["target"] == target)
+    return stack.enter_context(open_runner(directory, data, entry, threads=threads))
+
+
+def _ort_session(path: Path, threads: int):
+    """An onnxruntime CPU session at ``threads`` intra-op threads, one inter-op thread, quiet."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads, options.log_severity_level = threads, 1, 3
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
 def _keras_artifact_session(artifact: Artifact, threads: int, example: dict):
@@ -312,11 +322,7 @@ def _keras_artifact_session(artifact: Artifact, threads: int, example: dict):
         feed = {name: _as_dtype(value_for(name), detail["dtype"]) for name, detail in runner.get_input_details().items()}
         runner(**feed)
         return lambda: runner(**feed)
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads, options.inter_op_num_threads, options.log_severity_level = threads, 1, 3
-    session = ort.InferenceSession(str(artifact.path), options, providers=["CPUExecutionProvider"])
+    session = _ort_session(artifact.path, threads)
     feed = {value.name: value_for(value.name) for value in session.get_inputs()}
     session.run(None, feed)
     return lambda: session.run(None, feed)
@@ -390,21 +396,14 @@ def _floor(work: Path, stack) -> dict:
     second: they bound the ratio to ``predict_on_batch`` that can be reached.
     """
     import keras
-    import onnxruntime as ort
     from ai_edge_litert.interpreter import Interpreter
 
     import edgeprep
-    from edgeprep import manifest as manifest_mod
-    from edgeprep.verification import open_runner
 
     model = keras.Sequential([keras.Input((1,), name="x"), keras.layers.Dense(1)], name="floor")
     edgeprep.export(model, work)
-    data = manifest_mod.read(work)
     x = np.ones((1, 1), np.float32)
-    runs = {}
-    for entry in data["artifacts"]:
-        runner = stack.enter_context(open_runner(work, data, entry, threads=1))
-        runs[entry["target"]] = functools.partial(runner.infer, {"x": x})
+    runs = {target: functools.partial(_deploy_runner(work, target, 1, stack).infer, {"x": x}) for target in ("tflite", "onnx")}
     interpreter = Interpreter(model_path=str(work / "model.tflite"), num_threads=1)
     interpreter.allocate_tensors()
     source, sink = interpreter.get_input_details()[0]["index"], interpreter.get_output_details()[0]["index"]
@@ -414,9 +413,7 @@ def _floor(work: Path, stack) -> dict:
         interpreter.invoke()
         return interpreter.get_tensor(sink)
 
-    options = ort.SessionOptions()
-    options.intra_op_num_threads, options.inter_op_num_threads = 1, 1
-    session = ort.InferenceSession(str(work / "model.onnx"), options, providers=["CPUExecutionProvider"])
+    session = _ort_session(work / "model.onnx", 1)
     runs["tflite-raw"] = tflite_raw
     runs["onnx-raw"] = functools.partial(session.run, None, {session.get_inputs()[0].name: x})
     return runs

@@ -113,8 +113,7 @@ def _drop_round_trips(graph) -> None:
     for node in graph.node:
         for name in node.input:
             consumers.setdefault(name, []).append(node)
-    types = {value.name: value.type.tensor_type.elem_type for value in list(graph.input) + list(graph.value_info)}
-    types.update({initializer.name: initializer.data_type for initializer in graph.initializer})
+    types = _value_types(graph)
     outputs = {value.name for value in graph.output}
     drop, rename = set(), {}
     for node in graph.node:
@@ -136,6 +135,13 @@ def _drop_round_trips(graph) -> None:
     _replace_nodes(graph, kept)
 
 
+def _value_types(graph) -> dict[str, int]:
+    """Element type of every typed value: inputs, outputs, inferred value_info, initializers."""
+    types = {value.name: value.type.tensor_type.elem_type for value in list(graph.input) + list(graph.value_info) + list(graph.output)}
+    types.update({initializer.name: initializer.data_type for initializer in graph.initializer})
+    return types
+
+
 def _cast_to(node) -> int | None:
     return next((attr.i for attr in node.attribute if attr.name == "to"), None)
 
@@ -155,8 +161,7 @@ def raw_readers(graph) -> list[str]:
     from onnx import TensorProto
 
     floats = {TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.DOUBLE, TensorProto.BFLOAT16}
-    types = {value.name: value.type.tensor_type.elem_type for value in list(graph.input) + list(graph.value_info) + list(graph.output)}
-    types.update({initializer.name: initializer.data_type for initializer in graph.initializer})
+    types = _value_types(graph)
     raw = {value.name for value in graph.input}
     blocked: list[str] = []
     for node in graph.node:  # integer -> float casts: their outputs are exact integers held in float

@@ -73,17 +73,23 @@ def _activation(subgraph, like, name: str, scale: float, zero_point: int) -> int
     return len(subgraph.tensors) - 1
 
 
-def _constant(model, subgraph, name: str, value: float) -> int:
-    """A one-element int8 constant holding ``value`` exactly (value = 127 * scale, zero point 0)."""
+def _constant(model, subgraph, name: str, values: np.ndarray, scale: float, zero_point: int) -> int:
+    """A new int8 constant tensor holding ``values`` (int8, their shape) at ``scale`` / ``zero_point``."""
     schema = _schema()
+    values = np.asarray(values, np.int8)
     buffer = schema.BufferT()
-    buffer.data = np.array([127], np.int8).view(np.uint8)
+    buffer.data = values.reshape(-1).view(np.uint8)
     model.buffers.append(buffer)
     tensor = schema.TensorT()
-    tensor.shape, tensor.type, tensor.buffer, tensor.name = [1], schema.TensorType.INT8, len(model.buffers) - 1, name.encode()
-    tensor.quantization = _quantization(value / 127.0, 0)
+    tensor.shape, tensor.type, tensor.buffer, tensor.name = list(values.shape), schema.TensorType.INT8, len(model.buffers) - 1, name.encode()
+    tensor.quantization = _quantization(scale, zero_point)
     subgraph.tensors.append(tensor)
     return len(subgraph.tensors) - 1
+
+
+def _exact(model, subgraph, name: str, value: float) -> int:
+    """A one-element int8 constant holding ``value`` exactly (value = 127 * scale, zero point 0)."""
+    return _constant(model, subgraph, name, np.array([127], np.int8), value / 127.0, 0)
 
 
 def _operator(opcode: int, inputs: list[int], outputs: list[int], options_type: int, options):
@@ -131,8 +137,8 @@ class HardSwishInt8:
         y_scale, y_zero = _per_tensor(subgraph.tensors[y])
         t_max = min(6.0, max(x_scale * (127 - x_zero) + 3.0, 6.0 / 255.0))  # relu6(x + 3) over x's calibrated range
         base = _name(subgraph.tensors[y])
-        three = _constant(model, subgraph, f"{base}/hard_swish_three", 3.0)
-        sixth = _constant(model, subgraph, f"{base}/hard_swish_sixth", 1.0 / 6.0)
+        three = _exact(model, subgraph, f"{base}/hard_swish_three", 3.0)
+        sixth = _exact(model, subgraph, f"{base}/hard_swish_sixth", 1.0 / 6.0)
         t = _activation(subgraph, subgraph.tensors[x], f"{base}/hard_swish_relu6", t_max / 255.0, -128)
         u = _activation(subgraph, subgraph.tensors[y], f"{base}/hard_swish_product", 6.0 * y_scale, y_zero)
         add_options = schema.AddOptionsT()
@@ -180,15 +186,8 @@ class OneHotInt8:
             stored = np.asarray(model.buffers[tensor.buffer].data, np.uint8).view(np.int8).astype(np.float64)
             value = scale * (stored - zero)
             requantized = np.clip(np.round(value / out_scale) + out_zero, -128, 127).astype(np.int8)
-            buffer = _schema().BufferT()
-            buffer.data = requantized.view(np.uint8)
-            model.buffers.append(buffer)
-            copy = _schema().TensorT()
-            copy.shape = None if tensor.shape is None else list(tensor.shape)
-            copy.type, copy.buffer, copy.name = tensor.type, len(model.buffers) - 1, f"{_name(tensor)}/on_output_grid".encode()
-            copy.quantization = _quantization(out_scale, out_zero)
-            subgraph.tensors.append(copy)
-            inputs[position] = len(subgraph.tensors) - 1
+            shape = tuple(tensor.shape) if tensor.shape is not None else requantized.shape
+            inputs[position] = _constant(model, subgraph, f"{_name(tensor)}/on_output_grid", requantized.reshape(shape), out_scale, out_zero)
         operator.inputs = inputs
         return [operator]
 
