@@ -58,6 +58,20 @@ class Action(enum.Enum):
 ALL_TARGETS: tuple[Target, ...] = (Target.TFLITE, Target.ONNX)
 
 
+class HostKind(enum.Enum):
+    """Which host implementation reproduces a layer that runs before the device artifact.
+
+    The value is the ``kind`` written to ``preprocess.json``.
+    """
+
+    INDEX_LOOKUP = "index_lookup"
+    DISCRETIZATION = "discretization"
+    CATEGORY_ENCODING = "category_encoding"
+    HASHING = "hashing"
+    HASHED_CROSSING = "hashed_crossing"
+    TEXT_VECTORIZATION = "text_vectorization"
+
+
 @dataclass(frozen=True)
 class ExportConfig:
     """Everything that shapes one export.
