@@ -223,9 +223,9 @@ def _bar(source, enabled: bool) -> Iterator[Callable[[int], None] | None]:
         return
     from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn, TimeRemainingColumn
-    from edgeprep.compose.sources import Format
+    from edgeprep.data import DataKind
 
-    unit = MofNCompleteColumn() if source.format is Format.MEMORY else DownloadColumn()
+    unit = MofNCompleteColumn() if source.kind is DataKind.MEMORY else DownloadColumn()
     with RichProgress(TextColumn("adapt"), BarColumn(), unit, TimeRemainingColumn(), console=Console(stderr=True), transient=False) as rich_bar:
         task = rich_bar.add_task("adapt", total=source.total())
         yield lambda amount: rich_bar.advance(task, amount)

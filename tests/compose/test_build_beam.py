@@ -41,7 +41,7 @@ def test_beam_merges_partial_results_like_the_local_pass(shards):
     pre = resolve(MIXED)
     plan = AdaptPlan(pre.targets())
     whole = run_local(plan, open_source(shards))
-    parts = [run_local(plan, open_source(path)) for path in open_source(shards).shards]
+    parts = [run_local(plan, open_source(path)) for path in open_source(shards).paths]
     merged = plan.merge(parts[::-1])
     assert merged[0] == whole[0] == 3000
     for analyzer, a, b in zip(plan.analyzers, merged[1], whole[1]):
