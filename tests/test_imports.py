@@ -153,6 +153,9 @@ def test_cycle_finder_sees_a_cycle():
 
 
 def test_import_graph_reads_lazy_and_relative_imports():
+    relative = ast.parse("from .sources import read_source").body[0]
+    assert _imported(relative, "edgeprep.compose.adapt", Path("adapt.py"))[0] == "edgeprep.compose.sources.read_source"
+    assert _imported(relative, "edgeprep.compose", Path("__init__.py"))[0] == "edgeprep.compose.sources.read_source"
     lazy = import_graph(top_level_only=False)
     eager = import_graph(top_level_only=True)
     assert "edgeprep.legacy" in lazy["edgeprep.load"] and "edgeprep.errors" in eager["edgeprep.load"]

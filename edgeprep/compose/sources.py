@@ -7,7 +7,7 @@ Every reader yields ``{input name: array (rows, *shape)}`` batches cast to the i
 analyzers see what the model's Input layers would. CSV is read with pyarrow's streaming reader
 (vectorised parsing, one block at a time: memory stays flat however long the file); ``.gz`` /
 ``.bz2`` / ``.zst`` shards are decompressed on the fly. Readers take an opened binary file, so the
-Beam runner reads the same way through Beam's own filesystems.
+`run_beam` reads the same way through Beam's own filesystems.
 """
 
 from __future__ import annotations
