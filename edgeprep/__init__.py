@@ -63,10 +63,10 @@ def build(model=None, preprocessing=None, adapt=None, runner="local", *, out=Non
         >>> pre = edgeprep.build(preprocessing="spec.toml", adapt="train-*.csv", out="pre.keras")
         >>> full = edgeprep.build("model.keras", preprocessing="pre.keras", out="full.keras")
     """
-    from edgeprep.compose.builder import AdaptRunner, run_build
+    from edgeprep.compose.builder import AdaptEngine, run_build
 
     return run_build(
-        model, preprocessing, adapt, AdaptRunner(runner), out, tuple(beam_options), bar=progress,
+        model, preprocessing, adapt, AdaptEngine(runner), out, tuple(beam_options), bar=progress,
         unsafe_load=unsafe_load, custom_objects=tuple(custom_objects), seed=seed,
     ).model
 

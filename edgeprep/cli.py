@@ -194,13 +194,13 @@ def _cmd_export(args) -> int:
 
 
 def _cmd_build(args) -> int:
-    from edgeprep.compose.builder import AdaptRunner, run_build
+    from edgeprep.compose.builder import AdaptEngine, run_build
     from edgeprep.progress import stderr_progress
 
     if args.beam_option and args.runner != "beam":
         raise UsageError("--beam-option needs --runner beam")
     result = run_build(
-        args.model, args.preprocess, args.adapt, AdaptRunner(args.runner), args.out, tuple(args.beam_option),
+        args.model, args.preprocess, args.adapt, AdaptEngine(args.runner), args.out, tuple(args.beam_option),
         stderr_progress(), bar=True, unsafe_load=args.unsafe_load, custom_objects=tuple(args.custom_objects), seed=args.seed,
     )
     if result.adapted:

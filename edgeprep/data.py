@@ -1,6 +1,8 @@
-"""User data for parity (and calibration): .npz, .npy, CSV, text lines, or a folder of images.
+"""User data: `DataSource` (where data is and of which `DataKind`), and its reader for parity and calibration.
 
-Every source streams named batches (``dict[input name, ndarray]``) so that verifying 100k rows
+A `DataSource` is opened here for ``--data`` / ``--calibration`` (`open_data`) and by
+`edgeprep.compose.sources` for ``--adapt`` (`open_source`: shards, globs, remote paths, arrays),
+which reads it with its own streaming readers. For parity and calibration, every source streams named batches (``dict[input name, ndarray]``) so that verifying 100k rows
 keeps memory flat; the first batch is read and checked against the model's inputs before any heavy
 work, and every problem is collected into one error that names the file and the fix.
 
@@ -15,11 +17,13 @@ work, and every problem is collected into one error that names the file and the 
 from __future__ import annotations
 
 import csv
+import enum
 import itertools
 import os
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -30,31 +34,59 @@ from edgeprep.specs import TensorSpec
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 
 
+class DataKind(enum.Enum):
+    """How a source's data is stored; the value is ``kind`` in the manifest."""
+
+    NPZ = "npz"
+    NPY = "npy"
+    CSV = "csv"
+    TEXT = "text"
+    IMAGES = "images"
+    MEMORY = "memory"
+
+
 @dataclass(frozen=True)
 class DataSource:
-    """A stream of named batches read from ``path``.
+    """Where data comes from: files (or a folder of images) of one kind, or in-memory arrays.
 
     Attributes:
-        path: the file or directory.
-        kind: "npz", "npy", "csv", "text" or "images".
-        specs: the model inputs the data feeds.
+        kind: how the data is stored.
+        paths: the file(s) or the image directory; shards in order for adapt data.
+        label: how messages name the whole source, e.g. ``"--data x.csv"`` or ``"--adapt (3 files)"``.
+        flag: the option that gave it (``--data``, ``--calibration``, ``--adapt``), for messages
+            about one file of it.
+        specs: the model inputs the data feeds (parity and calibration sources).
         resize: resize images to the input size instead of refusing other sizes.
+        arrays: the arrays of a `DataKind.MEMORY` source, keyed by input name.
     """
 
-    path: Path
-    kind: str
-    specs: tuple[TensorSpec, ...]
-    resize: bool = False
+    kind: DataKind
+    paths: tuple[str, ...] = ()
+    label: str = "--data"
     flag: str = "--data"
+    specs: tuple[TensorSpec, ...] = ()
+    resize: bool = False
+    arrays: Mapping[str, Any] | None = field(default=None, hash=False)
+
+    @property
+    def path(self) -> Path:
+        """The first (for parity data: the only) file or directory."""
+        return Path(self.paths[0])
+
+    def total(self) -> int:
+        """Progress total: bytes of all local files, or rows of in-memory arrays."""
+        if self.kind is DataKind.MEMORY:
+            return len(next(iter(self.arrays.values()))) if self.arrays else 0
+        return sum(os.path.getsize(p) for p in self.paths if not is_remote(p))
 
     def batches(self, size: int = 256) -> Iterator[dict[str, np.ndarray]]:
         """Yield batches of up to ``size`` rows, each checked against the model's inputs."""
-        reader = {"npz": self._npz, "npy": self._npy, "csv": self._csv, "text": self._text, "images": self._images}[self.kind]
-        for index, batch in enumerate(reader(size)):
-            yield check_feed(list(self.specs), batch, f"{self.flag} {self.path} (batch {index})")
+        readers = {DataKind.NPZ: self._npz, DataKind.NPY: self._npy, DataKind.CSV: self._csv, DataKind.TEXT: self._text, DataKind.IMAGES: self._images}
+        for index, batch in enumerate(readers[self.kind](size)):
+            yield check_feed(list(self.specs), batch, f"{self.label} (batch {index})")
 
     def describe(self) -> dict:
-        return {"path": str(self.path), "kind": self.kind, "resize": self.resize}
+        return {"path": str(self.path), "kind": self.kind.value, "resize": self.resize}
 
     # --- readers -----------------------------------------------------------------------------
 
@@ -63,7 +95,7 @@ class DataSource:
             arrays = {key: archive[key] for key in archive.files if key in self._names()}
         rows = {key: len(value) for key, value in arrays.items()}
         if len(set(rows.values())) > 1:
-            raise DataError(f"{self.flag} {self.path}: arrays have different row counts {rows}; give every input the same number of rows")
+            raise DataError(f"{self.label}: arrays have different row counts {rows}; give every input the same number of rows")
         total = next(iter(rows.values()), 0)
         for start in range(0, total, size):
             yield {key: value[start:start + size] for key, value in arrays.items()}
@@ -79,14 +111,14 @@ class DataSource:
             reader = csv.reader(handle)
             header = next(reader, None)
             if not header:
-                raise DataError(f"{self.flag} {self.path}: the CSV is empty; give it a header row naming the inputs")
-            columns = _csv_columns(self.path, header, self.specs, self.flag)
+                raise DataError(f"{self.label}: the CSV is empty; give it a header row naming the inputs")
+            columns = _csv_columns(header, self.specs, self.label)
             line = 1
             while True:
                 chunk = list(itertools.islice(reader, size))
                 if not chunk:
                     return
-                yield {spec.name: _csv_array(self.path, chunk, columns[spec.name], spec, line, self.flag) for spec in self.specs}
+                yield {spec.name: _csv_array(chunk, columns[spec.name], spec, line, self.label) for spec in self.specs}
                 line += len(chunk)
 
     def _text(self, size: int) -> Iterator[dict[str, np.ndarray]]:
@@ -119,23 +151,23 @@ def open_data(path: str | os.PathLike, specs: list[TensorSpec], resize: bool = F
     if not path.exists():
         raise DataError(f"{flag} {path}: no such file or directory")
     if path.is_dir():
-        kind = "images"
+        kind = DataKind.IMAGES
         if not image_files(path):
             raise DataError(f"{flag} {path}: the directory holds no images ({', '.join(IMAGE_SUFFIXES)})")
     else:
         suffix = path.suffix.lower()
-        kind = {".npz": "npz", ".npy": "npy", ".csv": "csv", ".txt": "text"}.get(suffix)
+        kind = {".npz": DataKind.NPZ, ".npy": DataKind.NPY, ".csv": DataKind.CSV, ".txt": DataKind.TEXT}.get(suffix)
         if kind is None:
             raise DataError(f"{flag} {path}: unknown data format {suffix or '(no suffix)'}; use .npz, .npy, .csv, .txt or a folder of images")
         if path.stat().st_size == 0:
             raise DataError(f"{flag} {path}: the file is empty")
-    single = {"npy": "one array", "text": "one string per line", "images": "images"}
+    single = {DataKind.NPY: "one array", DataKind.TEXT: "one string per line", DataKind.IMAGES: "images"}
     if kind in single and len(specs) != 1:
         raise DataError(f"{flag} {path}: {single[kind]} can feed only a single-input model, this one has {len(specs)} inputs; use .npz or .csv keyed by input name")
-    if kind == "text" and not specs[0].is_string:
+    if kind is DataKind.TEXT and not specs[0].is_string:
         raise DataError(f"{flag} {path}: a text file feeds a string input, but {specs[0].name!r} is {specs[0].dtype}; use .npz or .csv")
-    source = DataSource(path, kind, tuple(specs), resize, flag)
-    if kind == "npz":
+    source = DataSource(kind, (str(path),), f"{flag} {path}", flag, tuple(specs), resize)
+    if kind is DataKind.NPZ:
         _check_npz_names(path, specs, flag)
     first = next(source.batches(2), None)
     if first is None:
@@ -155,7 +187,7 @@ def _check_npz_names(path: Path, specs, flag: str) -> None:
         raise DataError(f"{flag} {path}: no array for input(s) {', '.join(missing)} (it has {', '.join(sorted(keys)) or 'none'}); key arrays by input name")
 
 
-def _csv_columns(path: Path, header: list[str], specs, flag: str) -> dict[str, list[int]]:
+def _csv_columns(header: list[str], specs, label: str) -> dict[str, list[int]]:
     index = {name.strip(): i for i, name in enumerate(header)}
     columns, problems = {}, []
     for spec in specs:
@@ -168,29 +200,34 @@ def _csv_columns(path: Path, header: list[str], specs, flag: str) -> dict[str, l
             want = spec.name if width == 1 else f"{spec.name}_0 .. {spec.name}_{width - 1}"
             problems.append(f"no column {want} for input {spec.name!r}")
     if problems:
-        raise DataError(f"{flag} {path}: " + "; ".join(problems) + f" (header: {', '.join(header)})")
+        raise DataError(f"{label}: " + "; ".join(problems) + f" (header: {', '.join(header)})")
     return columns
 
 
-def _csv_array(path: Path, rows: list[list[str]], columns: list[int], spec: TensorSpec, first_line: int, flag: str) -> np.ndarray:
+def _csv_array(rows: list[list[str]], columns: list[int], spec: TensorSpec, first_line: int, label: str) -> np.ndarray:
     try:
         values = [[row[c] for c in columns] for row in rows]
     except IndexError:
         bad = next(i for i, row in enumerate(rows) if len(row) <= max(columns))
-        raise DataError(f"{flag} {path}: line {first_line + bad + 1} has {len(rows[bad])} fields, fewer than the header") from None
+        raise DataError(f"{label}: line {first_line + bad + 1} has {len(rows[bad])} fields, fewer than the header") from None
     if spec.is_string:
         array = np.array(values, dtype=str)
     else:
         try:
             array = np.array(values, dtype=np.float64)
         except ValueError:
-            raise DataError(f"{flag} {path}: a value of column(s) for {spec.name!r} is not a number near line {first_line + 1}; clean the CSV or key the input as a string") from None
+            raise DataError(f"{label}: a value of column(s) for {spec.name!r} is not a number near line {first_line + 1}; clean the CSV or key the input as a string") from None
         if np.dtype(spec.dtype).kind in "iub":
             if not np.all(np.isfinite(array)) or np.any(array != np.round(array)):
-                raise DataError(f"{flag} {path}: input {spec.name!r} is {spec.dtype} but the CSV holds non-integers near line {first_line + 1}")
+                raise DataError(f"{label}: input {spec.name!r} is {spec.dtype} but the CSV holds non-integers near line {first_line + 1}")
             array = array.astype(spec.numpy_dtype())
     shape = (len(rows), *[d for d in spec.shape[1:]]) if all(d is not None for d in spec.shape[1:]) else (len(rows), len(columns))
     return array.reshape(shape) if len(spec.shape) > 1 else array.reshape(len(rows))
+
+
+def is_remote(path: str) -> bool:
+    """A URL such as ``gs://bucket/x.csv`` (read through Apache Beam's filesystems)."""
+    return "://" in path
 
 
 def image_files(directory: Path) -> list[Path]:

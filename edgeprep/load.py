@@ -7,18 +7,16 @@ refused with the flag that allows it, and nothing in the file runs. Models saved
 
 from __future__ import annotations
 
-import hashlib
-import importlib
 import os
 import re
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edgeprep import legacy
 from edgeprep.errors import LoadError
-from edgeprep.runners import KerasRunner, Runner
 from edgeprep.layers import saved_model_signature
+from edgeprep.loaded import LoadedModel, LoadKind, check_in_memory, import_custom_objects, sha256_of
 
 # TensorFlow ops that touch the file system or run Python: never in an inference graph we trust.
 UNSAFE_GRAPH_OPS = frozenset(
@@ -47,70 +45,6 @@ OPAQUE_NOTE = (
 )
 
 
-@dataclass(frozen=True)
-class LoadedModel:
-    """A loaded model and where it came from.
-
-    Attributes:
-        model: the Keras model (a wrapper Functional model for a bare SavedModel; the Keras 3
-            translation of a Keras 2 model).
-        path: the source path, or None for an in-memory model.
-        sha256: digest of the source file (of every file, for a directory), or None.
-        kind: "keras", "h5", "saved_model" or "memory"; for Keras 2 models "keras2_h5",
-            "keras2_keras", "keras2_saved_model" or "keras2_memory".
-        opaque: True when the model's layers cannot be seen (a SavedModel signature).
-        reference: the runner artifacts are compared with, when it is not ``model`` itself (the
-            tf_keras model behind a translation).
-        notes: what the user should know about how the model was read (manifest, inspect).
-    """
-
-    model: Any
-    path: str | None
-    sha256: str | None
-    kind: str
-    opaque: bool = False
-    reference: Runner | None = None
-    notes: tuple[str, ...] = ()
-
-    def original_runner(self) -> Runner:
-        """The parity reference: ``reference`` if set, else ``model`` run by Keras."""
-        return self.reference if self.reference is not None else KerasRunner(self.model, "keras")
-
-
-def sha256_of(path: str | os.PathLike) -> str:
-    """The sha256 of a file, or of a directory's files (relative paths and contents, sorted)."""
-    path = Path(path)
-    digest = hashlib.sha256()
-    if path.is_dir():
-        for file in sorted(p for p in path.rglob("*") if p.is_file()):
-            digest.update(str(file.relative_to(path)).encode())
-            digest.update(b"\0")
-            _update_from_file(digest, file)
-    else:
-        _update_from_file(digest, path)
-    return digest.hexdigest()
-
-
-def _update_from_file(digest, path: Path) -> None:
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-
-
-def import_custom_objects(specs: tuple[str, ...] | list[str]) -> dict[str, Any]:
-    """Resolve ``module:Name`` strings to objects for Keras' ``custom_objects``."""
-    objects: dict[str, Any] = {}
-    for spec in specs:
-        module_name, _, attr = spec.partition(":")
-        if not module_name or not attr:
-            raise LoadError(f"--custom-objects {spec!r} is not of the form module:Name")
-        try:
-            objects[attr] = getattr(importlib.import_module(module_name), attr)
-        except (ImportError, AttributeError) as exc:
-            raise LoadError(f"--custom-objects {spec!r}: cannot import it ({exc})") from None
-    return objects
-
-
 def load(source: Any, unsafe: bool = False, custom_objects: tuple[str, ...] = ()) -> LoadedModel:
     """Load ``source`` (a path or an in-memory Keras model).
 
@@ -122,12 +56,10 @@ def load(source: Any, unsafe: bool = False, custom_objects: tuple[str, ...] = ()
     Raises:
         LoadError: with a one-line message naming the problem and the fix.
     """
-    from edgeprep import legacy
-
     if not isinstance(source, (str, os.PathLike)):
         if legacy.is_tf_keras_model(source):
             return legacy.load_keras2_model(source, custom_objects)
-        return LoadedModel(check_in_memory(source), None, None, "memory")
+        return LoadedModel(check_in_memory(source), None, None, LoadKind.MEMORY)
     path = Path(source)
     if not path.exists():
         raise LoadError(f"{path}: no such file or directory; pass the path of a .keras file or SavedModel directory")
@@ -138,16 +70,16 @@ def load(source: Any, unsafe: bool = False, custom_objects: tuple[str, ...] = ()
         return legacy.load_keras2_file(path, keras2, unsafe, custom_objects)
     if path.is_dir():
         model = _load_saved_model(path, unsafe)
-        return LoadedModel(model, str(path), sha256_of(path), "saved_model", opaque=True, notes=(OPAQUE_NOTE,))
+        return LoadedModel(model, str(path), sha256_of(path), LoadKind.SAVED_MODEL, opaque=True, notes=(OPAQUE_NOTE,))
     if path.stat().st_size == 0:
         raise LoadError(f"{path}: the file is empty; re-save the model with model.save('model.keras')")
     suffix = path.suffix.lower()
     if suffix == ".keras":
         _check_keras_archive(path)
-        kind = "keras"
+        kind = LoadKind.KERAS
     elif suffix in (".h5", ".hdf5"):
         _check_hdf5(path)
-        kind = "h5"
+        kind = LoadKind.H5
     else:
         raise LoadError(f"{path}: not a model file (expected .keras, .h5 or a SavedModel directory)")
     objects = import_custom_objects(custom_objects)
@@ -212,27 +144,6 @@ def _load_keras_file(path: Path, unsafe: bool, custom_objects: dict[str, Any]):
             ) from None
         first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
         raise LoadError(f"{path}: Keras cannot load it ({first[:200]}); check that it was saved with model.save()") from None
-
-
-def check_in_memory(model, where: str = "the model"):
-    try:
-        import keras
-    except ImportError:  # pragma: no cover - keras is a dependency
-        raise LoadError("Keras is not installed; pip install edgeprep") from None
-    if not isinstance(model, keras.Model):
-        raise LoadError(f"{where}: expected a keras.Model, received {type(model).__name__}; pass a keras.Model or a model path")
-    if not getattr(model, "built", False) or not _has_symbolic_io(model):
-        raise LoadError(
-            f"{where}: the model has no defined inputs; build it with keras.Input(...) or call it once on data"
-        )
-    return model
-
-
-def _has_symbolic_io(model) -> bool:
-    try:
-        return bool(model.inputs) and bool(model.outputs)
-    except (AttributeError, ValueError):
-        return False
 
 
 def check_saved_model_ops(path: Path) -> None:

@@ -278,7 +278,7 @@ def _manifest(loaded, original, plans, artifacts, reports, transform_reports, co
         "source": {
             "path": os.path.abspath(loaded.path) if loaded.path else None,
             "sha256": loaded.sha256,
-            "kind": loaded.kind,
+            "kind": loaded.kind.value,
             "notes": list(loaded.notes),
             "keras_version": versions.get("keras"),
             "tensorflow_version": versions.get("tensorflow") or versions.get("tensorflow-cpu"),

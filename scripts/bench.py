@@ -40,7 +40,6 @@ from bench_models import MODELS  # noqa: E402
 from bench_report import write_report  # noqa: E402
 
 VARIANTS = ("keras", "nofold", "fold", "batch1", "bare")
-LABELS = {"keras": "(a) Keras model.export", "nofold": "(b) edgeprep --no-fold", "fold": "(c) edgeprep", "batch1": "edgeprep --batch 1", "bare": "(d) bare network, edgeprep"}
 
 
 @dataclass

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+# How the report names each of `bench.VARIANTS`.
+LABELS = {"keras": "(a) Keras model.export", "nofold": "(b) edgeprep --no-fold", "fold": "(c) edgeprep", "batch1": "edgeprep --batch 1", "bare": "(d) bare network, edgeprep"}
+
 
 def write_report(path: Path, results: list[dict], machine: dict, args: dict) -> None:
     lines = [
@@ -173,8 +176,6 @@ def _model_section(result: dict, args: dict) -> list[str]:
 
 
 def _label(variant: str) -> str:
-    from bench import LABELS
-
     return LABELS.get(variant, variant)
 
 

@@ -102,3 +102,18 @@ def test_csv_integer_columns_keep_the_input_dtype(tmp_path):
     path.write_text("rooms,city\n3.5,a\n", encoding="utf-8")
     with pytest.raises(DataError, match="non-integers"):
         open_data(path, specs)
+
+
+def test_parity_and_adapt_data_are_one_data_source(tmp_path):
+    from edgeprep.compose.sources import open_source
+    from edgeprep.data import DataKind, DataSource
+
+    path = tmp_path / "rows.csv"
+    path.write_text("age,income_0,income_1,income_2,city\n1,2,3,4,a\n", encoding="utf-8")
+    parity, adapt = open_data(path, TABULAR, flag="--calibration"), open_source(str(path))
+    assert type(parity) is type(adapt) is DataSource and parity.kind is adapt.kind is DataKind.CSV
+    assert (parity.label, adapt.label) == (f"--calibration {path}", f"--adapt {path}")
+    assert parity.describe() == {"path": str(path), "kind": "csv", "resize": False}
+    assert parity.total() == adapt.total() == path.stat().st_size
+    memory = open_source({"age": np.ones((3, 1))})
+    assert memory.kind is DataKind.MEMORY and memory.total() == 3

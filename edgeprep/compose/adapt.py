@@ -49,8 +49,8 @@ def needs_state(layer) -> bool:
 
 
 @dataclass
-class Target:
-    """One layer to adapt: it reads input ``column`` after the ``prefix`` layers.
+class LayerToAdapt:
+    """One layer whose state the adapt pass sets: it reads input ``column`` after the ``prefix`` layers.
 
     Attributes:
         layer: the Keras layer (its state is set in place).
@@ -70,7 +70,7 @@ class Target:
 class LayerAnalyzer:
     """Turns batches of one target's raw column into its statistic, then into layer state."""
 
-    def __init__(self, target: Target):
+    def __init__(self, target: LayerToAdapt):
         self.target = target
 
     def values(self, column: np.ndarray):
@@ -105,7 +105,7 @@ class LayerAnalyzer:
 
 
 class NormalizationAnalyzer(LayerAnalyzer):
-    def __init__(self, target: Target):
+    def __init__(self, target: LayerToAdapt):
         super().__init__(target)
         ndim = 1 + len(target.shape)
         self.keep = tuple(sorted(a % ndim for a in target.layer.axis))
@@ -140,7 +140,7 @@ class NormalizationAnalyzer(LayerAnalyzer):
 class LookupAnalyzer(LayerAnalyzer):
     """StringLookup / IntegerLookup, and TextVectorization (tokens from its own preprocessing)."""
 
-    def __init__(self, target: Target):
+    def __init__(self, target: LayerToAdapt):
         super().__init__(target)
         layer = target.layer
         self.text = type(layer).__name__ == "TextVectorization"
@@ -199,7 +199,7 @@ class LookupAnalyzer(LayerAnalyzer):
 
 
 class DiscretizationAnalyzer(LayerAnalyzer):
-    def __init__(self, target: Target):
+    def __init__(self, target: LayerToAdapt):
         super().__init__(target)
         self.quantiles = Quantiles(target.layer.epsilon)
 
@@ -231,11 +231,11 @@ ANALYZERS: dict[str, type[LayerAnalyzer]] = {
 class AdaptPlan:
     """Every target's analyzer, driven together over one stream of batches (a combiner).
 
-    Its accumulator is ``(rows, [one accumulator per target])``; `run_local` and the Beam runner
+    Its accumulator is ``(rows, [one accumulator per target])``; `run_local` and `run_beam`
     drive the same four methods, so both compute the same statistics.
     """
 
-    def __init__(self, targets: list[Target]):
+    def __init__(self, targets: list[LayerToAdapt]):
         self.targets = targets
         self.analyzers = [ANALYZERS[type(t.layer).__name__](t) for t in targets]
         columns = {}
@@ -282,8 +282,8 @@ def run_local(plan: AdaptPlan, source, progress: Callable[[int], None] | None = 
     return acc
 
 
-def find_targets(chains: list[tuple[Column, list]]) -> list[Target]:
-    """Targets in layer chains: (raw input, the layers applied to it in order).
+def find_layers_to_adapt(chains: list[tuple[Column, list]]) -> list[LayerToAdapt]:
+    """The layers to adapt in layer chains: (raw input, the layers applied to it in order).
 
     Raises:
         UsageError: a stateful layer after another one that needs adapting (that takes two passes).
@@ -299,7 +299,7 @@ def find_targets(chains: list[tuple[Column, list]]) -> list[Target]:
             if earlier:
                 problems.append(f"{where} reads the output of {earlier[-1].name}, which needs adapting too; adapt them in two builds (build pre.keras first)")
                 continue
-            targets.append(Target(layer, column, tuple(layers[:index]), where, _shape_after(column, layers[:index])))
+            targets.append(LayerToAdapt(layer, column, tuple(layers[:index]), where, _shape_after(column, layers[:index])))
     collect(problems, UsageError, "cannot adapt")
     return targets
 
@@ -329,7 +329,7 @@ def _keys(tokens: np.ndarray, dtype: str) -> np.ndarray:
     return tokens.astype(object)
 
 
-def describe(targets: list[Target]) -> str:
+def describe(targets: list[LayerToAdapt]) -> str:
     kinds: dict[str, int] = {}
     for target in targets:
         kinds[type(target.layer).__name__] = kinds.get(type(target.layer).__name__, 0) + 1

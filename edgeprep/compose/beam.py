@@ -21,7 +21,8 @@ import tempfile
 import uuid
 
 from edgeprep.compose.adapt import AdaptPlan
-from edgeprep.compose.sources import DataSource, Format, is_remote, read_shard, read_source, shard_stream
+from edgeprep.compose.sources import read_shard, read_source, shard_stream
+from edgeprep.data import DataKind, DataSource, is_remote
 from edgeprep.errors import UsageError
 
 
@@ -69,16 +70,16 @@ def run_beam(plan: AdaptPlan, source: DataSource, options: tuple[str, ...] = ())
             return acc
 
     columns = plan.columns
-    fmt = source.format
+    kind = source.kind
     with beam.Pipeline(options=pipeline_options) as pipeline:
-        if fmt is Format.MEMORY:
+        if kind is DataKind.MEMORY:
             batches = pipeline | "batches" >> beam.Create(list(read_source(source, columns)))
         else:
-            shards = [p if is_remote(p) else os.path.abspath(p) for p in source.shards]
+            shards = [p if is_remote(p) else os.path.abspath(p) for p in source.paths]
             batches = (
                 pipeline
                 | "shards" >> beam.Create(shards)
-                | "read" >> beam.FlatMap(_read, fmt, columns)
+                | "read" >> beam.FlatMap(_read, kind, columns)
             )
         _ = (
             batches
@@ -93,9 +94,9 @@ def run_beam(plan: AdaptPlan, source: DataSource, options: tuple[str, ...] = ())
     return acc
 
 
-def _read(path: str, fmt: Format, columns):
+def _read(path: str, kind: DataKind, columns):
     with shard_stream(path) as handle:
-        yield from read_shard(handle, path, fmt, columns)
+        yield from read_shard(handle, path, kind, columns)
 
 
 def _write(acc, path: str) -> None:

@@ -25,8 +25,8 @@ from edgeprep.parity.compare import ParityReport
 from edgeprep.progress import Progress
 
 
-class AdaptRunner(enum.Enum):
-    """Where the adapt pass runs."""
+class AdaptEngine(enum.Enum):
+    """What runs the adapt pass: this process, or an Apache Beam pipeline (``--runner local|beam``)."""
 
     LOCAL = "local"
     BEAM = "beam"
@@ -56,7 +56,7 @@ def run_build(
     model: Any = None,
     preprocessing: Any = None,
     adapt: Any = None,
-    runner: AdaptRunner = AdaptRunner.LOCAL,
+    engine: AdaptEngine = AdaptEngine.LOCAL,
     out: str | os.PathLike | None = None,
     beam_options: tuple[str, ...] = (),
     progress: Progress | None = None,
@@ -74,9 +74,9 @@ def run_build(
             preprocessing layer or model.
         adapt: data for the layers that need state: a path, a glob, a list of paths, or a dict
             of arrays keyed by input name.
-        runner: run the adapt pass here, or as an Apache Beam pipeline.
+        engine: run the adapt pass here, or as an Apache Beam pipeline.
         out: the ``.keras`` file to write (atomically), or None.
-        beam_options: Beam pipeline flags (only with the Beam runner).
+        beam_options: Beam pipeline flags (only with the Beam engine).
         progress: step lines (silent by default).
         bar: show a progress bar over the data while adapting.
         unsafe_load / custom_objects: as for `edgeprep.load.load`.
@@ -99,24 +99,24 @@ def run_build(
     with progress.step("load"):
         pre_source = resolve(preprocessing, unsafe_load, custom_objects)
         trained = _load_model(model, unsafe_load, custom_objects) if model is not None else None
-    targets = pre_source.targets()
-    if targets and source is None:
-        names = ", ".join(f"{t.where} ({type(t.layer).__name__})" for t in targets)
-        raise UsageError(f"{names} need{'s' if len(targets) == 1 else ''} adapting: pass --adapt DATA, or give the state in the spec (mean/variance, vocabulary, bin_boundaries)")
+    to_adapt = pre_source.targets()
+    if to_adapt and source is None:
+        names = ", ".join(f"{t.where} ({type(t.layer).__name__})" for t in to_adapt)
+        raise UsageError(f"{names} need{'s' if len(to_adapt) == 1 else ''} adapting: pass --adapt DATA, or give the state in the spec (mean/variance, vocabulary, bin_boundaries)")
     columns = _raw_columns(pre_source)
     if source is not None:
         check_columns(source, columns)
-    if targets:
-        plan = AdaptPlan(targets)
-        with progress.step(f"adapt {describe(targets)} ({runner.value} runner)"), _bar(source, bar and runner is AdaptRunner.LOCAL) as on_progress:
-            if runner is AdaptRunner.BEAM:
+    if to_adapt:
+        plan = AdaptPlan(to_adapt)
+        with progress.step(f"adapt {describe(to_adapt)} ({engine.value} runner)"), _bar(source, bar and engine is AdaptEngine.LOCAL) as on_progress:
+            if engine is AdaptEngine.BEAM:
                 from edgeprep.compose.beam import run_beam
 
                 acc = run_beam(plan, source, tuple(beam_options))
             else:
                 acc = run_local(plan, source, on_progress)
         plan.apply(acc, source.label)
-    pre = pre_source.to_model(refresh=bool(targets) and pre_source.model is not None)
+    pre = pre_source.to_model(refresh=bool(to_adapt) and pre_source.model is not None)
     feed = _samples(pre, source, columns, rows, seed)
     from edgeprep.compose.wire import check_composition, check_same, compose, wiring
 
@@ -132,7 +132,7 @@ def run_build(
         _check_saveable(built)
         with progress.step(f"write {out_path}"):
             report = _write_checked(built, out_path, feed, unsafe_load, custom_objects, lambda loaded: check_same(loaded, built, feed, str(out_path)))
-    return BuildResult(built, tuple(t.where for t in targets), report, out_path, "data" if source is not None else "generated")
+    return BuildResult(built, tuple(t.where for t in to_adapt), report, out_path, "data" if source is not None else "generated")
 
 
 def _load_model(model, unsafe: bool, custom_objects):
@@ -223,9 +223,9 @@ def _bar(source, enabled: bool) -> Iterator[Callable[[int], None] | None]:
         return
     from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn, TimeRemainingColumn
-    from edgeprep.compose.sources import Format
+    from edgeprep.data import DataKind
 
-    unit = MofNCompleteColumn() if source.format is Format.MEMORY else DownloadColumn()
+    unit = MofNCompleteColumn() if source.kind is DataKind.MEMORY else DownloadColumn()
     with RichProgress(TextColumn("adapt"), BarColumn(), unit, TimeRemainingColumn(), console=Console(stderr=True), transient=False) as rich_bar:
         task = rich_bar.add_task("adapt", total=source.total())
         yield lambda amount: rich_bar.advance(task, amount)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgeprep.compose.adapt import Target, find_targets
+from edgeprep.compose.adapt import LayerToAdapt, find_layers_to_adapt
 from edgeprep.compose.sources import Column
 from edgeprep.compose.spec import Combine, Spec, instantiate, parse_spec, read_spec, snake
 from edgeprep.errors import UsageError, collect
@@ -40,11 +40,11 @@ class Preprocessing:
     combine: Combine = Combine.CONCATENATE
     model: Any = None
 
-    def targets(self) -> list[Target]:
+    def targets(self) -> list[LayerToAdapt]:
         """Layers that need adapting, each with the stateless layers before it."""
         if self.chains is not None:
-            return find_targets([(chain.column, chain.layers) for chain in self.chains.values()])
-        return find_targets(_model_chains(self.model, self.label))
+            return find_layers_to_adapt([(chain.column, chain.layers) for chain in self.chains.values()])
+        return find_layers_to_adapt(_model_chains(self.model, self.label))
 
     def to_model(self, refresh: bool = False):
         """The preprocessing as a Functional model with one named input per raw input.

@@ -1,36 +1,32 @@
 """Adapt data: CSV, .npz, text (one example per line) or a glob of such shards, read in batches.
 
+`open_source` resolves ``--adapt`` to an `edgeprep.data.DataSource` (the one data-source type);
+`read_source` reads it for the adapt pass.
+
 Every reader yields ``{input name: array (rows, *shape)}`` batches cast to the input's dtype, so
 analyzers see what the model's Input layers would. CSV is read with pyarrow's streaming reader
 (vectorised parsing, one block at a time: memory stays flat however long the file); ``.gz`` /
 ``.bz2`` / ``.zst`` shards are decompressed on the fly. Readers take an opened binary file, so the
-Beam runner reads the same way through Beam's own filesystems.
+`run_beam` reads the same way through Beam's own filesystems.
 """
 
 from __future__ import annotations
 
 import contextlib
-import enum
 import glob
 import os
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 import numpy as np
 
+from edgeprep.data import DataKind, DataSource, is_remote
 from edgeprep.errors import DataError, collect
 
 BLOCK_BYTES = 1 << 22  # CSV / text bytes parsed per batch (about 80k rows of a 50-byte row)
 NPZ_ROWS = 65536
 COMPRESSED = (".gz", ".bz2", ".zst", ".lz4")
-
-
-class Format(enum.Enum):
-    CSV = "csv"
-    NPZ = "npz"
-    TEXT = "text"
-    MEMORY = "memory"
 
 
 @dataclass(frozen=True)
@@ -46,22 +42,6 @@ class Column:
         return self.dtype in ("string", "str", "object")
 
 
-@dataclass(frozen=True)
-class DataSource:
-    """Where adapt data comes from: shard paths of one format, or in-memory arrays."""
-
-    format: Format
-    shards: tuple[str, ...] = ()
-    arrays: Mapping[str, Any] | None = field(default=None, hash=False)
-    label: str = "--adapt"
-
-    def total(self) -> int:
-        """Progress total: bytes of all shards, or rows of in-memory arrays."""
-        if self.format is Format.MEMORY:
-            return len(next(iter(self.arrays.values()))) if self.arrays else 0
-        return sum(os.path.getsize(p) for p in self.shards if not is_remote(p))
-
-
 def open_source(adapt: Any) -> DataSource:
     """Resolve ``adapt`` (a path, a glob, a list of paths, or a dict of arrays) to a `DataSource`.
 
@@ -69,7 +49,7 @@ def open_source(adapt: Any) -> DataSource:
         DataError: no file matches, files of mixed or unknown formats.
     """
     if isinstance(adapt, Mapping):
-        return DataSource(Format.MEMORY, arrays={k: np.asarray(v) for k, v in adapt.items()}, label="adapt data")
+        return DataSource(DataKind.MEMORY, label="adapt data", flag="--adapt", arrays={k: np.asarray(v) for k, v in adapt.items()})
     patterns = [adapt] if isinstance(adapt, (str, os.PathLike)) else list(adapt)
     shards: list[str] = []
     for pattern in map(str, patterns):
@@ -82,14 +62,10 @@ def open_source(adapt: Any) -> DataSource:
             raise DataError(f"--adapt {missing}: no such file; pass a .csv, .npz or .txt file or a quoted glob such as 'train-*.csv'")
         shards.extend(matched)
     label = f"--adapt {patterns[0]}" if len(patterns) == 1 else f"--adapt ({len(shards)} files)"
-    formats = {format_of(p) for p in shards}
-    if len(formats) != 1:
-        raise DataError(f"{label}: the shards mix formats ({', '.join(sorted(f.value for f in formats))}); use one format")
-    return DataSource(formats.pop(), tuple(shards), label=label)
-
-
-def is_remote(path: str) -> bool:
-    return "://" in path
+    kinds = {kind_of(p) for p in shards}
+    if len(kinds) != 1:
+        raise DataError(f"{label}: the shards mix formats ({', '.join(sorted(k.value for k in kinds))}); use one format")
+    return DataSource(kinds.pop(), tuple(shards), label=label, flag="--adapt")
 
 
 def _match_remote(pattern: str) -> list[str]:
@@ -107,16 +83,16 @@ def _match_remote(pattern: str) -> list[str]:
     return matched
 
 
-def format_of(path: str) -> Format:
+def kind_of(path: str) -> DataKind:
     name = path.lower()
     for suffix in COMPRESSED:
         name = name.removesuffix(suffix)
     if name.endswith((".csv", ".tsv")):
-        return Format.CSV
+        return DataKind.CSV
     if name.endswith(".npz"):
-        return Format.NPZ
+        return DataKind.NPZ
     if name.endswith((".txt", ".text")):
-        return Format.TEXT
+        return DataKind.TEXT
     raise DataError(f"--adapt {path}: unknown data format; use .csv (columns = input names), .npz (arrays keyed by input name) or .txt (one example per line)")
 
 
@@ -128,28 +104,28 @@ def check_columns(source: DataSource, columns: list[Column], opener: Callable[[s
     """
     problems: list[str] = []
     names = [c.name for c in columns]
-    if source.format is Format.TEXT:
+    if source.kind is DataKind.TEXT:
         if len(columns) != 1 or not columns[0].is_string:
             problems.append(f"a text file holds one string input per line, but the inputs are {', '.join(names)}; use CSV or .npz")
-    elif source.format is Format.CSV:
+    elif source.kind is DataKind.CSV:
         for column in columns:
             if column.shape not in ((), (1,)):
                 problems.append(f"input {column.name!r} has shape {column.shape}, but CSV holds one value per row; use .npz for it")
-    for shard in source.shards if source.format is not Format.TEXT else ():
-        available = _names_in(shard, source.format, opener)
+    for shard in source.paths if source.kind is not DataKind.TEXT else ():
+        available = _names_in(shard, source.kind, opener)
         missing = [name for name in names if name not in available]
         if missing:
-            problems.append(f"{shard} has no {'column' if source.format is Format.CSV else 'array'}(s) {', '.join(map(repr, missing))} for the input(s) of that name (it has {', '.join(available) or 'none'})")
-    if source.format is Format.MEMORY:
+            problems.append(f"{shard} has no {'column' if source.kind is DataKind.CSV else 'array'}(s) {', '.join(map(repr, missing))} for the input(s) of that name (it has {', '.join(available) or 'none'})")
+    if source.kind is DataKind.MEMORY:
         missing = [name for name in names if name not in source.arrays]
         if missing:
             problems.append(f"no array(s) for the input(s) {', '.join(map(repr, missing))} (given: {', '.join(source.arrays)})")
     collect(problems, DataError, source.label)
 
 
-def _names_in(shard: str, fmt: Format, opener) -> list[str]:
+def _names_in(shard: str, kind: DataKind, opener) -> list[str]:
     with (opener or shard_stream)(shard) as handle:
-        if fmt is Format.NPZ:
+        if kind is DataKind.NPZ:
             try:
                 with np.load(handle, allow_pickle=False) as archive:
                     return list(archive.files)
@@ -172,7 +148,7 @@ def shard_stream(path: str) -> Iterator[BinaryIO]:
         from apache_beam.io.filesystem import CompressionTypes
         from apache_beam.io.filesystems import FileSystems
 
-        compression = CompressionTypes.UNCOMPRESSED if format_of(path) is Format.NPZ else CompressionTypes.AUTO
+        compression = CompressionTypes.UNCOMPRESSED if kind_of(path) is DataKind.NPZ else CompressionTypes.AUTO
         with FileSystems.open(path, compression_type=compression) as handle:
             yield handle
         return
@@ -183,18 +159,18 @@ def shard_stream(path: str) -> Iterator[BinaryIO]:
 def _parse_options(path: str):
     import pyarrow.csv as pcsv
 
-    return pcsv.ParseOptions(delimiter="\t" if format_of(path) is Format.CSV and ".tsv" in path.lower() else ",")
+    return pcsv.ParseOptions(delimiter="\t" if kind_of(path) is DataKind.CSV and ".tsv" in path.lower() else ",")
 
 
 def read_source(source: DataSource, columns: list[Column], on_progress: Callable[[int], None] | None = None) -> Iterator[dict[str, np.ndarray]]:
     """Every batch of ``source``; ``on_progress`` receives bytes (or rows, in memory) consumed."""
-    if source.format is Format.MEMORY:
+    if source.kind is DataKind.MEMORY:
         yield from _read_arrays(source.arrays, columns, source.label, on_progress)
         return
-    for shard in source.shards:
+    for shard in source.paths:
         if is_remote(shard):
             with shard_stream(shard) as stream:
-                yield from read_shard(stream, shard, source.format, columns)
+                yield from read_shard(stream, shard, source.kind, columns)
             continue
         raw = open(shard, "rb")
         with raw:
@@ -207,7 +183,7 @@ def read_source(source: DataSource, columns: list[Column], on_progress: Callable
                     on_progress(now - position[0])
                     position[0] = now
 
-            yield from read_shard(stream, shard, source.format, columns, progress)
+            yield from read_shard(stream, shard, source.kind, columns, progress)
             if on_progress is not None:
                 on_progress(os.path.getsize(shard) - position[0])
 
@@ -222,11 +198,11 @@ def _decompressing(raw: BinaryIO, path: str):
     return raw
 
 
-def read_shard(handle, path: str, fmt: Format, columns: list[Column], progress: Callable[[int], None] | None = None) -> Iterator[dict[str, np.ndarray]]:
+def read_shard(handle, path: str, kind: DataKind, columns: list[Column], progress: Callable[[int], None] | None = None) -> Iterator[dict[str, np.ndarray]]:
     """Batches of one opened shard (``path`` names it in errors)."""
-    if fmt is Format.CSV:
+    if kind is DataKind.CSV:
         yield from _read_csv(handle, path, columns, progress)
-    elif fmt is Format.TEXT:
+    elif kind is DataKind.TEXT:
         yield from _read_text(handle, path, columns[0], progress)
     else:
         try:

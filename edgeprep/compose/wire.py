@@ -74,21 +74,21 @@ def compose(pre, model, mapping: dict[str, str]):
 
 def check_composition(full, pre, model, mapping: dict[str, str], feed: dict[str, np.ndarray], name: str = "full") -> ParityReport:
     """Compare ``full(feed)`` with ``model(pre(feed))`` at rtol 1e-6."""
-    encoded = run_keras(pre, feed)
-    reference = run_keras(model, {m: encoded[p] for m, p in mapping.items()})
-    actual = dict(zip(reference, run_keras(full, feed).values()))  # full's outputs are MODEL's, in order
+    encoded = call_model(pre, feed)
+    reference = call_model(model, {m: encoded[p] for m, p in mapping.items()})
+    actual = dict(zip(reference, call_model(full, feed).values()))  # full's outputs are MODEL's, in order
     return compare(name, "model(pre(raw))", reference, actual, COMPOSE_TOLERANCE, (len(next(iter(feed.values()))),))
 
 
 def check_same(model, reference_model, feed: dict[str, np.ndarray], name: str) -> ParityReport:
     """Compare ``model(feed)`` with ``reference_model(feed)`` at rtol 1e-6."""
-    reference = run_keras(reference_model, feed)
-    actual = dict(zip(reference, run_keras(model, feed).values()))
+    reference = call_model(reference_model, feed)
+    actual = dict(zip(reference, call_model(model, feed).values()))
     return compare(name, "built", reference, actual, COMPOSE_TOLERANCE, (len(next(iter(feed.values()))),))
 
 
-def run_keras(model, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """``model(feed)`` at ``training=False``, every input a TensorFlow tensor (strings included)."""
+def call_model(model, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``model(feed)`` called directly at ``training=False`` (not through a `Runner`), every input a TensorFlow tensor (strings included)."""
     import tensorflow as tf
     from keras import tree
 

@@ -14,8 +14,9 @@ from typing import Any
 
 from edgeprep.errors import LoadError
 from edgeprep.legacy.source import is_tf_keras_class, is_tf_keras_model, keras2_format
+from edgeprep.loaded import LoadedModel, LoadKind, check_in_memory, import_custom_objects, sha256_of
 
-KINDS = {"h5": "keras2_h5", "keras": "keras2_keras", "saved_model": "keras2_saved_model", None: "keras2_memory"}
+KINDS = {"h5": LoadKind.KERAS2_H5, "keras": LoadKind.KERAS2_KERAS, "saved_model": LoadKind.KERAS2_SAVED_MODEL, None: LoadKind.KERAS2_MEMORY}
 
 __all__ = ["KINDS", "is_tf_keras_model", "keras2_format", "load_keras2_file", "load_keras2_model"]
 
@@ -23,7 +24,6 @@ __all__ = ["KINDS", "is_tf_keras_model", "keras2_format", "load_keras2_file", "l
 def load_keras2_file(path: Path, fmt: str, unsafe: bool, custom_objects: tuple[str, ...]):
     """Load a Keras 2 file (``fmt`` from `keras2_format`) as a `LoadedModel` with a tf_keras reference."""
     from edgeprep.legacy.source import load_tf_keras, saved_version
-    from edgeprep.load import sha256_of
 
     old_objects, new_objects = _custom_objects(custom_objects)
     old = load_tf_keras(path, fmt, unsafe, old_objects)
@@ -38,13 +38,12 @@ def load_keras2_model(model, custom_objects: tuple[str, ...] = ()):
     return _loaded(model, None, None, KINDS[None], True, _custom_objects(custom_objects)[1], "an in-memory tf_keras model")
 
 
-def _loaded(old, path, sha256, kind: str, unsafe: bool, custom_objects: dict[str, Any], origin: str):
+def _loaded(old, path, sha256, kind: LoadKind, unsafe: bool, custom_objects: dict[str, Any], origin: str):
     import keras
     import tf_keras
 
     from edgeprep.legacy.runner import TfKerasRunner
     from edgeprep.legacy.translate import translate
-    from edgeprep.load import LoadedModel, check_in_memory
     from edgeprep.runners import KerasRunner
 
     where = path or "the tf_keras model"
@@ -93,8 +92,6 @@ def _integer(dtype: str) -> bool:
 
 def _custom_objects(specs: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, Any]]:
     """``--custom-objects`` split into tf_keras classes (to load the file) and the rest (for the translation)."""
-    from edgeprep.load import import_custom_objects
-
     old, new = {}, {}
     for spec in specs:
         for name, obj in import_custom_objects((spec,)).items():

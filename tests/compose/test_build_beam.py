@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from edgeprep.compose.adapt import AdaptPlan, run_local
-from edgeprep.compose.builder import AdaptRunner, run_build
+from edgeprep.compose.builder import AdaptEngine, run_build
 from edgeprep.compose.sources import open_source
 from edgeprep.errors import UsageError
 from tabular import data, write_csv  # noqa: F401 (fixtures)
@@ -26,7 +26,7 @@ def shards(data, tmp_path_factory):
 @pytest.mark.parametrize("spec", [MIXED, TF_IDF], ids=["mixed", "tf_idf"])
 def test_beam_direct_runner_gives_the_local_states(spec, shards, data):
     local = run_build(preprocessing=spec, adapt=shards)
-    beam = run_build(preprocessing=spec, adapt=shards, runner=AdaptRunner.BEAM, beam_options=("--runner=DirectRunner", "--direct_num_workers=1"))
+    beam = run_build(preprocessing=spec, adapt=shards, engine=AdaptEngine.BEAM, beam_options=("--runner=DirectRunner", "--direct_num_workers=1"))
     assert beam.adapted == local.adapted and len(beam.adapted) == len(spec["inputs"])
     for (name, ours), theirs in zip(_layers(beam.model).items(), _layers(local.model).values()):
         assert_same_state(ours, theirs, data[name])
@@ -41,7 +41,7 @@ def test_beam_merges_partial_results_like_the_local_pass(shards):
     pre = resolve(MIXED)
     plan = AdaptPlan(pre.targets())
     whole = run_local(plan, open_source(shards))
-    parts = [run_local(plan, open_source(path)) for path in open_source(shards).shards]
+    parts = [run_local(plan, open_source(path)) for path in open_source(shards).paths]
     merged = plan.merge(parts[::-1])
     assert merged[0] == whole[0] == 3000
     for analyzer, a, b in zip(plan.analyzers, merged[1], whole[1]):
@@ -51,7 +51,7 @@ def test_beam_merges_partial_results_like_the_local_pass(shards):
 
 def test_beam_rejects_bad_pipeline_options(shards):
     with pytest.raises(UsageError, match="Beam rejects"):
-        run_build(preprocessing=MIXED, adapt=shards, runner=AdaptRunner.BEAM, beam_options=("--direct_num_workers=many",))
+        run_build(preprocessing=MIXED, adapt=shards, engine=AdaptEngine.BEAM, beam_options=("--direct_num_workers=many",))
 
 
 def _layers(model) -> dict:

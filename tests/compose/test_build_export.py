@@ -34,9 +34,9 @@ def build_and_export(spec, data, target, tmp_path):
     result = edgeprep.export(tmp_path / "full.keras", tmp_path / "dist", targets=[target])
     assert result.passed
     feed = {name: data[name][:40].reshape(-1, 1) for name in spec["inputs"]}
-    from edgeprep.compose.wire import run_keras
+    from edgeprep.compose.wire import call_model
 
-    expected = next(iter(run_keras(full, feed).values()))
+    expected = next(iter(call_model(full, feed).values()))
     got = next(iter(run_directory(tmp_path / "dist", target, feed).values()))
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
 
