@@ -70,6 +70,9 @@ class CallState:
 class Call(CallState):
     """One call of one operation in the flattened graph, with what the plan does with it.
 
+    The `CallState` fields (op, kwargs, passthrough, action, detail, rule, host) say what the
+    plan does with the call; a new graph from `Graph.apply` carries their new values.
+
     Attributes:
         path: unique, slash-separated position, e.g. ``"augment/random_flip"``.
         layer: the original operation (a Keras layer or op).
@@ -89,12 +92,12 @@ class Call(CallState):
         return type(self.layer).__name__
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Graph:
     """The flattened model: named inputs, calls in topological order, named outputs.
 
     ``alias`` maps ``id(tensor)`` to the value that stands for it (nested-model boundaries,
-    passthrough calls).
+    passthrough calls). Compared by identity, like its calls.
     """
 
     name: str

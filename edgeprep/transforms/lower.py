@@ -32,7 +32,8 @@ class LoweringRule(LayerRule):
 
     Subclasses give ``host_kind`` (the host implementation, a `edgeprep.host.steps.KINDS` key),
     ``config()`` and ``device()``, which returns the lowered layer or None with the reason it must
-    run on the host.
+    run on the host. ``action`` is where the family usually runs (LOWERED, or HOST for the
+    hashing and text rules); ``device()`` decides per layer.
     """
 
     action = Action.LOWERED
@@ -137,6 +138,7 @@ class HostHashing(LoweringRule):
 
     name = "host-hashing"
     classes = ("Hashing",)
+    action = Action.HOST
     host_kind = HostKind.HASHING
 
     spec = staticmethod(host_specs.hashing)
@@ -151,6 +153,7 @@ class HostHashedCrossing(LoweringRule):
 
     name = "host-hashed-crossing"
     classes = ("HashedCrossing",)
+    action = Action.HOST
     host_kind = HostKind.HASHED_CROSSING
 
     spec = staticmethod(host_specs.hashed_crossing)
@@ -164,6 +167,7 @@ class HostTextVectorization(LoweringRule):
 
     name = "host-text-vectorization"
     classes = ("TextVectorization",)
+    action = Action.HOST
     host_kind = HostKind.TEXT_VECTORIZATION
 
     def check(self, call, graph, target):
