@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import numpy as np
 import pytest
 
 from edgeprep.config import Action, ExportConfig, HostKind, Quantization, Target
@@ -149,4 +148,4 @@ def test_host_kinds_are_enums_until_json():
         assert data["kind"] == step.kind.value and type(step).from_json(data).kind is step.kind
     steps = {call.path: call for call in plan.graph.calls if call.action is Action.HOST}
     assert {call.host.kind for call in steps.values()} == kinds
-    assert np.all([call.op is None for call in steps.values()])
+    assert all(call.op is None for call in steps.values())
