@@ -1,69 +1,144 @@
-"""A flat, editable view of a Keras model's call graph, and the rebuild of a Keras model from it.
+"""A flat, immutable view of a Keras model's call graph, and the rebuild of a Keras model from it.
 
 Nested Sequential / Functional models and `keras.layers.Pipeline` are inlined, so rules see one
 graph: a Rescaling inside a nested preprocessing model is a neighbour of the Conv2D after it.
-Rules edit `Call` records (mark them passthrough, swap the operation); `rebuild` turns the edited
+Nothing here is edited in place: rules return an `edgeprep.transforms.rewrite.Rewrite` (new
+`CallState`s per call path) and `Graph.apply` returns a new graph with them. `rebuild` turns a
 graph back into a Functional model that calls the original layer objects (weights are shared,
 never mutated: a rule that changes weights builds a new layer).
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cached_property
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
-from edgeprep.config import Action
+from edgeprep.config import Action, HostKind
 from edgeprep.errors import LoadError
 
+if TYPE_CHECKING:
+    from edgeprep.transforms.rewrite import Rewrite
 
-@dataclass
-class Call:
-    """One call of one operation in the flattened graph.
+
+@dataclass(frozen=True)
+class HostPlacement:
+    """Where a HOST call runs: the host implementation and the portable config it reads.
+
+    Attributes:
+        kind: the host implementation (``kind`` in ``preprocess.json``).
+        config: JSON-ready configuration (`edgeprep.transforms.host_specs`).
+    """
+
+    kind: HostKind
+    config: dict = field(compare=False)
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class CallState:
+    """What the plan does with one call: the part of a `Call` a rewrite replaces.
+
+    Attributes:
+        op: what `rebuild` calls instead of the layer; None keeps the layer.
+        kwargs: the call's keyword arguments (KerasTensor leaves refer to graph values).
+        passthrough: `rebuild` skips the call and forwards its first input.
+        action / detail / rule: what the plan decided and why.
+        host: for a HOST call, the host step that reproduces it.
+    """
+
+    op: Any = None
+    kwargs: Mapping = field(default_factory=dict)
+    passthrough: bool = False
+    action: Action = Action.KEPT
+    detail: str = ""
+    rule: str = ""
+    host: HostPlacement | None = None
+
+    def __post_init__(self):
+        if not isinstance(self.kwargs, MappingProxyType):
+            object.__setattr__(self, "kwargs", MappingProxyType(dict(self.kwargs)))
+
+    def state_fields(self) -> dict[str, Any]:
+        """The `CallState` fields by name (shallow)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(CallState)}
+
+
+@dataclass(frozen=True, eq=False)
+class Call(CallState):
+    """One call of one operation in the flattened graph, with what the plan does with it.
+
+    The `CallState` fields (op, kwargs, passthrough, action, detail, rule, host) say what the
+    plan does with the call; a new graph from `Graph.apply` carries their new values.
 
     Attributes:
         path: unique, slash-separated position, e.g. ``"augment/random_flip"``.
         layer: the original operation (a Keras layer or op).
-        args / kwargs: the call's arguments; KerasTensor leaves refer to graph values.
+        args: the call's positional arguments; KerasTensor leaves refer to graph values.
         inputs: the KerasTensors this call reads (flat).
         outputs: the KerasTensors this call produces (flat).
-        op: what `rebuild` calls instead of ``layer``; None keeps ``layer``.
-        passthrough: `rebuild` skips the call and forwards its first input.
-        action / detail / rule: what the plan decided and why.
-        host: for a HOST call, ``(kind, config)`` of the host step that reproduces it.
     """
 
     path: str
     layer: Any
     args: tuple
-    kwargs: dict
-    inputs: list
-    outputs: list
-    op: Any = None
-    passthrough: bool = False
-    action: Action = Action.KEPT
-    detail: str = ""
-    rule: str = ""
-    host: Any = None
+    inputs: tuple
+    outputs: tuple
 
     @property
     def class_name(self) -> str:
         return type(self.layer).__name__
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class Graph:
-    """The flattened model: named inputs, calls in topological order, named outputs."""
+    """The flattened model: named inputs, calls in topological order, named outputs.
+
+    ``alias`` maps ``id(tensor)`` to the value that stands for it (nested-model boundaries,
+    passthrough calls). Compared by identity, like its calls.
+    """
 
     name: str
-    input_names: list[str]
-    inputs: list  # original input KerasTensors, flat, model order
+    input_names: tuple[str, ...]
+    inputs: tuple  # original input KerasTensors, flat, model order
     input_struct: Any
-    output_names: list[str]
-    outputs: list  # original output KerasTensors, flat
+    output_names: tuple[str, ...]
+    outputs: tuple  # original output KerasTensors, flat
     output_struct: Any
-    calls: list[Call] = field(default_factory=list)
-    alias: dict[int, Any] = field(default_factory=dict)
-    containers: list[tuple[str, str]] = field(default_factory=list)
+    calls: tuple[Call, ...] = ()
+    alias: Mapping[int, Any] = field(default_factory=dict)
+    containers: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self):
+        if not isinstance(self.alias, MappingProxyType):
+            object.__setattr__(self, "alias", MappingProxyType(dict(self.alias)))
+
+    @cached_property
+    def _positions(self) -> dict[str, int]:
+        return {call.path: index for index, call in enumerate(self.calls)}
+
+    def call(self, path: str) -> Call:
+        """The call at ``path``."""
+        return self.calls[self._positions[path]]
+
+    def apply(self, rewrite: Rewrite) -> Graph:
+        """A new graph with ``rewrite``'s edits, in order (``self`` is unchanged).
+
+        A call that becomes a passthrough aliases its output to its first input.
+        """
+        if not rewrite.edits:
+            return self
+        calls, alias = list(self.calls), dict(self.alias)
+        for edit in rewrite.edits:
+            index = self._positions[edit.path]
+            old = calls[index]
+            new = dataclasses.replace(old, **edit.state.state_fields())
+            if new.passthrough and not old.passthrough:
+                alias[id(new.outputs[0])] = new.inputs[0]
+            calls[index] = new
+        return dataclasses.replace(self, calls=tuple(calls), alias=alias)
 
     def resolve(self, tensor):
         """Follow aliases (nested-model boundaries, passthrough calls) to the value that exists."""
@@ -98,13 +173,8 @@ class Graph:
         target = id(self.resolve(tensor))
         return any(id(self.resolve(out)) == target for out in self.outputs)
 
-    def make_passthrough(self, call: Call, action: Action, detail: str, rule: str) -> None:
-        """Remove ``call`` from the computation: its output becomes its first input."""
-        call.passthrough = True
-        call.action, call.detail, call.rule = action, detail, rule
-        self.alias[id(call.outputs[0])] = call.inputs[0]
-
     def live_calls(self) -> list[Call]:
+        """The calls `rebuild` runs (not passthrough)."""
         return [call for call in self.calls if not call.passthrough]
 
 
@@ -172,21 +242,33 @@ def flatten(model) -> Graph:
         )
     tree = _tree()
     input_names, output_names = io_names(functional)
-    graph = Graph(
+    parts = _Parts()
+    _walk(functional, "", parts, {})
+    return Graph(
         name=model.name,
-        input_names=input_names,
-        inputs=list(tree.flatten(functional._inputs_struct)),
+        input_names=tuple(input_names),
+        inputs=tuple(tree.flatten(functional._inputs_struct)),
         input_struct=functional._inputs_struct,
-        output_names=output_names,
-        outputs=list(tree.flatten(functional._outputs_struct)),
+        output_names=tuple(output_names),
+        outputs=tuple(tree.flatten(functional._outputs_struct)),
         output_struct=functional._outputs_struct,
+        calls=tuple(parts.calls),
+        alias=parts.alias,
+        containers=tuple(parts.containers),
     )
-    _walk(functional, "", graph, {})
-    return graph
 
 
-def _walk(functional, prefix: str, graph: Graph, seen: dict[str, int]) -> None:
-    """Append ``functional``'s calls to ``graph``, inlining nested models and pipelines.
+@dataclass
+class _Parts:
+    """What `_walk` collects before the `Graph` is frozen."""
+
+    calls: list[Call] = field(default_factory=list)
+    alias: dict[int, Any] = field(default_factory=dict)
+    containers: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _walk(functional, prefix: str, parts: _Parts, seen: dict[str, int]) -> None:
+    """Append ``functional``'s calls to ``parts``, inlining nested models and pipelines.
 
     Node kwargs such as ``training=True`` (recorded when Keras builds the graph) are kept as they
     are: at inference Keras overrides them with the caller's ``training=False``, and so does the
@@ -204,28 +286,28 @@ def _walk(functional, prefix: str, graph: Graph, seen: dict[str, int]) -> None:
             path = _unique(prefix + operation.name, seen)
             inner = functional_of(operation)
             if inner is not None and args:
-                graph.containers.append((path, type(operation).__name__))
-                _alias_structure(graph, tree.flatten(inner._inputs_struct), tree.flatten(args[0]), path)
-                _walk(inner, path + "/", graph, seen)
+                parts.containers.append((path, type(operation).__name__))
+                _alias_structure(parts, tree.flatten(inner._inputs_struct), tree.flatten(args[0]), path)
+                _walk(inner, path + "/", parts, seen)
                 for outer, inner_out in zip(node.outputs, tree.flatten(inner._outputs_struct)):
-                    graph.alias[id(outer)] = inner_out
+                    parts.alias[id(outer)] = inner_out
             elif isinstance(operation, Pipeline) and len(args) == 1:
-                graph.containers.append((path, "Pipeline"))
+                parts.containers.append((path, "Pipeline"))
                 current = args[0]
                 for layer in operation.layers:
                     output = layer(current)
-                    graph.calls.append(Call(_unique(f"{path}/{layer.name}", seen), layer, (current,), {}, [current], [output]))
+                    parts.calls.append(Call(_unique(f"{path}/{layer.name}", seen), layer, (current,), (current,), (output,)))
                     current = output
-                graph.alias[id(node.outputs[0])] = current
+                parts.alias[id(node.outputs[0])] = current
             else:
-                graph.calls.append(Call(path, operation, args, kwargs, list(node.arguments.keras_tensors), list(node.outputs)))
+                parts.calls.append(Call(path, operation, tuple(args), tuple(node.arguments.keras_tensors), tuple(node.outputs), kwargs=kwargs))
 
 
-def _alias_structure(graph: Graph, inner_inputs: list, outer_args: list, path: str) -> None:
+def _alias_structure(parts: _Parts, inner_inputs: list, outer_args: list, path: str) -> None:
     if len(inner_inputs) != len(outer_args) or not all(_is_tensor(t) for t in outer_args):
         raise LoadError(f"{path}: nested model is called with inputs edgeprep cannot match to its Input layers; call it with tensors matching its inputs")
     for inner, outer in zip(inner_inputs, outer_args):
-        graph.alias[id(inner)] = outer
+        parts.alias[id(inner)] = outer
 
 
 def _unique(path: str, seen: dict[str, int]) -> str:
@@ -238,7 +320,7 @@ def rebuild(graph: Graph, batch: int | None = None, name: str | None = None, spl
     """Build a Functional model computing ``graph`` (with its edits) on fresh inputs.
 
     Args:
-        graph: the (edited) graph.
+        graph: the (planned) graph.
         batch: a static batch size for every input, or None to keep the original batch dimension.
         name: the new model's name.
         split: a `edgeprep.transforms.split.HostSplit`: build the device model instead, whose
@@ -289,7 +371,7 @@ def rebuild(graph: Graph, batch: int | None = None, name: str | None = None, spl
         if any(id(graph.resolve(t)) not in values for t in call.inputs):
             continue  # not reachable from the inputs, as in Keras' own graph execution
         args = tree.map_structure(substitute, call.args)
-        kwargs = tree.map_structure(substitute, call.kwargs)
+        kwargs = tree.map_structure(substitute, dict(call.kwargs))
         outputs = (call.op if call.op is not None else call.layer)(*args, **kwargs)
         for original, new in zip(call.outputs, tree.flatten(outputs)):
             values[id(original)] = new

@@ -325,7 +325,7 @@ def _host_entry(plans) -> dict | None:
     steps = {}
     for target, plan in plans.items():
         for step in plan.split.steps:
-            entry = steps.setdefault(step.id, {"id": step.id, "class": step.class_name, "kind": step.kind, "inputs": list(step.inputs),
+            entry = steps.setdefault(step.id, {"id": step.id, "class": step.class_name, "kind": step.kind.value, "inputs": list(step.inputs),
                                                "output": step.output, "dtype": step.dtype, "targets": []})
             entry["targets"].append(target.value)
     return {"file": PREPROCESS, "steps": list(steps.values())} if steps else None

@@ -1,7 +1,10 @@
 """Plan: decide, per target, what happens to every layer call of a model.
 
 Planning runs the registered rules over a fresh flattened graph of the model, so the plan and the
-transformed model come from the same edits: `make_plan` returns the edited graph with the steps.
+transformed model come from the same edits. Rules only propose (``check`` returns a `Refusal` or
+None, ``rewrite`` a `Rewrite`); `make_plan` applies each rewrite to the immutable graph, records
+refusals (fatal ones as UNSUPPORTED and a problem, notes as the layer's detail), and returns the
+final graph with the steps.
 """
 
 from __future__ import annotations
@@ -9,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from edgeprep.config import Action, ExportConfig, Target
-from edgeprep.graph import Graph, flatten
+from edgeprep.graph import Call, Graph, flatten
+from edgeprep.transforms.rewrite import Edit, Refusal, Rewrite, Severity
 from edgeprep.transforms.split import HostSplit
 
 
@@ -36,9 +40,11 @@ class Plan:
         steps: one step per layer call, in graph order.
         problems: one message per layer that cannot be exported to ``target``.
         containers: nested models and pipelines that were inlined, as (path, class) pairs.
-        graph: the edited graph (`edgeprep.graph.rebuild` turns it into the transformed model).
+        graph: the planned graph, immutable (`edgeprep.graph.rebuild` turns it into the
+            transformed model).
         split: the host steps and the device artifact's inputs (no steps: the artifact takes the
             model's inputs).
+        rewrites: every rewrite applied, in order (rules', refusals', then the post-passes').
     """
 
     target: Target
@@ -47,6 +53,7 @@ class Plan:
     containers: tuple[tuple[str, str], ...]
     graph: Graph = field(repr=False, compare=False)
     split: HostSplit = field(default_factory=HostSplit, repr=False, compare=False)
+    rewrites: tuple[Rewrite, ...] = field(default=(), repr=False, compare=False)
 
     def by_action(self, action: Action) -> list[Step]:
         return [step for step in self.steps if step.action is action]
@@ -65,31 +72,39 @@ def make_plan(model, target: Target, config: ExportConfig) -> Plan:
     from edgeprep.transforms.split import close_host_split, host_split, split_problems
 
     graph = flatten(model)
-    problems: list[str] = []
+    applied: list[Rewrite] = []
     for phase, rules in PHASES:
         if phase == "fold" and not config.fold:
             continue
-        for call in list(graph.calls):
+        for path in [call.path for call in graph.calls]:
+            call = graph.call(path)
             if call.passthrough or call.action is not Action.KEPT:
                 continue
             rule = next((rule for rule in rules if target in rule.targets and rule.matches(call)), None)
             if rule is None:
                 continue
-            reason = rule.check(call, graph, target)
-            if reason is None:
-                rule.rewrite(call, graph, target)
-            elif rule.action in (Action.STRIPPED, Action.REPLACED, Action.LOWERED, Action.HOST, Action.UNSUPPORTED):
-                call.action, call.detail, call.rule = Action.UNSUPPORTED, reason, rule.name
-                problems.append(reason)
-            else:
-                call.detail = reason
-    place_for_int8(graph, target, config)
-    apply_opt_ins(graph, target, config)
-    problems.extend(close_host_split(graph, target))
+            refusal = rule.check(call, graph, target)
+            rewrite = rule.rewrite(call, graph, target) if refusal is None else _refused(call, rule.name, refusal)
+            graph = graph.apply(rewrite)
+            applied.append(rewrite)
+    for post_pass in (place_for_int8, apply_opt_ins):
+        rewrite = post_pass(graph, target, config)
+        graph = graph.apply(rewrite)
+        applied.append(rewrite)
+    closure = close_host_split(graph, target)
+    graph = graph.apply(closure)
+    applied.append(closure)
     split = host_split(graph)
-    problems.extend(split_problems(split))
+    problems = [problem for rewrite in applied for problem in rewrite.problems] + split_problems(split)
     steps = tuple(Step(c.path, c.class_name, c.action, c.detail, c.rule) for c in graph.calls)
-    return Plan(target, steps, tuple(problems), tuple(graph.containers), graph, split)
+    return Plan(target, steps, tuple(problems), graph.containers, graph, split, tuple(applied))
+
+
+def _refused(call: Call, rule: str, refusal: Refusal) -> Rewrite:
+    """How the plan records a refusal: a fatal one makes the layer UNSUPPORTED, a note is its detail."""
+    if refusal.severity is Severity.FATAL:
+        return Rewrite((Edit.of(call, action=Action.UNSUPPORTED, detail=refusal.reason, rule=rule),), (refusal.reason,))
+    return Rewrite.of(call, detail=refusal.reason)
 
 
 def make_plans(model, config: ExportConfig) -> dict[Target, Plan]:

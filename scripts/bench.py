@@ -158,11 +158,12 @@ def _bare(model, classes: tuple[str, ...]):
     """The same network without its preprocessing layers (same weights)."""
     from edgeprep.config import Action
     from edgeprep.graph import flatten, rebuild
+    from edgeprep.transforms.rewrite import Rewrite
 
     graph = flatten(model)
     for call in graph.calls:
         if call.class_name in classes:
-            graph.make_passthrough(call, Action.STRIPPED, "bare network", "bench")
+            graph = graph.apply(Rewrite.passthrough(call, Action.STRIPPED, "bare network", "bench"))
     return rebuild(graph, name=f"{model.name}_bare")
 
 

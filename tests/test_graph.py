@@ -15,7 +15,7 @@ def test_nested_functional_and_pipeline_are_inlined_with_paths():
         ("augment_pipeline", "RandomFlip"), ("augment_pipeline", "RandomContrast"), ("augment_pipeline", "RandomTranslation"),
         ("preprocess", "Resizing"), ("preprocess", "CenterCrop"), ("preprocess", "Rescaling"),
     ]
-    assert graph.containers == [("augment_pipeline", "Pipeline"), ("preprocess", "Functional")]
+    assert graph.containers == (("augment_pipeline", "Pipeline"), ("preprocess", "Functional"))
 
 
 def test_rebuild_equals_the_original_for_dict_io():

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgeprep.config import HostKind
 from edgeprep.errors import DataError, LoadError
 from edgeprep.host.encode import bucketize, encode
 from edgeprep.host.hashing import cross_hash, hash_buckets
@@ -32,7 +33,7 @@ class HostStep:
 
     Attributes:
         id: unique step id (the layer's path in the flattened graph).
-        kind: which implementation runs it (a key of `KINDS`).
+        kind: which implementation runs it (a key of `KINDS`; its value is ``kind`` in JSON).
         layer / class_name: the Keras layer it reproduces.
         inputs: names of the values it reads (raw inputs or earlier steps' outputs).
         output: the name of the value it writes.
@@ -41,7 +42,7 @@ class HostStep:
     """
 
     id: str
-    kind: str
+    kind: HostKind
     layer: str
     class_name: str
     inputs: tuple[str, ...]
@@ -50,12 +51,12 @@ class HostStep:
     config: dict = field(default_factory=dict, compare=False)
 
     def to_json(self) -> dict:
-        return {"id": self.id, "kind": self.kind, "layer": self.layer, "class": self.class_name, "inputs": list(self.inputs),
+        return {"id": self.id, "kind": self.kind.value, "layer": self.layer, "class": self.class_name, "inputs": list(self.inputs),
                 "output": self.output, "dtype": self.dtype, "config": self.config}
 
     @classmethod
     def from_json(cls, data: dict) -> "HostStep":
-        return cls(data["id"], data["kind"], data["layer"], data["class"], tuple(data["inputs"]), data["output"], data["dtype"], data["config"])
+        return cls(data["id"], HostKind(data["kind"]), data["layer"], data["class"], tuple(data["inputs"]), data["output"], data["dtype"], data["config"])
 
     def run(self, values: list[np.ndarray]) -> np.ndarray:
         out = KINDS[self.kind](values, self.config)
@@ -91,13 +92,13 @@ def _hashed_crossing(values, config):
     return encode(crossed, config["output_mode"], config["num_bins"], config["dtype"])
 
 
-KINDS: dict[str, Callable[[list[np.ndarray], dict], np.ndarray]] = {
-    "index_lookup": lambda values, config: index_lookup(values[0], config),
-    "discretization": _discretization,
-    "category_encoding": _category_encoding,
-    "hashing": _hashing,
-    "hashed_crossing": _hashed_crossing,
-    "text_vectorization": lambda values, config: text_vectorization(values[0], config),
+KINDS: dict[HostKind, Callable[[list[np.ndarray], dict], np.ndarray]] = {
+    HostKind.INDEX_LOOKUP: lambda values, config: index_lookup(values[0], config),
+    HostKind.DISCRETIZATION: _discretization,
+    HostKind.CATEGORY_ENCODING: _category_encoding,
+    HostKind.HASHING: _hashing,
+    HostKind.HASHED_CROSSING: _hashed_crossing,
+    HostKind.TEXT_VECTORIZATION: lambda values, config: text_vectorization(values[0], config),
 }
 
 

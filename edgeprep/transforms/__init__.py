@@ -2,14 +2,17 @@
 
 Phases run in order over the flattened graph: strip (training-only layers go first, so they never
 block a fold), fold (affine preprocessing into weights), lower (table/text layers into builtin ops).
+Rules return `Rewrite`s and `Refusal`s (`edgeprep.transforms.rewrite`); `edgeprep.plan` applies them.
 """
 
 from __future__ import annotations
 
 from edgeprep.transforms.base import LayerRule, keras_class_name
 from edgeprep.transforms.fold import FoldInvertedNormalization, FoldNormalization, FoldRescaling
+from edgeprep.transforms.lower import HOST_RULES
 from edgeprep.transforms.lower import LOWER_RULES as TABLE_RULES
 from edgeprep.transforms.lower_ops import LowerDepthwiseGroupedConv, LowerExactGelu, LowerPixelDense
+from edgeprep.transforms.rewrite import Edit, Refusal, Rewrite, Severity
 from edgeprep.transforms.strip import ReplaceRandomCrop, StripTrainingOnly
 
 STRIP_RULES: tuple[LayerRule, ...] = (StripTrainingOnly(), ReplaceRandomCrop())
@@ -24,4 +27,7 @@ PHASES: tuple[tuple[str, tuple[LayerRule, ...]], ...] = (
 
 ALL_RULES: tuple[LayerRule, ...] = tuple(rule for _, rules in PHASES for rule in rules)
 
-__all__ = ["ALL_RULES", "FOLD_RULES", "LOWER_RULES", "PHASES", "STRIP_RULES", "LayerRule", "keras_class_name"]
+__all__ = [
+    "ALL_RULES", "FOLD_RULES", "HOST_RULES", "LOWER_RULES", "PHASES", "STRIP_RULES",
+    "Edit", "LayerRule", "Refusal", "Rewrite", "Severity", "keras_class_name",
+]

@@ -1,7 +1,8 @@
 """The rule interface: one `LayerRule` per layer family, keyed by exact Keras class names.
 
-A rule's ``check`` returns None when it applies and a reason string when it does not (it never
-raises); ``rewrite`` edits the `Graph`. The module docstring of each rule states the math.
+A rule's ``check`` returns None when it applies and a `Refusal` when it does not (it never raises;
+the refusal says whether it is fatal); ``rewrite`` returns the `Rewrite` the planner applies.
+Neither changes the graph or its calls. The module docstring of each rule states the math.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import ClassVar
 
 from edgeprep.config import ALL_TARGETS, Action, Target
 from edgeprep.graph import Call, Graph
+from edgeprep.transforms.rewrite import Refusal, Rewrite
 
 # Modules whose classes rules may match: Keras 3 and Keras 2 (tf_keras), public or internal paths.
 KERAS_MODULE_ROOTS = ("keras.", "tf_keras.", "keras")
@@ -44,18 +46,17 @@ class LayerRule(ABC):
     def matches(self, call: Call) -> bool:
         return keras_class_name(call.layer) in self.classes
 
-    def check(self, call: Call, graph: Graph, target: Target) -> str | None:
-        """Return None if the rule applies to ``call``, else the reason it does not."""
+    def check(self, call: Call, graph: Graph, target: Target) -> Refusal | None:
+        """Return None if the rule applies to ``call``, else why not (fatal or a note)."""
         return None
 
     @abstractmethod
-    def rewrite(self, call: Call, graph: Graph, target: Target) -> None:
-        """Edit ``graph`` for ``call`` and record ``call.action`` / ``call.detail``."""
+    def rewrite(self, call: Call, graph: Graph, target: Target) -> Rewrite:
+        """What to do for ``call`` (after ``check`` returned None), with its action and detail."""
 
-    def replace_op(self, call: Call, op, detail: str) -> None:
-        """Make ``call`` run ``op`` (with the call's positional inputs only) and record why."""
-        call.op, call.kwargs = op, {}
-        call.action, call.rule, call.detail = self.action, self.name, detail
+    def replace_op(self, call: Call, op, detail: str) -> Rewrite:
+        """Make ``call`` run ``op`` (with the call's positional inputs only), and say why."""
+        return Rewrite.of(call, op=op, kwargs={}, action=self.action, rule=self.name, detail=detail)
 
 
 def current_layer(call: Call):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from edgeprep.config import Action, Target
 from edgeprep.graph import Call, Graph
 from edgeprep.transforms.base import LayerRule
+from edgeprep.transforms.rewrite import Refusal, Rewrite
 
 # Deterministic at inference and made of ops both converters map to builtins (tests/transforms/test_coverage.py).
 KEPT_AS_IS: dict[str, str] = {
@@ -40,9 +41,9 @@ class Unsupported(LayerRule):
     classes = tuple(UNSUPPORTED)
     action = Action.UNSUPPORTED
 
-    def check(self, call: Call, graph: Graph, target: Target) -> str | None:
+    def check(self, call: Call, graph: Graph, target: Target) -> Refusal | None:
         reason = UNSUPPORTED[call.class_name].get(target)
-        return f"{call.layer.name}: {reason}" if reason else None
+        return Refusal.fatal(f"{call.layer.name}: {reason}") if reason else None
 
-    def rewrite(self, call: Call, graph: Graph, target: Target) -> None:
-        call.detail = "supported on this target; exported as it is"
+    def rewrite(self, call: Call, graph: Graph, target: Target) -> Rewrite:
+        return Rewrite.of(call, detail="supported on this target; exported as it is")

@@ -52,6 +52,7 @@ from edgeprep.graph import Call, Graph
 from edgeprep.transforms.base import LayerRule, current_layer, keras_class_name
 from edgeprep.transforms.fold_linear import absorber_of
 from edgeprep.transforms.fold_map import AffineMap
+from edgeprep.transforms.rewrite import Edit, Refusal, Rewrite
 
 MAX_FOLDED_SHIFT = 16.0
 FLOAT16_MAX = 65504.0
@@ -99,12 +100,13 @@ class AffineRule(LayerRule):
     def raw_range(self, layer, rank: int) -> tuple[np.ndarray, np.ndarray]:
         """The raw input range the layer expects (what parity samples draw), per element."""
 
-    def check(self, call: Call, graph: Graph, target: Target) -> str | None:
+    def check(self, call: Call, graph: Graph, target: Target) -> Refusal | None:
+        """A note when nothing folds: the layer is then exported as it is."""
         decision = decide(call, graph)
-        return decision.reason if decision.kind is Kind.NONE else None
+        return Refusal.note(decision.reason) if decision.kind is Kind.NONE else None
 
-    def rewrite(self, call: Call, graph: Graph, target: Target) -> None:
-        apply(decide(call, graph), graph, self.name)
+    def rewrite(self, call: Call, graph: Graph, target: Target) -> Rewrite:
+        return rewrite_of(decide(call, graph), self.name)
 
 
 def _rule_of(call: Call) -> AffineRule | None:
@@ -297,13 +299,11 @@ def _details(decision: Decision) -> tuple[str, str]:
     return f"merged {len(decision.chain)} layers into one elementwise op {form}; not folded: {decision.reason}", ""
 
 
-def apply(decision: Decision, graph: Graph, rule: str) -> None:
-    """Edit ``graph`` as ``decision`` says; record an action and detail on every call it touches."""
+def rewrite_of(decision: Decision, rule: str) -> Rewrite:
+    """The edits ``decision`` makes, with an action and detail on every call it touches."""
     chain, head = decision.chain, decision.chain[0]
     detail, note = _details(decision)
-    for call, new in decision.targets:
-        call.op = new
-        call.detail = "; ".join(part for part in (call.detail, note) if part)
+    edits = [Edit.of(call, op=new, detail="; ".join(part for part in (call.detail, note) if part)) for call, new in decision.targets]
     keep = None
     if decision.keep is not None:
         keep = layers.affine(*decision.keep, name=_name(head, "affine"), input_shape=tuple(head.inputs[0].shape))
@@ -312,7 +312,7 @@ def apply(decision: Decision, graph: Graph, rule: str) -> None:
         detail += f"; kept its cast {head.inputs[0].dtype} -> float32"
     for index, call in enumerate(chain):
         if index == 0 and keep is not None:
-            call.op, call.kwargs = keep, {}
-            call.action, call.detail, call.rule = Action.FOLDED, detail, rule
+            edits.append(Edit.of(call, op=keep, kwargs={}, action=Action.FOLDED, detail=detail, rule=rule))
         else:
-            graph.make_passthrough(call, Action.FOLDED, detail, rule)
+            edits.extend(Rewrite.passthrough(call, Action.FOLDED, detail, rule).edits)
+    return Rewrite(tuple(edits))

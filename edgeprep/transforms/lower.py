@@ -10,7 +10,8 @@ Each rule reads the layer's portable configuration (`host_specs`) once and place
   (TextVectorization). The host step reproduces the layer exactly (`edgeprep.host`), and the
   device artifact starts at its output. `edgeprep.transforms.split` completes the split.
 
-``check`` refuses what neither can reproduce (sparse or ragged outputs, custom callables).
+``check`` refuses what neither can reproduce (sparse or ragged outputs, custom callables): a fatal
+refusal. `HOST_RULES` lists the rules whose layers can run on the host (`place_on_host`).
 """
 
 from __future__ import annotations
@@ -18,26 +19,29 @@ from __future__ import annotations
 from typing import ClassVar
 
 from edgeprep import lowered
-from edgeprep.config import Action, Target
-from edgeprep.graph import Call, Graph
+from edgeprep.config import Action, HostKind, Target
+from edgeprep.graph import Call, Graph, HostPlacement
 from edgeprep.transforms import host_specs
 from edgeprep.transforms.base import LayerRule
 from edgeprep.transforms.coverage import Unsupported
+from edgeprep.transforms.rewrite import Refusal, Rewrite
 
 
 class LoweringRule(LayerRule):
     """A rule that places a layer on the device (builtin ops) or on the host.
 
-    Subclasses give ``kind`` (the `edgeprep.host.steps.KINDS` key), ``config()`` and
-    ``device()``, which returns the lowered layer or None with the reason it must run on the host.
+    Subclasses give ``host_kind`` (the host implementation, a `edgeprep.host.steps.KINDS` key),
+    ``config()`` and ``device()``, which returns the lowered layer or None with the reason it must
+    run on the host. ``action`` is where the family usually runs (LOWERED, or HOST for the
+    hashing and text rules); ``device()`` decides per layer.
     """
 
     action = Action.LOWERED
-    kind: ClassVar[str]
+    host_kind: ClassVar[HostKind]
     spec: ClassVar[staticmethod]  # layer -> portable config (a `host_specs` function)
 
-    def check(self, call: Call, graph: Graph, target: Target) -> str | None:
-        return _sparse_or_ragged(call.layer)
+    def check(self, call: Call, graph: Graph, target: Target) -> Refusal | None:
+        return Refusal.fatal(_sparse_or_ragged(call.layer))
 
     def config(self, layer) -> dict:
         return type(self).spec(layer)
@@ -45,21 +49,17 @@ class LoweringRule(LayerRule):
     def device(self, call: Call, config: dict, target: Target) -> tuple[object | None, str]:
         raise NotImplementedError
 
-    def rewrite(self, call: Call, graph: Graph, target: Target) -> None:
+    def rewrite(self, call: Call, graph: Graph, target: Target) -> Rewrite:
         config = self.config(call.layer)
         op, detail = self.device(call, config, target)
-        call.rule = self.name
         if op is None:
-            self.place_on_host(call, detail, config)
-            return
-        call.op, call.kwargs = op, dict(call.kwargs)
-        call.action, call.detail = Action.LOWERED, detail
+            return self.place_on_host(call, detail, config)
+        return Rewrite.of(call, op=op, action=Action.LOWERED, detail=detail, rule=self.name)
 
-    def place_on_host(self, call: Call, detail: str, config: dict | None = None) -> None:
-        """Mark ``call`` as a host step (its implementation reads ``config``)."""
-        call.op = None
-        call.action, call.detail, call.rule = Action.HOST, detail, self.name
-        call.host = (self.kind, config if config is not None else self.config(call.layer))
+    def place_on_host(self, call: Call, detail: str, config: dict | None = None) -> Rewrite:
+        """Run ``call`` as a host step (its implementation reads ``config``)."""
+        placement = HostPlacement(self.host_kind, config if config is not None else self.config(call.layer))
+        return Rewrite.on_host(call, placement, detail, self.name)
 
 
 def _sparse_or_ragged(layer) -> str | None:
@@ -75,13 +75,13 @@ class LowerIndexLookup(LoweringRule):
 
     name = "lower-index-lookup"
     classes = ("StringLookup", "IntegerLookup")
-    kind = "index_lookup"
+    host_kind = HostKind.INDEX_LOOKUP
 
-    def check(self, call: Call, graph: Graph, target: Target) -> str | None:
+    def check(self, call: Call, graph: Graph, target: Target) -> Refusal | None:
         layer = call.layer
         if getattr(layer, "encoding", "utf-8").lower().replace("-", "") != "utf8":
-            return f"{layer.name}: encoding={layer.encoding!r}; only UTF-8 strings are supported"
-        return _sparse_or_ragged(layer)
+            return Refusal.fatal(f"{layer.name}: encoding={layer.encoding!r}; only UTF-8 strings are supported")
+        return Refusal.fatal(_sparse_or_ragged(layer))
 
     spec = staticmethod(host_specs.index_lookup)
 
@@ -106,12 +106,12 @@ class LowerDiscretization(LoweringRule):
 
     name = "lower-discretization"
     classes = ("Discretization",)
-    kind = "discretization"
+    host_kind = HostKind.DISCRETIZATION
 
     def check(self, call, graph, target):
         if call.layer.bin_boundaries is None:
-            return f"{call.layer.name}: Discretization has no bin boundaries; adapt it or pass bin_boundaries before export"
-        return _sparse_or_ragged(call.layer)
+            return Refusal.fatal(f"{call.layer.name}: Discretization has no bin boundaries; adapt it or pass bin_boundaries before export")
+        return Refusal.fatal(_sparse_or_ragged(call.layer))
 
     spec = staticmethod(host_specs.discretization)
 
@@ -125,7 +125,7 @@ class LowerCategoryEncoding(LoweringRule):
 
     name = "lower-category-encoding"
     classes = ("CategoryEncoding",)
-    kind = "category_encoding"
+    host_kind = HostKind.CATEGORY_ENCODING
 
     spec = staticmethod(host_specs.category_encoding)
 
@@ -138,7 +138,8 @@ class HostHashing(LoweringRule):
 
     name = "host-hashing"
     classes = ("Hashing",)
-    kind = "hashing"
+    action = Action.HOST
+    host_kind = HostKind.HASHING
 
     spec = staticmethod(host_specs.hashing)
 
@@ -152,7 +153,8 @@ class HostHashedCrossing(LoweringRule):
 
     name = "host-hashed-crossing"
     classes = ("HashedCrossing",)
-    kind = "hashed_crossing"
+    action = Action.HOST
+    host_kind = HostKind.HASHED_CROSSING
 
     spec = staticmethod(host_specs.hashed_crossing)
 
@@ -165,17 +167,18 @@ class HostTextVectorization(LoweringRule):
 
     name = "host-text-vectorization"
     classes = ("TextVectorization",)
-    kind = "text_vectorization"
+    action = Action.HOST
+    host_kind = HostKind.TEXT_VECTORIZATION
 
     def check(self, call, graph, target):
         layer = call.layer
         if callable(layer._standardize) or callable(layer._split):
-            return f"{layer.name}: a custom standardize/split callable cannot be exported; use the built-in options"
+            return Refusal.fatal(f"{layer.name}: a custom standardize/split callable cannot be exported; use the built-in options")
         if layer._split is None and layer._ngrams:
-            return f"{layer.name}: ngrams without split is not supported; set split='whitespace'"
+            return Refusal.fatal(f"{layer.name}: ngrams without split is not supported; set split='whitespace'")
         if layer._encoding.lower().replace("-", "") != "utf8":
-            return f"{layer.name}: encoding={layer._encoding!r}; only UTF-8 strings are supported"
-        return _sparse_or_ragged(layer)
+            return Refusal.fatal(f"{layer.name}: encoding={layer._encoding!r}; only UTF-8 strings are supported")
+        return Refusal.fatal(_sparse_or_ragged(layer))
 
     spec = staticmethod(host_specs.text_vectorization)
 
@@ -193,7 +196,9 @@ class HostTextVectorization(LoweringRule):
         return None, f"{reason} has no builtin {target.value} op; runs on the host, device input is the token ids"
 
 
-LOWER_RULES: tuple[LayerRule, ...] = (
+# The rules whose layers can run as host steps (`LoweringRule.place_on_host`), looked up by the host split.
+HOST_RULES: tuple[LoweringRule, ...] = (
     LowerIndexLookup(), LowerDiscretization(), LowerCategoryEncoding(), HostHashing(), HostHashedCrossing(), HostTextVectorization(),
-    Unsupported(),
 )
+
+LOWER_RULES: tuple[LayerRule, ...] = HOST_RULES + (Unsupported(),)

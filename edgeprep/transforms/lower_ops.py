@@ -22,6 +22,7 @@ from edgeprep import layers
 from edgeprep.config import Action, Target
 from edgeprep.graph import Call, Graph
 from edgeprep.transforms.base import LayerRule, current_layer
+from edgeprep.transforms.rewrite import Rewrite
 
 
 class LowerDepthwiseGroupedConv(LayerRule):
@@ -37,7 +38,7 @@ class LowerDepthwiseGroupedConv(LayerRule):
             return False  # DepthwiseConv1D has no causal padding
         return layer.data_format == "channels_last" and bool(call.inputs) and call.inputs[0].shape[-1] == layer.groups
 
-    def rewrite(self, call: Call, graph: Graph, target: Target) -> None:
+    def rewrite(self, call: Call, graph: Graph, target: Target) -> Rewrite:
         import keras
 
         layer = current_layer(call)
@@ -55,7 +56,7 @@ class LowerDepthwiseGroupedConv(LayerRule):
         new.kernel.assign(kernel.reshape(*kernel.shape[:-2], channels, layer.filters // channels))
         if layer.use_bias:
             new.bias.assign(np.asarray(layer.bias.numpy()))
-        self.replace_op(call, new, f"grouped conv with groups = channels = {channels}: a DepthwiseConv (Keras runs it through XLA, which tf2onnx cannot convert)")
+        return self.replace_op(call, new, f"grouped conv with groups = channels = {channels}: a DepthwiseConv (Keras runs it through XLA, which tf2onnx cannot convert)")
 
 
 class LowerPixelDense(LayerRule):
@@ -70,7 +71,7 @@ class LowerPixelDense(LayerRule):
         layer = current_layer(call)
         return super().matches(call) and type(layer) is type(call.layer) and bool(call.inputs) and len(call.inputs[0].shape) == 4
 
-    def rewrite(self, call: Call, graph: Graph, target: Target) -> None:
+    def rewrite(self, call: Call, graph: Graph, target: Target) -> Rewrite:
         import keras
 
         layer = current_layer(call)
@@ -82,7 +83,7 @@ class LowerPixelDense(LayerRule):
         conv.kernel.assign(np.asarray(layer.kernel.numpy()).reshape(1, 1, *layer.kernel.shape))
         if layer.use_bias:
             conv.bias.assign(np.asarray(layer.bias.numpy()))
-        self.replace_op(call, conv, "Dense over image channels as a 1x1 Conv2D: the ONNX graph keeps NCHW instead of a Transpose pair")
+        return self.replace_op(call, conv, "Dense over image channels as a 1x1 Conv2D: the ONNX graph keeps NCHW instead of a Transpose pair")
 
 
 class LowerExactGelu(LayerRule):
@@ -96,5 +97,5 @@ class LowerExactGelu(LayerRule):
     def matches(self, call: Call) -> bool:
         return super().matches(call) and call.layer.get_config().get("activation") == "gelu"
 
-    def rewrite(self, call: Call, graph: Graph, target: Target) -> None:
-        self.replace_op(call, layers.erf_gelu(name=call.layer.name), "exact GELU through Erf (tf2onnx has no Erfc, which TensorFlow's GELU uses)")
+    def rewrite(self, call: Call, graph: Graph, target: Target) -> Rewrite:
+        return self.replace_op(call, layers.erf_gelu(name=call.layer.name), "exact GELU through Erf (tf2onnx has no Erfc, which TensorFlow's GELU uses)")

@@ -43,8 +43,6 @@ def support_matrix() -> list[Row]:
                         actions[target] = Action.UNSUPPORTED.value
                     elif target not in rule.targets or rule.action is Action.UNSUPPORTED:
                         actions[target] = Action.KEPT.value
-                    elif phase == "lower" and rule.name.startswith("host-"):
-                        actions[target] = Action.HOST.value
                     elif phase == "fold":
                         actions[target] = "folded where exact"
                     else:

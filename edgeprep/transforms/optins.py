@@ -16,46 +16,44 @@ and the plan says why. Runs after the lower phase, before the host split is comp
 from __future__ import annotations
 
 from edgeprep import lowered
-from edgeprep.config import Action, ExportConfig, Target
+from edgeprep.config import Action, ExportConfig, HostKind, Target
 from edgeprep.graph import Call, Graph
+from edgeprep.transforms.rewrite import Edit, Rewrite
 
-FLEX = {"hashing", "hashed_crossing", "text_vectorization", "index_lookup"}
+FLEX = {HostKind.HASHING, HostKind.HASHED_CROSSING, HostKind.TEXT_VECTORIZATION, HostKind.INDEX_LOOKUP}
 
 
-def _device_op(call: Call, kind: str, config: dict):
+def _device_op(call: Call, kind: HostKind, config: dict):
     """The device layer of a host step's layer in TensorFlow ops (None: the original layer traces as is)."""
     name = f"{call.layer.name}_device"
-    if kind == "index_lookup":
+    if kind is HostKind.INDEX_LOOKUP:
         return lowered.lookup(config, call.outputs[0], name=name)
-    if kind == "text_vectorization":
+    if kind is HostKind.TEXT_VECTORIZATION:
         return lowered.text(config, call.outputs[0], name=name)
     return None  # Hashing, HashedCrossing: Keras' own TensorFlow ops, no lookup table
 
 
 # kind -> why onnxruntime-extensions cannot take it exactly (empty: none can yet).
 EXTENSION_GAPS = {
-    "hashing": "onnxruntime-extensions' StringToHashBucketFast differs from TensorFlow's FarmHash buckets (measured)",
-    "index_lookup": "onnxruntime-extensions' StringToHashBucketFast differs from TensorFlow's FarmHash buckets (measured)",
-    "hashed_crossing": "onnxruntime-extensions has no cross-hash op",
-    "text_vectorization": "no onnxruntime-extensions lowering of the whole TextVectorization yet",
+    HostKind.HASHING: "onnxruntime-extensions' StringToHashBucketFast differs from TensorFlow's FarmHash buckets (measured)",
+    HostKind.INDEX_LOOKUP: "onnxruntime-extensions' StringToHashBucketFast differs from TensorFlow's FarmHash buckets (measured)",
+    HostKind.HASHED_CROSSING: "onnxruntime-extensions has no cross-hash op",
+    HostKind.TEXT_VECTORIZATION: "no onnxruntime-extensions lowering of the whole TextVectorization yet",
 }
 
 
-def apply_opt_ins(graph: Graph, target: Target, config: ExportConfig) -> None:
+def apply_opt_ins(graph: Graph, target: Target, config: ExportConfig) -> Rewrite:
     """Move host calls onto the device where the configured opt-in covers them."""
     flex = target is Target.TFLITE and config.allow_flex
     extensions = target is Target.ONNX and config.onnx_extensions
-    if not (flex or extensions):
-        return
-    for call in graph.live_calls():
+    edits = []
+    for call in graph.live_calls() if flex or extensions else ():
         if call.action is not Action.HOST or call.host is None:
             continue
-        kind, spec = call.host
+        kind, spec = call.host.kind, call.host.config
         if extensions:
-            call.detail += f"; --onnx-extensions: kept on the host ({EXTENSION_GAPS.get(kind, 'no extension op')})"
-            continue
-        if kind not in FLEX:
-            continue
-        detail = f"Select-TF ops (--allow-flex) instead of a host step; was: {call.detail}"
-        call.op = _device_op(call, kind, spec)
-        call.action, call.detail, call.host = Action.LOWERED, detail, None
+            edits.append(Edit.of(call, detail=call.detail + f"; --onnx-extensions: kept on the host ({EXTENSION_GAPS.get(kind, 'no extension op')})"))
+        elif kind in FLEX:
+            detail = f"Select-TF ops (--allow-flex) instead of a host step; was: {call.detail}"
+            edits.append(Edit.of(call, op=_device_op(call, kind, spec), action=Action.LOWERED, detail=detail, host=None))
+    return Rewrite(tuple(edits))

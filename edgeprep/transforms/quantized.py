@@ -16,6 +16,7 @@ from __future__ import annotations
 from edgeprep.config import Action, ExportConfig, Quantization, Target
 from edgeprep.graph import Graph
 from edgeprep.transforms.lower import LowerDiscretization, LoweringRule
+from edgeprep.transforms.rewrite import Rewrite
 
 # lowering rule -> why int8 TFLite cannot run what it lowered exactly
 FLOAT_ONLY: dict[LoweringRule, str] = {
@@ -23,13 +24,15 @@ FLOAT_ONLY: dict[LoweringRule, str] = {
 }
 
 
-def place_for_int8(graph: Graph, target: Target, config: ExportConfig) -> None:
+def place_for_int8(graph: Graph, target: Target, config: ExportConfig) -> Rewrite:
     """With full-integer TFLite, move lowered layers whose math is exact only in float to the host."""
+    rewrite = Rewrite()
     if target is not Target.TFLITE or config.quantize is not Quantization.INT8:
-        return
+        return rewrite
     for call in graph.live_calls():
         if call.action is not Action.LOWERED:
             continue
         for rule, why in FLOAT_ONLY.items():
             if call.rule == rule.name:
-                rule.place_on_host(call, f"host step with --quantize int8: {why}; was: {call.detail}")
+                rewrite = rewrite.then(rule.place_on_host(call, f"host step with --quantize int8: {why}; was: {call.detail}"))
+    return rewrite

@@ -2,8 +2,9 @@
 
 A host step can only read raw model inputs or other host steps' outputs (the device artifact
 runs after the host). So when a HOST layer reads a value computed by a device layer, that
-producer moves to the host too if its rule can run it there (e.g. the StringLookup feeding a
-HashedCrossing); otherwise the plan reports a problem. Every host output that a device layer or
+producer moves to the host too if its rule can run it there (a rule of
+`edgeprep.transforms.lower.HOST_RULES`, e.g. the StringLookup feeding a HashedCrossing); otherwise
+the plan reports a problem. Every host output that a device layer or
 a model output reads becomes an input of the device artifact, named after its layer.
 """
 
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from edgeprep.config import Action
 from edgeprep.graph import Call, Graph
 from edgeprep.host.steps import HostStep
+from edgeprep.transforms.rewrite import Rewrite
 
 
 @dataclass(frozen=True)
@@ -39,34 +41,42 @@ class HostSplit:
         return dict(self.outputs).get(call.path)
 
 
-def _rule_for(call: Call, target):
-    from edgeprep.transforms import LOWER_RULES
+def _host_rule_for(call: Call, target):
+    """The rule that can run ``call`` on the host for ``target``, or None."""
+    from edgeprep.transforms.lower import HOST_RULES
 
-    return next((rule for rule in LOWER_RULES if target in rule.targets and rule.matches(call)), None)
+    return next((rule for rule in HOST_RULES if target in rule.targets and rule.matches(call)), None)
 
 
-def close_host_split(graph: Graph, target) -> list[str]:
-    """Move device producers of host inputs to the host where possible; return the problems."""
+def close_host_split(graph: Graph, target) -> Rewrite:
+    """Move device producers of host inputs to the host where possible; the problems where not.
+
+    Each move is applied to a local copy before the next call is looked at (a moved producer's
+    own producers follow it), and the returned rewrite holds them all.
+    """
+    rewrite = Rewrite()
     problems: list[str] = []
     changed = True
     while changed:
         changed = False
-        for call in graph.live_calls():
+        for path in [call.path for call in graph.live_calls()]:
+            call = graph.call(path)
             if call.action is not Action.HOST:
                 continue
             for tensor in call.inputs:
                 producer = graph.producer(tensor)
                 if producer is None or producer.action is Action.HOST:
                     continue
-                rule = _rule_for(producer, target)
+                rule = _host_rule_for(producer, target)
                 if rule is not None and producer.action in (Action.LOWERED, Action.KEPT) and rule.check(producer, graph, target) is None:
-                    rule.place_on_host(producer, f"feeds host step {call.layer.name}, so runs on the host too")
+                    moved = rule.place_on_host(producer, f"feeds host step {call.layer.name}, so runs on the host too")
+                    graph, rewrite = graph.apply(moved), rewrite.then(moved)
                     changed = True
                 else:
                     message = f"{call.layer.name} runs on the host but reads the output of {producer.layer.name} ({producer.class_name}), which only the device can compute"
                     if message not in problems:
                         problems.append(message)
-    return problems
+    return Rewrite(rewrite.edits, tuple(problems))
 
 
 def host_split(graph: Graph) -> HostSplit:
@@ -77,7 +87,7 @@ def host_split(graph: Graph) -> HostSplit:
     host_calls = [call for call in graph.live_calls() if call.action is Action.HOST]
     for call in host_calls:
         name = _unique(call.layer.name, taken)
-        kind, config = call.host
+        kind, config = call.host.kind, call.host.config
         inputs = tuple(names[id(graph.resolve(t))] for t in call.inputs if id(graph.resolve(t)) in names)
         steps.append(HostStep(call.path, kind, call.layer.name, call.class_name, inputs, name, config["dtype"], config))
         names[id(call.outputs[0])] = name

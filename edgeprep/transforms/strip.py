@@ -23,6 +23,7 @@ from edgeprep import layers
 from edgeprep.config import Action, Target
 from edgeprep.graph import Call, Graph
 from edgeprep.transforms.base import LayerRule
+from edgeprep.transforms.rewrite import Rewrite
 
 AUGMENTATION_CLASSES = (
     "RandomFlip",
@@ -72,15 +73,14 @@ class StripTrainingOnly(LayerRule):
     classes = AUGMENTATION_CLASSES + REGULARIZATION_CLASSES
     action = Action.STRIPPED
 
-    def rewrite(self, call: Call, graph: Graph, target: Target) -> None:
+    def rewrite(self, call: Call, graph: Graph, target: Target) -> Rewrite:
         source, result = call.inputs[0], call.outputs[0]
         if source.dtype == result.dtype:
-            graph.make_passthrough(call, self.action, "training-only: identity at inference", self.name)
-            return
-        call.op = layers.cast(result.dtype, name=f"{call.layer.name}_cast")
-        call.kwargs = {}
-        call.action, call.rule = self.action, self.name
-        call.detail = f"training-only: identity at inference; kept its cast {source.dtype} -> {result.dtype}"
+            return Rewrite.passthrough(call, self.action, "training-only: identity at inference", self.name)
+        return self.replace_op(
+            call, layers.cast(result.dtype, name=f"{call.layer.name}_cast"),
+            f"training-only: identity at inference; kept its cast {source.dtype} -> {result.dtype}",
+        )
 
 
 class ReplaceRandomCrop(LayerRule):
@@ -90,11 +90,11 @@ class ReplaceRandomCrop(LayerRule):
     classes = ("RandomCrop",)
     action = Action.REPLACED
 
-    def rewrite(self, call: Call, graph: Graph, target: Target) -> None:
+    def rewrite(self, call: Call, graph: Graph, target: Target) -> Rewrite:
         import keras
 
         layer = call.layer
-        call.op = keras.layers.Resizing(
+        crop = keras.layers.Resizing(
             layer.height,
             layer.width,
             interpolation="bilinear",
@@ -103,9 +103,7 @@ class ReplaceRandomCrop(LayerRule):
             dtype=layer.dtype_policy,
             name=f"{layer.name}_inference_crop",
         )
-        call.kwargs = {}
-        call.action, call.rule = self.action, self.name
-        call.detail = (
+        return self.replace_op(call, crop, (
             f"Resizing({layer.height}, {layer.width}, crop_to_aspect_ratio=True): the documented inference-time "
             "centre crop (Keras 3.15 itself returns the input uncropped)"
-        )
+        ))

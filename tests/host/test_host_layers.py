@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from edgeprep.config import HostKind
 from edgeprep.host.steps import KINDS
 from edgeprep.transforms import host_specs
 
@@ -32,7 +33,7 @@ def _keras(layer, *inputs):
 
 def _same(layer, kind, config, *inputs):
     expected = _keras(layer, *inputs)
-    got = KINDS[kind]([np.asarray(x) for x in inputs], config)
+    got = KINDS[HostKind(kind)]([np.asarray(x) for x in inputs], config)
     assert got.dtype == expected.dtype or (got.dtype.kind == expected.dtype.kind == "U"), (got.dtype, expected.dtype)
     assert got.shape == expected.shape, (got.shape, expected.shape)
     np.testing.assert_array_equal(got, expected)
@@ -124,7 +125,7 @@ def test_category_encoding_count_weights():
     x = np.array([[0, 3, 3], [1, 2, 1]], np.int64)
     w = np.array([[0.5, 1.5, 2.0], [1.0, 0.25, 3.0]], np.float32)
     expected = layer(x, count_weights=w).numpy()
-    got = KINDS["category_encoding"]([x, w], host_specs.category_encoding(layer))
+    got = KINDS[HostKind.CATEGORY_ENCODING]([x, w], host_specs.category_encoding(layer))
     np.testing.assert_array_equal(got, expected)
 
 
