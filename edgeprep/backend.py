@@ -52,6 +52,17 @@ class TargetOptions:
     calibration: Calibration | None = field(default=None, compare=False)
     int8_per_channel: bool = True
 
+    @classmethod
+    def from_config(cls, config: ExportConfig, input_names: tuple[str, ...], output_names: tuple[str, ...],
+                    calibration: Calibration | None) -> TargetOptions:
+        """The options of ``config`` for a device artifact with these IO names."""
+        return cls(input_names, output_names, config.quantize, calibration, config.int8_per_channel, **cls.own_fields(config))
+
+    @classmethod
+    def own_fields(cls, config: ExportConfig) -> dict:
+        """A target's own fields (beyond the shared ones) read from ``config``, by field name."""
+        return {}
+
 
 @runtime_checkable
 class Backend(Protocol):
@@ -74,6 +85,46 @@ class Backend(Protocol):
 
     def notes(self, artifact: Artifact, options: TargetOptions) -> list[str]:
         """What the user should know about ``artifact``, read from its facts (one line each)."""
+
+
+def no_notes(artifact: Artifact, options: TargetOptions) -> list[str]:
+    """A backend whose facts go to the manifest only."""
+    return []
+
+
+@dataclass(frozen=True)
+class ConverterBackend:
+    """A `Backend` from its parts: the options type, the converter module (imported only when
+    converting: it needs TensorFlow), the runner type, the op policy and the notes.
+
+    Attributes:
+        target: the format it writes.
+        options_type: its options; `TargetOptions.from_config` builds them.
+        converter: the module whose ``convert(model, options) -> Artifact`` converts.
+        runner_type: the deploy-side runner, constructed as ``runner_type(model, threads=, requirements=)``.
+        check_ops: the op policy (`Backend.check_ops`).
+        notes: notes from the artifact's facts (`Backend.notes`).
+    """
+
+    target: Target
+    options_type: type[TargetOptions]
+    converter: str
+    runner_type: type[Runner]
+    check_ops: Callable[[Artifact, TargetOptions], list[str]]
+    notes: Callable[[Artifact, TargetOptions], list[str]] = no_notes
+
+    def options(self, config: ExportConfig, input_names: tuple[str, ...], output_names: tuple[str, ...],
+                calibration: Calibration | None) -> TargetOptions:
+        """This target's options (`TargetOptions.from_config` of its options type)."""
+        return self.options_type.from_config(config, input_names, output_names, calibration)
+
+    def convert(self, model, options: TargetOptions) -> Artifact:
+        """Convert ``model`` with the converter module (imported now)."""
+        return importlib.import_module(self.converter).convert(model, options)
+
+    def runner(self, model: bytes | str | os.PathLike, threads: int = 1, requirements: tuple[str, ...] = ()) -> Runner:
+        """The runner type over ``model``."""
+        return self.runner_type(model, threads=threads, requirements=requirements)
 
 
 def backend(target: Target) -> Backend:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from edgeprep.backend import TargetOptions
-from edgeprep.config import OnnxLayout, OnnxOptimize
+from edgeprep.config import ExportConfig, OnnxLayout, OnnxOptimize
 
 
 @dataclass(frozen=True)
@@ -23,3 +23,7 @@ class ONNXOptions(TargetOptions):
     layout: OnnxLayout = OnnxLayout.NHWC
     optimize: OnnxOptimize = OnnxOptimize.PORTABLE
     extensions: bool = False
+
+    @classmethod
+    def own_fields(cls, config: ExportConfig) -> dict:
+        return dict(opset=config.onnx_opset, layout=config.onnx_layout, optimize=config.onnx_optimize, extensions=config.onnx_extensions)

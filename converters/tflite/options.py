@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from edgeprep.backend import TargetOptions
+from edgeprep.config import ExportConfig
 
 
 @dataclass(frozen=True)
@@ -20,3 +21,7 @@ class TFLiteOptions(TargetOptions):
     int8_io: str | None = None
     allow_flex: bool = False
     batch: int | None = None
+
+    @classmethod
+    def own_fields(cls, config: ExportConfig) -> dict:
+        return dict(int8_io=config.int8_io, allow_flex=config.allow_flex, batch=config.batch)

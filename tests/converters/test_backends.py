@@ -35,14 +35,13 @@ def test_backends_and_runners_import_without_tensorflow():
     """A TensorFlow import would raise here (the module is blocked); no converter module is loaded."""
     code = BLOCK + (
         "from edgeprep.backend import BACKENDS, backend; "
-        "names = sorted(type(backend(t)).__name__ for t in BACKENDS); "
-        "import converters.onnx.runner, converters.tflite.runner; "
-        "loaded = sorted(m for m in sys.modules if m.startswith('converters.') and m.endswith(('.convert', '.quantize', '.optimize'))); "
+        "names = [backend(t).target.value for t in BACKENDS]; "
+        "loaded = sorted(m for m in sys.modules if m.startswith('converters.') and m.endswith(('.runner', '.convert', '.quantize', '.optimize'))); "
         "print(names, loaded)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "['ONNXBackend', 'TFLiteBackend'] []"
+    assert result.stdout.strip() == "['tflite', 'onnx'] ['converters.onnx.runner', 'converters.tflite.runner']"
 
 
 def test_runner_classes_are_runners():
