@@ -1,2 +1,3 @@
-"""Export backends: one folder per target, each with ``convert.py`` (needs TensorFlow) and
-``runner.py`` (needs only its runtime)."""
+"""Export backends: one folder per target, each with ``backend.py`` (the `edgeprep.backend.Backend`
+that edgeprep finds through `edgeprep.backend.BACKENDS`), ``options.py`` (its options),
+``convert.py`` (needs TensorFlow) and ``runner.py`` (needs only its runtime)."""

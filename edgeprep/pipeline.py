@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from edgeprep import manifest as manifest_mod
-from edgeprep.artifacts import Artifact, ConvertOptions, backend
+from edgeprep.artifacts import Artifact
+from edgeprep.backend import backend, raise_op_problems
 from edgeprep.config import ExportConfig, Quantization, Target
 from edgeprep.errors import ConversionError, ParityError, UnsupportedLayerError, collect
 from edgeprep.host.runner import HostedRunner
@@ -96,23 +97,20 @@ def export(
     transformed = {target: rebuild(plan.graph, batch=config.batch) for target, plan in plans.items()}
     artifacts: dict[Target, Artifact] = {}
     for target, plan in plans.items():
-        options = ConvertOptions(
-            _device_inputs(plan), _device_outputs(plan), config.quantize, config.onnx_opset, config.allow_flex,
-            calibration=_through_host(calibration, plan), int8_io=config.int8_io, int8_per_channel=config.int8_per_channel,
-            onnx_extensions=config.onnx_extensions, onnx_layout=config.onnx_layout, onnx_optimize=config.onnx_optimize,
-        )
+        converter = backend(target)
+        options = converter.options(config, _device_inputs(plan), _device_outputs(plan), _through_host(calibration, plan))
         device_model = rebuild(plan.graph, batch=config.batch, split=plan.split) if plan.split.steps else transformed[target]
         with progress.step(f"convert to {target.value}"):
-            artifacts[target] = backend(target).convert(device_model, options)
-        fallback = artifacts[target].facts.get("xnnpack", {}).get("fallback_ops")
-        if fallback and config.batch is None:
-            progress.note(f"{target.value}: XNNPACK leaves {', '.join(fallback)} to LiteRT's own kernels; --batch 1 folds shape arithmetic away")
+            artifacts[target] = converter.convert(device_model, options)
+        raise_op_problems(converter.check_ops(artifacts[target], options))
+        for note in converter.notes(artifacts[target], options):
+            progress.note(note)
 
     with contextlib.ExitStack() as stack, progress.step("verify in the real runtimes"):
         links = {}
         for target, artifact in artifacts.items():
             plan = plans[target]
-            device = stack.enter_context(backend(target, need_converter=False).runner(artifact.data, threads=config.threads, requirements=artifact.runtime_requirements))
+            device = stack.enter_context(backend(target).runner(artifact.data, threads=config.threads, requirements=artifact.runtime_requirements))
             _check_io(device, plan, target)
             runner = with_host_steps(device, plan.split, original.inputs(), list(plan.graph.output_names))
             transformed_runner = KerasRunner(transformed[target], f"transformed[{target.value}]", names=(plan.graph.input_names, plan.graph.output_names))

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeprep import manifest as manifest_mod
-from edgeprep.artifacts import backend
+from edgeprep.backend import backend
 from edgeprep.config import ExportConfig, Quantization, Target
 from edgeprep.errors import LoadError, ParityError
 from edgeprep.host.runner import HostedRunner
@@ -89,7 +89,7 @@ def host_steps(directory: Path, entry: dict, data: dict) -> list[HostStep]:
 def open_runner(directory: Path, data: dict, entry: dict, threads: int = 1):
     """The runner of one artifact entry: its host steps (if any) followed by the artifact."""
     requirements = tuple(entry.get("runtime_requirements") or ())
-    device = backend(Target(entry["target"]), need_converter=False).runner(directory / entry["file"], threads=threads, requirements=requirements)
+    device = backend(Target(entry["target"])).runner(directory / entry["file"], threads=threads, requirements=requirements)
     steps = host_steps(directory, entry, data)
     if not steps:
         return device

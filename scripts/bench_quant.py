@@ -75,8 +75,7 @@ def bench(name, factory, runs, out):
     import numpy as np
 
     import edgeprep
-    from converters.onnx.runner import ONNXRunner
-    from converters.tflite.runner import TFLiteRunner
+    from edgeprep.backend import backend
 
     model, shape, source = factory()
     rng = np.random.default_rng(1)
@@ -103,7 +102,7 @@ def bench(name, factory, runs, out):
             report = result.reports[target]
             rows.append({"model": name, "variant": label, "target": target.value, "bytes": path.stat().st_size,
                          "sqnr_db": report.outputs[0].sqnr_db, "top1": report.top1, "passed": report.passed})
-            runners[(label, target.value)] = (TFLiteRunner if target.value == "tflite" else ONNXRunner)(path, threads=1)
+            runners[(label, target.value)] = backend(target).runner(path, threads=1)
     feed = {input_name: heldout[:1]}
     samples = {key: [] for key in runners}
     for _ in range(max(1, runs // 10)):  # interleave the variants in rounds

@@ -131,7 +131,8 @@ def test_allow_flex_moves_host_layers_to_the_device_and_refuses_to_write_what_it
 
 
 def test_allow_flex_artifact_carries_flex_ops_and_the_requirement():
-    from edgeprep.artifacts import TFLITE_FLEX, ConvertOptions, backend
+    from converters.tflite.runner import TFLITE_FLEX
+    from edgeprep.backend import backend
     from edgeprep.config import ExportConfig, Target
     from edgeprep.graph import rebuild
     from edgeprep.plan import make_plan
@@ -139,7 +140,8 @@ def test_allow_flex_artifact_carries_flex_ops_and_the_requirement():
     model = seed_text()
     plan = make_plan(model, Target.TFLITE, ExportConfig(allow_flex=True))
     assert not plan.split.steps
-    artifact = backend(Target.TFLITE).convert(rebuild(plan.graph), ConvertOptions(("text",), ("logits",), allow_flex=True))
+    tflite = backend(Target.TFLITE)
+    artifact = tflite.convert(rebuild(plan.graph), tflite.options(ExportConfig(allow_flex=True), ("text",), ("logits",), None))
     assert artifact.runtime_requirements == (TFLITE_FLEX,)
     assert {"FlexStaticRegexReplace", "FlexStringSplitV2"} <= set(artifact.ops) and "HASHTABLE_FIND" in artifact.ops
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import edgeprep
-from edgeprep.artifacts import backend
+from edgeprep.backend import backend
 from edgeprep.config import Target
 from edgeprep.runners import KerasRunner
 
@@ -33,8 +33,7 @@ def test_non_finite_inputs_match_keras_or_the_documented_difference(case, target
     result = edgeprep.export(model, tmp_path / "dist", targets=[target])
     feed = {"x": ROWS.reshape((4, *shape))}
     reference = next(iter(KerasRunner(model).infer(feed).values())).reshape(4, -1)
-    runner_cls = backend(target, need_converter=False).runner
-    with runner_cls(result.artifacts[target]) as runner:
+    with backend(target).runner(result.artifacts[target]) as runner:
         got = next(iter(runner.infer(feed).values())).reshape(4, -1)
     if target in documented:
         np.testing.assert_array_equal(got[:, 0], np.array(documented[target], np.float32))

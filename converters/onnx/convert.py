@@ -4,10 +4,11 @@ Route: freeze the model at ``training=False`` (`converters.trace`; Normalization
 constants, never graph inputs), convert the frozen GraphDef with tf2onnx (rank-4 IO as NCHW with
 ``--onnx-layout nchw``), make the graph edge-grade (`converters.onnx.optimize`: optimizer failures
 repaired, onnxsim, flatten transposes folded, layout Transposes bounded), name the IO values as in
-Keras, quantize if asked (`converters.onnx.quantize`), and check that every node is in ``ai.onnx``
-/ ``ai.onnx.ml`` (``com.microsoft`` too with ``--onnx-optimize ort``, ``ai.onnx.contrib`` with
-``--onnx-extensions``) and that onnx's checker accepts it. Lowered lookup tables reach tf2onnx
-through `converters.onnx.tables` (as ``ai.onnx.ml`` CategoryMapper).
+Keras, quantize if asked (`converters.onnx.quantize`) and check that onnx's checker accepts it.
+Lowered lookup tables reach tf2onnx through `converters.onnx.tables` (as ``ai.onnx.ml``
+CategoryMapper). That every node is in ``ai.onnx`` / ``ai.onnx.ml`` (``com.microsoft`` too with
+``--onnx-optimize ort``, ``ai.onnx.contrib`` with ``--onnx-extensions``) is checked by the pipeline
+(`converters.onnx.backend.check_ops`).
 """
 
 from __future__ import annotations
@@ -16,19 +17,19 @@ import json
 import logging
 
 from converters.onnx import optimize
+from converters.onnx.options import ONNXOptions
 from converters.onnx.quantize import quantize
+from converters.onnx.runner import CONTRIB_DOMAIN, ONNX_EXTENSIONS, ONNXRUNTIME_ONLY
 from converters.onnx.tables import from_graph_def, lookup_tables
 from converters.trace import freeze
-from edgeprep.artifacts import ONNX_EXTENSIONS, RANDOM_OPS, Artifact, ConvertOptions
+from edgeprep.artifacts import Artifact
 from edgeprep.config import OnnxLayout, OnnxOptimize, Target
 from edgeprep.errors import ConversionError
 
-STANDARD_DOMAINS = ("", "ai.onnx", "ai.onnx.ml")
-CONTRIB_DOMAIN = "ai.onnx.contrib"  # onnxruntime-extensions (opt-in: --onnx-extensions)
 NCHW_KEY = "edgeprep.nchw"  # metadata: JSON list of the IO names stored NCHW (Keras layout is NHWC)
 
 
-def convert(model, options: ConvertOptions) -> Artifact:
+def convert(model, options: ONNXOptions) -> Artifact:
     """Convert ``model`` (already transformed) to an ONNX artifact."""
     import onnx
     import onnxsim
@@ -40,20 +41,20 @@ def convert(model, options: ConvertOptions) -> Artifact:
     graph_def = frozen.function.graph.as_graph_def()
     in_ranks = [t.shape.rank for t in frozen.function.inputs]
     out_ranks = [t.shape.rank for t in frozen.function.outputs]
-    nchw = options.onnx_layout is OnnxLayout.NCHW
+    nchw = options.layout is OnnxLayout.NCHW
     nchw_in = [name for name, rank in zip(frozen.input_tensors, in_ranks) if nchw and rank == 4]
     nchw_out = [name for name, rank in zip(frozen.output_tensors, out_ranks) if nchw and rank == 4]
     tables = lookup_tables(graph_def)
-    extra_opset = [tf2onnx.utils.make_opsetid(CONTRIB_DOMAIN, 1)] if options.onnx_extensions else None
+    extra_opset = [tf2onnx.utils.make_opsetid(CONTRIB_DOMAIN, 1)] if options.extensions else None
     layout_args = {"inputs_as_nchw": nchw_in or None, "outputs_as_nchw": nchw_out or None}
     with optimize.watch_optimizers() as failures:
         try:
             if tables or extra_opset:  # lowered lookups need the tables' contents; string ops need the contrib opset
-                proto = from_graph_def(graph_def, list(frozen.input_tensors), list(frozen.output_tensors), options.onnx_opset, tables, extra_opset, **layout_args)
+                proto = from_graph_def(graph_def, list(frozen.input_tensors), list(frozen.output_tensors), options.opset, tables, extra_opset, **layout_args)
             else:
                 proto, _ = tf2onnx.convert.from_graph_def(
                     graph_def, input_names=list(frozen.input_tensors), output_names=list(frozen.output_tensors),
-                    opset=options.onnx_opset, **layout_args,
+                    opset=options.opset, **layout_args,
                 )
         except Exception as exc:
             raise ConversionError(f"ONNX conversion failed: {str(exc).strip().splitlines()[0][:300]}") from None
@@ -74,31 +75,24 @@ def convert(model, options: ConvertOptions) -> Artifact:
     layout = optimize.layout_transposes(proto)
     proto = quantize(proto, options)
     requirements: tuple[str, ...] = (ONNX_EXTENSIONS,) if contrib else ()
-    if options.onnx_optimize is OnnxOptimize.ORT:
+    if options.optimize is OnnxOptimize.ORT:
         proto = optimize.optimize_for_onnxruntime(proto)
-        requirements += ("onnxruntime",)
+        requirements += (ONNXRUNTIME_ONLY,)
     ops = optimize.count_ops(proto)
-    allowed = {CONTRIB_DOMAIN} if contrib else set()
-    allowed |= {"com.microsoft"} if options.onnx_optimize is OnnxOptimize.ORT else set()
-    foreign = sorted(op for op in ops if "::" in op and op.split("::")[0] not in allowed)
-    if foreign:
-        raise ConversionError(f"the ONNX graph uses non-standard ops {', '.join(foreign)}; onnxruntime's stock build cannot run them")
-    random_ops = sorted(op for op in ops if op in RANDOM_OPS)
-    if random_ops:
-        raise ConversionError(f"random ops {', '.join(random_ops)} survived into the ONNX artifact; a training-only layer was not stripped")
+    standard = not any("::" in op for op in ops)
     proto.producer_name = "edgeprep"
     if nchw_in or nchw_out:
         nchw_names = [rename[name] for name in nchw_in + nchw_out]
         onnx.helper.set_model_props(proto, {NCHW_KEY: json.dumps(nchw_names)})
     try:
-        onnx.checker.check_model(proto, full_check=not requirements)  # no schemas for contrib / ORT ops
+        onnx.checker.check_model(proto, full_check=standard and not requirements)  # no schemas for non-standard ops
     except Exception as exc:
         raise ConversionError(f"the ONNX graph fails onnx.checker: {str(exc).strip().splitlines()[0][:300]}") from None
     facts = {
-        "layout": options.onnx_layout.value,
+        "layout": options.layout.value,
         "layout_transposes": layout,
         "layout_transposes_expected": expected,
-        "optimize": options.onnx_optimize.value,
+        "optimize": options.optimize.value,
         "simplifier": f"onnxsim {onnxsim.__version__}",
         "tf2onnx_optimizer_failures": failures,
         "repaired": bool(failures),

@@ -36,6 +36,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from converters.onnx.runner import STANDARD_DOMAINS
 from edgeprep.errors import ConversionError
 
 LAYOUT_PERMS = {(0, 2, 3, 1), (0, 3, 1, 2), (0, 2, 1), (0, 2, 3, 4, 1), (0, 4, 1, 2, 3)}
@@ -325,6 +326,6 @@ def count_ops(proto) -> Counter:
         graph = graphs.pop()
         for node in graph.node:
             domain = node.domain or ""
-            counts[node.op_type if domain in ("", "ai.onnx", "ai.onnx.ml") else f"{domain}::{node.op_type}"] += 1
+            counts[node.op_type if domain in STANDARD_DOMAINS else f"{domain}::{node.op_type}"] += 1
             graphs.extend(attr.g for attr in node.attribute if attr.HasField("g"))
     return counts

@@ -19,12 +19,12 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from edgeprep.artifacts import ConvertOptions
+from converters.onnx.options import ONNXOptions
 from edgeprep.config import Quantization
 from edgeprep.errors import ConversionError
 
 
-def quantize(proto, options: ConvertOptions):
+def quantize(proto, options: ONNXOptions):
     """Return ``proto`` quantized as ``options.quantize`` asks (unchanged for NONE)."""
     mode = options.quantize
     if mode is Quantization.NONE:
@@ -207,7 +207,7 @@ def _replace_nodes(graph, nodes) -> None:
     graph.node.extend(copies)
 
 
-def _static(source: Path, target: Path, options: ConvertOptions) -> None:
+def _static(source: Path, target: Path, options: ONNXOptions) -> None:
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 

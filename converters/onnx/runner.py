@@ -15,6 +15,14 @@ import numpy as np
 from edgeprep.runners import Runner
 from edgeprep.specs import TensorSpec
 
+# Op domains every ONNX runtime has; ops of any other domain are counted as ``domain::Op``.
+STANDARD_DOMAINS = ("", "ai.onnx", "ai.onnx.ml")
+# Runtime requirements an ONNX artifact can carry, each from an opt-in, and the op domain it brings:
+# string ops from onnxruntime-extensions (``--onnx-extensions``), onnxruntime's own fused ops
+# (``--onnx-optimize ort``).
+ONNX_EXTENSIONS, CONTRIB_DOMAIN = "onnxruntime-extensions", "ai.onnx.contrib"
+ONNXRUNTIME_ONLY, ORT_DOMAIN = "onnxruntime", "com.microsoft"
+
 _ORT_TYPES = {
     "tensor(float)": "float32", "tensor(double)": "float64", "tensor(float16)": "float16",
     "tensor(int64)": "int64", "tensor(int32)": "int32", "tensor(int16)": "int16", "tensor(int8)": "int8",
@@ -31,7 +39,7 @@ class ONNXRunner(Runner):
         import onnxruntime as ort
 
         options = ort.SessionOptions()
-        if "onnxruntime-extensions" in requirements:  # opt-in string ops (ai.onnx.contrib)
+        if ONNX_EXTENSIONS in requirements:  # opt-in string ops (ai.onnx.contrib)
             from onnxruntime_extensions import get_library_path
 
             options.register_custom_ops_library(get_library_path())

@@ -4,7 +4,8 @@ Route: freeze the model at ``training=False`` (`converters.trace`), convert the 
 function with ``TFLITE_BUILTINS`` only, then rename the IO tensors in the flatbuffer to the Keras
 names. Select-TF (Flex) ops are never enabled silently: without ``allow_flex`` a graph that needs
 them fails here, naming the TensorFlow ops. The artifact's facts record what XNNPACK takes
-(`converters.tflite.delegate`): partitions and any op left to the built-in kernels.
+(`converters.tflite.delegate`): partitions and any op left to the built-in kernels. Whether the
+ops meet the builtin-only policy is checked by the pipeline (`converters.tflite.backend.check_ops`).
 """
 
 from __future__ import annotations
@@ -14,22 +15,23 @@ from collections import Counter
 
 from converters.tflite import pack, quantize, rewrite
 from converters.tflite.delegate import xnnpack_report
+from converters.tflite.options import TFLiteOptions
+from converters.tflite.runner import TFLITE_FLEX
 from converters.trace import freeze
-from edgeprep.artifacts import RANDOM_OPS, Artifact, ConvertOptions
+from edgeprep.artifacts import Artifact
 from edgeprep.config import Quantization, Target
 from edgeprep.errors import ConversionError
 
 _MISSING_OP = re.compile(r"'tf\.(\w+)' op is neither a custom op nor a flex op")
 
 
-def convert(model, options: ConvertOptions) -> Artifact:
+def convert(model, options: TFLiteOptions) -> Artifact:
     """Convert ``model`` (already transformed) to a TFLite artifact."""
     import tensorflow as tf
 
     frozen = freeze(model, options.input_names)
     converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen.function])
     ops_sets = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    requirements: tuple[str, ...] = ()
     if options.allow_flex:
         ops_sets.append(tf.lite.OpsSet.SELECT_TF_OPS)
     converter.target_spec.supported_ops = ops_sets
@@ -45,22 +47,16 @@ def convert(model, options: ConvertOptions) -> Artifact:
             ) from None
         raise ConversionError(f"TFLite conversion failed: {str(exc).strip().splitlines()[0][:300]}") from None
     data, ops, rewrites = _rename_and_count(data, frozen.input_tensors, frozen.output_tensors, options)
-    flex = sorted(op for op in ops if op.startswith("Flex"))
-    custom = sorted(op for op in ops if op.startswith("CUSTOM:") )
-    if flex:
-        requirements += ("tflite-flex",)
-    if custom:
-        raise ConversionError(f"the TFLite artifact contains custom ops {', '.join(custom)}; the stock interpreter cannot run it")
-    random_ops = sorted(op for op in ops if op in RANDOM_OPS)
-    if random_ops:
-        raise ConversionError(f"random ops {', '.join(random_ops)} survived into the TFLite artifact; a training-only layer was not stripped")
-    facts = {"xnnpack": xnnpack_report(data)} if not flex else {}
+    flex = any(op.startswith("Flex") for op in ops)
+    requirements = (TFLITE_FLEX,) if flex else ()
+    builtin_only = not flex and not any(op.startswith("CUSTOM:") for op in ops)
+    facts = {"xnnpack": xnnpack_report(data)} if builtin_only else {}  # the stock interpreter loads only builtins
     if rewrites:
         facts["int8_rewrites"] = rewrites
     return Artifact(Target.TFLITE, data, dict(sorted(ops.items())), requirements, options.quantize, facts)
 
 
-def _rename_and_count(data: bytes, input_tensors, output_tensors, options: ConvertOptions) -> tuple[bytes, Counter, dict[str, int]]:
+def _rename_and_count(data: bytes, input_tensors, output_tensors, options: TFLiteOptions) -> tuple[bytes, Counter, dict[str, int]]:
     """Name the IO tensors as in Keras; int8: rewrite ops XNNPACK does not take (`rewrite`); count ops (Flex ops by their TF name)."""
     from tensorflow.lite.tools import flatbuffer_utils
 

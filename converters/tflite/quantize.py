@@ -13,12 +13,12 @@
 
 from __future__ import annotations
 
-from edgeprep.artifacts import ConvertOptions
+from converters.tflite.options import TFLiteOptions
 from edgeprep.config import Quantization
 from edgeprep.errors import ConversionError
 
 
-def configure(converter, options: ConvertOptions, input_names: tuple[str, ...]) -> None:
+def configure(converter, options: TFLiteOptions, input_names: tuple[str, ...]) -> None:
     """Set ``converter`` up for ``options.quantize``."""
     import tensorflow as tf
 

@@ -18,6 +18,9 @@ from edgeprep.errors import ConversionError
 from edgeprep.runners import Runner
 from edgeprep.specs import TensorSpec
 
+# The runtime requirement of an artifact with Select-TF ops (``--allow-flex``): TensorFlow's interpreter.
+TFLITE_FLEX = "tflite-flex"
+
 
 class TFLiteRunner(Runner):
     """LiteRT interpreter behind the `Runner` interface."""
@@ -25,7 +28,7 @@ class TFLiteRunner(Runner):
     name = "tflite"
 
     def __init__(self, model: bytes | str | os.PathLike, threads: int = 1, requirements: tuple[str, ...] = ()):
-        if "tflite-flex" in requirements:  # opt-in Select-TF ops: TensorFlow's interpreter links the Flex delegate
+        if TFLITE_FLEX in requirements:  # opt-in Select-TF ops: TensorFlow's interpreter links the Flex delegate
             from tensorflow.lite.python.interpreter import Interpreter
         else:
             from ai_edge_litert.interpreter import Interpreter

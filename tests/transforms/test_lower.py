@@ -220,7 +220,7 @@ def test_lookup_cost_does_not_scan_the_vocabulary(target):
     """Ops per lookup grow with log2(V) for integer keys and not at all for string keys: no scan."""
     import keras
 
-    from edgeprep.artifacts import ConvertOptions, backend
+    from edgeprep.backend import backend
     from edgeprep.config import ExportConfig
     from edgeprep.graph import rebuild
     from edgeprep.plan import make_plan
@@ -234,7 +234,8 @@ def test_lookup_cost_does_not_scan_the_vocabulary(target):
             "b": keras.layers.IntegerLookup(vocabulary=list(range(0, 3 * vocab, 3)))(code),
         })
         plan = make_plan(model, target, ExportConfig(targets=(target,)))
-        artifact = backend(target).convert(rebuild(plan.graph), ConvertOptions(("code", "word"), ("a", "b")))
+        converter = backend(target)
+        artifact = converter.convert(rebuild(plan.graph), converter.options(ExportConfig(targets=(target,)), ("code", "word"), ("a", "b"), None))
         counts[vocab] = sum(artifact.ops.values())
         table = "HASHTABLE_FIND" if target is Target.TFLITE else "CategoryMapper"
         assert artifact.ops[table] == 1

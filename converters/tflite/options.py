@@ -1,0 +1,27 @@
+"""What the TFLite converter takes beyond the model (`edgeprep.backend.TargetOptions` plus its own flags)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from edgeprep.backend import TargetOptions
+from edgeprep.config import ExportConfig
+
+
+@dataclass(frozen=True)
+class TFLiteOptions(TargetOptions):
+    """TFLite conversion options.
+
+    Attributes:
+        int8_io: "int8" or "uint8" to make an int8 model's inputs/outputs integer; None keeps float.
+        allow_flex: accept Select-TF (Flex) ops (recorded as the runtime requirement ``tflite-flex``).
+        batch: the static batch size the model was rebuilt with, or None for a dynamic batch.
+    """
+
+    int8_io: str | None = None
+    allow_flex: bool = False
+    batch: int | None = None
+
+    @classmethod
+    def own_fields(cls, config: ExportConfig) -> dict:
+        return dict(int8_io=config.int8_io, allow_flex=config.allow_flex, batch=config.batch)
