@@ -24,7 +24,10 @@ if TYPE_CHECKING:
     import os
 
     from edgeprep.config import ExportConfig
+    from edgeprep.graph import Graph
     from edgeprep.runners import Runner
+    from edgeprep.transforms.base import LayerRule
+    from edgeprep.transforms.rewrite import Rewrite
 
 # Target -> the module whose ``BACKEND`` implements `Backend` for it (imported by `backend`).
 BACKENDS: Mapping[Target, str] = MappingProxyType({
@@ -86,6 +89,12 @@ class Backend(Protocol):
     def notes(self, artifact: Artifact, options: TargetOptions) -> list[str]:
         """What the user should know about ``artifact``, read from its facts (one line each)."""
 
+    def rules(self) -> tuple[LayerRule, ...]:
+        """Lowerings this converter needs, run in the planner's lower phase after the families' rules."""
+
+    def place(self, graph: Graph, config: ExportConfig) -> Rewrite:
+        """Placement the converter forces after the lower phase (e.g. float-only math to the host)."""
+
 
 def no_notes(artifact: Artifact, options: TargetOptions) -> list[str]:
     """A backend whose facts go to the manifest only."""
@@ -104,6 +113,8 @@ class ConverterBackend:
         runner_type: the deploy-side runner, constructed as ``runner_type(model, threads=, requirements=)``.
         check_ops: the op policy (`Backend.check_ops`).
         notes: notes from the artifact's facts (`Backend.notes`).
+        planner: the module holding the converter's planner hooks: ``RULES`` (`Backend.rules`) and,
+            optionally, ``place(graph, target, config) -> Rewrite`` (`Backend.place`).
     """
 
     target: Target
@@ -112,6 +123,7 @@ class ConverterBackend:
     runner_type: type[Runner]
     check_ops: Callable[[Artifact, TargetOptions], list[str]]
     notes: Callable[[Artifact, TargetOptions], list[str]] = no_notes
+    planner: str | None = None
 
     def options(self, config: ExportConfig, input_names: tuple[str, ...], output_names: tuple[str, ...],
                 calibration: Calibration | None) -> TargetOptions:
@@ -125,6 +137,18 @@ class ConverterBackend:
     def runner(self, model: bytes | str | os.PathLike, threads: int = 1, requirements: tuple[str, ...] = ()) -> Runner:
         """The runner type over ``model``."""
         return self.runner_type(model, threads=threads, requirements=requirements)
+
+
+    def rules(self) -> tuple[LayerRule, ...]:
+        """``RULES`` of the planner module (none without one)."""
+        return importlib.import_module(self.planner).RULES if self.planner else ()
+
+    def place(self, graph: Graph, config: ExportConfig) -> Rewrite:
+        """``place`` of the planner module, or no change."""
+        from edgeprep.transforms.rewrite import Rewrite
+
+        module = importlib.import_module(self.planner) if self.planner else None
+        return module.place(graph, self.target, config) if hasattr(module, "place") else Rewrite()
 
 
 def backend(target: Target) -> Backend:
@@ -144,3 +168,12 @@ def raise_op_problems(problems: list[str]) -> None:
     """Raise one `ConversionError` for the op-policy ``problems`` of an artifact (`Backend.check_ops`)."""
     if problems:
         raise ConversionError("; ".join(problems))
+
+
+def converter_rules() -> tuple[LayerRule, ...]:
+    """Every backend's planner rules, each once (by name), in table order: the registry's tail."""
+    seen: dict[str, LayerRule] = {}
+    for target in BACKENDS:
+        for rule in backend(target).rules():
+            seen.setdefault(rule.name, rule)
+    return tuple(seen.values())

@@ -66,14 +66,15 @@ class Plan:
 
 def make_plan(model, target: Target, config: ExportConfig) -> Plan:
     """Run every registered rule for ``target`` over a fresh flattened graph of ``model``."""
-    from edgeprep.transforms import PHASES
+    from edgeprep.backend import backend
+    from edgeprep.transforms import phases
     from edgeprep.transforms.optins import apply_opt_ins
-    from edgeprep.transforms.quantized import place_for_int8
     from edgeprep.transforms.split import close_host_split, host_split, split_problems
 
+    converter = backend(target)
     graph = flatten(model)
     applied: list[Rewrite] = []
-    for phase, rules in PHASES:
+    for phase, rules in phases(converter.rules()):
         if phase == "fold" and not config.fold:
             continue
         for path in [call.path for call in graph.calls]:
@@ -87,8 +88,8 @@ def make_plan(model, target: Target, config: ExportConfig) -> Plan:
             rewrite = rule.rewrite(call, graph, target) if refusal is None else _refused(call, rule.name, refusal)
             graph = graph.apply(rewrite)
             applied.append(rewrite)
-    for post_pass in (place_for_int8, apply_opt_ins):
-        rewrite = post_pass(graph, target, config)
+    for rewrite_of in (converter.place, lambda graph, config: apply_opt_ins(graph, target, config)):
+        rewrite = rewrite_of(graph, config)
         graph = graph.apply(rewrite)
         applied.append(rewrite)
     closure = close_host_split(graph, target)

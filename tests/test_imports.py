@@ -84,16 +84,23 @@ def _imported(node: ast.AST, module: str, file: Path) -> list[str]:
     return [f"{origin}.{alias.name}" for alias in node.names] + [origin]
 
 
+def _type_checking(node: ast.AST) -> bool:
+    """``if TYPE_CHECKING:`` (or ``typing.TYPE_CHECKING``): imports that never run."""
+    test = getattr(node, "test", None)
+    return isinstance(node, ast.If) and (getattr(test, "id", None) == "TYPE_CHECKING" or getattr(test, "attr", None) == "TYPE_CHECKING")
+
+
 def _statements(tree: ast.Module, top_level_only: bool):
-    if not top_level_only:
-        yield from ast.walk(tree)
-        return
-    todo = list(tree.body)  # module level, including under if/try/with, never inside a def or class
+    """The statements that run on import (module level, under if/try/with) or, with
+    ``top_level_only=False``, anywhere; never the body of an ``if TYPE_CHECKING:``."""
+    todo = list(tree.body)
     while todo:
         node = todo.pop()
         yield node
-        if isinstance(node, (ast.If, ast.Try, ast.With)):
-            todo.extend(child for child in ast.iter_child_nodes(node) if isinstance(child, ast.stmt))
+        if _type_checking(node):
+            todo.extend(node.orelse)
+        elif not top_level_only or isinstance(node, (ast.If, ast.Try, ast.With)):
+            todo.extend(child for child in ast.iter_child_nodes(node) if not top_level_only or isinstance(child, ast.stmt))
 
 
 def import_graph(top_level_only: bool) -> dict[str, set[str]]:

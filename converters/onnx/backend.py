@@ -30,4 +30,4 @@ def check_ops(artifact: Artifact, options: ONNXOptions) -> list[str]:
     return problems + random_op_problems(artifact, RANDOM_OPS, "ONNX")
 
 
-BACKEND = ConverterBackend(Target.ONNX, ONNXOptions, "converters.onnx.convert", ONNXRunner, check_ops)
+BACKEND = ConverterBackend(Target.ONNX, ONNXOptions, "converters.onnx.convert", ONNXRunner, check_ops, planner="converters.onnx.rules")

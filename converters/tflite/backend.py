@@ -37,4 +37,4 @@ def notes(artifact: Artifact, options: TFLiteOptions) -> list[str]:
     return [f"{Target.TFLITE.value}: XNNPACK leaves {', '.join(fallback)} to LiteRT's own kernels; --batch 1 folds shape arithmetic away"]
 
 
-BACKEND = ConverterBackend(Target.TFLITE, TFLiteOptions, "converters.tflite.convert", TFLiteRunner, check_ops, notes)
+BACKEND = ConverterBackend(Target.TFLITE, TFLiteOptions, "converters.tflite.convert", TFLiteRunner, check_ops, notes, planner="converters.tflite.rules")

@@ -28,11 +28,12 @@ def _first_line(obj) -> str:
 
 def support_matrix() -> list[Row]:
     """Every layer class a rule, the coverage table or the strip list names, with its action per target."""
-    from edgeprep.transforms import PHASES
+    from edgeprep.backend import converter_rules
+    from edgeprep.transforms import phases
     from edgeprep.transforms.coverage import CONTAINERS, KEPT_AS_IS, UNSUPPORTED
 
     rows: dict[str, Row] = {}
-    for phase, rules in PHASES:
+    for phase, rules in phases(converter_rules()):
         for rule in rules:
             for class_name in rule.classes:
                 if class_name in rows:

@@ -14,7 +14,7 @@ from edgeprep.transforms import PHASES
 from edgeprep.transforms.fold import FoldNormalization
 from edgeprep.transforms.lower import LowerDiscretization
 from edgeprep.transforms.optins import apply_opt_ins
-from edgeprep.transforms.quantized import place_for_int8
+from converters.tflite.rules import place as place_for_int8
 from edgeprep.transforms.rewrite import Severity
 from edgeprep.transforms.split import close_host_split
 from zoo import augmented_cnn, feature_space_tabular, random_crop_cnn, sequence_conv1d, tabular_numeric

@@ -1,4 +1,9 @@
-"""Placement that full-integer TFLite quantization forces on lowered layers.
+"""TFLite's planner hooks: the lowerings it needs and the placement full-integer quantization forces.
+
+``RULES`` runs in the planner's lower phase for the TFLite target (`converters.rules`), and ``place``
+after it (`edgeprep.backend.Backend.place`).
+
+Placement that full-integer TFLite quantization forces on lowered layers.
 
 The TFLiteConverter's int8 mode quantizes every float op that has an int8 kernel, comparisons
 included. A lowered Discretization compares the raw float input with its bin boundaries: in int8
@@ -13,8 +18,10 @@ the lower phase, before the host split closes.
 
 from __future__ import annotations
 
+from converters.rules import LowerDepthwiseGroupedConv
 from edgeprep.config import Action, ExportConfig, Quantization, Target
 from edgeprep.graph import Graph
+from edgeprep.transforms.base import LayerRule
 from edgeprep.transforms.lower import LowerDiscretization, LoweringRule
 from edgeprep.transforms.rewrite import Rewrite
 
@@ -24,7 +31,10 @@ FLOAT_ONLY: dict[LoweringRule, str] = {
 }
 
 
-def place_for_int8(graph: Graph, target: Target, config: ExportConfig) -> Rewrite:
+RULES: tuple[LayerRule, ...] = (LowerDepthwiseGroupedConv(),)
+
+
+def place(graph: Graph, target: Target, config: ExportConfig) -> Rewrite:
     """With full-integer TFLite, move lowered layers whose math is exact only in float to the host."""
     rewrite = Rewrite()
     if target is not Target.TFLITE or config.quantize is not Quantization.INT8:
