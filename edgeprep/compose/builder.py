@@ -151,7 +151,7 @@ def _raw_columns(pre_source) -> list:
 
 
 def _samples(pre, source, columns, rows: int, seed: int):
-    from edgeprep.compose.samples import raw_samples
+    from edgeprep.parity.samples import raw_samples
     from edgeprep.compose.sources import head
 
     if source is None:

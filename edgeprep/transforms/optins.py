@@ -15,8 +15,9 @@ and the plan says why. Runs after the lower phase, before the host split is comp
 
 from __future__ import annotations
 
-from edgeprep import lowered
 from edgeprep.config import Action, ExportConfig, Target
+from edgeprep.families.index_lookup.device import lookup
+from edgeprep.families.text_vectorization.device import text
 from edgeprep.graph import Call, Graph
 
 FLEX = {"hashing", "hashed_crossing", "text_vectorization", "index_lookup"}
@@ -26,9 +27,9 @@ def _device_op(call: Call, kind: str, config: dict):
     """The device layer of a host step's layer in TensorFlow ops (None: the original layer traces as is)."""
     name = f"{call.layer.name}_device"
     if kind == "index_lookup":
-        return lowered.lookup(config, call.outputs[0], name=name)
+        return lookup(config, call.outputs[0], name=name)
     if kind == "text_vectorization":
-        return lowered.text(config, call.outputs[0], name=name)
+        return text(config, call.outputs[0], name=name)
     return None  # Hashing, HashedCrossing: Keras' own TensorFlow ops, no lookup table
 
 
