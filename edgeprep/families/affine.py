@@ -119,8 +119,5 @@ def keras2_state(config: dict, layer) -> None:
 
 
 FAMILY = Family(
-    name="affine",
-    classes=("Rescaling", "Normalization"),
-    analyzer=NormalizationAnalyzer,
-    keras2_state=keras2_state,
+    name="affine", classes=("Rescaling", "Normalization"), analyzer=NormalizationAnalyzer, keras2_state=keras2_state,
 )

@@ -35,7 +35,5 @@ def keras2_replace(entry: dict) -> str | None:
 
 
 FAMILY = Family(
-    name="augmentation",
-    classes=("RandomCrop", *INFERENCE_IDENTITY),
-    keras2_replace=keras2_replace,
+    name="augmentation", classes=("RandomCrop", *INFERENCE_IDENTITY), keras2_replace=keras2_replace,
 )

@@ -43,3 +43,10 @@ def samples(inputs: dict, outputs: dict, rows: int = 64):
     model = keras.Model(inputs, outputs)
     hints = input_hints(flatten(model))
     return hints, generate(KerasRunner(model).inputs(), hints, (rows,), seed=0)[0]
+
+
+def splits(n: int, rng) -> list[slice]:
+    """Six random contiguous parts of ``range(n)``, for merge-in-any-order tests of the analyzers."""
+    cuts = np.sort(rng.choice(np.arange(1, n), size=5, replace=False))
+    edges = [0, *cuts.tolist(), n]
+    return [slice(a, b) for a, b in zip(edges, edges[1:])]

@@ -8,19 +8,14 @@ from types import SimpleNamespace
 import numpy as np
 
 from edgeprep.families import affine, analyzer_for
-
-
-def _splits(n: int, rng) -> list[slice]:
-    cuts = np.sort(rng.choice(np.arange(1, n), size=5, replace=False))
-    edges = [0, *cuts.tolist(), n]
-    return [slice(a, b) for a, b in zip(edges, edges[1:])]
+from family_cases import splits
 
 
 def test_moments_of_any_split_equal_numpy():
     rng = np.random.default_rng(0)
     values = rng.normal(1000, 3, (5000, 4))  # a large mean: the naive sum-of-squares formula loses digits here
     moments = affine.Moments()
-    parts = [moments.add(moments.create(), values[s]) for s in _splits(len(values), rng)]
+    parts = [moments.add(moments.create(), values[s]) for s in splits(len(values), rng)]
     mean, variance = affine.Moments.result(moments.merge(parts[::-1]))
     np.testing.assert_allclose(mean, values.mean(axis=0), rtol=1e-12)
     np.testing.assert_allclose(variance, values.var(axis=0), rtol=1e-9)

@@ -12,7 +12,7 @@ import pytest
 from edgeprep.config import HostKind
 from edgeprep.families import index_lookup
 from edgeprep.families.index_lookup.analyzer import TokenCounts
-from family_cases import INTS, STRINGS, same, samples
+from family_cases import INTS, STRINGS, same, samples, splits
 
 VOCAB = ["cat", "dog", "Émile", "日本", "a b"]
 
@@ -81,18 +81,12 @@ def test_samples_cover_vocabulary_oov_mask_empty_unicode_and_negatives():
     assert {5, 9} <= codes and any(c < 0 for c in codes) and any(c not in (5, 9) for c in codes)
 
 
-def _splits(n: int, rng) -> list[slice]:
-    cuts = np.sort(rng.choice(np.arange(1, n), size=5, replace=False))
-    edges = [0, *cuts.tolist(), n]
-    return [slice(a, b) for a, b in zip(edges, edges[1:])]
-
-
 def test_token_and_document_counts_of_any_split_equal_counter():
     rng = np.random.default_rng(1)
     tokens = rng.choice(["a", "b", "c", "d"], size=(1000, 3))
     counts = TokenCounts(documents=True)
     parts = []
-    for s in _splits(len(tokens), rng):
+    for s in splits(len(tokens), rng):
         rows = tokens[s]
         row_ids = np.repeat(np.arange(len(rows)), 3)
         parts.append(counts.add(counts.create(), rows.reshape(-1), row_ids, len(rows)))

@@ -26,11 +26,6 @@ def sample_hint(layer) -> VocabularyHint:
 
 
 FAMILY = Family(
-    name="category_encoding",
-    classes=("CategoryEncoding",),
-    host_kind=HostKind.CATEGORY_ENCODING,
-    host=host.run,
-    spec=spec,
-    sample_hint=sample_hint,
-    cardinality=lambda layer: layer.num_tokens,
+    name="category_encoding", classes=("CategoryEncoding",), host_kind=HostKind.CATEGORY_ENCODING, host=host.run,
+    spec=spec, sample_hint=sample_hint, cardinality=lambda layer: layer.num_tokens,
 )

@@ -45,13 +45,8 @@ def keras2_state(config: dict, layer) -> None:
 
 
 FAMILY = Family(
-    name="discretization",
-    classes=("Discretization",),
-    host_kind=HostKind.DISCRETIZATION,
-    host=host.run,
-    spec=spec,
-    sample_hint=sample_hint,
-    analyzer=DiscretizationAnalyzer,
+    name="discretization", classes=("Discretization",), host_kind=HostKind.DISCRETIZATION, host=host.run, spec=spec,
+    sample_hint=sample_hint, analyzer=DiscretizationAnalyzer,
     cardinality=lambda layer: layer.num_bins if layer.num_bins is not None else len(layer.bin_boundaries) + 1,
     keras2_state=keras2_state,
 )

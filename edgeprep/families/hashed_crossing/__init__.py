@@ -20,11 +20,6 @@ def spec(layer) -> dict:
 
 
 FAMILY = Family(
-    name="hashed_crossing",
-    classes=("HashedCrossing",),
-    host_kind=HostKind.HASHED_CROSSING,
-    host=host.run,
-    spec=spec,
-    sample_hint=hashing.sample_hint,
-    cardinality=lambda layer: layer.num_bins,
+    name="hashed_crossing", classes=("HashedCrossing",), host_kind=HostKind.HASHED_CROSSING, host=host.run, spec=spec,
+    sample_hint=hashing.sample_hint, cardinality=lambda layer: layer.num_bins,
 )

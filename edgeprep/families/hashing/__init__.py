@@ -34,11 +34,6 @@ def sample_hint(layer) -> VocabularyHint:
 
 
 FAMILY = Family(
-    name="hashing",
-    classes=("Hashing",),
-    host_kind=HostKind.HASHING,
-    host=host.run,
-    spec=spec,
-    sample_hint=sample_hint,
-    cardinality=lambda layer: layer.num_bins,
+    name="hashing", classes=("Hashing",), host_kind=HostKind.HASHING, host=host.run, spec=spec,
+    sample_hint=sample_hint, cardinality=lambda layer: layer.num_bins,
 )

@@ -75,14 +75,8 @@ def keras2_state(config: dict, layer) -> None:
 
 
 FAMILY = Family(
-    name="index_lookup",
-    classes=("StringLookup", "IntegerLookup"),
-    host_kind=HostKind.INDEX_LOOKUP,
-    host=host.run,
-    spec=spec,
-    sample_hint=sample_hint,
-    analyzer=LookupAnalyzer,
+    name="index_lookup", classes=("StringLookup", "IntegerLookup"), host_kind=HostKind.INDEX_LOOKUP, host=host.run,
+    spec=spec, sample_hint=sample_hint, analyzer=LookupAnalyzer,
     input_dtype=lambda layer: "string" if type(layer).__name__ == "StringLookup" else "int64",
-    cardinality=lambda layer: layer.vocabulary_size(),
-    keras2_state=keras2_state,
+    cardinality=lambda layer: layer.vocabulary_size(), keras2_state=keras2_state,
 )

@@ -40,13 +40,7 @@ def sample_hint(layer) -> VocabularyHint:
 
 
 FAMILY = Family(
-    name="text_vectorization",
-    classes=("TextVectorization",),
-    host_kind=HostKind.TEXT_VECTORIZATION,
-    host=host.run,
-    spec=spec,
-    sample_hint=sample_hint,
-    analyzer=index_lookup.FAMILY.analyzer,
-    input_dtype=lambda layer: "string",
+    name="text_vectorization", classes=("TextVectorization",), host_kind=HostKind.TEXT_VECTORIZATION, host=host.run,
+    spec=spec, sample_hint=sample_hint, analyzer=index_lookup.FAMILY.analyzer, input_dtype=lambda layer: "string",
     keras2_state=index_lookup.keras2_state,
 )
