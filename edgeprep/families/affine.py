@@ -3,7 +3,9 @@
 - plan rules: ``FoldRescaling``, ``FoldNormalization``, ``FoldInvertedNormalization`` in
   `edgeprep.transforms.fold` today (``z = x * scale + offset``;
   ``z = (x - mean) / max(sqrt(var), epsilon)``), with the folded layer in `edgeprep.layers`;
-  parity draws their inputs from the ranges they imply (`edgeprep.parity.samples`);
+- parity samples (`range_hint`): ``Rescaling(scale, offset)`` reads raw values uniform in
+  ``[0, 1/|scale|]`` (0..255 for 1/255), ``Normalization(mean, var)`` normal values around
+  ``mean`` with std ``sqrt(var)``;
 - adapt: `NormalizationAnalyzer` over `Moments` (count, mean and sum of squared deviations per kept
   position, merged with Chan et al.'s parallel formula; variance = M2 / count, population variance
   as ``np.var`` and Keras), then Keras' ``finalize_state``;
@@ -19,6 +21,7 @@ import numpy as np
 from edgeprep.compose.adapt import LayerAnalyzer, Target
 from edgeprep.errors import UsageError
 from edgeprep.families.base import Family, config_list
+from edgeprep.parity.samples import InputHint
 
 
 @dataclass
@@ -108,6 +111,25 @@ class NormalizationAnalyzer(LayerAnalyzer):
         layer.finalize_state()
 
 
+def range_hint(layer) -> InputHint | None:
+    """The raw input range of a Rescaling (uniform) or an adapted, non-inverted Normalization (normal)."""
+    if type(layer).__name__ == "Rescaling":
+        scale = np.asarray(layer.scale, dtype=np.float64)
+        magnitude = float(np.max(np.abs(scale))) if scale.size else 1.0
+        if magnitude == 0:
+            return None
+        return InputHint("uniform", 0.0, 1.0 / magnitude, f"Rescaling(scale={_short(scale)}) reads raw values in [0, {1 / magnitude:g}]")
+    if not getattr(layer, "invert", False) and getattr(layer, "mean", None) is not None:
+        mean = np.asarray(layer.mean, dtype=np.float64)
+        std = np.sqrt(np.maximum(np.asarray(layer.variance, dtype=np.float64), 0.0))
+        return InputHint("normal", mean, np.where(std > 0, std, 1.0), "Normalization statistics")
+    return None
+
+
+def _short(array: np.ndarray) -> str:
+    return f"{float(array.reshape(-1)[0]):g}" if array.size == 1 else f"{array.size} values"
+
+
 def keras2_state(config: dict, layer) -> None:
     """Mean and variance: tf_keras keeps them in broadcast shape (1, d); Keras 3 wants the kept axes only, (d,)."""
     if not hasattr(layer, "mean"):
@@ -119,5 +141,6 @@ def keras2_state(config: dict, layer) -> None:
 
 
 FAMILY = Family(
-    name="affine", classes=("Rescaling", "Normalization"), analyzer=NormalizationAnalyzer, keras2_state=keras2_state,
+    name="affine", classes=("Rescaling", "Normalization"), range_hint=range_hint, analyzer=NormalizationAnalyzer,
+    keras2_state=keras2_state,
 )

@@ -30,6 +30,8 @@ class Family:
             implementation and the device layer both read.
         sample_hint: ``sample_hint(layer) -> VocabularyHint | None``, the values parity samples
             must contain for this layer (`edgeprep.parity.samples`).
+        range_hint: ``range_hint(layer) -> InputHint | None``, the range of raw values the layer
+            implies for its input, when parity draws numbers (not vocabulary) for it.
         analyzer: the `edgeprep.compose.adapt.LayerAnalyzer` subclass that adapts the layer in
             ``edgeprep build``; its ``needs_state(layer)`` says whether a layer still needs it.
         input_dtype: ``input_dtype(layer) -> str``, the raw input dtype of a lone layer.
@@ -46,6 +48,7 @@ class Family:
     host: HostFn | None = None
     spec: Callable[[Any], dict] | None = None
     sample_hint: Callable[[Any], Any] | None = None
+    range_hint: Callable[[Any], Any] | None = None
     analyzer: type | None = None
     input_dtype: Callable[[Any], str] | None = None
     cardinality: Callable[[Any], int] | None = None

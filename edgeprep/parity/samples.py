@@ -1,7 +1,8 @@
 """Generated parity inputs with realistic ranges, read from the model itself.
 
-For each input, the first layer that gives values a meaning decides the range (layers that only
-move pixels around, such as augmentation, Resizing or CenterCrop, are looked through):
+For each input, the first layer that gives values a meaning decides the range (its family's
+``range_hint``, `edgeprep.families`; layers that only move pixels around, such as augmentation,
+Resizing or CenterCrop, are looked through):
 - ``Rescaling(scale, offset)``: raw values uniform in ``[0, 1/|scale|]`` (0..255 for 1/255),
 - ``Normalization(mean, var)``: raw values normal around ``mean`` with std ``sqrt(var)``,
 - ``Embedding(input_dim)``: integers in ``[0, input_dim)``,
@@ -116,24 +117,15 @@ def input_hints(graph) -> dict[str, InputHint]:
 
 
 def _hint_from_layer(layer, shape) -> InputHint | None:
-    kind = type(layer).__name__
-    if kind == "Rescaling":
-        scale = np.asarray(layer.scale, dtype=np.float64)
-        magnitude = float(np.max(np.abs(scale))) if scale.size else 1.0
-        if magnitude == 0:
-            return None
-        return InputHint("uniform", 0.0, 1.0 / magnitude, f"Rescaling(scale={_short(scale)}) reads raw values in [0, {1 / magnitude:g}]")
-    if kind == "Normalization" and not getattr(layer, "invert", False) and getattr(layer, "mean", None) is not None:
-        mean = np.asarray(layer.mean, dtype=np.float64)
-        std = np.sqrt(np.maximum(np.asarray(layer.variance, dtype=np.float64), 0.0))
-        return InputHint("normal", mean, np.where(std > 0, std, 1.0), "Normalization statistics")
-    if kind == "Embedding":
+    """The range a layer implies for its raw input: its family's ``range_hint``, or Embedding's indices."""
+    from edgeprep.families import for_layer
+
+    family = for_layer(layer)
+    if family is not None and family.range_hint is not None:
+        return family.range_hint(layer)
+    if type(layer).__name__ == "Embedding":
         return InputHint("integer", 0, int(layer.input_dim), f"Embedding(input_dim={layer.input_dim})")
     return None
-
-
-def _short(array: np.ndarray) -> str:
-    return f"{float(array.reshape(-1)[0]):g}" if array.size == 1 else f"{array.size} values"
 
 
 def generate(specs: list[TensorSpec], hints: dict[str, InputHint], batch_sizes: tuple[int, ...], seed: int) -> list[dict[str, np.ndarray]]:

@@ -35,3 +35,17 @@ def test_only_normalization_is_adapted():
     assert affine.NormalizationAnalyzer.needs_state(keras.layers.Normalization())
     assert not affine.NormalizationAnalyzer.needs_state(keras.layers.Normalization(mean=0.0, variance=1.0))
     assert analyzer_for(keras.layers.Rescaling(1 / 255)) is None
+
+
+def test_range_hints_follow_scale_and_statistics():
+    import keras
+
+    rescale = affine.range_hint(keras.layers.Rescaling(1 / 255))
+    assert (rescale.kind, rescale.low) == ("uniform", 0.0) and abs(rescale.high - 255.0) < 1e-9
+    normalization, inverted = keras.layers.Normalization(mean=2.0, variance=9.0), keras.layers.Normalization(mean=2.0, variance=9.0, invert=True)
+    for layer in (normalization, inverted):
+        layer.build((None, 1))
+    normal = affine.range_hint(normalization)
+    assert normal.kind == "normal" and np.allclose(normal.low, 2.0) and np.allclose(normal.high, 3.0)
+    assert affine.range_hint(inverted) is None
+    assert affine.range_hint(keras.layers.Rescaling(0.0)) is None
