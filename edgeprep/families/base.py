@@ -38,6 +38,8 @@ class Family:
         cardinality: ``cardinality(layer) -> int``, the number of distinct outputs (FeatureSpace one-hot).
         keras2_state: ``keras2_state(config, layer)`` writes the state a tf_keras layer keeps
             outside its config into its Keras 3 ``config``.
+        save_problem: ``save_problem(layer) -> message | None``, why a built model holding the layer
+            cannot be saved as ``.keras`` and reloaded unchanged (``edgeprep build``).
         keras2_replace: ``keras2_replace(entry) -> note | None`` turns a tf_keras layer entry whose
             Keras 3 class computes something else at inference into what tf_keras computes.
     """
@@ -54,6 +56,7 @@ class Family:
     cardinality: Callable[[Any], int] | None = None
     keras2_state: Callable[[dict, Any], None] | None = None
     keras2_replace: Callable[[dict], str | None] | None = None
+    save_problem: Callable[[Any], str | None] | None = None
 
 
 def plain(values) -> list:

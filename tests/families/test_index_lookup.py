@@ -103,3 +103,12 @@ def test_integer_tokens_stay_integers():
     acc = counts.add(counts.create(), np.array([3, -1, 3, 7]), None, 4)
     tokens, values = acc.counts.export()
     assert tokens.dtype.kind == "i" and dict(zip(tokens.tolist(), values.tolist())) == {3: 2, -1: 1, 7: 1}
+
+
+def test_save_problems_name_vocabularies_keras_cannot_reload():
+    import keras
+
+    assert "line break" in index_lookup.save_problem(keras.layers.StringLookup(vocabulary=["a", "x\ny"], name="s"))
+    assert "empty string as its last token" in index_lookup.save_problem(keras.layers.StringLookup(vocabulary=["a", ""], name="s"))
+    assert index_lookup.save_problem(keras.layers.StringLookup(vocabulary=["a", "b"])) is None
+    assert index_lookup.save_problem(keras.layers.IntegerLookup(vocabulary=[1, 2])) is None

@@ -7,7 +7,8 @@
 - host step: `host` (NumPy, O(1) dictionary lookups); both read `spec`;
 - parity samples: every vocabulary entry, the mask, OOV values, case variants, unicode, ``""``;
 - adapt: `analyzer` (token counts, then Keras' ``finalize_state``);
-- Keras 2: the vocabulary (and tf-idf weights) a tf_keras lookup keeps outside its config.
+- Keras 2: the vocabulary (and tf-idf weights) a tf_keras lookup keeps outside its config;
+- saving: the string vocabularies Keras' ``.keras`` format cannot round-trip (`save_problem`).
 
 TextVectorization's inner lookup uses the same spec, device layer, host code and analyzer.
 """
@@ -64,6 +65,19 @@ def sample_hint(layer) -> VocabularyHint | None:
     return VocabularyHint(ints=tuple(int(v) for v in vocab + specials), oov=oov, sources=(layer.name,))
 
 
+def save_problem(layer) -> str | None:
+    """Why Keras' ``.keras`` format cannot round-trip a string vocabulary (one token per line of
+    ``vocabulary.txt``, trailing empty lines dropped on load), or None."""
+    if type(layer).__name__ not in ("StringLookup", "TextVectorization"):
+        return None
+    vocabulary = [str(t) for t in layer.get_vocabulary(include_special_tokens=False)]
+    if any("\n" in t or "\r" in t for t in vocabulary):
+        return f"{layer.name} learned a token with a line break; Keras saves vocabularies one token per line: strip line breaks from the data"
+    if vocabulary and vocabulary[-1] == "":
+        return f"{layer.name} learned the empty string as its last token, which Keras drops when it reloads the .keras file; set mask_token = \"\" or fill the empty values"
+    return None
+
+
 def keras2_state(config: dict, layer) -> None:
     """The vocabulary (with its special tokens) and, in ``tf_idf`` mode, the idf weights."""
     vocabulary = layer.get_vocabulary(include_special_tokens=True)
@@ -78,5 +92,5 @@ FAMILY = Family(
     name="index_lookup", classes=("StringLookup", "IntegerLookup"), host_kind=HostKind.INDEX_LOOKUP, host=host.run,
     spec=spec, sample_hint=sample_hint, analyzer=LookupAnalyzer,
     input_dtype=lambda layer: "string" if type(layer).__name__ == "StringLookup" else "int64",
-    cardinality=lambda layer: layer.vocabulary_size(), keras2_state=keras2_state,
+    cardinality=lambda layer: layer.vocabulary_size(), keras2_state=keras2_state, save_problem=save_problem,
 )

@@ -7,7 +7,7 @@
 - host step: `host` (byte-exact standardize, split, ngrams, then the inner lookup); both read `spec`;
 - parity samples: sentences of vocabulary words in mixed case with punctuation, unicode words,
   tabs / newlines / non-breaking spaces, and empty strings;
-- adapt and Keras 2: those of its inner lookup (`edgeprep.families.index_lookup`).
+- adapt, Keras 2 and saving: those of its inner lookup (`edgeprep.families.index_lookup`).
 """
 
 from __future__ import annotations
@@ -42,5 +42,5 @@ def sample_hint(layer) -> VocabularyHint:
 FAMILY = Family(
     name="text_vectorization", classes=("TextVectorization",), host_kind=HostKind.TEXT_VECTORIZATION, host=host.run,
     spec=spec, sample_hint=sample_hint, analyzer=index_lookup.FAMILY.analyzer, input_dtype=lambda layer: "string",
-    keras2_state=index_lookup.keras2_state,
+    keras2_state=index_lookup.keras2_state, save_problem=index_lookup.save_problem,
 )
