@@ -112,3 +112,15 @@ def test_save_problems_name_vocabularies_keras_cannot_reload():
     assert "empty string as its last token" in index_lookup.save_problem(keras.layers.StringLookup(vocabulary=["a", ""], name="s"))
     assert index_lookup.save_problem(keras.layers.StringLookup(vocabulary=["a", "b"])) is None
     assert index_lookup.save_problem(keras.layers.IntegerLookup(vocabulary=[1, 2])) is None
+
+
+def test_build_checks_draw_from_the_same_hints():
+    import keras
+
+    from edgeprep.parity.samples import raw_samples
+
+    word = keras.Input((1,), dtype="string", name="word")
+    model = keras.Model(word, keras.layers.StringLookup(vocabulary=["red", "blue"])(word))
+    feed = raw_samples(model, rows=16, seed=0)
+    assert feed["word"].shape == (16, 1) and feed["word"].dtype.kind == "U"
+    assert {"red", "blue"} <= set(feed["word"].ravel().tolist())
