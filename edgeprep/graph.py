@@ -30,7 +30,7 @@ class HostPlacement:
 
     Attributes:
         kind: the host implementation (``kind`` in ``preprocess.json``).
-        config: JSON-ready configuration (`edgeprep.transforms.host_specs`).
+        config: JSON-ready configuration (its family's ``spec``, `edgeprep.families`).
     """
 
     kind: HostKind

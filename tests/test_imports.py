@@ -42,6 +42,22 @@ def test_verify_and_run_work_without_tensorflow(tmp_path):
     assert result.stdout.strip() == "(2, 10)"
 
 
+def test_import_edgeprep_stays_free_of_build_dependencies():
+    code = "import sys, edgeprep, edgeprep.cli; print(sorted(m for m in ('tensorflow', 'keras', 'pyarrow', 'apache_beam') if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.strip() == "[]", result.stderr
+    assert callable(__import__("edgeprep").build)
+
+
+def test_host_code_of_every_family_imports_without_tensorflow():
+    result = _python(
+        "import importlib; from edgeprep.families import FAMILIES; from edgeprep.host.steps import KINDS; "
+        "[importlib.import_module(f'edgeprep.families.{f.name}.host') for f in FAMILIES if f.host is not None]; print(len(KINDS))"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "6"
+
+
 # --- import cycles -----------------------------------------------------------------------------
 #
 # The import graph is read statically (ast) from edgeprep/, converters/ and scripts/ (whose modules

@@ -9,6 +9,11 @@ Which layers need state (and so an analyzer):
 | TextVectorization | no vocabulary | the layer's own standardize/split/ngrams, then `TokenCounts` | its lookup's counts + ``finalize_state()`` |
 | Discretization | ``num_bins`` without ``bin_boundaries`` | `Quantiles` | ``summary`` + ``finalize_state()`` |
 
+Each analyzer and its statistic live with the layer family (`edgeprep.families`: ``affine``,
+``index_lookup.analyzer``, ``discretization.analyzer``); this module drives them together. The
+statistics are mergeable combiners: ``create()`` an empty accumulator, ``add(acc, values)`` one
+batch, ``merge(accs)`` partial results (from shards, threads or Beam workers).
+
 Keras' ``finalize_state`` then sorts the vocabulary (count descending, ties by token descending),
 drops the mask and OOV tokens (so IntegerLookup's -1 is never learned), truncates to
 ``max_tokens`` and computes idf weights ``log(1 + documents / (1 + document_count))``: the same code
@@ -28,24 +33,17 @@ from typing import Any
 
 import numpy as np
 
-from edgeprep.compose.analyzers import Moments, Quantiles, TokenCounts
 from edgeprep.compose.sources import Column
 from edgeprep.errors import DataError, UsageError, collect
 
-LOOKUPS = ("StringLookup", "IntegerLookup")
-STATEFUL = ("Normalization", *LOOKUPS, "TextVectorization", "Discretization")
 
 
 def needs_state(layer) -> bool:
-    """True when ``layer`` is one of the stateful kinds and holds no state yet."""
-    kind = type(layer).__name__
-    if kind == "Normalization":
-        return getattr(layer, "input_mean", None) is None and not layer.built
-    if kind in LOOKUPS or kind == "TextVectorization":
-        return not layer.get_vocabulary(include_special_tokens=False)
-    if kind == "Discretization":
-        return layer.bin_boundaries is None and layer.num_bins is not None
-    return False
+    """True when ``layer``'s family adapts it and it holds no state yet."""
+    from edgeprep.families import analyzer_for
+
+    analyzer = analyzer_for(layer)
+    return analyzer is not None and analyzer.needs_state(layer)
 
 
 @dataclass
@@ -68,7 +66,17 @@ class LayerToAdapt:
 
 
 class LayerAnalyzer:
-    """Turns batches of one target's raw column into its statistic, then into layer state."""
+    """Turns batches of one target's raw column into its statistic, then into layer state.
+
+    Each layer family that holds learned state subclasses it (`edgeprep.families`), listing the
+    Keras classes it ``adapts`` and saying with ``needs_state(layer)`` whether a layer still needs it.
+    """
+
+    adapts: tuple[str, ...] = ()
+
+    @staticmethod
+    def needs_state(layer) -> bool:
+        raise NotImplementedError
 
     def __init__(self, target: LayerToAdapt):
         self.target = target
@@ -104,130 +112,6 @@ class LayerAnalyzer:
         raise NotImplementedError
 
 
-class NormalizationAnalyzer(LayerAnalyzer):
-    def __init__(self, target: LayerToAdapt):
-        super().__init__(target)
-        ndim = 1 + len(target.shape)
-        self.keep = tuple(sorted(a % ndim for a in target.layer.axis))
-        self.reduce = tuple(d for d in range(ndim) if d not in self.keep)
-        full = (None, *target.shape)
-        if any(full[d] is None for d in self.keep):
-            raise UsageError(f"{target.where}: Normalization keeps axis 0 (the batch) or an axis of unknown size; use axis=-1")
-        self.keep_shape = tuple(full[d] for d in self.keep)
-        self.moments = Moments()
-
-    def create(self):
-        return self.moments.create()
-
-    def add(self, acc, column):
-        values = np.asarray(self.values(column), dtype=np.float64)
-        flat = values.transpose(self.reduce + self.keep).reshape(-1, int(np.prod(self.keep_shape, dtype=np.int64)))
-        return self.moments.add(acc, flat)
-
-    def merge(self, accs):
-        return self.moments.merge(accs)
-
-    def apply(self, acc):
-        layer = self.target.layer
-        mean, variance = Moments.result(acc)
-        if not layer.built:
-            layer.build((None, *self.target.shape))
-        layer.adapt_mean.assign(mean.reshape(self.keep_shape))
-        layer.adapt_variance.assign(variance.reshape(self.keep_shape))
-        layer.finalize_state()
-
-
-class LookupAnalyzer(LayerAnalyzer):
-    """StringLookup / IntegerLookup, and TextVectorization (tokens from its own preprocessing)."""
-
-    def __init__(self, target: LayerToAdapt):
-        super().__init__(target)
-        layer = target.layer
-        self.text = type(layer).__name__ == "TextVectorization"
-        self.lookup = layer._lookup_layer if self.text else layer  # TextVectorization counts in its StringLookup
-        if getattr(self.lookup, "invert", False):
-            raise UsageError(f"{target.where}: an invert=True lookup cannot be adapted; give it a vocabulary")
-        self.integer = type(self.lookup).__name__ == "IntegerLookup"
-        self.counts = TokenCounts(documents=self.lookup.output_mode == "tf_idf")
-        self.tokenizer_config = layer.get_config() if self.text else None
-
-    def tokenize(self, values):
-        """TextVectorization's own standardize, split and ngrams (a config copy on Beam workers)."""
-        if self.target.layer is not None:
-            return self.target.layer._preprocess(values)
-        if getattr(self, "_tokenizer", None) is None:
-            import keras
-
-            self._tokenizer = keras.layers.TextVectorization.from_config(self.tokenizer_config)
-        return self._tokenizer._preprocess(values)
-
-    def create(self):
-        return self.counts.create()
-
-    def add(self, acc, column):
-        values = self.values(column)
-        rows = len(values)
-        if self.text:
-            tokens = self.tokenize(values)
-            if hasattr(tokens, "flat_values"):
-                return self.counts.add(acc, tokens.flat_values.numpy(), tokens.value_rowids().numpy(), rows)
-            values = tokens.numpy()
-        values = np.asarray(values).reshape(rows, -1)
-        if self.integer:
-            if values.dtype.kind not in "iu":
-                raise DataError(f"{self.target.where}: IntegerLookup reads integers, the data holds {values.dtype}")
-            values = values.astype(np.int64)
-        row_ids = None if values.shape[1] == 1 else np.repeat(np.arange(rows), values.shape[1])
-        return self.counts.add(acc, values.reshape(-1), row_ids, rows)
-
-    def merge(self, accs):
-        return self.counts.merge(accs)
-
-    def apply(self, acc):
-        import tensorflow as tf
-
-        tokens, counts = acc.counts.export()
-        if not len(tokens):
-            raise DataError(f"{self.target.where}: the data holds no tokens to learn a vocabulary from")
-        dtype = self.lookup.vocabulary_dtype
-        self.lookup.token_counts.insert(tf.constant(_keys(tokens, dtype), dtype), tf.constant(counts, tf.int64))
-        if self.counts.documents:
-            doc_tokens, doc_counts = acc.document_counts.export()
-            self.lookup.token_document_counts.insert(tf.constant(_keys(doc_tokens, dtype), dtype), tf.constant(doc_counts, tf.int64))
-            self.lookup.num_documents.assign(acc.documents)
-        self.target.layer.finalize_state()
-
-
-class DiscretizationAnalyzer(LayerAnalyzer):
-    def __init__(self, target: LayerToAdapt):
-        super().__init__(target)
-        self.quantiles = Quantiles(target.layer.epsilon)
-
-    def create(self):
-        return self.quantiles.create()
-
-    def add(self, acc, column):
-        return self.quantiles.add(acc, self.values(column))
-
-    def merge(self, accs):
-        return self.quantiles.merge(accs)
-
-    def apply(self, acc):
-        if not acc.levels:
-            raise DataError(f"{self.target.where}: the data holds no values to learn bin boundaries from")
-        self.target.layer.summary = self.quantiles.result(acc)
-        self.target.layer.finalize_state()
-
-
-ANALYZERS: dict[str, type[LayerAnalyzer]] = {
-    "Normalization": NormalizationAnalyzer,
-    "StringLookup": LookupAnalyzer,
-    "IntegerLookup": LookupAnalyzer,
-    "TextVectorization": LookupAnalyzer,
-    "Discretization": DiscretizationAnalyzer,
-}
-
-
 class AdaptPlan:
     """Every target's analyzer, driven together over one stream of batches (a combiner).
 
@@ -237,7 +121,9 @@ class AdaptPlan:
 
     def __init__(self, targets: list[LayerToAdapt]):
         self.targets = targets
-        self.analyzers = [ANALYZERS[type(t.layer).__name__](t) for t in targets]
+        from edgeprep.families import analyzer_for
+
+        self.analyzers = [analyzer_for(t.layer)(t) for t in targets]
         columns = {}
         for target in targets:
             columns.setdefault(target.column.name, target.column)
@@ -321,12 +207,6 @@ def _to_tensor(values: np.ndarray, column: Column):
 
         return tf.constant(values.astype(object) if values.dtype.kind == "U" else values)
     return values
-
-
-def _keys(tokens: np.ndarray, dtype: str) -> np.ndarray:
-    if dtype == "int64":
-        return tokens.astype(np.int64)
-    return tokens.astype(object)
 
 
 def describe(targets: list[LayerToAdapt]) -> str:

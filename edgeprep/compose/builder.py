@@ -151,7 +151,7 @@ def _raw_columns(pre_source) -> list:
 
 
 def _samples(pre, source, columns, rows: int, seed: int):
-    from edgeprep.compose.samples import raw_samples
+    from edgeprep.parity.samples import raw_samples
     from edgeprep.compose.sources import head
 
     if source is None:
@@ -168,16 +168,14 @@ def _raise_unless(report: ParityReport, what: str) -> None:
 def _check_saveable(model) -> None:
     """Refuse vocabularies that Keras' ``.keras`` format cannot round-trip (one token per line of
     ``vocabulary.txt``, trailing empty lines dropped on load)."""
+    from edgeprep.families import for_layer
+
     problems = []
     for layer in model._flatten_layers(include_self=False, recursive=True):
-        kind = type(layer).__name__
-        if kind not in ("StringLookup", "TextVectorization"):
-            continue
-        vocabulary = [str(t) for t in layer.get_vocabulary(include_special_tokens=False)]
-        if any("\n" in t or "\r" in t for t in vocabulary):
-            problems.append(f"{layer.name} learned a token with a line break; Keras saves vocabularies one token per line: strip line breaks from the data")
-        elif vocabulary and vocabulary[-1] == "":
-            problems.append(f"{layer.name} learned the empty string as its last token, which Keras drops when it reloads the .keras file; set mask_token = \"\" or fill the empty values")
+        family = for_layer(layer)
+        problem = family.save_problem(layer) if family is not None and family.save_problem is not None else None
+        if problem is not None:
+            problems.append(problem)
     collect(problems, DataError, "cannot save")
 
 

@@ -19,8 +19,6 @@ from edgeprep.compose.sources import Column
 from edgeprep.compose.spec import Combine, Spec, instantiate, parse_spec, read_spec, snake
 from edgeprep.errors import UsageError, collect
 
-STRING_LAYERS = ("StringLookup", "TextVectorization")
-
 
 @dataclass
 class Chain:
@@ -101,8 +99,10 @@ def _from_object(obj: Any, label: str) -> Preprocessing:
             raise UsageError(f"{label}: a subclassed model cannot be composed; use a Functional or Sequential model")
         return Preprocessing(label, model=obj)
     if isinstance(obj, keras.layers.Layer):
-        kind = type(obj).__name__
-        dtype = "string" if kind in STRING_LAYERS else "int64" if kind == "IntegerLookup" else "float32"
+        from edgeprep.families import for_layer
+
+        kind, family = type(obj).__name__, for_layer(obj)
+        dtype = family.input_dtype(obj) if family is not None and family.input_dtype is not None else "float32"
         shape = (1,)
         build = obj.get_build_config() if obj.built else None
         if build and build.get("input_shape"):
@@ -126,14 +126,15 @@ def _from_feature_space(fs, label: str) -> Preprocessing:
 
 def _model_chains(model, label: str) -> list[tuple[Column, list]]:
     """For every stateful layer of ``model``: its raw input and the single-input layers up to it."""
-    from edgeprep.compose.adapt import STATEFUL
+    from edgeprep.families import adapted_classes
     from edgeprep.graph import flatten
 
+    stateful = adapted_classes()
     graph = flatten(model)
     inputs = {id(t): (name, t) for name, t in zip(graph.input_names, graph.inputs)}
     chains, problems = [], []
     for call in graph.live_calls():
-        if call.class_name not in STATEFUL:
+        if call.class_name not in stateful:
             continue
         layers, tensor = [call.layer], call.inputs[0] if len(call.inputs) == 1 else None
         while tensor is not None and (producer := graph.producer(tensor)) is not None:
@@ -178,13 +179,9 @@ def _chains_model(chains: dict[str, Chain], combine: Combine, label: str):
 
 
 def _cardinality(layer) -> int:
-    kind = type(layer).__name__
-    if kind in ("StringLookup", "IntegerLookup"):
-        return layer.vocabulary_size()
-    if kind == "Discretization":
-        return layer.num_bins if layer.num_bins is not None else len(layer.bin_boundaries) + 1
-    if kind in ("Hashing", "HashedCrossing"):
-        return layer.num_bins
-    if kind == "CategoryEncoding":
-        return layer.num_tokens
+    from edgeprep.families import for_layer
+
+    family = for_layer(layer)
+    if family is not None and family.cardinality is not None:
+        return family.cardinality(layer)
     raise UsageError(f"{layer.name}: a one-hot FeatureSpace feature needs a lookup, Discretization or Hashing preprocessor")

@@ -1,9 +1,7 @@
-"""Host-side preprocessing: exact NumPy reproductions of Keras layers that a device runtime lacks.
+"""Host-side preprocessing: the steps that run before a device artifact, and ``preprocess.json``.
 
-No TensorFlow or Keras import here: this package runs next to the artifact. See `steps` for the
-``preprocess.json`` format and `run_steps`.
+No TensorFlow or Keras import here: this package runs next to the artifact. `steps` holds the
+``preprocess.json`` format and `steps.run_steps`; `runner` the runner of a host split; `encode`
+and `hashing` the NumPy math several families' host code shares. Each layer's own host
+implementation lives with its family (``edgeprep/families/<family>/host.py``).
 """
-
-from edgeprep.host.steps import PREPROCESS, HostStep, read_preprocess, run_steps
-
-__all__ = ["PREPROCESS", "HostStep", "read_preprocess", "run_steps"]

@@ -1,4 +1,4 @@
-"""Keras' categorical encodings and bucketing in NumPy, matching the TensorFlow backend exactly.
+"""Keras' categorical encodings in NumPy, matching the TensorFlow backend exactly (shared by the families' host code).
 
 ``encode(x, mode, depth, dtype)`` follows ``keras.src.utils.numerical_utils.encode_categorical_inputs``:
 
@@ -9,22 +9,11 @@
   for ``k < depth``; values outside ``[0, depth)`` are dropped (bincount with ``maxlength=depth``);
   ``count_weights`` ``w`` default to 1 and give the output their dtype;
 - ``tf_idf``: ``count`` (int64) cast to float32 times ``idf_weights``.
-
-``bucketize(x, boundaries)`` is ``tf.raw_ops.Bucketize``: the index ``i`` with
-``boundaries[i-1] <= x < boundaries[i]``, compared in float32 (a value on a boundary goes to the
-bin above it; NaN to the last bin).
 """
 
 from __future__ import annotations
 
 import numpy as np
-
-
-def bucketize(values: np.ndarray, boundaries: list[float]) -> np.ndarray:
-    """``Bucketize``: the number of boundaries ``<= x`` (float32 comparisons), as int32."""
-    edges = np.asarray(boundaries, dtype=np.float32)
-    x = np.asarray(values).astype(np.float32)
-    return np.searchsorted(edges, x, side="right").astype(np.int32)
 
 
 def encode(values: np.ndarray, mode: str, depth: int, dtype: str, count_weights: np.ndarray | None = None, idf_weights: list[float] | None = None) -> np.ndarray:

@@ -4,9 +4,8 @@
   Fingerprint64, from the maintained ``pyfarmhash`` binding);
 - ``tf.strings.to_hash_bucket_strong(s, n, key=[k0, k1])`` is ``SipHash-2-4(utf8(s)) mod n`` with
   the 128-bit key ``k0 || k1`` (both little-endian uint64; ``siphash24`` binding);
-- ``tf.sparse.cross_hashed`` folds the features of one row with ``FingerprintCat64`` starting
-  from the key ``0xDECAFCAFFE``; a string feature enters as its Fingerprint64, an integer feature
-  as its own two's-complement value; the result is taken ``mod num_buckets`` as uint64.
+- ``tf.sparse.cross_hashed`` (HashedCrossing) builds on ``fingerprint64``: see
+  `edgeprep.families.hashed_crossing.host`.
 
 Integers and floats are hashed as their decimal text (floats truncated to int64 first), as Keras'
 Hashing layer does with ``tf.as_string``.
@@ -17,8 +16,6 @@ from __future__ import annotations
 import numpy as np
 
 UINT64 = (1 << 64) - 1
-CROSS_HASH_KEY = 0xDECAFCAFFE
-_KMUL = 0xC6A4A7935BD1E995
 
 
 def hash_text(values: np.ndarray) -> np.ndarray:
@@ -58,35 +55,3 @@ def hash_buckets(values: np.ndarray, num_buckets: int, salt: tuple[int, int] | N
     else:
         buckets = np.array([siphash(s, salt) % num_buckets for s in unique.tolist()], dtype=np.int64)
     return buckets[inverse].reshape(text.shape) if unique.size else np.zeros(text.shape, np.int64)
-
-
-def _shift_mix(value: int) -> int:
-    return value ^ (value >> 47)
-
-
-def fingerprint_cat64(fp1: int, fp2: int) -> int:
-    """TensorFlow's ``FingerprintCat64`` (tensorflow/core/platform/fingerprint.h) on uint64."""
-    result = fp1 ^ _KMUL
-    result ^= (_shift_mix((fp2 * _KMUL) & UINT64) * _KMUL) & UINT64
-    result = (result * _KMUL) & UINT64
-    result = (_shift_mix(result) * _KMUL) & UINT64
-    return _shift_mix(result)
-
-
-def cross_hash(columns: list[np.ndarray], num_buckets: int) -> np.ndarray:
-    """``tf.sparse.cross_hashed`` of dense columns with one value per row, as int64 of the rows' shape."""
-    flat = [np.asarray(column).reshape(-1) for column in columns]
-    features = []
-    for column in flat:
-        if column.dtype.kind in "USO":
-            features.append([fingerprint64(s) for s in column.astype(str).tolist()])
-        else:
-            features.append([int(v) & UINT64 for v in column.astype(np.int64).tolist()])
-    modulus = num_buckets if num_buckets > 0 else (1 << 63) - 1
-    out = []
-    for row in zip(*features):
-        hashed = CROSS_HASH_KEY
-        for value in row:
-            hashed = fingerprint_cat64(hashed, value)
-        out.append(hashed % modulus)
-    return np.array(out, dtype=np.int64).reshape(np.asarray(columns[0]).shape)

@@ -1,6 +1,6 @@
 """Host steps: the preprocessing that runs before a device artifact, and ``preprocess.json``.
 
-A host step reproduces one Keras layer exactly (see the modules of `edgeprep.host`); it reads raw
+A host step reproduces one Keras layer exactly (its family's ``host.py``, `edgeprep.families`); it reads raw
 model inputs or earlier steps' outputs by name and writes one named output, which is either an
 input of the device artifact or of a later step. ``preprocess.json`` (format
 ``edgeprep-preprocess/1``) lists every step with its portable configuration: vocabularies, bin
@@ -18,10 +18,7 @@ import numpy as np
 
 from edgeprep.config import HostKind
 from edgeprep.errors import DataError, LoadError
-from edgeprep.host.encode import bucketize, encode
-from edgeprep.host.hashing import cross_hash, hash_buckets
-from edgeprep.host.lookup import index_lookup
-from edgeprep.host.text import text_vectorization
+from edgeprep.families import host_kinds
 
 FORMAT = "edgeprep-preprocess/1"
 PREPROCESS = "preprocess.json"
@@ -63,43 +60,8 @@ class HostStep:
         return out.astype(str) if self.dtype == "string" else out.astype(self.dtype)
 
 
-def _discretization(values, config):
-    return encode(bucketize(values[0], config["bin_boundaries"]), config["output_mode"], config["depth"], config["dtype"])
-
-
-def _category_encoding(values, config):
-    weights = values[1] if len(values) > 1 else None
-    return encode(values[0], config["output_mode"], config["depth"], config["dtype"], count_weights=weights)
-
-
-def _hashing(values, config):
-    x = np.asarray(values[0])
-    if config["output_mode"] == "one_hot" and x.ndim and x.shape[-1] == 1:
-        x = x[..., 0]
-    bins, mask_value = config["num_bins"], config.get("mask_value")
-    salt = tuple(config["salt"]) if config.get("salt") is not None else None
-    if mask_value is not None and bins > 1:
-        mask = x.astype(str) == str(mask_value) if x.dtype.kind in "USO" else x == mask_value
-        hashed = np.where(mask, 0, hash_buckets(x, bins - 1, salt) + 1)
-    else:
-        hashed = hash_buckets(x, bins, salt)
-    return encode(hashed, config["output_mode"], bins, config["dtype"])
-
-
-def _hashed_crossing(values, config):
-    columns = [np.asarray(v) for v in values]
-    crossed = cross_hash(columns, config["num_bins"])
-    return encode(crossed, config["output_mode"], config["num_bins"], config["dtype"])
-
-
-KINDS: dict[HostKind, Callable[[list[np.ndarray], dict], np.ndarray]] = {
-    HostKind.INDEX_LOOKUP: lambda values, config: index_lookup(values[0], config),
-    HostKind.DISCRETIZATION: _discretization,
-    HostKind.CATEGORY_ENCODING: _category_encoding,
-    HostKind.HASHING: _hashing,
-    HostKind.HASHED_CROSSING: _hashed_crossing,
-    HostKind.TEXT_VECTORIZATION: lambda values, config: text_vectorization(values[0], config),
-}
+# host kind -> the family's NumPy implementation, ``fn(inputs, config) -> output``
+KINDS: dict[HostKind, Callable[[list[np.ndarray], dict], np.ndarray]] = host_kinds()
 
 
 def run_steps(steps: list[HostStep], feed: Mapping[str, np.ndarray], wanted: list[str]) -> dict[str, np.ndarray]:

@@ -5,10 +5,10 @@ Keras 3 reads Keras 2 configs itself (its legacy deserializer, ``use_legacy_conf
 they land on the Keras 3 classes the rules know. What a Keras 2 config lacks is carried over here:
 
 1. Weights, copied layer by layer by name (nested models too).
-2. Preprocessing state held outside weights, written into the Keras 3 config where Keras 3 keeps it:
-   the vocabulary of StringLookup / IntegerLookup / TextVectorization (with its special tokens,
-   and the idf weights in ``tf_idf`` mode), Normalization's mean and variance, Discretization's
-   bin boundaries.
+2. Preprocessing state held outside weights, written into the Keras 3 config where Keras 3 keeps it
+   by the layer's family (``keras2_state`` in `edgeprep.families`): the vocabulary of StringLookup /
+   IntegerLookup / TextVectorization (with its special tokens, and the idf weights in ``tf_idf``
+   mode), Normalization's mean and variance, Discretization's bin boundaries.
 3. A clean-up of what Keras 3 reads only at the top level of a config, or not at all:
    ``batch_input_shape`` stays on InputLayers only (a Sequential without one gets one, as tf_keras
    builds it); a one-element ``axis`` list becomes an int; keys a Keras 3 class does not take are
@@ -18,11 +18,9 @@ they land on the Keras 3 classes the rules know. What a Keras 2 config lacks is 
    this model's calls only; tensors in call keyword arguments (``MultiHeadAttention()(q, v)``)
    take Keras 3's form; so do Lambda configs (only under ``--unsafe-load``) and mixed-precision
    policies.
-4. Layers whose Keras 3 class computes something else at inference become what tf_keras computes:
-   RandomHeight / RandomWidth (not in Keras 3; ``y = x`` at inference) become ``Identity``;
-   RandomCrop(h, w), which tf_keras runs at inference as ``smart_resize`` (centre crop to the
-   aspect ratio, bilinear resize), becomes ``Resizing(h, w, "bilinear", crop_to_aspect_ratio=True)``
-   (Keras 3.15's RandomCrop returns its input uncropped there).
+4. Layers whose Keras 3 class computes something else at inference become what tf_keras computes,
+   by the layer's family (``keras2_replace``; `edgeprep.families.augmentation`: RandomHeight /
+   RandomWidth become ``Identity``, RandomCrop becomes ``Resizing(crop_to_aspect_ratio=True)``).
 
 The translation is never trusted on its own: parity compares every artifact with the tf_keras
 model itself (`edgeprep.legacy.runner`).
@@ -34,13 +32,9 @@ import inspect
 import json
 from typing import Any
 
-import numpy as np
-
 from edgeprep.errors import LoadError, collect
+from edgeprep.families import for_class
 
-LOOKUPS = ("StringLookup", "IntegerLookup", "TextVectorization")
-STATE_IN_CONFIG = LOOKUPS + ("Normalization", "Discretization")
-INFERENCE_IDENTITY = ("RandomHeight", "RandomWidth")
 ANY = object()
 # tf_keras config keys that Keras 3 classes may not take, with the values at which dropping them
 # changes nothing at inference (ANY: no value does). Dropped only where the Keras 3 class takes no
@@ -115,22 +109,16 @@ def _clean(model_config: dict, model, notes: list[str]) -> None:
         if isinstance(config.get("layers"), list):
             _clean(entry, layer, notes)
             continue
-        if cls in INFERENCE_IDENTITY:
-            entry["class_name"], entry["config"] = "Identity", {"name": config["name"], "dtype": config.get("dtype")}
-            notes.append(f"{config['name']}: tf_keras {cls} is the identity at inference and Keras 3 has no such class; translated to Identity")
-            continue
-        if cls == "RandomCrop":
-            entry["class_name"], entry["config"] = "Resizing", {
-                "name": config["name"], "dtype": config.get("dtype"), "height": config["height"], "width": config["width"],
-                "interpolation": "bilinear", "crop_to_aspect_ratio": True,
-            }
-            notes.append(f"{config['name']}: tf_keras RandomCrop at inference is smart_resize; translated to Resizing(crop_to_aspect_ratio=True)")
+        family = for_class(cls)
+        note = family.keras2_replace(entry) if family is not None and family.keras2_replace is not None else None
+        if note is not None:
+            notes.append(note)
             continue
         if cls == "Lambda":
             _lambda_config(config)
         _legacy_fixes(entry)
-        if layer is not None and cls in STATE_IN_CONFIG:
-            _inject_state(cls, config, layer)
+        if layer is not None and family is not None and family.keras2_state is not None:
+            family.keras2_state(config, layer)
 
 
 def _lambda_config(config: dict) -> None:
@@ -246,29 +234,6 @@ def _accepts(cls: str, key: str) -> bool:
     return takes_kwargs and key in inspect.signature(keras.layers.Layer.__init__).parameters
 
 
-def _inject_state(cls: str, config: dict, layer) -> None:
-    """Write the state a tf_keras layer keeps outside its config into its Keras 3 config."""
-    if cls in LOOKUPS:
-        vocabulary = layer.get_vocabulary(include_special_tokens=True)
-        if vocabulary:
-            config["vocabulary"] = _plain(vocabulary)
-            if config.get("output_mode") == "tf_idf":
-                lookup = getattr(layer, "_lookup_layer", layer)
-                config["idf_weights"] = _plain(np.asarray(lookup.idf_weights)[: len(vocabulary)])
-    elif cls == "Normalization" and hasattr(layer, "mean"):
-        # tf_keras keeps them in broadcast shape (1, d); Keras 3 wants the kept axes only, (d,).
-        keep = tuple(getattr(layer, "_keep_axis", ()))
-        for key in ("mean", "variance"):
-            value = np.asarray(getattr(layer, key))
-            config[key] = _plain(np.squeeze(value, axis=tuple(d for d in range(value.ndim) if d not in keep)))
-    elif cls == "Discretization" and len(getattr(layer, "bin_boundaries", None) or []):
-        config["bin_boundaries"], config["num_bins"] = _plain(layer.bin_boundaries), None
-
-
-def _plain(values) -> list:
-    return np.asarray(values).tolist() if not isinstance(values, list) else [v.item() if hasattr(v, "item") else v for v in values]
-
-
 def _copy_weights(old, new, problems: list[str]) -> None:
     """Copy weights layer by layer by name; preprocessing state went through the config instead."""
     for layer in old.layers:
@@ -279,7 +244,8 @@ def _copy_weights(old, new, problems: list[str]) -> None:
         if hasattr(layer, "layers") and hasattr(target, "layers"):
             _copy_weights(layer, target, problems)
             continue
-        if type(layer).__name__ in STATE_IN_CONFIG:
+        family = for_class(type(layer).__name__)
+        if family is not None and family.keras2_state is not None:
             continue
         weights = layer.get_weights()
         if len(weights) != len(target.weights):

@@ -1,11 +1,16 @@
 """Generated parity inputs with realistic ranges, read from the model itself.
 
-For each input, the first layer that gives values a meaning decides the range (layers that only
-move pixels around, such as augmentation, Resizing or CenterCrop, are looked through):
+For each input, the first layer that gives values a meaning decides the range (its family's
+``range_hint``, `edgeprep.families`; layers that only move pixels around, such as augmentation,
+Resizing or CenterCrop, are looked through):
 - ``Rescaling(scale, offset)``: raw values uniform in ``[0, 1/|scale|]`` (0..255 for 1/255),
 - ``Normalization(mean, var)``: raw values normal around ``mean`` with std ``sqrt(var)``,
 - ``Embedding(input_dim)``: integers in ``[0, input_dim)``,
 - otherwise by dtype: standard normal floats, integers in [0, 10), random booleans.
+Inputs read (directly or through look-through layers) by lookup, hashing, bucketing and text
+layers are drawn from what those layers find interesting instead: each layer family's
+``sample_hint`` (`edgeprep.families`) says what (every vocabulary entry, OOV values, the mask,
+``""``, unicode, bin boundaries and their neighbours), and `draw_vocabulary` draws mostly from it.
 In every batch of three or more rows, rows 0 and 1 are made of edge values only: each element is
 the low or the high edge of its range (0 or 255 for images, mean -/+ 3 std for normalised inputs,
 0 or 4 for plain floats), row 1 the mirror of row 0, so every element meets both extremes. Samples are seeded; the seed is recorded in the
@@ -14,12 +19,17 @@ manifest so a failure reproduces.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from edgeprep.parity.vocab_samples import VocabularyHint, draw_vocabulary, vocabulary_hint
 from edgeprep.specs import TensorSpec
+
+OOV_STRINGS = ("", "zzz-not-in-vocab", "Ünïcödé", "日本語", "MiXeD CaSe", " ", "a\u00a0b", "emoji🙂")
+OOV_INTS = (-1, 0, -987654321, 2**40 + 3, 999999)
+TEXT_EXTRAS = ("Ünïcödé", "ÉCOLE", "日本語", "naïve", "it's", "e-mail", "x,y", "(a)", "end.", "DON'T", "🙂")
+SEPARATORS = (" ", " ", " ", "  ", "\t", "\n", " \u00a0", ", ", ". ", "! ", " - ")
+
 
 LOOK_THROUGH = {
     "Resizing", "CenterCrop", "RandomCrop", "InputLayer", "Cast", "Reshape", "Permute",
@@ -37,6 +47,46 @@ class InputHint:
     reason: str = "by dtype"
 
 
+@dataclass(frozen=True)
+class VocabularyHint:
+    """What the layers reading one input find interesting."""
+
+    strings: tuple[str, ...] = ()
+    ints: tuple[int, ...] = ()
+    floats: tuple[float, ...] = ()
+    text_words: tuple[str, ...] = ()
+    oov: bool = True
+    sources: tuple[str, ...] = field(default=())
+
+    def merge(self, other: "VocabularyHint") -> "VocabularyHint":
+        return VocabularyHint(
+            self.strings + other.strings, self.ints + other.ints, self.floats + other.floats, self.text_words + other.text_words,
+            self.oov and other.oov, self.sources + other.sources,
+        )
+
+    @property
+    def reason(self) -> str:
+        return "vocabulary of " + ", ".join(self.sources) if self.sources else "generic strings"
+
+
+def vocabulary_hint(graph, tensor, look_through: set[str]) -> VocabularyHint | None:
+    """The merged hint of every vocabulary-like layer reading ``tensor`` (through look-through layers)."""
+    from edgeprep.families import for_layer
+
+    found: VocabularyHint | None = None
+    frontier, seen = [tensor], 0
+    while frontier and seen < 64:
+        seen += 1
+        for call in graph.consumers(frontier.pop()):
+            family = for_layer(call.layer)
+            hint = family.sample_hint(call.layer) if family is not None and family.sample_hint is not None else None
+            if hint is not None:
+                found = hint if found is None else found.merge(hint)
+            elif call.class_name in look_through:
+                frontier.append(call.outputs[0])
+    return found
+
+
 def input_hints(graph) -> dict[str, InputHint]:
     """Range hints for every input of a flattened (unedited) graph."""
     from edgeprep.transforms.strip import AUGMENTATION_CLASSES, REGULARIZATION_CLASSES
@@ -46,7 +96,7 @@ def input_hints(graph) -> dict[str, InputHint]:
     for name, tensor in zip(graph.input_names, graph.inputs):
         hints[name] = InputHint("default")
         vocabulary = vocabulary_hint(graph, tensor, through)
-        if vocabulary is not None:  # lookup / text / bucketing layers: see vocab_samples
+        if vocabulary is not None:  # lookup / text / bucketing layers: their families' sample hints
             hints[name] = InputHint("vocabulary", vocabulary, None, vocabulary.reason)
             continue
         frontier = [tensor]
@@ -67,24 +117,15 @@ def input_hints(graph) -> dict[str, InputHint]:
 
 
 def _hint_from_layer(layer, shape) -> InputHint | None:
-    kind = type(layer).__name__
-    if kind == "Rescaling":
-        scale = np.asarray(layer.scale, dtype=np.float64)
-        magnitude = float(np.max(np.abs(scale))) if scale.size else 1.0
-        if magnitude == 0:
-            return None
-        return InputHint("uniform", 0.0, 1.0 / magnitude, f"Rescaling(scale={_short(scale)}) reads raw values in [0, {1 / magnitude:g}]")
-    if kind == "Normalization" and not getattr(layer, "invert", False) and getattr(layer, "mean", None) is not None:
-        mean = np.asarray(layer.mean, dtype=np.float64)
-        std = np.sqrt(np.maximum(np.asarray(layer.variance, dtype=np.float64), 0.0))
-        return InputHint("normal", mean, np.where(std > 0, std, 1.0), "Normalization statistics")
-    if kind == "Embedding":
+    """The range a layer implies for its raw input: its family's ``range_hint``, or Embedding's indices."""
+    from edgeprep.families import for_layer
+
+    family = for_layer(layer)
+    if family is not None and family.range_hint is not None:
+        return family.range_hint(layer)
+    if type(layer).__name__ == "Embedding":
         return InputHint("integer", 0, int(layer.input_dim), f"Embedding(input_dim={layer.input_dim})")
     return None
-
-
-def _short(array: np.ndarray) -> str:
-    return f"{float(array.reshape(-1)[0]):g}" if array.size == 1 else f"{array.size} values"
 
 
 def generate(specs: list[TensorSpec], hints: dict[str, InputHint], batch_sizes: tuple[int, ...], seed: int) -> list[dict[str, np.ndarray]]:
@@ -161,3 +202,63 @@ def _broadcast(value, shape) -> np.ndarray:
         return np.broadcast_to(array, shape)
     except ValueError:
         return np.broadcast_to(array.reshape(array.shape[-1:] if array.ndim else ()), shape)
+
+
+def draw_vocabulary(dtype: np.dtype | str, hint: VocabularyHint, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    """Draw ``shape`` values of ``dtype`` from ``hint``: mostly in-vocabulary, some edge cases."""
+    dtype_name = str(dtype)
+    size = int(np.prod(shape)) if shape else 1
+    if dtype_name in ("string", "str", "object") or np.dtype(dtype_name if dtype_name != "string" else object).kind in "USO":
+        if hint.text_words:
+            values = [_sentence(hint.text_words, rng) for _ in range(size)]
+        else:
+            values = _pick(list(hint.strings) or ["a", "b"], list(OOV_STRINGS) + [s.upper() for s in hint.strings[:5]] if hint.oov else [], size, rng)
+        return np.asarray(values, dtype=str).reshape(shape)
+    kind = np.dtype(dtype_name).kind
+    if kind in "iu":
+        extras = list(OOV_INTS) if hint.oov else []
+        values = _pick([int(v) for v in hint.ints] or [0, 1, 2], extras, size, rng)
+        info = np.iinfo(np.dtype(dtype_name))
+        return np.clip(np.asarray(values, dtype=np.int64), info.min, info.max).astype(dtype_name).reshape(shape)
+    floats = list(hint.floats) or [0.0]
+    spread = max(1.0, float(np.ptp(floats))) if floats else 1.0
+    extras = [min(floats) - 10 * spread, max(floats) + 10 * spread, -abs(spread), 0.0]
+    values = [float(v) if rng.random() < 0.7 else float(rng.uniform(min(floats) - spread, max(floats) + spread)) for v in _pick(floats, extras, size, rng)]
+    return np.asarray(values, dtype=dtype_name).reshape(shape)
+
+
+def _pick(common: list, extras: list, size: int, rng: np.random.Generator) -> list:
+    """``size`` values: every extra at least once when there is room, the rest from ``common``."""
+    out = [common[int(i)] for i in rng.integers(0, len(common), size)]
+    if extras:
+        positions = rng.permutation(size)[: min(size, max(1, size // 3))]
+        for n, position in enumerate(positions):
+            out[int(position)] = extras[n % len(extras)] if n < len(extras) else extras[int(rng.integers(0, len(extras)))]
+    return out
+
+
+def _sentence(words: tuple[str, ...], rng: np.random.Generator) -> str:
+    n = int(rng.integers(0, 14))
+    if n == 0:
+        return "" if rng.random() < 0.5 else "   "
+    parts = []
+    for _ in range(n):
+        word = words[int(rng.integers(0, len(words)))] if rng.random() < 0.8 else TEXT_EXTRAS[int(rng.integers(0, len(TEXT_EXTRAS)))]
+        if rng.random() < 0.2:
+            word = word.upper()
+        elif rng.random() < 0.2:
+            word = word.capitalize()
+        parts.append(word)
+        parts.append(SEPARATORS[int(rng.integers(0, len(SEPARATORS)))])
+    return "".join(parts[:-1]) + ("?" if rng.random() < 0.3 else "")
+
+
+def raw_samples(model, rows: int = 16, seed: int = 0) -> dict[str, np.ndarray]:
+    """``rows`` raw examples for every input of ``model`` (one `generate` batch), seeded.
+
+    What ``edgeprep build`` checks a built model on when it is given no data.
+    """
+    from edgeprep.graph import flatten
+    from edgeprep.runners import KerasRunner
+
+    return generate(KerasRunner(model).inputs(), input_hints(flatten(model)), (rows,), seed)[0]

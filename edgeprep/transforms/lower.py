@@ -1,13 +1,13 @@
 """Lower lookup, bucketing, encoding, hashing and text layers to builtin ops, or to the host.
 
-Each rule reads the layer's portable configuration (`host_specs`) once and places the layer:
+Each rule reads the layer's portable configuration (its family's ``spec``) once and places the layer:
 
-- on the device, as an `edgeprep.lowered` layer of builtin ops (LOWERED), when the target has a
+- on the device, as its family's device layer of builtin ops (LOWERED), when the target has a
   builtin way: vocabularies through hash tables or binary search, bins through binary search,
-  encodings through ONE_HOT + reductions (the math is in `edgeprep.lowered`);
+  encodings through ONE_HOT + reductions (the math is in `edgeprep.families`);
 - on the host (HOST), when it has none: TensorFlow's FarmHash / SipHash string hashing (Hashing,
   HashedCrossing, hashed OOV buckets) and string splitting / regex punctuation stripping
-  (TextVectorization). The host step reproduces the layer exactly (`edgeprep.host`), and the
+  (TextVectorization). The host step reproduces the layer exactly (the family's ``host``), and the
   device artifact starts at its output. `edgeprep.transforms.split` completes the split.
 
 ``check`` refuses what neither can reproduce (sparse or ragged outputs, custom callables): a fatal
@@ -18,10 +18,12 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from edgeprep import lowered
 from edgeprep.config import Action, HostKind, Target
+from edgeprep.families import category_encoding, discretization, hashed_crossing, hashing, index_lookup, text_vectorization
+from edgeprep.families.category_encoding.device import category_encoding as category_encoding_layer
+from edgeprep.families.discretization.device import discretize
+from edgeprep.families.index_lookup.device import lookup
 from edgeprep.graph import Call, Graph, HostPlacement
-from edgeprep.transforms import host_specs
 from edgeprep.transforms.base import LayerRule
 from edgeprep.transforms.coverage import Unsupported
 from edgeprep.transforms.rewrite import Refusal, Rewrite
@@ -38,7 +40,7 @@ class LoweringRule(LayerRule):
 
     action = Action.LOWERED
     host_kind: ClassVar[HostKind]
-    spec: ClassVar[staticmethod]  # layer -> portable config (a `host_specs` function)
+    spec: ClassVar[staticmethod]  # layer -> portable config (a family's ``spec``)
 
     def check(self, call: Call, graph: Graph, target: Target) -> Refusal | None:
         return Refusal.fatal(_sparse_or_ragged(call.layer))
@@ -83,7 +85,7 @@ class LowerIndexLookup(LoweringRule):
             return Refusal.fatal(f"{layer.name}: encoding={layer.encoding!r}; only UTF-8 strings are supported")
         return Refusal.fatal(_sparse_or_ragged(layer))
 
-    spec = staticmethod(host_specs.index_lookup)
+    spec = staticmethod(index_lookup.spec)
 
     def device(self, call, config, target):
         hashed_oov = config["num_oov_indices"] > 1 and (config["key_dtype"] == "string" or config["oov_method"] == "farmhash")
@@ -98,7 +100,7 @@ class LowerIndexLookup(LoweringRule):
             how = f"binary search over {vocab} sorted keys"
         if config["output_mode"] != "int":
             how += f", then {config['output_mode']} by ONE_HOT + reduction"
-        return lowered.lookup(config, call.outputs[0], name=f"{call.layer.name}_lowered"), how
+        return lookup(config, call.outputs[0], name=f"{call.layer.name}_lowered"), how
 
 
 class LowerDiscretization(LoweringRule):
@@ -113,11 +115,11 @@ class LowerDiscretization(LoweringRule):
             return Refusal.fatal(f"{call.layer.name}: Discretization has no bin boundaries; adapt it or pass bin_boundaries before export")
         return Refusal.fatal(_sparse_or_ragged(call.layer))
 
-    spec = staticmethod(host_specs.discretization)
+    spec = staticmethod(discretization.spec)
 
     def device(self, call, config, target):
         n = len(config["bin_boundaries"])
-        return lowered.discretize(config, call.outputs[0], name=f"{call.layer.name}_lowered"), f"binary search over {n} bin boundaries (float32, boundary values go up)"
+        return discretize(config, call.outputs[0], name=f"{call.layer.name}_lowered"), f"binary search over {n} bin boundaries (float32, boundary values go up)"
 
 
 class LowerCategoryEncoding(LoweringRule):
@@ -127,10 +129,10 @@ class LowerCategoryEncoding(LoweringRule):
     classes = ("CategoryEncoding",)
     host_kind = HostKind.CATEGORY_ENCODING
 
-    spec = staticmethod(host_specs.category_encoding)
+    spec = staticmethod(category_encoding.spec)
 
     def device(self, call, config, target):
-        return lowered.category_encoding(config, call.outputs[0], name=f"{call.layer.name}_lowered"), f"{config['output_mode']} by ONE_HOT + reduction"
+        return category_encoding_layer(config, call.outputs[0], name=f"{call.layer.name}_lowered"), f"{config['output_mode']} by ONE_HOT + reduction"
 
 
 class HostHashing(LoweringRule):
@@ -141,7 +143,7 @@ class HostHashing(LoweringRule):
     action = Action.HOST
     host_kind = HostKind.HASHING
 
-    spec = staticmethod(host_specs.hashing)
+    spec = staticmethod(hashing.spec)
 
     def device(self, call, config, target):
         what = "SipHash (salted)" if config["salt"] is not None else "FarmHash Fingerprint64"
@@ -156,7 +158,7 @@ class HostHashedCrossing(LoweringRule):
     action = Action.HOST
     host_kind = HostKind.HASHED_CROSSING
 
-    spec = staticmethod(host_specs.hashed_crossing)
+    spec = staticmethod(hashed_crossing.spec)
 
     def device(self, call, config, target):
         return None, "tf.sparse.cross_hashed (FingerprintCat64 over uint64) has no builtin op; runs on the host"
@@ -180,11 +182,11 @@ class HostTextVectorization(LoweringRule):
             return Refusal.fatal(f"{layer.name}: encoding={layer._encoding!r}; only UTF-8 strings are supported")
         return Refusal.fatal(_sparse_or_ragged(layer))
 
-    spec = staticmethod(host_specs.text_vectorization)
+    spec = staticmethod(text_vectorization.spec)
 
     def device(self, call, config, target):
         if config["standardize"] is None and config["split"] is None and config["output_sequence_length"] is None:
-            return lowered.lookup(config["lookup"], call.outputs[0], name=f"{call.layer.name}_lowered"), "no standardize/split: a vocabulary lookup on the device"
+            return lookup(config["lookup"], call.outputs[0], name=f"{call.layer.name}_lowered"), "no standardize/split: a vocabulary lookup on the device"
         parts = []
         if config["standardize"] in ("strip_punctuation", "lower_and_strip_punctuation"):
             parts.append("regex punctuation stripping")

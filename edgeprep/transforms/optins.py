@@ -15,8 +15,9 @@ and the plan says why. Runs after the lower phase, before the host split is comp
 
 from __future__ import annotations
 
-from edgeprep import lowered
 from edgeprep.config import Action, ExportConfig, HostKind, Target
+from edgeprep.families.index_lookup.device import lookup
+from edgeprep.families.text_vectorization.device import text
 from edgeprep.graph import Call, Graph
 from edgeprep.transforms.rewrite import Edit, Rewrite
 
@@ -27,9 +28,9 @@ def _device_op(call: Call, kind: HostKind, config: dict):
     """The device layer of a host step's layer in TensorFlow ops (None: the original layer traces as is)."""
     name = f"{call.layer.name}_device"
     if kind is HostKind.INDEX_LOOKUP:
-        return lowered.lookup(config, call.outputs[0], name=name)
+        return lookup(config, call.outputs[0], name=name)
     if kind is HostKind.TEXT_VECTORIZATION:
-        return lowered.text(config, call.outputs[0], name=name)
+        return text(config, call.outputs[0], name=name)
     return None  # Hashing, HashedCrossing: Keras' own TensorFlow ops, no lookup table
 
 

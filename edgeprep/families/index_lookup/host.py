@@ -1,4 +1,4 @@
-"""StringLookup / IntegerLookup (Keras ``IndexLookup``) in NumPy, with O(1) dictionary lookups.
+"""StringLookup / IntegerLookup (Keras ``IndexLookup``) on the host: NumPy, O(1) dictionary lookups.
 
 Forward (``invert=False``), for the full vocabulary ``vocab`` (``get_vocabulary()``: mask, OOV
 tokens, then learned tokens from ``token_start``):
@@ -114,3 +114,8 @@ def index_lookup_rows(rows: list[np.ndarray], config: dict) -> list[np.ndarray] 
     if mode == "int":
         return pieces
     return encode_ragged(pieces, mode, config["depth"], config["dtype"], config.get("idf_weights"))
+
+
+def run(values: list[np.ndarray], config: dict) -> np.ndarray:
+    """The host step: ``index_lookup`` of its one input."""
+    return index_lookup(values[0], config)

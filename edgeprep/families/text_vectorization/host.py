@@ -1,4 +1,4 @@
-"""TextVectorization in pure Python/NumPy, matching TensorFlow's string ops byte for byte.
+"""TextVectorization on the host, in pure Python/NumPy, matching TensorFlow's string ops byte for byte.
 
 - ``lower``: ``tf.strings.lower`` without an encoding lowercases ASCII ``A-Z`` only (``É`` stays);
 - ``strip_punctuation``: TensorFlow's RE2 ``regex_replace`` of Keras' ASCII punctuation class;
@@ -8,7 +8,7 @@
 - ``character`` split: ``tf.strings.unicode_split(s, "UTF-8")``, one piece per code point;
 - ``ngrams``: ``tf.strings.ngrams(tokens, widths, separator=" ")``: for each width in order, every
   window of that many consecutive tokens joined by a space (a row shorter than the width has none);
-- then the vocabulary lookup and encoding of `edgeprep.host.lookup`; in ``int`` mode the rows are
+- then the vocabulary lookup and encoding of `edgeprep.families.index_lookup.host`; in ``int`` mode the rows are
   padded with 0 (and cut) to ``output_sequence_length``, or to the longest row of the batch.
 """
 
@@ -18,7 +18,7 @@ import re
 
 import numpy as np
 
-from edgeprep.host.lookup import index_lookup, index_lookup_rows
+from edgeprep.families.index_lookup.host import index_lookup, index_lookup_rows
 
 PUNCTUATION = re.compile(r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']')
 ASCII_WHITESPACE = re.compile(r"[ \t\n\v\f\r]+")
@@ -78,3 +78,8 @@ def text_vectorization(values: np.ndarray, config: dict) -> np.ndarray:
         row = row[:width]
         out[i, : len(row)] = row
     return out
+
+
+def run(values: list[np.ndarray], config: dict) -> np.ndarray:
+    """The host step: ``text_vectorization`` of its one input."""
+    return text_vectorization(values[0], config)

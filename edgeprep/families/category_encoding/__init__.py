@@ -1,0 +1,31 @@
+"""CategoryEncoding: everything edgeprep does with it.
+
+- plan rule: ``LowerCategoryEncoding`` in `edgeprep.transforms.lower` today: `device` is ONE_HOT
+  then MAX (multi_hot) / SUM (count, weighted count) over the sample axis;
+- host step: `host` (`edgeprep.host.encode.encode`, when a host producer pulls it to the host);
+  both read `spec`;
+- parity samples: every index in ``[0, num_tokens)``, nothing outside (Keras raises there).
+"""
+
+from __future__ import annotations
+
+from edgeprep.config import HostKind
+from edgeprep.families.base import Family
+from edgeprep.families.category_encoding import host
+from edgeprep.parity.samples import VocabularyHint
+
+
+def spec(layer) -> dict:
+    """The portable config: output mode, depth (``num_tokens``) and dtype."""
+    return {"output_mode": layer.output_mode, "depth": int(layer.num_tokens), "dtype": layer.compute_dtype}
+
+
+def sample_hint(layer) -> VocabularyHint:
+    """Every index in ``[0, num_tokens)``."""
+    return VocabularyHint(ints=tuple(range(int(layer.num_tokens))), oov=False, sources=(layer.name,))
+
+
+FAMILY = Family(
+    name="category_encoding", classes=("CategoryEncoding",), host_kind=HostKind.CATEGORY_ENCODING, host=host.run,
+    spec=spec, sample_hint=sample_hint, cardinality=lambda layer: layer.num_tokens,
+)

@@ -1,0 +1,25 @@
+"""HashedCrossing: everything edgeprep does with it.
+
+- plan rule: ``HostHashedCrossing`` in `edgeprep.transforms.lower` today: ``tf.sparse.cross_hashed``
+  (FingerprintCat64 over uint64) has no builtin op, so the layer runs on the host;
+- host step: `host` (FingerprintCat64 of the features' fingerprints, bit-exact); it reads `spec`;
+- parity samples: those of Hashing (`edgeprep.families.hashing.sample_hint`).
+"""
+
+from __future__ import annotations
+
+from edgeprep.config import HostKind
+from edgeprep.families import hashing
+from edgeprep.families.base import Family
+from edgeprep.families.hashed_crossing import host
+
+
+def spec(layer) -> dict:
+    """The portable config: bins, output mode and dtype."""
+    return {"num_bins": int(layer.num_bins), "output_mode": layer.output_mode, "dtype": layer.compute_dtype}
+
+
+FAMILY = Family(
+    name="hashed_crossing", classes=("HashedCrossing",), host_kind=HostKind.HASHED_CROSSING, host=host.run, spec=spec,
+    sample_hint=hashing.sample_hint, cardinality=lambda layer: layer.num_bins,
+)

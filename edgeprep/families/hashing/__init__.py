@@ -1,0 +1,39 @@
+"""Hashing: everything edgeprep does with it.
+
+- plan rule: ``HostHashing`` in `edgeprep.transforms.lower` today: FarmHash Fingerprint64 (SipHash
+  with a salt) of the value's text has no builtin op, so the layer runs on the host
+  (``--allow-flex`` keeps Keras' own TensorFlow ops on the device instead);
+- host step: `host` (the hashes of `edgeprep.host.hashing`, bit-exact); it reads `spec`;
+- parity samples: a mix of integers and strings (`sample_hint`), shared with HashedCrossing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgeprep.config import HostKind
+from edgeprep.families.base import Family
+from edgeprep.families.hashing import host
+from edgeprep.parity.samples import VocabularyHint
+
+
+def spec(layer) -> dict:
+    """The portable config: bins, mask value, salt, output mode and dtype."""
+    mask = layer.mask_value
+    if isinstance(mask, bytes):
+        mask = mask.decode("utf-8")
+    elif isinstance(mask, np.generic):
+        mask = mask.item()
+    return {"num_bins": int(layer.num_bins), "mask_value": mask, "salt": [int(s) for s in layer.salt] if layer.salt is not None else None,
+            "output_mode": layer.output_mode, "dtype": layer.dtype}
+
+
+def sample_hint(layer) -> VocabularyHint:
+    """Integers (negatives included) and strings: any value hashes."""
+    return VocabularyHint(ints=(0, 1, 7, -3, 42), strings=("a", "b", "hash me"), sources=(layer.name,))
+
+
+FAMILY = Family(
+    name="hashing", classes=("Hashing",), host_kind=HostKind.HASHING, host=host.run, spec=spec,
+    sample_hint=sample_hint, cardinality=lambda layer: layer.num_bins,
+)

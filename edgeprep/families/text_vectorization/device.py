@@ -1,0 +1,66 @@
+"""TextVectorization as a Keras layer of TensorFlow string ops (Select-TF ops: only with --allow-flex),
+or, with no standardize/split, its inner lookup alone (`edgeprep.families.index_lookup.device`)."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from edgeprep.families.device import tf_ops
+from edgeprep.families.index_lookup.device import lookup_class
+
+
+@functools.cache
+def text_class():
+    """The ``Text`` layer class (imports TensorFlow)."""
+    ops = tf_ops()
+    tf = ops.tf
+    Lookup = lookup_class()
+
+    class Text(ops.Lowered):
+        """TextVectorization from TensorFlow string ops (Select-TF ops: only with --allow-flex)."""
+
+        def __init__(self, config, output_shape, output_dtype, **kwargs):
+            super().__init__(config, output_shape, output_dtype, **kwargs)
+            self._lookup = Lookup(config["lookup"], output_shape, output_dtype, indices_only=True, name=f"{self.name}_lookup")
+
+        def call(self, inputs):
+            from keras.src.utils.tf_utils import tf_encode_categorical_inputs
+
+            from edgeprep.families.text_vectorization.host import PUNCTUATION
+
+            c, lookup = self.config, self.config["lookup"]
+            x = tf.convert_to_tensor(inputs)
+            if c["standardize"] in ("lower", "lower_and_strip_punctuation"):
+                x = tf.strings.lower(x)
+            if c["standardize"] in ("strip_punctuation", "lower_and_strip_punctuation"):
+                x = tf.strings.regex_replace(x, PUNCTUATION.pattern, "")
+            if c["split"] is not None:
+                if x.shape.rank > 1:
+                    x = tf.squeeze(x, -1)
+                x = tf.strings.split(x) if c["split"] == "whitespace" else tf.strings.unicode_split(x, "UTF-8")
+                if c["ngrams"]:
+                    x = tf.strings.ngrams(x, ngram_width=tuple(c["ngrams"]), separator=" ")
+                ids = tf.ragged.map_flat_values(self._lookup, x)
+            else:
+                ids = self._lookup(x)
+            mode = c["output_mode"]
+            if mode == "int":
+                if isinstance(ids, tf.RaggedTensor):
+                    return ids.to_tensor(default_value=0, shape=[None, c["output_sequence_length"]])
+                if c["output_sequence_length"] is None:
+                    return ids
+                ids = ids[..., : c["output_sequence_length"]]
+                return tf.pad(ids, [[0, 0]] * (ids.shape.rank - 1) + [[0, c["output_sequence_length"] - tf.shape(ids)[-1]]])
+            counts = tf_encode_categorical_inputs(ids, "count" if mode == "tf_idf" else mode, lookup["depth"], dtype="int64")
+            if mode == "tf_idf":
+                return tf.cast(counts, tf.float32) * tf.constant(np.asarray(lookup["idf_weights"], np.float32))
+            return counts
+
+    return Text
+
+
+def text(config: dict, output, name: str):
+    """TextVectorization in TensorFlow string ops (needs Select-TF ops on TFLite)."""
+    return text_class()(config, tuple(output.shape), str(output.dtype), name=name)
