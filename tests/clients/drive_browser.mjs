@@ -6,7 +6,7 @@
 //   --fill SELECTOR=TEXT   type into a text field
 //   --click SELECTOR       click
 // then the page is awaited to "done" (or "error"), an optional --screenshot PATH is taken, and
-// {"state", "result", "console", "errors"} is printed as JSON on stdout.
+// {"state", "result", "shown" (the text of #result), "console", "errors"} is printed as JSON on stdout.
 //
 // node tests/clients/drive_browser.mjs URL [steps...] [--screenshot out.png] [--timeout 60000]
 
@@ -66,8 +66,8 @@ async function drive(options) {
     if (options.screenshot) {
       await page.screenshot({ path: options.screenshot, fullPage: true });
     }
-    const result = await page.evaluate(() => window.edgeprepResult ?? null);
-    return { state, result, console: messages, errors };
+    const [result, shown] = await page.evaluate(() => [window.edgeprepResult ?? null, document.querySelector("#result")?.textContent ?? null]);
+    return { state, result, shown, console: messages, errors };
   } finally {
     await browser.close();
   }
