@@ -22,20 +22,23 @@ MODELS = {
 
 @pytest.fixture(scope="session")
 def onnx_export(tmp_path_factory):
-    """``onnx_export(name) -> (keras model, export directory)``: each model exported to ONNX once per session."""
+    """``onnx_export(name, **options) -> (keras model, export directory)``: each model exported to ONNX
+    once per session; ``options`` are `ExportConfig` fields (defaults dropped, so they share the export)."""
     import edgeprep
-    from edgeprep.config import Target
+    from edgeprep.config import ExportConfig, Target
 
-    done: dict[str, tuple[object, Path]] = {}
+    done: dict[tuple, tuple[object, Path]] = {}
 
-    def get(name: str):
-        if name not in done:
+    def get(name: str, **options):
+        options = {field: value for field, value in options.items() if getattr(ExportConfig(), field) != value}
+        key = (name, *sorted(options.items()))
+        if key not in done:
             model = MODELS[name]()
             directory = tmp_path_factory.mktemp(f"onnx-{name}") / "dist"
-            result = edgeprep.export(model, directory, targets=(Target.ONNX,))
+            result = edgeprep.export(model, directory, targets=(Target.ONNX,), **options)
             assert result.passed, result
-            done[name] = (model, directory)
-        return done[name]
+            done[key] = (model, directory)
+        return done[key]
 
     return get
 

@@ -5,7 +5,9 @@ Keras and the golden outputs, with a screenshot."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+from edgeprep.config import OnnxLayout
 from edgeprep.parity.compare import Tolerance, compare
 from feeds import check_outputs, device_feeds, read_manifest, write_feed
 from js_clients import HERE, drive, serve
@@ -48,11 +50,12 @@ def shown_values(report: dict) -> dict[str, np.ndarray]:
     return {result["output"]: np.asarray(result["values"], dtype=np.float32)[None]}
 
 
-def test_example_classifies_an_image(onnx_export, node, chromium, tmp_path):
+@pytest.mark.parametrize("layout", list(OnnxLayout), ids=lambda layout: layout.value)
+def test_example_classifies_an_image(layout, onnx_export, node, chromium, tmp_path):
     """The user picks a PNG; the page shows Keras' top class, its outputs within the export's tolerance."""
     from PIL import Image
 
-    model, directory = onnx_export("seed_cnn")
+    model, directory = onnx_export("seed_cnn", onnx_layout=layout)
     pixels = digit_image()
     Image.fromarray(pixels, "L").save(tmp_path / "digit.png")
     screenshot = tmp_path / "page.png"
@@ -61,7 +64,7 @@ def test_example_classifies_an_image(onnx_export, node, chromium, tmp_path):
 
     keras_output = np.asarray(model(pixels.astype(np.float32)[None, :, :, None]))
     result = report["result"]
-    assert result["mode"] == "image" and result["dims"] == [1, 28, 28, 1]
+    assert result["mode"] == "image" and result["dims"] == ([1, 1, 28, 28] if layout is OnnxLayout.NCHW else [1, 28, 28, 1])
     top = int(keras_output.argmax())
     assert result["top"] == top and report["shown"].startswith(f"class {top} "), (report["shown"], keras_output)
     parity = compare("browser example", "keras", {result["output"]: keras_output}, shown_values(report), tolerance_of(directory))
