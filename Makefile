@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 OUT    := out
 
-.PHONY: install demo test test-slow bench clean
+.PHONY: install clients chromium demo test test-slow bench clean
 
 install: $(STAMP)
 
@@ -17,6 +17,28 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	@touch $(STAMP)
 
+# The JavaScript clients of tests/clients and examples/09_browser: onnxruntime-node, onnxruntime-web
+# and playwright-core from package-lock.json into ./node_modules (no install scripts: onnxruntime-node
+# ships its CPU binaries), and Debian's chromium. Quick when already installed. Without npm or apt-get
+# the client tests skip, except under CI, where a missing client is an error.
+NODE_STAMP := node_modules/.installed
+SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+clients: $(NODE_STAMP) chromium
+
+$(NODE_STAMP): package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		ONNXRUNTIME_NODE_INSTALL=skip npm ci --ignore-scripts --no-audit --no-fund --loglevel=error && touch $@; \
+	elif [ -n "$$CI" ]; then echo "npm is missing: CI needs Node.js 20+ and npm" >&2; exit 1; \
+	else echo "npm not found: the JavaScript client tests (tests/clients) will skip"; fi
+
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		if command -v apt-get >/dev/null 2>&1; then \
+			$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium; \
+		elif [ -n "$$CI" ]; then echo "chromium is missing and apt-get is not available" >&2; exit 1; \
+		else echo "chromium not found: the headless browser tests (tests/clients) will skip"; fi; }
+
 demo: $(STAMP)
 	$(BIN)/python examples/01_image_normalization/train.py --out $(OUT)/digits.keras
 	$(BIN)/edgeprep inspect $(OUT)/digits.keras
@@ -24,10 +46,10 @@ demo: $(STAMP)
 	$(BIN)/edgeprep verify $(OUT)/digits-dist
 	@echo "demo: artifacts and manifest in $(OUT)/digits-dist"
 
-test: $(STAMP)
+test: $(STAMP) clients
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
-test-slow: $(STAMP)
+test-slow: $(STAMP) clients
 	EDGEPREP_SLOW=1 $(BIN)/python -m pytest -q -p no:cacheprovider
 
 bench: $(STAMP)  # every benchmark, side by side per script; bench.py last assembles BENCHMARKS.md
