@@ -18,10 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edgeprep.compose.adapt import LayerAnalyzer, LayerToAdapt
+from edgeprep.compose.analyzer import LayerAnalyzer, LayerToAdapt
 from edgeprep.errors import UsageError
 from edgeprep.families.base import Family, config_list
-from edgeprep.parity.samples import InputHint
+from edgeprep.parity.hints import InputHint
 
 
 @dataclass

@@ -19,10 +19,9 @@ manifest so a failure reproduces.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 
+from edgeprep.parity.hints import InputHint, VocabularyHint
 from edgeprep.specs import TensorSpec
 
 OOV_STRINGS = ("", "zzz-not-in-vocab", "Ünïcödé", "日本語", "MiXeD CaSe", " ", "a\u00a0b", "emoji🙂")
@@ -35,38 +34,6 @@ LOOK_THROUGH = {
     "Resizing", "CenterCrop", "RandomCrop", "InputLayer", "Cast", "Reshape", "Permute",
     "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D",
 }
-
-
-@dataclass(frozen=True)
-class InputHint:
-    """How to draw raw values for one input."""
-
-    kind: str  # "uniform" | "normal" | "integer" | "bool" | "default" | "vocabulary" (low: a VocabularyHint)
-    low: object = 0.0
-    high: object = 1.0
-    reason: str = "by dtype"
-
-
-@dataclass(frozen=True)
-class VocabularyHint:
-    """What the layers reading one input find interesting."""
-
-    strings: tuple[str, ...] = ()
-    ints: tuple[int, ...] = ()
-    floats: tuple[float, ...] = ()
-    text_words: tuple[str, ...] = ()
-    oov: bool = True
-    sources: tuple[str, ...] = field(default=())
-
-    def merge(self, other: "VocabularyHint") -> "VocabularyHint":
-        return VocabularyHint(
-            self.strings + other.strings, self.ints + other.ints, self.floats + other.floats, self.text_words + other.text_words,
-            self.oov and other.oov, self.sources + other.sources,
-        )
-
-    @property
-    def reason(self) -> str:
-        return "vocabulary of " + ", ".join(self.sources) if self.sources else "generic strings"
 
 
 def vocabulary_hint(graph, tensor, look_through: set[str]) -> VocabularyHint | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from edgeprep.config import HostKind
 from edgeprep.families.base import Family
 from edgeprep.families.category_encoding import host
-from edgeprep.parity.samples import VocabularyHint
+from edgeprep.parity.hints import VocabularyHint
 
 
 def spec(layer) -> dict:

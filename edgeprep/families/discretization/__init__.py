@@ -17,7 +17,7 @@ from edgeprep.config import HostKind
 from edgeprep.families.base import Family, config_list
 from edgeprep.families.discretization import host
 from edgeprep.families.discretization.analyzer import DiscretizationAnalyzer
-from edgeprep.parity.samples import VocabularyHint
+from edgeprep.parity.hints import VocabularyHint
 
 
 def spec(layer) -> dict:

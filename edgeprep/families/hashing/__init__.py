@@ -14,7 +14,7 @@ import numpy as np
 from edgeprep.config import HostKind
 from edgeprep.families.base import Family
 from edgeprep.families.hashing import host
-from edgeprep.parity.samples import VocabularyHint
+from edgeprep.parity.hints import VocabularyHint
 
 
 def spec(layer) -> dict:

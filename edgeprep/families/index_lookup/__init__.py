@@ -21,7 +21,7 @@ from edgeprep.config import HostKind
 from edgeprep.families.base import Family, config_list, plain
 from edgeprep.families.index_lookup import host
 from edgeprep.families.index_lookup.analyzer import LookupAnalyzer
-from edgeprep.parity.samples import VocabularyHint
+from edgeprep.parity.hints import VocabularyHint
 
 
 def spec(layer) -> dict:

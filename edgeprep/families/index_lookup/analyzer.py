@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edgeprep.compose.adapt import LayerAnalyzer, LayerToAdapt
+from edgeprep.compose.analyzer import LayerAnalyzer, LayerToAdapt
 from edgeprep.errors import DataError, UsageError
 
 COMPACT_EVERY = 16  # pending (tokens, counts) parts before they are aggregated into one

@@ -16,7 +16,7 @@ from edgeprep.config import HostKind
 from edgeprep.families import index_lookup
 from edgeprep.families.base import Family
 from edgeprep.families.text_vectorization import host
-from edgeprep.parity.samples import VocabularyHint
+from edgeprep.parity.hints import VocabularyHint
 
 
 def spec(layer) -> dict:

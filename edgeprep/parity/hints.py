@@ -1,0 +1,40 @@
+"""What parity samples should hit: the hint types layer families return (`edgeprep.families`) and
+`edgeprep.parity.samples` draws from. A leaf module, so families can name them without importing the
+sample generator that looks families up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class InputHint:
+    """How to draw raw values for one input."""
+
+    kind: str  # "uniform" | "normal" | "integer" | "bool" | "default" | "vocabulary" (low: a VocabularyHint)
+    low: object = 0.0
+    high: object = 1.0
+    reason: str = "by dtype"
+
+
+@dataclass(frozen=True)
+class VocabularyHint:
+    """What the layers reading one input find interesting."""
+
+    strings: tuple[str, ...] = ()
+    ints: tuple[int, ...] = ()
+    floats: tuple[float, ...] = ()
+    text_words: tuple[str, ...] = ()
+    oov: bool = True
+    sources: tuple[str, ...] = field(default=())
+
+    def merge(self, other: "VocabularyHint") -> "VocabularyHint":
+        return VocabularyHint(
+            self.strings + other.strings, self.ints + other.ints, self.floats + other.floats, self.text_words + other.text_words,
+            self.oov and other.oov, self.sources + other.sources,
+        )
+
+    @property
+    def reason(self) -> str:
+        return "vocabulary of " + ", ".join(self.sources) if self.sources else "generic strings"
