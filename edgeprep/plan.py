@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from edgeprep.config import Action, ExportConfig, Target
 from edgeprep.graph import Call, Graph, flatten
+from edgeprep.transforms.base import Phase
 from edgeprep.transforms.rewrite import Edit, Refusal, Rewrite, Severity
 from edgeprep.transforms.split import HostSplit
 
@@ -67,7 +68,7 @@ class Plan:
 def make_plan(model, target: Target, config: ExportConfig) -> Plan:
     """Run every registered rule for ``target`` over a fresh flattened graph of ``model``."""
     from edgeprep.backend import backend
-    from edgeprep.transforms import phases
+    from edgeprep.families import phases
     from edgeprep.transforms.optins import apply_opt_ins
     from edgeprep.transforms.split import close_host_split, host_split, split_problems
 
@@ -75,7 +76,7 @@ def make_plan(model, target: Target, config: ExportConfig) -> Plan:
     graph = flatten(model)
     applied: list[Rewrite] = []
     for phase, rules in phases(converter.rules()):
-        if phase == "fold" and not config.fold:
+        if phase is Phase.FOLD and not config.fold:
             continue
         for path in [call.path for call in graph.calls]:
             call = graph.call(path)

@@ -72,8 +72,6 @@ REPO = Path(__file__).resolve().parents[1]
 PENDING = {
     # legacy/source.py imports load.check_saved_model_ops; the SavedModel scan is moving to its own module.
     ("edgeprep.legacy.source", "edgeprep.load"),
-    # fold_affine.py looks up transforms.FOLD_RULES; the rule registry is moving to edgeprep/families/.
-    ("edgeprep.transforms.fold_affine", "edgeprep.transforms"),
 }
 
 

@@ -11,7 +11,7 @@ import pytest
 import edgeprep
 from conftest import artifact_ops, random_ops
 from edgeprep.config import Target
-from edgeprep.transforms.strip import AUGMENTATION_CLASSES, REGULARIZATION_CLASSES
+from edgeprep.families.augmentation import AUGMENTATION_CLASSES, REGULARIZATION_CLASSES
 from zoo import SLOW, ZOO
 
 STRIPPED = set(AUGMENTATION_CLASSES) | set(REGULARIZATION_CLASSES)

@@ -22,7 +22,8 @@ from converters.rules import LowerDepthwiseGroupedConv
 from edgeprep.config import Action, ExportConfig, Quantization, Target
 from edgeprep.graph import Graph
 from edgeprep.transforms.base import LayerRule
-from edgeprep.transforms.lower import LowerDiscretization, LoweringRule
+from edgeprep.families.discretization import LowerDiscretization
+from edgeprep.transforms.lower import LoweringRule
 from edgeprep.transforms.rewrite import Rewrite
 
 # lowering rule -> why int8 TFLite cannot run what it lowered exactly

@@ -1,10 +1,11 @@
 """Layer families: one home per family of Keras layers, listed in one explicit tuple.
 
 A family holds everything edgeprep does with its layers (see `edgeprep.families.base.Family`):
-the device layer the converters see, the host step and its portable config, the parity samples
-that exercise it, its adapt analyzer and its Keras 2 translation. Each family's plan rule still
-lives in `edgeprep.transforms` (its module docstring says where). Everything that dispatches on a
-layer class or a host kind looks the family up here. Adding a family: one module (or package)
+its plan rules, the device layer the converters see, the host step and its portable config, the
+parity samples that exercise it, its adapt analyzer and its Keras 2 translation. Everything that
+dispatches on a layer class or a host kind looks the family up here, and the rule registry the
+planner runs (`phases`) is read from `FAMILIES`: strip, fold and lower rules in family order, then
+the explicit refusals of `edgeprep.transforms.coverage`, then the converter's own lowerings. Adding a family: one module (or package)
 exposing ``FAMILY``, plus one line in `FAMILIES`; see the README's contributing section.
 
 Nothing here imports TensorFlow or Keras; the host code (``<family>/host.py``) needs only NumPy.
@@ -17,6 +18,9 @@ from edgeprep.families import (
     affine, augmentation, category_encoding, discretization, hashed_crossing, hashing, index_lookup, text_vectorization,
 )
 from edgeprep.families.base import Family, HostFn
+from edgeprep.transforms.base import LayerRule, Phase
+from edgeprep.transforms.coverage import Unsupported
+from edgeprep.transforms.lower import LoweringRule
 
 FAMILIES: tuple[Family, ...] = (
     index_lookup.FAMILY,
@@ -28,6 +32,21 @@ FAMILIES: tuple[Family, ...] = (
     affine.FAMILY,
     augmentation.FAMILY,
 )
+
+# Every family's rules, then the refusals of layers no family takes (the end of the lower phase).
+ALL_RULES: tuple[LayerRule, ...] = tuple(rule for family in FAMILIES for rule in family.rules) + (Unsupported(),)
+
+# The rules whose layers can run as host steps (`LoweringRule.place_on_host`), for the host split.
+HOST_RULES: tuple[LoweringRule, ...] = tuple(rule for rule in ALL_RULES if isinstance(rule, LoweringRule))
+
+
+def phases(converter_rules: tuple[LayerRule, ...] = ()) -> tuple[tuple[Phase, tuple[LayerRule, ...]], ...]:
+    """The planner's rules phase by phase; ``converter_rules`` (a backend's `rules`) end the lower phase."""
+    return tuple(
+        (phase, tuple(rule for rule in ALL_RULES if rule.phase is phase) + (converter_rules if phase is Phase.LOWER else ()))
+        for phase in Phase
+    )
+
 
 _BY_CLASS: dict[str, Family] = {name: family for family in FAMILIES for name in family.classes}
 
@@ -59,4 +78,6 @@ def adapted_classes() -> tuple[str, ...]:
     return tuple(dict.fromkeys(name for family in FAMILIES if family.analyzer is not None for name in family.analyzer.adapts))
 
 
-__all__ = ["FAMILIES", "Family", "adapted_classes", "analyzer_for", "for_class", "for_layer", "host_kinds"]
+__all__ = [
+    "ALL_RULES", "FAMILIES", "HOST_RULES", "Family", "adapted_classes", "analyzer_for", "for_class", "for_layer", "host_kinds", "phases",
+]

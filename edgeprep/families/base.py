@@ -19,11 +19,12 @@ HostFn = Callable[[list[np.ndarray], dict], np.ndarray]
 
 @dataclass(frozen=True)
 class Family:
-    """Everything edgeprep knows about one family of Keras layers, except its plan rule.
+    """Everything edgeprep knows about one family of Keras layers.
 
     Attributes:
         name: the family's module name under `edgeprep.families`.
         classes: the Keras class names the family handles (Keras 2 names included).
+        rules: its plan rules (`edgeprep.transforms.base.LayerRule`, each with its `Phase`).
         host_kind: the ``kind`` its host steps carry in ``preprocess.json``.
         host: the NumPy implementation of a host step, ``host(inputs, config) -> output``.
         spec: ``spec(layer) -> config``, the portable (JSON-ready) configuration that the host
@@ -46,6 +47,7 @@ class Family:
 
     name: str
     classes: tuple[str, ...]
+    rules: tuple[Any, ...] = ()
     host_kind: HostKind | None = None
     host: HostFn | None = None
     spec: Callable[[Any], dict] | None = None

@@ -56,7 +56,7 @@ def vocabulary_hint(graph, tensor, look_through: set[str]) -> VocabularyHint | N
 
 def input_hints(graph) -> dict[str, InputHint]:
     """Range hints for every input of a flattened (unedited) graph."""
-    from edgeprep.transforms.strip import AUGMENTATION_CLASSES, REGULARIZATION_CLASSES
+    from edgeprep.families.augmentation import AUGMENTATION_CLASSES, REGULARIZATION_CLASSES
 
     through = LOOK_THROUGH | set(AUGMENTATION_CLASSES) | set(REGULARIZATION_CLASSES)
     hints = {}

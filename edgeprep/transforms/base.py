@@ -7,6 +7,7 @@ Neither changes the graph or its calls. The module docstring of each rule states
 
 from __future__ import annotations
 
+import enum
 from abc import ABC, abstractmethod
 from typing import ClassVar
 
@@ -27,6 +28,16 @@ def keras_class_name(layer) -> str | None:
     return None
 
 
+class Phase(enum.Enum):
+    """When a rule runs. Phases run in this order over the flattened graph: strip (training-only
+    layers go first, so they never block a fold), fold (affine preprocessing into weights), lower
+    (table/text layers into builtin ops, then the lowerings the target's converter needs)."""
+
+    STRIP = "strip"
+    FOLD = "fold"
+    LOWER = "lower"
+
+
 class LayerRule(ABC):
     """A transform of one layer family.
 
@@ -36,12 +47,14 @@ class LayerRule(ABC):
             subclass may change what the layer does).
         action: the action recorded when the rule applies.
         targets: targets the rule applies to.
+        phase: when it runs (`Phase`).
     """
 
     name: ClassVar[str]
     classes: ClassVar[tuple[str, ...]]
     action: ClassVar[Action]
     targets: ClassVar[tuple[Target, ...]] = ALL_TARGETS
+    phase: ClassVar[Phase] = Phase.LOWER
 
     def matches(self, call: Call) -> bool:
         return keras_class_name(call.layer) in self.classes

@@ -49,7 +49,7 @@ import numpy as np
 from edgeprep import layers
 from edgeprep.config import Action, Target
 from edgeprep.graph import Call, Graph
-from edgeprep.transforms.base import LayerRule, current_layer, keras_class_name
+from edgeprep.transforms.base import LayerRule, Phase, current_layer, keras_class_name
 from edgeprep.transforms.fold_linear import absorber_of
 from edgeprep.transforms.fold_map import AffineMap
 from edgeprep.transforms.rewrite import Edit, Refusal, Rewrite
@@ -90,6 +90,7 @@ class AffineRule(LayerRule):
     """A rule for one affine preprocessing family; the shared engine does the folding."""
 
     action = Action.FOLDED
+    phase = Phase.FOLD
     prefer_backward: ClassVar[bool] = False
 
     @abstractmethod
@@ -100,23 +101,25 @@ class AffineRule(LayerRule):
     def raw_range(self, layer, rank: int) -> tuple[np.ndarray, np.ndarray]:
         """The raw input range the layer expects (what parity samples draw), per element."""
 
+    @abstractmethod
+    def peers(self) -> tuple[AffineRule, ...]:
+        """The affine rules whose layers a chain may combine with this one's (its family's fold rules)."""
+
     def check(self, call: Call, graph: Graph, target: Target) -> Refusal | None:
         """A note when nothing folds: the layer is then exported as it is."""
-        decision = decide(call, graph)
+        decision = decide(call, graph, self)
         return Refusal.note(decision.reason) if decision.kind is Kind.NONE else None
 
     def rewrite(self, call: Call, graph: Graph, target: Target) -> Rewrite:
-        return rewrite_of(decide(call, graph), self.name)
+        return rewrite_of(decide(call, graph, self), self.name)
 
 
-def _rule_of(call: Call) -> AffineRule | None:
-    from edgeprep.transforms import FOLD_RULES
-
-    return next((rule for rule in FOLD_RULES if isinstance(rule, AffineRule) and rule.matches(call)), None)
+def _rule_of(call: Call, peers: tuple[AffineRule, ...]) -> AffineRule | None:
+    return next((rule for rule in peers if rule.matches(call)), None)
 
 
-def _map_of(call: Call) -> AffineMap | None:
-    rule = _rule_of(call)
+def _map_of(call: Call, peers: tuple[AffineRule, ...]) -> AffineMap | None:
+    rule = _rule_of(call, peers)
     if rule is None or call.passthrough or call.op is not None or call.action is not Action.KEPT or len(call.inputs) != 1:
         return None
     policy = getattr(call.layer, "dtype_policy", None)
@@ -125,16 +128,16 @@ def _map_of(call: Call) -> AffineMap | None:
     return rule.affine(call.layer, len(call.inputs[0].shape))
 
 
-def collect_chain(head: Call, graph: Graph) -> tuple[list[Call], AffineMap | None]:
-    """The chain starting at ``head`` and its composed map (None if ``head`` has no exact map)."""
-    affine = _map_of(head)
+def collect_chain(head: Call, graph: Graph, peers: tuple[AffineRule, ...]) -> tuple[list[Call], AffineMap | None]:
+    """The chain starting at ``head`` (layers of ``peers``) and its composed map (None if ``head`` has no exact map)."""
+    affine = _map_of(head, peers)
     chain = [head]
     while affine is not None:
         output = chain[-1].outputs[0]
         consumers = graph.consumers(output)
         if graph.is_output(output) or len(consumers) != 1:
             break
-        following = _map_of(consumers[0])
+        following = _map_of(consumers[0], peers)
         if following is None or following.scale.ndim != affine.scale.ndim:
             break
         affine = affine.then(following)
@@ -142,13 +145,14 @@ def collect_chain(head: Call, graph: Graph) -> tuple[list[Call], AffineMap | Non
     return chain, affine
 
 
-def decide(head: Call, graph: Graph) -> Decision:
-    """Choose FULL / SCALE / BACKWARD / FUSED / NONE for the chain starting at ``head``."""
-    chain, affine = collect_chain(head, graph)
+def decide(head: Call, graph: Graph, rule: AffineRule) -> Decision:
+    """Choose FULL / SCALE / BACKWARD / FUSED / NONE for the chain starting at ``head`` (``rule``'s layer)."""
+    peers = rule.peers()
+    chain, affine = collect_chain(head, graph, peers)
     if affine is None:
         return Decision(Kind.NONE, tuple(chain), reason="not folded: its map cannot be read exactly")
     attempts = [_forward, _backward]
-    if any(_rule_of(call).prefer_backward for call in chain):
+    if any(_rule_of(call, peers).prefer_backward for call in chain):
         attempts.reverse()
     reasons = []
     for attempt in attempts:
@@ -159,7 +163,7 @@ def decide(head: Call, graph: Graph) -> Decision:
     why = "; ".join(reasons)
     if len(chain) == 1:
         return Decision(Kind.NONE, tuple(chain), reason=f"not folded: {why}")
-    return Decision(Kind.FUSED, tuple(chain), keep=_fused_form(chain, affine), reason=why)
+    return Decision(Kind.FUSED, tuple(chain), keep=_fused_form(chain, affine, rule), reason=why)
 
 
 def _forward(chain: list[Call], affine: AffineMap, graph: Graph) -> Decision | str:
@@ -234,12 +238,12 @@ def _backward(chain: list[Call], affine: AffineMap, graph: Graph) -> Decision | 
     return built if isinstance(built, str) else Decision(Kind.BACKWARD, tuple(chain), built)
 
 
-def _fused_form(chain: list[Call], affine: AffineMap) -> tuple:
+def _fused_form(chain: list[Call], affine: AffineMap, head_rule: AffineRule) -> tuple:
     """The one op a chain becomes when nothing folds, in the order the original computes it."""
     if affine.anchor_weight > MAX_FOLDED_SHIFT:
         return affine.anchor, affine.scale, affine.offset
     shift = affine.raw_shift()
-    if _rule_of(chain[0]).name == "fold-normalization" and shift is not None and _add_is_safe(chain, affine, shift):
+    if head_rule.name == "fold-normalization" and shift is not None and _add_is_safe(chain, affine, shift, head_rule):
         return shift, affine.scale, None
     return None, affine.scale, affine.total_offset
 
@@ -272,9 +276,9 @@ def _float16_safe(new, old) -> bool:
     return bool(np.isfinite(new_peak)) and new_peak <= max(FLOAT16_MAX, peak(old))
 
 
-def _add_is_safe(chain: list[Call], affine: AffineMap, add: np.ndarray) -> bool:
+def _add_is_safe(chain: list[Call], affine: AffineMap, add: np.ndarray, head_rule: AffineRule) -> bool:
     """Whether ``|x + add|`` stays within ``max(|x|, |z|)`` over the head's raw range."""
-    low, high = _rule_of(chain[0]).raw_range(chain[0].layer, affine.scale.ndim)
+    low, high = head_rule.raw_range(chain[0].layer, affine.scale.ndim)
     ends = [np.broadcast_to(end, np.broadcast_shapes(np.shape(end), affine.scale.shape)) for end in (low, high)]
     bound = max(max(np.max(np.abs(end)), np.max(np.abs(affine.apply(end)))) for end in ends)
     return max(np.max(np.abs(end + add)) for end in ends) <= bound * (1 + 1e-6)

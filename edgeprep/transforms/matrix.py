@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from edgeprep.config import ALL_TARGETS, Action, Target
+from edgeprep.transforms.base import Phase
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ def _first_line(obj) -> str:
 def support_matrix() -> list[Row]:
     """Every layer class a rule, the coverage table or the strip list names, with its action per target."""
     from edgeprep.backend import converter_rules
-    from edgeprep.transforms import phases
+    from edgeprep.families import phases
     from edgeprep.transforms.coverage import CONTAINERS, KEPT_AS_IS, UNSUPPORTED
 
     rows: dict[str, Row] = {}
@@ -44,7 +45,7 @@ def support_matrix() -> list[Row]:
                         actions[target] = Action.UNSUPPORTED.value
                     elif target not in rule.targets or rule.action is Action.UNSUPPORTED:
                         actions[target] = Action.KEPT.value
-                    elif phase == "fold":
+                    elif phase is Phase.FOLD:
                         actions[target] = "folded where exact"
                     else:
                         actions[target] = rule.action.value

@@ -3,7 +3,7 @@
 A host step can only read raw model inputs or other host steps' outputs (the device artifact
 runs after the host). So when a HOST layer reads a value computed by a device layer, that
 producer moves to the host too if its rule can run it there (a rule of
-`edgeprep.transforms.lower.HOST_RULES`, e.g. the StringLookup feeding a HashedCrossing); otherwise
+`edgeprep.families.HOST_RULES`, e.g. the StringLookup feeding a HashedCrossing); otherwise
 the plan reports a problem. Every host output that a device layer or
 a model output reads becomes an input of the device artifact, named after its layer.
 """
@@ -43,7 +43,7 @@ class HostSplit:
 
 def _host_rule_for(call: Call, target):
     """The rule that can run ``call`` on the host for ``target``, or None."""
-    from edgeprep.transforms.lower import HOST_RULES
+    from edgeprep.families import HOST_RULES
 
     return next((rule for rule in HOST_RULES if target in rule.targets and rule.matches(call)), None)
 

@@ -8,7 +8,7 @@ import pytest
 
 from edgeprep.config import Action, ExportConfig, Target
 from edgeprep.plan import make_plan
-from edgeprep.transforms import ALL_RULES
+from edgeprep.families import ALL_RULES
 from edgeprep.transforms.coverage import CONTAINERS, KEPT_AS_IS, UNSUPPORTED
 
 TESTED_RULES = ("unsupported",)

@@ -7,7 +7,7 @@ import ast
 from pathlib import Path
 
 from edgeprep.backend import converter_rules
-from edgeprep.transforms import ALL_RULES
+from edgeprep.families import ALL_RULES
 
 TESTS = Path(__file__).resolve().parents[1]
 

@@ -10,9 +10,9 @@ import pytest
 from edgeprep.config import Action, ExportConfig, HostKind, Quantization, Target
 from edgeprep.graph import flatten
 from edgeprep.plan import make_plan
-from edgeprep.transforms import PHASES
-from edgeprep.transforms.fold import FoldNormalization
-from edgeprep.transforms.lower import LowerDiscretization
+from edgeprep.families import phases
+from edgeprep.families.affine import FoldNormalization
+from edgeprep.families.discretization import LowerDiscretization
 from edgeprep.transforms.optins import apply_opt_ins
 from converters.tflite.rules import place as place_for_int8
 from edgeprep.transforms.rewrite import Severity
@@ -37,7 +37,7 @@ def _unchanged(graph, snapshot) -> bool:
 def test_rules_return_rewrites_and_leave_the_graph_unchanged(factory):
     graph = flatten(factory())
     applied = 0
-    for _, rules in PHASES:
+    for _, rules in phases():
         for call in graph.calls:
             for rule in rules:
                 if not (Target.ONNX in rule.targets and rule.matches(call)):

@@ -9,7 +9,7 @@ import pytest
 from edgeprep.config import Action, ExportConfig, Target
 from edgeprep.graph import rebuild
 from edgeprep.plan import make_plan
-from edgeprep.transforms.strip import AUGMENTATION_CLASSES, REGULARIZATION_CLASSES
+from edgeprep.families.augmentation import AUGMENTATION_CLASSES, REGULARIZATION_CLASSES
 
 TESTED_RULES = ("strip-training-only", "replace-random-crop")
 

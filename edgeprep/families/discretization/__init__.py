@@ -1,7 +1,7 @@
 """Discretization: everything edgeprep does with it.
 
-- plan rule: ``LowerDiscretization`` in `edgeprep.transforms.lower` today (and its int8 placement
-  in `edgeprep.transforms.quantized`): `device` is a binary-searched ``Bucketize`` in float32 (a
+- plan rule: ``LowerDiscretization`` (below; its int8 placement is
+  in `converters.tflite.rules`): `device` is a binary-searched ``Bucketize`` in float32 (a
   value on a boundary goes up, NaN to the last bin), then the encoding;
 - host step: `host` (``np.searchsorted`` in float32); both read `spec`;
 - parity samples: every bin boundary exactly and the floats just below and above it;
@@ -15,9 +15,11 @@ import numpy as np
 
 from edgeprep.config import HostKind
 from edgeprep.families.base import Family, config_list
-from edgeprep.families.discretization import host
+from edgeprep.families.discretization import device, host
 from edgeprep.families.discretization.analyzer import DiscretizationAnalyzer
 from edgeprep.parity.hints import VocabularyHint
+from edgeprep.transforms.lower import LoweringRule, sparse_or_ragged
+from edgeprep.transforms.rewrite import Refusal
 
 
 def spec(layer) -> dict:
@@ -44,9 +46,28 @@ def keras2_state(config: dict, layer) -> None:
         config["bin_boundaries"], config["num_bins"] = config_list(layer.bin_boundaries), None
 
 
+class LowerDiscretization(LoweringRule):
+    """Discretization: binary-searched Bucketize, then the encoding."""
+
+    name = "lower-discretization"
+    classes = ("Discretization",)
+    host_kind = HostKind.DISCRETIZATION
+
+    def check(self, call, graph, target):
+        if call.layer.bin_boundaries is None:
+            return Refusal.fatal(f"{call.layer.name}: Discretization has no bin boundaries; adapt it or pass bin_boundaries before export")
+        return Refusal.fatal(sparse_or_ragged(call.layer))
+
+    spec = staticmethod(spec)
+
+    def device(self, call, config, target):
+        n = len(config["bin_boundaries"])
+        return device.discretize(config, call.outputs[0], name=f"{call.layer.name}_lowered"), f"binary search over {n} bin boundaries (float32, boundary values go up)"
+
+
 FAMILY = Family(
     name="discretization", classes=("Discretization",), host_kind=HostKind.DISCRETIZATION, host=host.run, spec=spec,
     sample_hint=sample_hint, analyzer=DiscretizationAnalyzer,
     cardinality=lambda layer: layer.num_bins if layer.num_bins is not None else len(layer.bin_boundaries) + 1,
-    keras2_state=keras2_state,
+    keras2_state=keras2_state, rules=(LowerDiscretization(),),
 )

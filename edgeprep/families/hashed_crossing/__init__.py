@@ -1,6 +1,6 @@
 """HashedCrossing: everything edgeprep does with it.
 
-- plan rule: ``HostHashedCrossing`` in `edgeprep.transforms.lower` today: ``tf.sparse.cross_hashed``
+- plan rule: ``HostHashedCrossing`` (below, on `edgeprep.transforms.lower.LoweringRule`): ``tf.sparse.cross_hashed``
   (FingerprintCat64 over uint64) has no builtin op, so the layer runs on the host;
 - host step: `host` (FingerprintCat64 of the features' fingerprints, bit-exact); it reads `spec`;
 - parity samples: those of Hashing (`edgeprep.families.hashing.sample_hint`).
@@ -8,10 +8,11 @@
 
 from __future__ import annotations
 
-from edgeprep.config import HostKind
+from edgeprep.config import Action, HostKind
 from edgeprep.families import hashing
 from edgeprep.families.base import Family
 from edgeprep.families.hashed_crossing import host
+from edgeprep.transforms.lower import LoweringRule
 
 
 def spec(layer) -> dict:
@@ -19,7 +20,21 @@ def spec(layer) -> dict:
     return {"num_bins": int(layer.num_bins), "output_mode": layer.output_mode, "dtype": layer.compute_dtype}
 
 
+class HostHashedCrossing(LoweringRule):
+    """HashedCrossing: FingerprintCat64 of the features' fingerprints: host only."""
+
+    name = "host-hashed-crossing"
+    classes = ("HashedCrossing",)
+    action = Action.HOST
+    host_kind = HostKind.HASHED_CROSSING
+
+    spec = staticmethod(spec)
+
+    def device(self, call, config, target):
+        return None, "tf.sparse.cross_hashed (FingerprintCat64 over uint64) has no builtin op; runs on the host"
+
+
 FAMILY = Family(
     name="hashed_crossing", classes=("HashedCrossing",), host_kind=HostKind.HASHED_CROSSING, host=host.run, spec=spec,
-    sample_hint=hashing.sample_hint, cardinality=lambda layer: layer.num_bins,
+    sample_hint=hashing.sample_hint, cardinality=lambda layer: layer.num_bins, rules=(HostHashedCrossing(),),
 )

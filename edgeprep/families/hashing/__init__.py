@@ -1,6 +1,6 @@
 """Hashing: everything edgeprep does with it.
 
-- plan rule: ``HostHashing`` in `edgeprep.transforms.lower` today: FarmHash Fingerprint64 (SipHash
+- plan rule: ``HostHashing`` (below, on `edgeprep.transforms.lower.LoweringRule`): FarmHash Fingerprint64 (SipHash
   with a salt) of the value's text has no builtin op, so the layer runs on the host
   (``--allow-flex`` keeps Keras' own TensorFlow ops on the device instead);
 - host step: `host` (the hashes of `edgeprep.host.hashing`, bit-exact); it reads `spec`;
@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgeprep.config import HostKind
+from edgeprep.config import Action, HostKind
 from edgeprep.families.base import Family
 from edgeprep.families.hashing import host
 from edgeprep.parity.hints import VocabularyHint
+from edgeprep.transforms.lower import LoweringRule
 
 
 def spec(layer) -> dict:
@@ -33,7 +34,22 @@ def sample_hint(layer) -> VocabularyHint:
     return VocabularyHint(ints=(0, 1, 7, -3, 42), strings=("a", "b", "hash me"), sources=(layer.name,))
 
 
+class HostHashing(LoweringRule):
+    """Hashing: FarmHash Fingerprint64 (SipHash with a salt) of the value's text: host only."""
+
+    name = "host-hashing"
+    classes = ("Hashing",)
+    action = Action.HOST
+    host_kind = HostKind.HASHING
+
+    spec = staticmethod(spec)
+
+    def device(self, call, config, target):
+        what = "SipHash (salted)" if config["salt"] is not None else "FarmHash Fingerprint64"
+        return None, f"{what} string hashing has no builtin op; runs on the host"
+
+
 FAMILY = Family(
     name="hashing", classes=("Hashing",), host_kind=HostKind.HASHING, host=host.run, spec=spec,
-    sample_hint=sample_hint, cardinality=lambda layer: layer.num_bins,
+    sample_hint=sample_hint, cardinality=lambda layer: layer.num_bins, rules=(HostHashing(),),
 )

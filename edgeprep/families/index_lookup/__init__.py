@@ -1,6 +1,6 @@
 """StringLookup and IntegerLookup (Keras ``IndexLookup``): everything edgeprep does with them.
 
-- plan rule: ``LowerIndexLookup`` in `edgeprep.transforms.lower` today: a lookup goes on the device
+- plan rule: ``LowerIndexLookup`` (below, on `edgeprep.transforms.lower.LoweringRule`): a lookup goes on the device
   (`device`: hash table for strings, binary search for integers, GATHER for ``invert=True``) unless
   its OOV buckets are hashed (``num_oov_indices > 1`` on strings or ``oov_method="farmhash"``),
   which only the host reproduces;
@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgeprep.config import HostKind
+from edgeprep.config import HostKind, Target
 from edgeprep.families.base import Family, config_list, plain
-from edgeprep.families.index_lookup import host
+from edgeprep.families.index_lookup import device, host
 from edgeprep.families.index_lookup.analyzer import LookupAnalyzer
+from edgeprep.graph import Call, Graph
 from edgeprep.parity.hints import VocabularyHint
+from edgeprep.transforms.lower import LoweringRule, sparse_or_ragged
+from edgeprep.transforms.rewrite import Refusal
 
 
 def spec(layer) -> dict:
@@ -88,9 +91,40 @@ def keras2_state(config: dict, layer) -> None:
             config["idf_weights"] = config_list(np.asarray(lookup.idf_weights)[: len(vocabulary)])
 
 
+class LowerIndexLookup(LoweringRule):
+    """StringLookup / IntegerLookup: table or binary-search lookup, then the encoding."""
+
+    name = "lower-index-lookup"
+    classes = ("StringLookup", "IntegerLookup")
+    host_kind = HostKind.INDEX_LOOKUP
+
+    def check(self, call: Call, graph: Graph, target: Target) -> Refusal | None:
+        layer = call.layer
+        if getattr(layer, "encoding", "utf-8").lower().replace("-", "") != "utf8":
+            return Refusal.fatal(f"{layer.name}: encoding={layer.encoding!r}; only UTF-8 strings are supported")
+        return Refusal.fatal(sparse_or_ragged(layer))
+
+    spec = staticmethod(spec)
+
+    def device(self, call, config, target):
+        hashed_oov = config["num_oov_indices"] > 1 and (config["key_dtype"] == "string" or config["oov_method"] == "farmhash")
+        if hashed_oov and not config["invert"]:
+            return None, f"num_oov_indices={config['num_oov_indices']} hashes OOV values with TensorFlow's FarmHash/SipHash: no builtin op, runs on the host"
+        vocab = len(config["vocabulary"])
+        if config["invert"]:
+            how = f"inverse lookup by GATHER over {vocab} tokens"
+        elif config["key_dtype"] == "string":
+            how = f"hash-table lookup of {vocab} tokens (" + ("HASHTABLE builtins" if target is Target.TFLITE else "ai.onnx.ml CategoryMapper") + ")"
+        else:
+            how = f"binary search over {vocab} sorted keys"
+        if config["output_mode"] != "int":
+            how += f", then {config['output_mode']} by ONE_HOT + reduction"
+        return device.lookup(config, call.outputs[0], name=f"{call.layer.name}_lowered"), how
+
+
 FAMILY = Family(
     name="index_lookup", classes=("StringLookup", "IntegerLookup"), host_kind=HostKind.INDEX_LOOKUP, host=host.run,
     spec=spec, sample_hint=sample_hint, analyzer=LookupAnalyzer,
     input_dtype=lambda layer: "string" if type(layer).__name__ == "StringLookup" else "int64",
-    cardinality=lambda layer: layer.vocabulary_size(), keras2_state=keras2_state, save_problem=save_problem,
+    cardinality=lambda layer: layer.vocabulary_size(), keras2_state=keras2_state, save_problem=save_problem, rules=(LowerIndexLookup(),),
 )

@@ -1,6 +1,6 @@
 """TextVectorization: everything edgeprep does with it.
 
-- plan rule: ``HostTextVectorization`` in `edgeprep.transforms.lower` today: standardize + split +
+- plan rule: ``HostTextVectorization`` (below, on `edgeprep.transforms.lower.LoweringRule`): standardize + split +
   ngrams have no builtin op, so the layer runs on the host and the device gets the token ids;
   with no standardize/split it is its inner lookup on the device
   (`edgeprep.families.index_lookup.device`); ``--allow-flex`` puts `device` (TensorFlow string ops) there;
@@ -12,11 +12,14 @@
 
 from __future__ import annotations
 
-from edgeprep.config import HostKind
+from edgeprep.config import Action, HostKind
 from edgeprep.families import index_lookup
 from edgeprep.families.base import Family
+from edgeprep.families.index_lookup import device as lookup_device
 from edgeprep.families.text_vectorization import host
 from edgeprep.parity.hints import VocabularyHint
+from edgeprep.transforms.lower import LoweringRule, sparse_or_ragged
+from edgeprep.transforms.rewrite import Refusal
 
 
 def spec(layer) -> dict:
@@ -39,8 +42,42 @@ def sample_hint(layer) -> VocabularyHint:
     return VocabularyHint(text_words=tuple(words[:500]), sources=(layer.name,))
 
 
+class HostTextVectorization(LoweringRule):
+    """TextVectorization: standardize + split + ngrams + lookup, on the host."""
+
+    name = "host-text-vectorization"
+    classes = ("TextVectorization",)
+    action = Action.HOST
+    host_kind = HostKind.TEXT_VECTORIZATION
+
+    def check(self, call, graph, target):
+        layer = call.layer
+        if callable(layer._standardize) or callable(layer._split):
+            return Refusal.fatal(f"{layer.name}: a custom standardize/split callable cannot be exported; use the built-in options")
+        if layer._split is None and layer._ngrams:
+            return Refusal.fatal(f"{layer.name}: ngrams without split is not supported; set split='whitespace'")
+        if layer._encoding.lower().replace("-", "") != "utf8":
+            return Refusal.fatal(f"{layer.name}: encoding={layer._encoding!r}; only UTF-8 strings are supported")
+        return Refusal.fatal(sparse_or_ragged(layer))
+
+    spec = staticmethod(spec)
+
+    def device(self, call, config, target):
+        if config["standardize"] is None and config["split"] is None and config["output_sequence_length"] is None:
+            return lookup_device.lookup(config["lookup"], call.outputs[0], name=f"{call.layer.name}_lowered"), "no standardize/split: a vocabulary lookup on the device"
+        parts = []
+        if config["standardize"] in ("strip_punctuation", "lower_and_strip_punctuation"):
+            parts.append("regex punctuation stripping")
+        if config["split"] is not None:
+            parts.append(f"{config['split']} string splitting")
+        if config["standardize"] in ("lower", "lower_and_strip_punctuation") and not parts:
+            parts.append("ASCII-only lowercasing")
+        reason = " and ".join(parts) or "string tensors"
+        return None, f"{reason} has no builtin {target.value} op; runs on the host, device input is the token ids"
+
+
 FAMILY = Family(
     name="text_vectorization", classes=("TextVectorization",), host_kind=HostKind.TEXT_VECTORIZATION, host=host.run,
     spec=spec, sample_hint=sample_hint, analyzer=index_lookup.FAMILY.analyzer, input_dtype=lambda layer: "string",
-    keras2_state=index_lookup.keras2_state, save_problem=index_lookup.save_problem,
+    keras2_state=index_lookup.keras2_state, save_problem=index_lookup.save_problem, rules=(HostTextVectorization(),),
 )
