@@ -5,15 +5,16 @@ One row per attack (issue 18): an id, a builder that writes the hostile file und
 line must hold besides the file's path. The outcome is the same for every row: exit 2, one
 ``edgeprep: error:`` line naming the file and the fix, and nothing written anywhere (no marker,
 no ``--out``). A new attack joins with one row. `test_the_payloads_are_real` shows that the code
-and file payloads do run when the file is trusted with ``--unsafe-load``.
+and file payloads do run when the file is trusted with ``--unsafe-load``; the last tests check that
+the SavedModel op allowlist still admits what Keras itself exports.
 """
 
 from __future__ import annotations
 
 import io
-import shutil
 import json
 import os
+import shutil
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,10 +22,19 @@ from typing import Callable
 
 import pytest
 from helpers import error_lines, run_cli, tree
+from zoo import feature_space_tabular, seed_text
 
 from edgeprep.errors import EdgeprepError
 from edgeprep.load import load
-from edgeprep.safety import ARCHIVE_INFLATE_FLOOR, JSON_BYTES_LIMIT, JSON_DEPTH_LIMIT, MIB
+from edgeprep.safety import (
+    ARCHIVE_INFLATE_FLOOR,
+    CHECKPOINT_SAVE_OPS,
+    JSON_BYTES_LIMIT,
+    JSON_DEPTH_LIMIT,
+    MIB,
+    SAVED_MODEL_OPS,
+    saved_model_refusals,
+)
 
 MARKER = "marker"
 PAYLOAD_MODULE = "edgeprep_attack_payload"
@@ -324,3 +334,16 @@ def test_every_attack_has_a_distinct_id_and_every_live_check_a_row():
     ids = [attack.id for attack in ATTACKS]
     assert len(ids) == len(set(ids)) and set(LIVE) <= set(ids)
     assert {attack.command for attack in ATTACKS} <= {"inspect", "export"}
+
+
+def test_allowlisted_ops_are_tensorflow_ops():
+    from tensorflow.python.framework import op_def_registry
+
+    assert not CHECKPOINT_SAVE_OPS & SAVED_MODEL_OPS
+    assert sorted(op for op in SAVED_MODEL_OPS | CHECKPOINT_SAVE_OPS if op_def_registry.get(op) is None) == []
+
+
+@pytest.mark.parametrize("factory", [feature_space_tabular, seed_text], ids=lambda f: f.__name__)
+def test_the_allowlist_admits_keras_exports_with_lookups_hashing_and_text(factory, tmp_path):
+    factory().export(str(tmp_path / "exported"), format="tf_saved_model", verbose=False)
+    assert saved_model_refusals(tmp_path / "exported") == []
