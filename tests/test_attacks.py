@@ -44,8 +44,9 @@ DEEP = 200_000
 # --- SavedModels: ops that touch files, reached from where the old scan did not look -------------
 
 
-def _saved_model_with_initializer(path: Path, effect: Callable[[], None]) -> Path:
-    """A bare SavedModel holding a resource whose initializer (run by TensorFlow at load) does ``effect``."""
+def _saved_model_with_initializer(path: Path, effect: Callable[[], object]) -> Path:
+    """A bare SavedModel holding a resource whose initializer (run by TensorFlow at load) does ``effect``
+    (which returns the op that must run, or None)."""
     import tensorflow as tf
 
     class Payload(tf.saved_model.experimental.TrackableResource):
@@ -53,8 +54,8 @@ def _saved_model_with_initializer(path: Path, effect: Callable[[], None]) -> Pat
             return tf.raw_ops.HashTableV2(key_dtype=tf.string, value_dtype=tf.int64)
 
         def _initialize(self):
-            effect()
-            return tf.raw_ops.LookupTableImportV2(table_handle=self.resource_handle, keys=tf.constant(["a"]), values=tf.constant([1], tf.int64))
+            with tf.control_dependencies([op for op in [effect()] if op is not None]):
+                return tf.raw_ops.LookupTableImportV2(table_handle=self.resource_handle, keys=tf.constant(["a"]), values=tf.constant([1], tf.int64))
 
     class Scorer(tf.Module):
         def __init__(self):
@@ -104,9 +105,38 @@ def summary_writer_initializer(tmp_path: Path) -> Path:
         writer = tf.raw_ops.SummaryWriter(shared_name="attack")
         tf.raw_ops.CreateSummaryFileWriter(writer=writer, logdir=logdir, max_queue=1, flush_millis=1, filename_suffix=".attack")
         tf.raw_ops.WriteScalarSummary(writer=writer, step=tf.constant(0, tf.int64), tag="x", value=tf.constant(1.0))
-        tf.raw_ops.FlushSummaryWriter(writer=writer)
+        return tf.raw_ops.FlushSummaryWriter(writer=writer)
 
     return _saved_model_with_initializer(tmp_path / "summary_writer", write_summary)
+
+
+def checkpoint_write_outside_the_saver(tmp_path: Path) -> Path:
+    """The saver's own op, SaveV2, in an initializer: it writes a checkpoint where the model says at load."""
+    import tensorflow as tf
+
+    prefix = str(tmp_path / MARKER / "ckpt")
+    return _saved_model_with_initializer(
+        tmp_path / "checkpoint_writer",
+        lambda: tf.raw_ops.SaveV2(prefix=prefix, tensor_names=["x"], shape_and_slices=[""], tensors=[tf.constant(1.0)]),
+    )
+
+
+def read_file_in_the_signature(tmp_path: Path) -> Path:
+    """A serving signature that reads a file of the model's choice into its outputs (then into the artifacts)."""
+    import tensorflow as tf
+
+    secret = str(tmp_path / "secret.txt")
+    (tmp_path / "secret.txt").write_text("secret")
+
+    class Reader(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, 2], tf.float32, name="x")])
+        def serve(self, x):
+            return {"y": x + tf.cast(tf.strings.length(tf.io.read_file(secret)), tf.float32)}
+
+    module = Reader()
+    path = tmp_path / "reader"
+    tf.saved_model.save(module, str(path), signatures={"serving_default": module.serve})
+    return path
 
 
 # --- Keras 2 configs: callables from outside keras / tf_keras, file vocabularies --------------------
@@ -226,6 +256,33 @@ def deep_h5_model_config(tmp_path: Path) -> Path:
     return path
 
 
+def deep_keras3_h5_model_config(tmp_path: Path) -> Path:
+    """A Keras 3 `.h5` whose ``model_config`` attribute is nested 200k levels deep."""
+    import h5py
+    import keras
+
+    inputs = keras.Input((3,), name="x")
+    path = tmp_path / "deep3.h5"
+    keras.Model(inputs, keras.layers.Dense(2)(inputs)).save(path)
+    with h5py.File(path, "r+") as handle:
+        handle.attrs["model_config"] = b"[" * DEEP + b"]" * DEEP
+    return path
+
+
+def h5_model_config_over_the_size_limit(tmp_path: Path) -> Path:
+    """A Keras 2 `.h5` whose ``model_config`` attribute is larger than any config Keras writes."""
+    import h5py
+    import tf_keras
+
+    inputs = tf_keras.Input((3,), name="x")
+    path = tmp_path / "large.h5"
+    tf_keras.Model(inputs, tf_keras.layers.Dense(2)(inputs)).save(str(path))
+    with h5py.File(path, "r+") as handle:
+        del handle.attrs["model_config"]
+        handle.attrs["model_config"] = b"[" + b" " * (JSON_BYTES_LIMIT + MIB) + b"]"
+    return path
+
+
 def _rewrite_member(path: Path, member: str, change: Callable[[bytes], bytes]) -> None:
     """Rewrite one member of a zip archive in place (deflated, as a bomb would be)."""
     with zipfile.ZipFile(path) as archive:
@@ -270,6 +327,8 @@ ATTACKS = (
     Attack("saver-reaches-write-file", saver_reaches_write_file, "export", ("WriteFile", FIX_UNSAFE)),
     Attack("summary-writer-initializer/inspect", summary_writer_initializer, "inspect", ("SummaryWriter", FIX_UNSAFE)),
     Attack("summary-writer-initializer/export", summary_writer_initializer, "export", ("SummaryWriter", FIX_UNSAFE)),
+    Attack("checkpoint-write-outside-the-saver", checkpoint_write_outside_the_saver, "export", ("SaveV2", FIX_UNSAFE)),
+    Attack("read-file-in-the-signature", read_file_in_the_signature, "export", ("ReadFile", FIX_UNSAFE)),
     Attack("keras2-standardize-from-a-module", keras2_standardize_from_a_module, "export", (f"{PAYLOAD_MODULE}.touch", FIX_UNSAFE)),
     Attack("keras2-standardize-builtins-exit", keras2_standardize_builtins_exit, "inspect", ("builtins.exit", FIX_UNSAFE)),
     Attack("keras2-h5-file-vocabulary", keras2_h5_file_vocabulary, "export", ("secret.txt", FIX_UNSAFE)),
@@ -279,6 +338,8 @@ ATTACKS = (
     Attack("deep-metadata-json", deep_metadata_json, "inspect", ("metadata.json", f"limit of {JSON_DEPTH_LIMIT}", FIX_RESAVE)),
     Attack("deep-config-json", deep_config_json, "export", ("config.json", f"limit of {JSON_DEPTH_LIMIT}", FIX_RESAVE)),
     Attack("deep-h5-model-config", deep_h5_model_config, "export", ("model_config", f"limit of {JSON_DEPTH_LIMIT}", FIX_RESAVE)),
+    Attack("deep-keras3-h5-model-config", deep_keras3_h5_model_config, "inspect", ("model_config", f"limit of {JSON_DEPTH_LIMIT}", FIX_RESAVE)),
+    Attack("h5-model-config-over-the-size-limit", h5_model_config_over_the_size_limit, "export", ("model_config", f"limit of {JSON_BYTES_LIMIT // MIB} MiB", FIX_RESAVE)),
 )
 
 
@@ -317,6 +378,7 @@ def _secret_in_the_vocabulary(tmp_path: Path, path: Path) -> bool:
 LIVE = {  # attack id -> whether its payload ran when the file was trusted
     "saver-reaches-write-file": _marker_after_a_trusted_load,
     "summary-writer-initializer/export": _marker_after_a_trusted_load,
+    "checkpoint-write-outside-the-saver": _marker_after_a_trusted_load,
     "keras2-standardize-from-a-module": _marker_after_a_trusted_load,
     "keras2-h5-file-vocabulary": _secret_in_the_vocabulary,
 }
