@@ -243,44 +243,36 @@ def deep_config_json(tmp_path: Path) -> Path:
     return path
 
 
+def _h5_with_model_config(tmp_path: Path, keras_2: bool, model_config: bytes) -> Path:
+    """A small `.h5` saved by tf_keras (``keras_2``) or Keras 3, its ``model_config`` attribute replaced."""
+    import h5py
+
+    if keras_2:
+        import tf_keras as keras
+    else:
+        import keras
+    inputs = keras.Input((3,), name="x")
+    path = tmp_path / ("keras2.h5" if keras_2 else "keras3.h5")
+    keras.Model(inputs, keras.layers.Dense(2)(inputs)).save(str(path))
+    with h5py.File(path, "r+") as handle:
+        del handle.attrs["model_config"]
+        handle.attrs["model_config"] = model_config
+    return path
+
+
 def deep_h5_model_config(tmp_path: Path) -> Path:
     """A Keras 2 `.h5` whose ``model_config`` attribute is nested 200k levels deep."""
-    import h5py
-    import tf_keras
-
-    inputs = tf_keras.Input((3,), name="x")
-    path = tmp_path / "deep.h5"
-    tf_keras.Model(inputs, tf_keras.layers.Dense(2)(inputs)).save(str(path))
-    with h5py.File(path, "r+") as handle:
-        handle.attrs["model_config"] = b"[" * DEEP + b"]" * DEEP
-    return path
+    return _h5_with_model_config(tmp_path, True, b"[" * DEEP + b"]" * DEEP)
 
 
 def deep_keras3_h5_model_config(tmp_path: Path) -> Path:
     """A Keras 3 `.h5` whose ``model_config`` attribute is nested 200k levels deep."""
-    import h5py
-    import keras
-
-    inputs = keras.Input((3,), name="x")
-    path = tmp_path / "deep3.h5"
-    keras.Model(inputs, keras.layers.Dense(2)(inputs)).save(path)
-    with h5py.File(path, "r+") as handle:
-        handle.attrs["model_config"] = b"[" * DEEP + b"]" * DEEP
-    return path
+    return _h5_with_model_config(tmp_path, False, b"[" * DEEP + b"]" * DEEP)
 
 
 def h5_model_config_over_the_size_limit(tmp_path: Path) -> Path:
     """A Keras 2 `.h5` whose ``model_config`` attribute is larger than any config Keras writes."""
-    import h5py
-    import tf_keras
-
-    inputs = tf_keras.Input((3,), name="x")
-    path = tmp_path / "large.h5"
-    tf_keras.Model(inputs, tf_keras.layers.Dense(2)(inputs)).save(str(path))
-    with h5py.File(path, "r+") as handle:
-        del handle.attrs["model_config"]
-        handle.attrs["model_config"] = b"[" + b" " * (JSON_BYTES_LIMIT + MIB) + b"]"
-    return path
+    return _h5_with_model_config(tmp_path, True, b"[" + b" " * (JSON_BYTES_LIMIT + MIB) + b"]")
 
 
 def _rewrite_member(path: Path, member: str, change: Callable[[bytes], bytes]) -> None:
