@@ -15,29 +15,9 @@ from typing import Any
 
 from edgeprep import legacy
 from edgeprep.errors import LoadError
+from edgeprep.safety import check_archive, check_saved_model_ops, h5_attribute, parse_json
 from edgeprep.layers import saved_model_signature
 from edgeprep.loaded import LoadedModel, LoadKind, check_in_memory, import_custom_objects, sha256_of
-
-# TensorFlow ops that touch the file system or run Python: never in an inference graph we trust.
-UNSAFE_GRAPH_OPS = frozenset(
-    {
-        "ReadFile",
-        "WriteFile",
-        "MatchingFiles",
-        "PyFunc",
-        "PyFuncStateless",
-        "EagerPyFunc",
-        "Save",
-        "SaveV2",
-        "SaveSlices",
-        "MergeV2Checkpoints",
-        "DeleteFile",
-        "ImmutableConst",
-        "PrintV2",
-        "DebugIdentityV2",
-    }
-)
-
 
 OPAQUE_NOTE = (
     "a bare SavedModel signature, not a Keras model: its layers cannot be seen, so nothing was stripped, folded or "
@@ -105,8 +85,11 @@ def _check_keras_archive(path: Path) -> None:
         raise LoadError(f"{path}: not a .keras archive (not a zip file, or truncated); re-save it with model.save()")
     try:
         with zipfile.ZipFile(path) as archive:
+            check_archive(path, archive)
             names = set(archive.namelist())
             bad = archive.testzip()
+            for member in sorted(names & {"config.json", "metadata.json"}):
+                parse_json(archive.read(member), f"{path}: archive member {member}")
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
         raise LoadError(f"{path}: the .keras archive is corrupt ({exc}); re-save the model") from None
     if bad is not None:
@@ -119,6 +102,9 @@ def _check_hdf5(path: Path) -> None:
     with open(path, "rb") as handle:
         if handle.read(8) != b"\x89HDF\r\n\x1a\n":
             raise LoadError(f"{path}: not an HDF5 file; pass a Keras .h5 or .keras model")
+    config = h5_attribute(path, "model_config")
+    if config:
+        parse_json(config, f"{path}: attribute model_config")
 
 
 _MISSING_CLASS = re.compile(r"Could not locate (?:class|function) '([^']+)'")
@@ -146,68 +132,6 @@ def _load_keras_file(path: Path, unsafe: bool, custom_objects: dict[str, Any]):
         raise LoadError(f"{path}: Keras cannot load it ({first[:200]}); check that it was saved with model.save()") from None
 
 
-def check_saved_model_ops(path: Path) -> None:
-    """Refuse a SavedModel whose graphs touch files or run Python (`unsafe_saved_model_ops`).
-
-    Raises:
-        LoadError: naming the ops and ``--unsafe-load``.
-    """
-    bad = unsafe_saved_model_ops(path)
-    if bad:
-        raise LoadError(
-            f"{path}: the SavedModel's graph contains {', '.join(bad)}, which touch files or run Python; "
-            "if you trust it, pass --unsafe-load"
-        )
-
-
-def unsafe_saved_model_ops(path: Path) -> list[str]:
-    """`UNSAFE_GRAPH_OPS` in a SavedModel's graphs, read from ``saved_model.pb`` before anything runs.
-
-    The checkpoint saver's own function (the one ``saver_def`` names, and what only it calls) is
-    allowed to write files; every other function and graph node, including the restore function
-    that runs on load, is not.
-    """
-    from tensorflow.core.protobuf import saved_model_pb2
-
-    saved = saved_model_pb2.SavedModel()
-    try:
-        saved.ParseFromString((path / "saved_model.pb").read_bytes())
-    except Exception as exc:  # protobuf's DecodeError, OSError
-        raise LoadError(f"{path}: saved_model.pb is unreadable ({exc}); re-export the SavedModel") from None
-    found: set[str] = set()
-    for meta in saved.meta_graphs:
-        functions = {f.signature.name: f for f in meta.graph_def.library.function}
-        calls = {name: _called(f.node_def) for name, f in functions.items()}
-        save_node = meta.saver_def.save_tensor_name.split(":")[0]
-        saver = [node for node in meta.graph_def.node if node.name == save_node]
-        others = [node for node in meta.graph_def.node if node.name != save_node]
-        save_only = _reachable(_called(saver), calls)
-        checked = _reachable(_called(others) | (set(functions) - save_only), calls)
-        found |= {node.op for node in others} & UNSAFE_GRAPH_OPS
-        for name in checked:
-            found |= {node.op for node in functions[name].node_def} & UNSAFE_GRAPH_OPS
-    return sorted(found)
-
-
-def _called(nodes) -> set[str]:
-    """Names of the functions that ``nodes`` call through function-valued attributes."""
-    names = set()
-    for node in nodes:
-        for value in node.attr.values():
-            if value.HasField("func"):
-                names.add(value.func.name)
-            names.update(f.name for f in value.list.func)
-    return names
-
-
-def _reachable(start: set[str], calls: dict[str, set[str]]) -> set[str]:
-    seen, todo = set(), [name for name in start if name in calls]
-    while todo:
-        name = todo.pop()
-        if name not in seen:
-            seen.add(name)
-            todo.extend(callee for callee in calls[name] if callee in calls)
-    return seen
 
 
 def _load_saved_model(path: Path, unsafe: bool):

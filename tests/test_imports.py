@@ -69,10 +69,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 # Function-level edges that close a cycle and are being removed by work in flight; each entry
 # names the import. Delete an entry when its edge is gone.
-PENDING = {
-    # legacy/source.py imports load.check_saved_model_ops; the SavedModel scan is moving to its own module.
-    ("edgeprep.legacy.source", "edgeprep.load"),
-}
+PENDING: set[tuple[str, str]] = set()
 
 
 def _modules() -> dict[str, Path]:

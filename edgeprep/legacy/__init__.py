@@ -91,9 +91,12 @@ def _integer(dtype: str) -> bool:
 
 
 def _custom_objects(specs: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``--custom-objects`` split into tf_keras classes (to load the file) and the rest (for the translation)."""
+    """``--custom-objects`` split into tf_keras classes (to load the file) and the rest (for the
+    translation); a function serves both (the file's config names it, the translation calls it)."""
     old, new = {}, {}
     for spec in specs:
         for name, obj in import_custom_objects((spec,)).items():
             (old if isinstance(obj, type) and is_tf_keras_class(obj) else new)[name] = obj
+            if not isinstance(obj, type):
+                old[name] = obj
     return old, new

@@ -105,3 +105,24 @@ def test_import_edgeprep_and_keras3_loading_do_not_import_tf_keras(tmp_path):
     )
     result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "m.keras")], capture_output=True, text=True, timeout=300)
     assert result.stdout.strip() == "False", result.stderr[-2000:]
+
+
+def test_functions_from_outside_keras_are_flagged_unless_provided():
+    import tf_keras
+
+    from edgeprep.legacy.source import file_vocabularies, foreign_functions
+
+    def standardize(config_value):
+        return {"class_name": "TextVectorization", "config": {"name": "vectorize", "standardize": config_value}}
+
+    own = {"module": "my_text", "class_name": "function", "config": "clean", "registered_name": "clean"}
+    config = {"class_name": "Functional", "config": {"layers": [standardize(own)]}}
+    assert foreign_functions(config, {}, tf_keras) == ["my_text.clean (in vectorize)"]
+    assert foreign_functions(config, {"clean": str.lower}, tf_keras) == []  # --custom-objects provides it
+    keras_own = {"module": "builtins", "class_name": "function", "config": "relu", "registered_name": "relu"}
+    python_builtin = {"module": "builtins", "class_name": "function", "config": "print", "registered_name": "print"}
+    assert foreign_functions(standardize(keras_own), {}, tf_keras) == []
+    assert foreign_functions(standardize(python_builtin), {}, tf_keras) == ["builtins.print (in vectorize)"]
+    lookup = {"class_name": "StringLookup", "config": {"name": "lookup", "vocabulary": "/etc/hosts"}}
+    assert file_vocabularies({"layers": [lookup]}) == ["lookup: '/etc/hosts'"]
+    assert file_vocabularies({"layers": [{**lookup, "config": {"name": "lookup", "vocabulary": ["a", "b"]}}]}) == []
