@@ -225,8 +225,11 @@ def _member(kind: type[enum.Enum], name: str, value):
         raise UsageError(f"{name}={value!r}: expected one of {', '.join(repr(m.value) for m in kind)}") from None
 
 
+_FLAGS = {"batch": " (--batch)", "onnx_opset": " (--opset)", "seed": " (--seed)", "golden_kb": " (--golden-kb)", "threads": " (--threads)"}
+
+
 def _check_int(name: str, value, minimum: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise UsageError(f"{name}={value!r}: expected an integer")
+        raise UsageError(f"{name}={value!r}{_FLAGS.get(name, '')}: expected an integer")
     if value < minimum:
-        raise UsageError(f"{name}={value}: must be at least {minimum}")
+        raise UsageError(f"{name}={value}{_FLAGS.get(name, '')}: must be at least {minimum}")

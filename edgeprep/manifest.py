@@ -277,7 +277,7 @@ class Manifest:
 
     def to_json(self) -> dict:
         """The JSON object of ``manifest.json`` (``format`` first)."""
-        data = _encode(self)
+        data = encode(self)
         return {"format": data.pop("format"), **data}
 
     def to_bytes(self) -> bytes:
@@ -357,19 +357,20 @@ def merge_transforms(plans) -> tuple[Transform, ...]:
 # --- JSON <-> dataclasses: one generic encoder and one checking decoder ---------------------------
 
 
-def _encode(value):
+def encode(value):
+    """``value`` (a manifest dataclass, or a tuple / dict of them) as JSON data."""
     if dataclasses.is_dataclass(value):
         data = {}
         for f in dataclasses.fields(value):
             item = getattr(value, f.name)
             if item is None and f.metadata.get("omit_none"):
                 continue
-            data[f.metadata.get("key", f.name)] = _encode(item)
+            data[f.metadata.get("key", f.name)] = encode(item)
         return data
     if isinstance(value, (tuple, list)):
-        return [_encode(item) for item in value]
+        return [encode(item) for item in value]
     if isinstance(value, dict):
-        return {key: _encode(item) for key, item in value.items()}
+        return {key: encode(item) for key, item in value.items()}
     return value
 
 
