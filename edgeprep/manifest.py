@@ -337,23 +337,6 @@ def tool_versions() -> dict[str, str]:
     return versions
 
 
-def merge_transforms(plans) -> tuple[Transform, ...]:
-    """One transform entry per layer; per-target entries where the targets disagree."""
-    by_layer: dict[str, dict] = {}
-    for target, plan in plans.items():
-        for step in plan.steps:
-            entry = Transform(step.layer, step.class_name, step.action.value, step.detail)
-            by_layer.setdefault(step.layer, {})[target.value] = entry
-    merged: list[Transform] = []
-    for targets in by_layer.values():
-        entries = list(targets.values())
-        if all(entry == entries[0] for entry in entries):
-            merged.append(entries[0])
-        else:
-            merged.extend(dataclasses.replace(entry, target=target) for target, entry in targets.items())
-    return tuple(merged)
-
-
 # --- JSON <-> dataclasses: one generic encoder and one checking decoder ---------------------------
 
 

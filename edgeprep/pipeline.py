@@ -262,7 +262,7 @@ def _manifest(loaded, original, plans, artifacts, evidence, config: ExportConfig
         inputs=tuple(_tensor(spec.with_batch(batch) if batch else spec) for spec in original.inputs()),
         outputs=tuple(_tensor(spec.with_batch(batch) if batch else spec) for spec in original.outputs()),
         containers=tuple(manifest_mod.Container(path, cls) for path, cls in next(iter(plans.values())).containers),
-        transforms=manifest_mod.merge_transforms(plans),
+        transforms=merge_transforms(plans),
         artifacts=tuple(_artifact_entry(target, artifact, plans[target], config) for target, artifact in artifacts.items()),
         host=_host_entry(plans, files),
         tolerance=_criteria(tolerance),
@@ -290,6 +290,23 @@ def _manifest(loaded, original, plans, artifacts, evidence, config: ExportConfig
             int8_activations={"tflite": "int8", "onnx": "uint8"} if int8 else None,
         ),
     )
+
+
+def merge_transforms(plans) -> tuple[manifest_mod.Transform, ...]:
+    """One transform entry per layer; per-target entries where the targets disagree."""
+    by_layer: dict[str, dict] = {}
+    for target, plan in plans.items():
+        for step in plan.steps:
+            entry = manifest_mod.Transform(step.layer, step.class_name, step.action.value, step.detail)
+            by_layer.setdefault(step.layer, {})[target.value] = entry
+    merged: list[manifest_mod.Transform] = []
+    for targets in by_layer.values():
+        entries = list(targets.values())
+        if all(entry == entries[0] for entry in entries):
+            merged.append(entries[0])
+        else:
+            merged.extend(dataclasses.replace(entry, target=target) for target, entry in targets.items())
+    return tuple(merged)
 
 
 def _tensor(spec) -> manifest_mod.Tensor:
