@@ -13,11 +13,11 @@ from edgeprep import manifest as manifest_mod
 from edgeprep.artifacts import Artifact, ConvertOptions, backend
 from edgeprep.config import ExportConfig, Quantization, Target
 from edgeprep.errors import ConversionError, ParityError, UnsupportedLayerError, collect
-from edgeprep.manifest import Manifest
 from edgeprep.host.runner import HostedRunner
 from edgeprep.host.steps import PREPROCESS, preprocess_json
+from edgeprep.manifest import Manifest
 from edgeprep.package import check_output_dir, npz_bytes, publish, sha256_bytes
-from edgeprep.parity.chain import TargetEvidence
+from edgeprep.parity.chain import EvidenceViews, TargetEvidence
 from edgeprep.parity.compare import ParityReport, Tolerance, default_tolerance
 from edgeprep.plan import Plan
 from edgeprep.progress import Progress
@@ -26,7 +26,7 @@ TEMPLATE = Path(__file__).with_name("parity") / "test_parity_template.py"
 
 
 @dataclass(frozen=True)
-class ExportResult:
+class ExportResult(EvidenceViews):
     """What `export` wrote and measured.
 
     Attributes:
@@ -42,25 +42,6 @@ class ExportResult:
     manifest: Manifest
     evidence: dict[Target, TargetEvidence]
     plans: dict[Target, Plan] = field(default_factory=dict, repr=False)
-
-    @property
-    def reports(self) -> dict[Target, ParityReport]:
-        """Target -> parity report of the artifact against the reference."""
-        return {target: entry.verdict for target, entry in self.evidence.items()}
-
-    @property
-    def transform_reports(self) -> dict[Target, ParityReport | None]:
-        """Target -> the transformed Keras model against the original (None where not comparable)."""
-        return {target: entry.transformed_vs_keras for target, entry in self.evidence.items()}
-
-    @property
-    def converter_reports(self) -> dict[Target, ParityReport | None]:
-        """Target -> the artifact against the transformed Keras model."""
-        return {target: entry.artifact_vs_transformed for target, entry in self.evidence.items()}
-
-    @property
-    def passed(self) -> bool:
-        return all(self.reports.values())
 
 
 def export(

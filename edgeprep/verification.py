@@ -21,14 +21,14 @@ from edgeprep.host.runner import HostedRunner
 from edgeprep.host.steps import PREPROCESS, HostStep, read_preprocess
 from edgeprep.load import sha256_of
 from edgeprep.manifest import Artifact, Golden, Manifest, encode
-from edgeprep.parity.chain import TargetEvidence
-from edgeprep.parity.compare import Comparison, ParityReport, Tolerance
+from edgeprep.parity.chain import EvidenceViews, TargetEvidence
+from edgeprep.parity.compare import Comparison, Tolerance
 from edgeprep.progress import Progress
 from edgeprep.specs import TensorSpec
 
 
 @dataclass(frozen=True)
-class VerifyResult:
+class VerifyResult(EvidenceViews):
     """Per-target parity evidence of a verified export directory.
 
     Attributes:
@@ -42,22 +42,6 @@ class VerifyResult:
     evidence: dict[Target, TargetEvidence]
     comparisons: dict[Target, Comparison] = field(default_factory=dict, repr=False)
     samples: int = 0
-
-    @property
-    def reports(self) -> dict[Target, ParityReport]:
-        return {target: entry.verdict for target, entry in self.evidence.items()}
-
-    @property
-    def transform_reports(self) -> dict[Target, ParityReport | None]:
-        return {target: entry.transformed_vs_keras for target, entry in self.evidence.items()}
-
-    @property
-    def converter_reports(self) -> dict[Target, ParityReport | None]:
-        return {target: entry.artifact_vs_transformed for target, entry in self.evidence.items()}
-
-    @property
-    def passed(self) -> bool:
-        return bool(self.evidence) and all(self.reports.values())
 
 
 def check_hashes(directory: Path, artifacts: tuple[Artifact, ...]) -> None:

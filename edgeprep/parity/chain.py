@@ -56,6 +56,32 @@ class TargetEvidence:
         return "reference"
 
 
+class EvidenceViews:
+    """Per-target views of an ``evidence`` mapping, for results that carry one."""
+
+    evidence: dict[Target, TargetEvidence]
+
+    @property
+    def reports(self) -> dict[Target, ParityReport]:
+        """Target -> the verdict: the artifact against the reference."""
+        return {target: entry.verdict for target, entry in self.evidence.items()}
+
+    @property
+    def transform_reports(self) -> dict[Target, ParityReport | None]:
+        """Target -> the transformed Keras model against the original (None where not comparable)."""
+        return {target: entry.transformed_vs_keras for target, entry in self.evidence.items()}
+
+    @property
+    def converter_reports(self) -> dict[Target, ParityReport | None]:
+        """Target -> the artifact against the transformed Keras model (None without one)."""
+        return {target: entry.artifact_vs_transformed for target, entry in self.evidence.items()}
+
+    @property
+    def passed(self) -> bool:
+        """Every verdict passed (and there is at least one)."""
+        return bool(self.evidence) and all(entry.verdict for entry in self.evidence.values())
+
+
 @dataclass
 class ChainResult:
     """Streaming comparisons of every link, and the golden vectors kept on the way."""
