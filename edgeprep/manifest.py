@@ -1,25 +1,17 @@
 """The manifest: what was exported, from what, how, and with which parity evidence, as typed data.
 
-`Manifest` is written as ``manifest.json`` by ``edgeprep export`` and read back (checked field by
-field) by ``verify``, ``run`` and the shipped ``test_parity.py``. This module imports only the
-standard library, so an export directory carries a copy of it (``edgeprep_manifest.py``) and its
-test reads the manifest without edgeprep installed.
+`Manifest` is written as ``manifest.json`` by ``edgeprep export`` and read back, checked field by
+field, by ``verify``, ``run`` and the shipped ``test_parity.py``. This module imports only the
+standard library, so every export directory carries a copy of it (``edgeprep_manifest.py``) and its
+test reads the manifest without edgeprep.
 
-Format ``edgeprep-manifest/2``: ``format``, ``passed``, ``source{path, sha256, kind, notes,
-keras_version, tensorflow_version}``, ``tools``, ``config`` (every `edgeprep.ExportConfig` field
-that shapes the artifacts, Enums as their strings), ``inputs`` / ``outputs`` ``[{name, dtype,
-shape}]``, ``containers``, ``transforms[{layer, class, action, detail[, target]}]``,
-``artifacts[{target, file, inputs, outputs, host_steps, host_outputs, sha256, bytes, ops,
-runtime_requirements, quantization, graph}]``, ``host{file, steps, sha256}`` (or null),
-``tolerance``, ``samples``, ``golden``, ``parity[{target, passed, max_abs, max_rel, atol, rtol,
-samples, batch_sizes, ..., chain}]`` and ``quantization``. Version 2 adds the full config and
-checks every field on read; version 1 directories are refused (re-run the export).
-
-``source.kind`` says what was read (``keras``, ``h5``, ``saved_model``, ``memory``; for Keras 2
-models ``keras2_h5``, ``keras2_keras``, ``keras2_saved_model``, ``keras2_memory``) and
+Format ``edgeprep-manifest/2`` (the dataclasses below, in order; Enums as their strings): version 1
+plus ``config`` holding every `edgeprep.ExportConfig` field that shapes the artifacts. Unknown keys
+are ignored; an unknown version, a missing or a mistyped field is a `LoadError`. ``source.kind``
+says what was read (``keras``, ``h5``, ``saved_model``, ``memory``, ``keras2_*``) and
 ``source.notes`` how. With a host split, each artifact lists its own ``inputs`` / ``outputs``,
 ``host_steps`` (ids in ``preprocess.json``, run in order before it) and ``host_outputs`` (model
-outputs a host step computes), and ``host`` describes ``preprocess.json``.
+outputs a host step computes); ``host`` describes ``preprocess.json``.
 """
 
 from __future__ import annotations
@@ -319,11 +311,6 @@ class Manifest:
         except (OSError, ValueError) as exc:
             raise LoadError(f"{path}: unreadable manifest ({exc}); re-run edgeprep export") from None
         return cls.from_json(data, str(path))
-
-
-def read(directory: str | Path) -> Manifest:
-    """`Manifest.read`."""
-    return Manifest.read(directory)
 
 
 def tool_versions() -> dict[str, str]:

@@ -24,7 +24,7 @@ REFUSED = {
 }
 
 TOLERANCES = {
-    "negative rtol": ({"rtol": -1e-5}, ["--rtol", "-1e-5"], "rtol=-1e-05 (--rtol): expected a finite number in [0, inf]"),
+    "negative rtol": ({"rtol": -1e-5}, ["--rtol=-1e-5"], "rtol=-1e-05 (--rtol): expected a finite number in [0, inf]"),
     "NaN atol": ({"atol": float("nan")}, ["--atol", "nan"], "atol=nan (--atol): expected a finite number in [0, inf]"),
     "top-1 above 1": ({"min_top1": 1.5}, ["--min-top1", "1.5"], "min_top1=1.5 (--min-top1): expected a finite number in [0, 1]"),
 }
