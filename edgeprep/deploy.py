@@ -13,16 +13,17 @@ import numpy as np
 from edgeprep.config import Target
 from edgeprep.errors import UsageError
 from edgeprep.manifest import Manifest
-from edgeprep.verification import check_hashes, open_runner
+from edgeprep.verification import artifacts_by_target, check_hashes, open_runner
 
 
 def run_directory(directory: str | Path, target: Target, feed: Mapping[str, np.ndarray], threads: int = 1) -> dict[str, np.ndarray]:
     """Run ``target``'s artifact of an export directory on raw named inputs."""
     directory = Path(directory)
     manifest = Manifest.read(directory)
-    entry = manifest.artifact(target.value)
+    entries = artifacts_by_target(manifest)
+    entry = entries.get(target)
     if entry is None:
-        have = ", ".join(a.target for a in manifest.artifacts) or "none"
+        have = ", ".join(t.value for t in entries) or "none"
         raise UsageError(f"{directory}: has no {target.value} artifact (it has {have}); export with --target {target.value}")
     check_hashes(directory, (entry,))
     with open_runner(directory, manifest, entry, threads) as runner:

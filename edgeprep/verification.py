@@ -20,7 +20,7 @@ from edgeprep.errors import LoadError, ParityError
 from edgeprep.host.runner import HostedRunner
 from edgeprep.host.steps import PREPROCESS, HostStep, read_preprocess
 from edgeprep.load import sha256_of
-from edgeprep.manifest import Artifact, Golden, Manifest, encode
+from edgeprep.manifest import MANIFEST, Artifact, Golden, Manifest, encode
 from edgeprep.parity.chain import EvidenceViews, TargetEvidence
 from edgeprep.parity.compare import Comparison, Tolerance
 from edgeprep.progress import Progress
@@ -86,6 +86,18 @@ def host_steps(directory: Path, entry: Artifact, manifest: Manifest) -> list[Hos
     return [available[step_id] for step_id in entry.host_steps]
 
 
+def artifacts_by_target(manifest: Manifest) -> dict[Target, Artifact]:
+    """The manifest's artifact entries by Target (the one place their JSON strings become Targets).
+
+    Raises:
+        LoadError: an artifact of a target this edgeprep does not know.
+    """
+    try:
+        return {Target(entry.target): entry for entry in manifest.artifacts}
+    except ValueError as exc:
+        raise LoadError(f"{MANIFEST}: field artifacts: {exc}; re-run edgeprep export") from None
+
+
 def open_runner(directory: Path, manifest: Manifest, entry: Artifact, threads: int = 1):
     """The runner of one artifact entry: its host steps (if any) followed by the artifact."""
     device = backend(Target(entry.target), need_converter=False).runner(directory / entry.file, threads=threads, requirements=entry.runtime_requirements)
@@ -126,8 +138,7 @@ def verify(
         return _verify_on_data(directory, manifest, data, model, tolerance, threads, resize_images, progress or Progress(), unsafe_load)
     feeds, expected = load_golden(directory, manifest.golden)
     comparisons = {}
-    for entry in manifest.artifacts:
-        target = Target(entry.target)
+    for target, entry in artifacts_by_target(manifest).items():
         comparison = Comparison(target.value, "golden", list(expected))
         with open_runner(directory, manifest, entry, threads) as runner:
             start = 0
@@ -171,8 +182,7 @@ def _verify_on_data(directory, manifest: Manifest, data, model, tolerance, threa
     data_source = open_data(data, original.inputs(), resize_images)
     with contextlib.ExitStack() as stack, progress.step(f"verify on {data}"):
         links = {}
-        for entry in manifest.artifacts:
-            target = Target(entry.target)
+        for target, entry in artifacts_by_target(manifest).items():
             runner = stack.enter_context(open_runner(directory, manifest, entry, threads))
             transformed = KerasRunner(rebuild(plans[target].graph, batch=config.batch), f"transformed[{target.value}]")
             links[target] = Link(transformed, runner, bool(plans[target].reference_changes))
