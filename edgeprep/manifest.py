@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-try:
+if __name__ == "edgeprep.manifest":
     from edgeprep.errors import LoadError
-except ImportError:  # the copy shipped in an export directory, used without edgeprep
+else:  # the copy shipped in an export directory: it never imports edgeprep
 
     class LoadError(Exception):  # type: ignore[no-redef]
         """The manifest is missing, unreadable or not of this format."""
