@@ -174,7 +174,8 @@ class ExportConfig:
         return (self.batch,) if self.batch else self.batch_sizes
 
     def with_changes(self, **changes) -> ExportConfig:
-        """A copy with ``changes``; Enum fields and ``targets`` also take their strings ("int8", ["onnx"]).
+        """A copy with ``changes``; Enum fields and ``targets`` also take their strings ("int8", ["onnx"]),
+        tuple fields also lists.
 
         Raises:
             UsageError: an unknown field, an unknown string, or a config `__post_init__` refuses.
@@ -188,6 +189,9 @@ class ExportConfig:
         for name, kind in _ENUMS.items():
             if isinstance(changes.get(name), str):
                 changes[name] = _member(kind, name, changes[name])
+        for name in ("batch_sizes", "custom_objects"):
+            if isinstance(changes.get(name), list):
+                changes[name] = tuple(changes[name])
         return dataclasses.replace(self, **changes)
 
     def to_manifest(self) -> manifest.Config:

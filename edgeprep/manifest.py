@@ -344,6 +344,11 @@ def encode(value):
     return value
 
 
+def decode(cls, data, origin: str = MANIFEST):
+    """``data`` (JSON) as manifest dataclass ``cls``, checked as `Manifest.read` checks a file."""
+    return _decode(cls, data, "", origin)
+
+
 def _hints(cls) -> dict:
     return typing.get_type_hints(cls, vars(sys.modules[cls.__module__]))
 

@@ -18,7 +18,7 @@ from edgeprep.host.steps import PREPROCESS, preprocess_json
 from edgeprep.manifest import Manifest
 from edgeprep.package import check_output_dir, npz_bytes, publish, sha256_bytes
 from edgeprep.parity.chain import EvidenceViews, TargetEvidence
-from edgeprep.parity.compare import ParityReport, Tolerance, default_tolerance
+from edgeprep.parity.compare import Tolerance, default_tolerance
 from edgeprep.plan import Plan
 from edgeprep.progress import Progress
 
@@ -246,7 +246,7 @@ def _manifest(loaded, original, plans, artifacts, evidence, config: ExportConfig
         transforms=merge_transforms(plans),
         artifacts=tuple(_artifact_entry(target, artifact, plans[target], config) for target, artifact in artifacts.items()),
         host=_host_entry(plans, files),
-        tolerance=_criteria(tolerance),
+        tolerance=manifest_mod.decode(manifest_mod.Criteria, tolerance.to_json()),
         samples=manifest_mod.Samples(
             source=source.describe() if source else "generated",
             count=chain.samples,
@@ -294,11 +294,6 @@ def _tensor(spec) -> manifest_mod.Tensor:
     return manifest_mod.Tensor(spec.name, spec.dtype, tuple(spec.shape))
 
 
-def _criteria(tolerance: Tolerance) -> manifest_mod.Criteria:
-    overrides = {name: _criteria(value) for name, value in tolerance.overrides} or None
-    return manifest_mod.Criteria(tolerance.rtol, tolerance.atol, tolerance.min_top1, tolerance.min_sqnr_db, overrides)
-
-
 def _artifact_entry(target: Target, artifact: Artifact, plan: Plan, config: ExportConfig) -> manifest_mod.Artifact:
     return manifest_mod.Artifact(
         target=target.value,
@@ -316,19 +311,13 @@ def _artifact_entry(target: Target, artifact: Artifact, plan: Plan, config: Expo
     )
 
 
-def _report_entry(report: ParityReport) -> manifest_mod.Report:
-    data = report.to_json()
-    return manifest_mod.Report(**{**data, "tolerance": _criteria(report.tolerance), "batch_sizes": tuple(data["batch_sizes"]), "outputs": tuple(data["outputs"])})
-
-
 def _parity_entry(target: Target, evidence: TargetEvidence, plan: Plan) -> manifest_mod.Parity:
     link = evidence.transformed_vs_keras
     note = None if link is not None else (
         "reference is the transformed Keras model: " + "; ".join(f"{s.layer}: {s.detail}" for s in plan.reference_changes)
     )
-    verdict = _report_entry(evidence.verdict)
-    fields = {f.name: getattr(verdict, f.name) for f in dataclasses.fields(verdict)}
-    return manifest_mod.Parity(**{**fields, "target": target.value}, chain=manifest_mod.Chain(_report_entry(link) if link is not None else None, note))
+    chain = {"transformed_vs_keras": link.to_json() if link is not None else None, "note": note}
+    return manifest_mod.decode(manifest_mod.Parity, {**evidence.verdict.to_json(), "target": target.value, "chain": chain})
 
 
 def _host_entry(plans, files) -> manifest_mod.Host | None:
