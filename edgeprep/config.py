@@ -175,7 +175,7 @@ class ExportConfig:
 
     def with_changes(self, **changes) -> ExportConfig:
         """A copy with ``changes``; Enum fields and ``targets`` also take their strings ("int8", ["onnx"]),
-        tuple fields also lists.
+        tuple fields also lists; repeated targets count once, as with the CLI's ``--target``.
 
         Raises:
             UsageError: an unknown field, an unknown string, or a config `__post_init__` refuses.
@@ -185,7 +185,7 @@ class ExportConfig:
             raise UsageError(f"unknown export option(s) {', '.join(unknown)}; see the fields of edgeprep.ExportConfig")
         if "targets" in changes:
             targets = changes["targets"]
-            changes["targets"] = tuple(_member(Target, "targets", t) for t in ([targets] if isinstance(targets, (str, Target)) else targets))
+            changes["targets"] = tuple(dict.fromkeys(_member(Target, "targets", t) for t in ([targets] if isinstance(targets, (str, Target)) else targets)))
         for name, kind in _ENUMS.items():
             if isinstance(changes.get(name), str):
                 changes[name] = _member(kind, name, changes[name])

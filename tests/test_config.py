@@ -55,6 +55,7 @@ def test_enum_fields_take_enums_and_the_api_edge_takes_their_strings():
     config = ExportConfig().with_changes(targets="onnx", quantize="int8", int8_io="uint8", onnx_layout="nchw")
     assert config.targets == (Target.ONNX,) and config.quantize is Quantization.INT8
     assert config.int8_io is Int8IO.UINT8 and config.onnx_layout is OnnxLayout.NCHW
+    assert ExportConfig().with_changes(targets=["onnx", "tflite", "onnx"]).targets == (Target.ONNX, Target.TFLITE)
     assert ExportConfig().with_changes(custom_objects=["m:Layer"], batch_sizes=[2]).custom_objects == ("m:Layer",)
     assert "expected one of Int8IO.INT8, Int8IO.UINT8" in _refusal(lambda: ExportConfig(quantize=Quantization.INT8, int8_io="uint8"))
     assert "expected one of 'int8', 'uint8'" in _refusal(lambda: ExportConfig().with_changes(quantize="int8", int8_io="int4"))
