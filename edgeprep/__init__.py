@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from edgeprep.config import Action, ExportConfig, Quantization, Target
+from edgeprep.config import Action, ExportConfig, Int8IO, Quantization, Target
 from edgeprep.errors import (
     ConversionError,
     DataError,
@@ -29,18 +29,16 @@ __version__ = "0.1.0"
 def export(model, out_dir, targets=None, config: ExportConfig | None = None, tolerance: Tolerance | None = None, progress=None, **options):
     """Export ``model`` to ``out_dir``; see `edgeprep.pipeline.export`.
 
-    ``targets`` (Target values or strings) and keyword ``options`` (fields of `ExportConfig`)
-    override ``config``.
+    ``targets`` (Target values or strings) and keyword ``options`` (fields of `ExportConfig`; Enum
+    fields also take their strings) override ``config``; the config refuses what the CLI refuses.
     """
-    import dataclasses
-
     from edgeprep.pipeline import export as _export
 
     config = config or ExportConfig()
     if targets is not None:
-        options["targets"] = tuple(Target(t) for t in ([targets] if isinstance(targets, (str, Target)) else targets))
+        options["targets"] = targets
     if options:
-        config = dataclasses.replace(config, **options)
+        config = config.with_changes(**options)
     return _export(model, out_dir, config, tolerance, progress)
 
 
@@ -79,7 +77,7 @@ def verify(directory, threads: int = 1):
 
 
 __all__ = [
-    "Action", "ConversionError", "DataError", "EdgeprepError", "ExportConfig", "LoadError", "OutputError",
+    "Action", "ConversionError", "DataError", "EdgeprepError", "ExportConfig", "Int8IO", "LoadError", "OutputError",
     "ParityError", "ParityReport", "Quantization", "Target", "Tolerance", "UnsupportedLayerError", "UsageError",
     "build", "export", "inspect", "verify",
 ]

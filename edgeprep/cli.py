@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from edgeprep import interrupts
-from edgeprep.config import ALL_TARGETS, ExportConfig, OnnxLayout, OnnxOptimize, Quantization, Target
+from edgeprep.config import ALL_TARGETS, ExportConfig, Int8IO, OnnxLayout, OnnxOptimize, Quantization, Target
 from edgeprep.errors import EdgeprepError, ParityError, UsageError
 from edgeprep.parity.compare import Tolerance, default_tolerance
 
@@ -53,18 +53,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", metavar="MODEL", help=".keras / .h5 file or SavedModel directory")
     p.add_argument("--out", required=True, metavar="DIR", help="export directory (replaced atomically)")
     p.add_argument("--target", action="append", choices=[t.value for t in ALL_TARGETS], help="target format; repeat for several (default: all)")
-    p.add_argument("--batch", type=_positive_int, metavar="N", help="static batch size (default: dynamic)")
+    p.add_argument("--batch", type=int, metavar="N", help="static batch size (default: dynamic)")
     p.add_argument("--quantize", default="none", choices=[q.value for q in Quantization], help="weight/activation storage (default: none)")
     p.add_argument("--calibration", metavar="F", help="int8 calibration data, same formats as --data (default: generated samples, with a warning)")
-    p.add_argument("--int8-io", choices=["int8", "uint8"], help="integer inputs/outputs for an int8 TFLite artifact (default: float IO)")
+    p.add_argument("--int8-io", choices=[v.value for v in Int8IO], help="integer inputs/outputs for an int8 TFLite artifact (default: float IO)")
     p.add_argument("--int8-per-tensor", action="store_true", help="one int8 weight scale per tensor: smaller files, usually a little less accurate (default: per-channel)")
     p.add_argument("--no-fold", action="store_true", help="do not fold Rescaling/Normalization into weights (debugging)")
-    p.add_argument("--opset", type=_positive_int, default=17, metavar="N", help="ONNX opset (default: 17)")
+    p.add_argument("--opset", type=int, default=17, metavar="N", help="ONNX opset (default: 17)")
     p.add_argument("--onnx-layout", default="nhwc", choices=[v.value for v in OnnxLayout], help="layout of rank-4 ONNX inputs/outputs: nhwc as in Keras (one Transpose at the input) or nchw (none) (default: nhwc)")
     p.add_argument("--onnx-optimize", default="portable", choices=[v.value for v in OnnxOptimize], help="portable: standard ops, any runtime; ort: add onnxruntime's fused ops, onnxruntime only (default: portable)")
     p.add_argument("--seed", type=int, default=0, help="seed of the generated parity samples (default: 0)")
     _data_flags(p)
-    p.add_argument("--golden-kb", type=_positive_int, default=512, metavar="KB", help="size budget of the golden vectors in DIR (default: 512)")
+    p.add_argument("--golden-kb", type=int, default=512, metavar="KB", help="size budget of the golden vectors in DIR (default: 512)")
     _tolerance_flags(p)
     _loading_flags(p)
     _opt_in_flags(p)
@@ -170,15 +170,13 @@ def _cmd_export(args) -> int:
         resize_images=args.resize,
         golden_kb=args.golden_kb,
         calibration=args.calibration,
-        int8_io=args.int8_io,
+        int8_io=Int8IO(args.int8_io) if args.int8_io else None,
         int8_per_channel=not args.int8_per_tensor,
         allow_flex=args.allow_flex,
         onnx_extensions=args.onnx_extensions,
         onnx_layout=OnnxLayout(args.onnx_layout),
         onnx_optimize=OnnxOptimize(args.onnx_optimize),
     )
-    if (args.calibration or args.int8_io or args.int8_per_tensor) and config.quantize is not Quantization.INT8:
-        raise UsageError("--calibration, --int8-io and --int8-per-tensor apply to --quantize int8 only")
     tolerance = _tolerance(args, default_tolerance(config.quantize))
     try:
         result = export(args.model, args.out, config, tolerance, stderr_progress())
@@ -212,12 +210,12 @@ def _cmd_build(args) -> int:
 
 
 def _cmd_verify(args) -> int:
-    from edgeprep import manifest as manifest_mod
+    from edgeprep.manifest import Manifest
     from edgeprep.progress import stderr_progress
-    from edgeprep.verification import verify
+    from edgeprep.verification import manifest_tolerance, verify
 
-    manifest = manifest_mod.read(args.directory)
-    tolerance = _tolerance(args, Tolerance.from_json(manifest.get("tolerance", {})))
+    manifest = Manifest.read(args.directory)
+    tolerance = _tolerance(args, manifest_tolerance(manifest))
     result = verify(
         args.directory, threads=args.threads, data=args.data, model=args.model, tolerance=tolerance,
         resize_images=args.resize, progress=stderr_progress(), unsafe_load=args.unsafe_load,
@@ -237,18 +235,13 @@ def _write_junit(path: str | None, reports) -> None:
     if path:
         from edgeprep.parity.report import junit_xml
 
-        Path(path).write_bytes(junit_xml({t.value: r for t, r in reports.items()}))
+        Path(path).write_bytes(junit_xml(reports))
 
 
-def _write_verify_report(out: Path, result, manifest: dict) -> None:
+def _write_verify_report(out: Path, result, manifest) -> None:
     from edgeprep.parity.report import render_html, report_json, summary
 
-    data = summary(
-        {t.value: r for t, r in result.reports.items()},
-        {t.value: r for t, r in result.transform_reports.items()},
-        {t.value: r for t, r in result.converter_reports.items()},
-        manifest,
-    )
+    data = summary(result.evidence, manifest)
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_bytes(report_json(data))
     (out / "report.html").write_bytes(render_html(f"edgeprep verify: {result.directory}", data, result.comparisons, manifest))
@@ -276,8 +269,8 @@ def _cmd_run(args) -> int:
     return EXIT_OK
 
 
-def _print_reports(reports, manifest: dict | None = None) -> None:
-    sizes = {a["target"]: a for a in (manifest or {}).get("artifacts", [])}
+def _print_reports(reports, manifest=None) -> None:
+    sizes = {a.target: a for a in manifest.artifacts} if manifest is not None else {}
     try:
         from rich.console import Console
         from rich.table import Table
@@ -289,15 +282,15 @@ def _print_reports(reports, manifest: dict | None = None) -> None:
     for column in ("target", "passed", "max rel err", "max abs err", "top-1", "size", "ops"):
         table.add_column(column)
     for target, report in reports.items():
-        artifact = sizes.get(target.value, {})
+        artifact = sizes.get(target.value)
         table.add_row(
             target.value,
             "[green]yes[/]" if report.passed else "[red]NO[/]",
             f"{report.max_rel:.2e}",
             f"{report.max_abs:.2e}",
             f"{report.top1:.2%}" if report.top1 is not None else "",
-            f"{artifact['bytes'] / 1024:.0f} KiB" if artifact else "",
-            str(sum(artifact.get("ops", {}).values())) if artifact else "",
+            f"{artifact.bytes / 1024:.0f} KiB" if artifact else "",
+            str(sum(artifact.ops.values())) if artifact else "",
         )
     Console(stderr=False).print(table)
     for report in reports.values():

@@ -5,8 +5,12 @@ Strings exist only at the CLI edge; everything past it speaks in these Enums and
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass, field
+
+from edgeprep import manifest
+from edgeprep.errors import LoadError, UsageError
 
 
 class Target(enum.Enum):
@@ -41,6 +45,13 @@ class OnnxOptimize(enum.Enum):
 
     PORTABLE = "portable"  # tf2onnx (repaired) + onnxsim: standard ops only, runs anywhere
     ORT = "ort"  # additionally onnxruntime's offline fusions: ORT-specific ops, ORT only
+
+
+class Int8IO(enum.StrEnum):
+    """Integer inputs/outputs of an int8 TFLite artifact (a StrEnum: converter tables key it by its value)."""
+
+    INT8 = "int8"
+    UINT8 = "uint8"
 
 
 class Action(enum.Enum):
@@ -93,7 +104,7 @@ class ExportConfig:
         golden_kb: size budget of the golden vectors written to the export directory.
         calibration: data to calibrate int8 quantization on (same formats as ``data``).
         calibration_samples: at most this many calibration samples are used.
-        int8_io: "int8" or "uint8" integer IO for an int8 TFLite artifact; None keeps float IO.
+        int8_io: integer IO for an int8 TFLite artifact; None keeps float IO.
         int8_per_channel: per-channel int8 weight scales (best accuracy); False: one scale per
             tensor (smaller files: no per-channel scale/zero-point tables).
         allow_flex: let TFLite artifacts use Select-TF ("Flex") ops where a layer has no builtin
@@ -120,12 +131,109 @@ class ExportConfig:
     golden_kb: int = 512
     calibration: str | None = None
     calibration_samples: int = 256
-    int8_io: str | None = None
+    int8_io: Int8IO | None = None
     int8_per_channel: bool = True
     allow_flex: bool = False
     onnx_extensions: bool = False
     onnx_layout: OnnxLayout = OnnxLayout.NHWC
     onnx_optimize: OnnxOptimize = OnnxOptimize.PORTABLE
 
+    def __post_init__(self) -> None:
+        """Refuse what cannot be exported, with the same one-line `UsageError` the CLI prints.
+
+        Raises:
+            UsageError: a field of the wrong type, out of range, or an option its mode ignores.
+        """
+        for name, kind in _ENUMS.items():
+            value = getattr(self, name)
+            if not isinstance(value, kind) and not (name == "int8_io" and value is None):
+                raise UsageError(f"{name}={value!r}: expected one of {', '.join(f'{kind.__name__}.{m.name}' for m in kind)}")
+        if not self.targets or not all(isinstance(t, Target) for t in self.targets) or len(set(self.targets)) != len(self.targets):
+            raise UsageError(f"targets={self.targets!r}: expected distinct Target values, at least one")
+        for name in ("onnx_opset", "threads", "data_batch", "golden_kb", "calibration_samples"):
+            _check_int(name, getattr(self, name), minimum=1)
+        _check_int("seed", self.seed, minimum=0)
+        if self.batch is not None:
+            _check_int("batch", self.batch, minimum=1)
+        if not self.batch_sizes or not isinstance(self.batch_sizes, tuple):
+            raise UsageError(f"batch_sizes={self.batch_sizes!r}: expected a tuple of batch sizes, at least one")
+        for size in self.batch_sizes:
+            _check_int("batch_sizes", size, minimum=1)
+        for name in ("fold", "unsafe_load", "resize_images", "int8_per_channel", "allow_flex", "onnx_extensions"):
+            if not isinstance(getattr(self, name), bool):
+                raise UsageError(f"{name}={getattr(self, name)!r}: expected True or False")
+        if not isinstance(self.custom_objects, tuple) or not all(isinstance(c, str) for c in self.custom_objects):
+            raise UsageError(f"custom_objects={self.custom_objects!r}: expected a tuple of 'module:Name' strings")
+        for name in ("data", "calibration"):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
+                raise UsageError(f"{name}={getattr(self, name)!r}: expected a path string or None")
+        if (self.calibration or self.int8_io or not self.int8_per_channel) and self.quantize is not Quantization.INT8:
+            raise UsageError("calibration, int8_io and int8_per_channel=False (--calibration, --int8-io, --int8-per-tensor) apply to --quantize int8 only")
+
     def parity_batch_sizes(self) -> tuple[int, ...]:
         return (self.batch,) if self.batch else self.batch_sizes
+
+    def with_changes(self, **changes) -> ExportConfig:
+        """A copy with ``changes``; Enum fields and ``targets`` also take their strings ("int8", ["onnx"]),
+        tuple fields also lists; repeated targets count once, as with the CLI's ``--target``.
+
+        Raises:
+            UsageError: an unknown field, an unknown string, or a config `__post_init__` refuses.
+        """
+        unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
+        if unknown:
+            raise UsageError(f"unknown export option(s) {', '.join(unknown)}; see the fields of edgeprep.ExportConfig")
+        if "targets" in changes:
+            targets = changes["targets"]
+            changes["targets"] = tuple(dict.fromkeys(_member(Target, "targets", t) for t in ([targets] if isinstance(targets, (str, Target)) else targets)))
+        for name, kind in _ENUMS.items():
+            if isinstance(changes.get(name), str):
+                changes[name] = _member(kind, name, changes[name])
+        for name in ("batch_sizes", "custom_objects"):
+            if isinstance(changes.get(name), list):
+                changes[name] = tuple(changes[name])
+        return dataclasses.replace(self, **changes)
+
+    def to_manifest(self) -> manifest.Config:
+        """The manifest's record of this config (Enums as their strings)."""
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(manifest.Config)}
+        values["targets"] = tuple(t.value for t in self.targets)
+        for name in _ENUMS:
+            values[name] = values[name].value if values[name] is not None else None
+        return manifest.Config(**values)
+
+    @classmethod
+    def from_manifest(cls, config: manifest.Config, **changes) -> ExportConfig:
+        """The config an export was made with, from its manifest record, with ``changes`` applied.
+
+        Raises:
+            LoadError: a recorded value that is not one of this edgeprep's choices.
+        """
+        values = {f.name: getattr(config, f.name) for f in dataclasses.fields(manifest.Config)}
+        try:
+            values["targets"] = tuple(Target(t) for t in config.targets)
+            for name, kind in _ENUMS.items():
+                values[name] = kind(values[name]) if values[name] is not None else None
+        except ValueError as exc:
+            raise LoadError(f"{manifest.MANIFEST}: field config: {exc}; re-run edgeprep export") from None
+        return cls(**{**values, **changes})
+
+
+_ENUMS: dict[str, type[enum.Enum]] = {"quantize": Quantization, "int8_io": Int8IO, "onnx_layout": OnnxLayout, "onnx_optimize": OnnxOptimize}
+
+
+def _member(kind: type[enum.Enum], name: str, value):
+    try:
+        return kind(value)
+    except ValueError:
+        raise UsageError(f"{name}={value!r}: expected one of {', '.join(repr(m.value) for m in kind)}") from None
+
+
+_FLAGS = {"batch": " (--batch)", "onnx_opset": " (--opset)", "seed": " (--seed)", "golden_kb": " (--golden-kb)", "threads": " (--threads)"}
+
+
+def _check_int(name: str, value, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise UsageError(f"{name}={value!r}{_FLAGS.get(name, '')}: expected an integer")
+    if value < minimum:
+        raise UsageError(f"{name}={value}{_FLAGS.get(name, '')}: must be at least {minimum}")

@@ -10,20 +10,21 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeprep import manifest as manifest_mod
 from edgeprep.config import Target
 from edgeprep.errors import UsageError
-from edgeprep.verification import check_hashes, open_runner
+from edgeprep.manifest import Manifest
+from edgeprep.verification import artifacts_by_target, check_hashes, open_runner
 
 
 def run_directory(directory: str | Path, target: Target, feed: Mapping[str, np.ndarray], threads: int = 1) -> dict[str, np.ndarray]:
     """Run ``target``'s artifact of an export directory on raw named inputs."""
     directory = Path(directory)
-    data = manifest_mod.read(directory)
-    entries = {entry["target"]: entry for entry in data["artifacts"]}
-    if target.value not in entries:
-        raise UsageError(f"{directory}: has no {target.value} artifact (it has {', '.join(entries) or 'none'}); export with --target {target.value}")
-    entry = entries[target.value]
-    check_hashes(directory, {"artifacts": [entry]})
-    with open_runner(directory, data, entry, threads) as runner:
+    manifest = Manifest.read(directory)
+    entries = artifacts_by_target(manifest)
+    entry = entries.get(target)
+    if entry is None:
+        have = ", ".join(t.value for t in entries) or "none"
+        raise UsageError(f"{directory}: has no {target.value} artifact (it has {have}); export with --target {target.value}")
+    check_hashes(directory, (entry,))
+    with open_runner(directory, manifest, entry, threads) as runner:
         return runner.infer(feed)

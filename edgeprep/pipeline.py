@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,8 +16,10 @@ from edgeprep.config import ExportConfig, Quantization, Target
 from edgeprep.errors import ConversionError, ParityError, UnsupportedLayerError, collect
 from edgeprep.host.runner import HostedRunner
 from edgeprep.host.steps import PREPROCESS, preprocess_json
+from edgeprep.manifest import Manifest
 from edgeprep.package import check_output_dir, npz_bytes, publish, sha256_bytes
-from edgeprep.parity.compare import ParityReport, Tolerance, default_tolerance
+from edgeprep.parity.chain import EvidenceViews, TargetEvidence
+from edgeprep.parity.compare import Tolerance, default_tolerance
 from edgeprep.plan import Plan
 from edgeprep.progress import Progress
 
@@ -24,31 +27,22 @@ TEMPLATE = Path(__file__).with_name("parity") / "test_parity_template.py"
 
 
 @dataclass(frozen=True)
-class ExportResult:
+class ExportResult(EvidenceViews):
     """What `export` wrote and measured.
 
     Attributes:
         out_dir: the export directory.
         artifacts: target -> artifact path.
         manifest: the manifest as written.
-        reports: target -> parity report of the artifact against the reference.
-        transform_reports: target -> report of the transformed Keras model against the original
-            (None where the reference is the transformed model by design).
-        converter_reports: target -> report of the artifact against the transformed Keras model.
+        evidence: target -> its parity evidence (the verdict and both links of the chain).
         plans: target -> plan.
     """
 
     out_dir: Path
     artifacts: dict[Target, Path]
-    manifest: dict
-    reports: dict[Target, ParityReport]
-    transform_reports: dict[Target, ParityReport | None] = field(default_factory=dict)
-    converter_reports: dict[Target, ParityReport] = field(default_factory=dict)
+    manifest: Manifest
+    evidence: dict[Target, TargetEvidence]
     plans: dict[Target, Plan] = field(default_factory=dict, repr=False)
-
-    @property
-    def passed(self) -> bool:
-        return all(self.reports.values())
 
 
 def export(
@@ -114,39 +108,31 @@ def export(
             _check_io(device, plan, target)
             runner = with_host_steps(device, plan.split, original.inputs(), list(plan.graph.output_names))
             transformed_runner = KerasRunner(transformed[target], f"transformed[{target.value}]", names=(plan.graph.input_names, plan.graph.output_names))
-            links[target.value] = Link(transformed_runner, runner, bool(plan.reference_changes))
+            links[target] = Link(transformed_runner, runner, bool(plan.reference_changes))
         batches = source.batches(config.data_batch) if source else generate(original.inputs(), hints, config.parity_batch_sizes(), config.seed)
         chain = run_chain(batches, original, links, config.golden_kb * 1024, progress)
 
-    reports = {Target(t): r for t, r in chain.reports(tolerance).items()}
-    transform_reports = {Target(t): r for t, r in chain.transform_reports(default_tolerance(Quantization.NONE)).items()}
-    converter_reports = {Target(t): r for t, r in chain.converter_reports(tolerance).items()}
-    for report in reports.values():
-        progress.note(report.summary())
+    evidence = chain.evidence(tolerance)
+    for entry in evidence.values():
+        progress.note(entry.verdict.summary())
     golden_inputs, golden_outputs = chain.golden()
     host_steps = {step.id: step for plan in plans.values() for step in plan.split.steps}
-    preprocess = preprocess_json(list(host_steps.values())) if host_steps else None
-    manifest = _manifest(loaded, original, plans, artifacts, reports, transform_reports, config, tolerance, hints, source, chain)
-    manifest["quantization"] = {
-        "mode": config.quantize.value, "int8_io": config.int8_io, "calibration": calibration_info,
-        "int8_weights": ("per-channel" if config.int8_per_channel else "per-tensor") if config.quantize is Quantization.INT8 else None,
-        "int8_activations": {"tflite": "int8", "onnx": "uint8"} if config.quantize is Quantization.INT8 else None,
-    }
     files = {artifact.filename: artifact.data for artifact in artifacts.values()}
-    if preprocess is not None:
-        manifest["host"]["sha256"] = sha256_bytes(preprocess)
-        files[PREPROCESS] = preprocess
-        files.update(_device_golden(plans, golden_inputs, manifest))
-    files.update(_report_files(manifest, chain, tolerance, reports, transform_reports, converter_reports, loaded))
+    if host_steps:
+        files[PREPROCESS] = preprocess_json(list(host_steps.values()))
+        files.update(_device_golden(plans, golden_inputs))
+    manifest = _manifest(loaded, original, plans, artifacts, evidence, config, tolerance, hints, source, chain, calibration_info, files)
+    files.update(_report_files(manifest, chain, evidence, loaded))
     files["golden/inputs.npz"] = npz_bytes(golden_inputs)
     files["golden/outputs.npz"] = npz_bytes(golden_outputs)
     files["test_parity.py"] = TEMPLATE.read_bytes()
-    files[manifest_mod.MANIFEST] = manifest_mod.write_json(manifest)
+    files[manifest_mod.SHIPPED] = Path(manifest_mod.__file__).read_bytes()
+    files[manifest_mod.MANIFEST] = manifest.to_bytes()
     with progress.step(f"write {out}"):
         publish(out, files)
-    result = ExportResult(out, {t: out / a.filename for t, a in artifacts.items()}, manifest, reports, transform_reports, converter_reports, plans)
+    result = ExportResult(out, {t: out / a.filename for t, a in artifacts.items()}, manifest, evidence, plans)
     if not result.passed:
-        failed = "; ".join(report.summary() for report in reports.values() if not report)
+        failed = "; ".join(report.summary() for report in result.reports.values() if not report)
         raise ParityError(f"parity failed ({failed}); evidence in {out / 'report.html'}", result)
     return result
 
@@ -182,7 +168,7 @@ def _through_host(calibration, plan: Plan):
     return lambda: (run_steps(steps, feed, names) for feed in calibration())
 
 
-def _device_golden(plans, golden_inputs, manifest) -> dict[str, bytes]:
+def _device_golden(plans, golden_inputs) -> dict[str, bytes]:
     """Golden inputs as each host-split artifact sees them (after its host steps), for test_parity.py."""
     from edgeprep.host.steps import run_steps
 
@@ -190,10 +176,12 @@ def _device_golden(plans, golden_inputs, manifest) -> dict[str, bytes]:
     for target, plan in plans.items():
         if plan.split.steps:
             device = run_steps(list(plan.split.steps), golden_inputs, list(_device_inputs(plan)))
-            name = f"golden/device_inputs.{target.value}.npz"
-            files[name] = npz_bytes(device)
-            manifest["golden"].setdefault("device_inputs", {})[target.value] = name
+            files[_device_golden_file(target)] = npz_bytes(device)
     return files
+
+
+def _device_golden_file(target: Target) -> str:
+    return f"golden/device_inputs.{target.value}.npz"
 
 
 def _device_inputs(plan: Plan) -> tuple[str, ...]:
@@ -224,106 +212,120 @@ def _check_io(runner, plan: Plan, target: Target) -> None:
     collect(problems, ConversionError, f"the {target.value} artifact")
 
 
-def _report_files(manifest, chain, tolerance, reports, transform_reports, converter_reports, loaded) -> dict[str, bytes]:
+def _report_files(manifest: Manifest, chain, evidence, loaded) -> dict[str, bytes]:
     from edgeprep.parity.report import render_html, report_json, summary
 
-    data = summary(
-        {t.value: r for t, r in reports.items()},
-        {t.value: r for t, r in transform_reports.items()},
-        {t.value: r for t, r in converter_reports.items()},
-        manifest,
-    )
+    data = summary(evidence, manifest)
     title = f"edgeprep parity: {Path(loaded.path).name if loaded.path else loaded.model.name}"
     return {"report.json": report_json(data), "report.html": render_html(title, data, chain.verdicts, manifest)}
 
 
-def _manifest(loaded, original, plans, artifacts, reports, transform_reports, config: ExportConfig, tolerance: Tolerance, hints, source, chain) -> dict:
+def _manifest(loaded, original, plans, artifacts, evidence, config: ExportConfig, tolerance: Tolerance, hints, source, chain, calibration_info, files) -> Manifest:
+    """The manifest of this export; ``files`` holds the host spec and device golden inputs already written."""
     versions = manifest_mod.tool_versions()
-    artifact_entries = []
-    for target, artifact in artifacts.items():
-        split = plans[target].split
-        artifact_entries.append({
-            "target": target.value,
-            "file": artifact.filename,
-            "inputs": list(_device_inputs(plans[target])),
-            "outputs": list(_device_outputs(plans[target])),
-            "host_steps": [step.id for step in split.steps],
-            "host_outputs": dict(split.host_outputs),
-            "sha256": sha256_bytes(artifact.data),
-            "bytes": len(artifact.data),
-            "ops": artifact.ops,
-            "runtime_requirements": list(artifact.runtime_requirements),
-            "quantization": config.quantize.value,
-            "graph": artifact.facts,
-        })
-    parity = []
-    for target, report in reports.items():
-        entry = report.to_json()
-        entry["target"] = target.value
-        chain_report = transform_reports.get(target)
-        entry["chain"] = {
-            "transformed_vs_keras": chain_report.to_json() if chain_report is not None else None,
-            "note": None if chain_report is not None else (
-                "reference is the transformed Keras model: " + "; ".join(f"{s.layer}: {s.detail}" for s in plans[target].reference_changes)
-            ),
-        }
-        parity.append(entry)
-    any_plan = next(iter(plans.values()))
     batch = config.batch
-    return {
-        "format": manifest_mod.FORMAT,
-        "passed": all(reports.values()),
-        "source": {
-            "path": os.path.abspath(loaded.path) if loaded.path else None,
-            "sha256": loaded.sha256,
-            "kind": loaded.kind.value,
-            "notes": list(loaded.notes),
-            "keras_version": versions.get("keras"),
-            "tensorflow_version": versions.get("tensorflow") or versions.get("tensorflow-cpu"),
-        },
-        "tools": versions,
-        "config": {
-            "targets": [t.value for t in config.targets],
-            "batch": batch,
-            "quantize": config.quantize.value,
-            "fold": config.fold,
-            "onnx_opset": config.onnx_opset,
-            "allow_flex": config.allow_flex,
-            "onnx_extensions": config.onnx_extensions,
-            "onnx_layout": config.onnx_layout.value,
-            "onnx_optimize": config.onnx_optimize.value,
-        },
-        "inputs": [(spec.with_batch(batch) if batch else spec).to_json() for spec in original.inputs()],
-        "outputs": [(spec.with_batch(batch) if batch else spec).to_json() for spec in original.outputs()],
-        "containers": [{"path": path, "class": cls} for path, cls in any_plan.containers],
-        "transforms": manifest_mod.merge_transforms(plans),
-        "artifacts": artifact_entries,
-        "host": _host_entry(plans),
-        "tolerance": tolerance.to_json(),
-        "samples": {
-            "source": source.describe() if source else "generated",
-            "count": chain.samples,
-            "seed": None if source else config.seed,
-            "batch_sizes": list(config.parity_batch_sizes()) if not source else [config.data_batch],
-            "ranges": None if source else {name: hint.reason for name, hint in hints.items()},
-        },
-        "golden": {
-            "inputs": "golden/inputs.npz",
-            "outputs": "golden/outputs.npz",
-            "batches": chain.golden_batches,
-            "batch_sizes": sorted(set(chain.golden_batches)),
-            "reference": "transformed" if any(plan.reference_changes for plan in plans.values()) else "keras",
-        },
-        "parity": parity,
-    }
+    int8 = config.quantize is Quantization.INT8
+    split = any(plan.split.steps for plan in plans.values())
+    return Manifest(
+        passed=all(entry.verdict for entry in evidence.values()),
+        source=manifest_mod.Source(
+            path=os.path.abspath(loaded.path) if loaded.path else None,
+            sha256=loaded.sha256,
+            kind=loaded.kind.value,
+            notes=tuple(loaded.notes),
+            keras_version=versions.get("keras"),
+            tensorflow_version=versions.get("tensorflow") or versions.get("tensorflow-cpu"),
+        ),
+        tools=versions,
+        config=config.to_manifest(),
+        inputs=tuple(_tensor(spec.with_batch(batch) if batch else spec) for spec in original.inputs()),
+        outputs=tuple(_tensor(spec.with_batch(batch) if batch else spec) for spec in original.outputs()),
+        containers=tuple(manifest_mod.Container(path, cls) for path, cls in next(iter(plans.values())).containers),
+        transforms=merge_transforms(plans),
+        artifacts=tuple(_artifact_entry(target, artifact, plans[target], config) for target, artifact in artifacts.items()),
+        host=_host_entry(plans, files),
+        tolerance=manifest_mod.decode(manifest_mod.Criteria, tolerance.to_json()),
+        samples=manifest_mod.Samples(
+            source=source.describe() if source else "generated",
+            count=chain.samples,
+            seed=None if source else config.seed,
+            batch_sizes=tuple(config.parity_batch_sizes()) if not source else (config.data_batch,),
+            ranges=None if source else {name: hint.reason for name, hint in hints.items()},
+        ),
+        golden=manifest_mod.Golden(
+            inputs="golden/inputs.npz",
+            outputs="golden/outputs.npz",
+            batches=tuple(chain.golden_batches),
+            batch_sizes=tuple(sorted(set(chain.golden_batches))),
+            reference="transformed" if any(plan.reference_changes for plan in plans.values()) else "keras",
+            device_inputs={t.value: _device_golden_file(t) for t, plan in plans.items() if plan.split.steps} if split else None,
+        ),
+        parity=tuple(_parity_entry(target, entry, plans[target]) for target, entry in evidence.items()),
+        quantization=manifest_mod.QuantizationEntry(
+            mode=config.quantize.value,
+            int8_io=config.int8_io.value if config.int8_io else None,
+            calibration=calibration_info,
+            int8_weights=("per-channel" if config.int8_per_channel else "per-tensor") if int8 else None,
+            int8_activations={"tflite": "int8", "onnx": "uint8"} if int8 else None,
+        ),
+    )
 
 
-def _host_entry(plans) -> dict | None:
+def merge_transforms(plans) -> tuple[manifest_mod.Transform, ...]:
+    """One transform entry per layer; per-target entries where the targets disagree."""
+    by_layer: dict[str, dict] = {}
+    for target, plan in plans.items():
+        for step in plan.steps:
+            entry = manifest_mod.Transform(step.layer, step.class_name, step.action.value, step.detail)
+            by_layer.setdefault(step.layer, {})[target.value] = entry
+    merged: list[manifest_mod.Transform] = []
+    for targets in by_layer.values():
+        entries = list(targets.values())
+        if all(entry == entries[0] for entry in entries):
+            merged.append(entries[0])
+        else:
+            merged.extend(dataclasses.replace(entry, target=target) for target, entry in targets.items())
+    return tuple(merged)
+
+
+def _tensor(spec) -> manifest_mod.Tensor:
+    return manifest_mod.Tensor(spec.name, spec.dtype, tuple(spec.shape))
+
+
+def _artifact_entry(target: Target, artifact: Artifact, plan: Plan, config: ExportConfig) -> manifest_mod.Artifact:
+    return manifest_mod.Artifact(
+        target=target.value,
+        file=artifact.filename,
+        inputs=tuple(_device_inputs(plan)),
+        outputs=tuple(_device_outputs(plan)),
+        host_steps=tuple(step.id for step in plan.split.steps),
+        host_outputs=dict(plan.split.host_outputs),
+        sha256=sha256_bytes(artifact.data),
+        bytes=len(artifact.data),
+        ops=dict(artifact.ops),
+        runtime_requirements=tuple(artifact.runtime_requirements),
+        quantization=config.quantize.value,
+        graph=artifact.facts,
+    )
+
+
+def _parity_entry(target: Target, evidence: TargetEvidence, plan: Plan) -> manifest_mod.Parity:
+    link = evidence.transformed_vs_keras
+    note = None if link is not None else (
+        "reference is the transformed Keras model: " + "; ".join(f"{s.layer}: {s.detail}" for s in plan.reference_changes)
+    )
+    chain = {"transformed_vs_keras": link.to_json() if link is not None else None, "note": note}
+    return manifest_mod.decode(manifest_mod.Parity, {**evidence.verdict.to_json(), "target": target.value, "chain": chain})
+
+
+def _host_entry(plans, files) -> manifest_mod.Host | None:
     """The host split in the manifest: the spec file and, per step, what it reproduces and where."""
-    steps = {}
+    steps: dict[str, dict] = {}
     for target, plan in plans.items():
         for step in plan.split.steps:
-            entry = steps.setdefault(step.id, {"id": step.id, "class": step.class_name, "kind": step.kind.value, "inputs": list(step.inputs),
-                                               "output": step.output, "dtype": step.dtype, "targets": []})
-            entry["targets"].append(target.value)
-    return {"file": PREPROCESS, "steps": list(steps.values())} if steps else None
+            entry = steps.setdefault(step.id, {"id": step.id, "class_name": step.class_name, "kind": step.kind.value, "inputs": tuple(step.inputs),
+                                               "output": step.output, "dtype": step.dtype, "targets": ()})
+            entry["targets"] += (target.value,)
+    if not steps:
+        return None
+    return manifest_mod.Host(PREPROCESS, tuple(manifest_mod.HostStep(**entry) for entry in steps.values()), sha256_bytes(files[PREPROCESS]))

@@ -14,87 +14,98 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeprep import manifest as manifest_mod
 from edgeprep.backend import backend
-from edgeprep.config import ExportConfig, Quantization, Target
+from edgeprep.config import ExportConfig, Target
 from edgeprep.errors import LoadError, ParityError
 from edgeprep.host.runner import HostedRunner
 from edgeprep.host.steps import PREPROCESS, HostStep, read_preprocess
-from edgeprep.specs import TensorSpec
 from edgeprep.load import sha256_of
-from edgeprep.parity.compare import Comparison, ParityReport, Tolerance
+from edgeprep.manifest import MANIFEST, Artifact, Golden, Manifest, encode
+from edgeprep.parity.chain import EvidenceViews, TargetEvidence
+from edgeprep.parity.compare import Comparison, Tolerance
 from edgeprep.progress import Progress
+from edgeprep.specs import TensorSpec
 
 
 @dataclass(frozen=True)
-class VerifyResult:
-    """Per-target parity reports of a verified export directory."""
+class VerifyResult(EvidenceViews):
+    """Per-target parity evidence of a verified export directory.
+
+    Attributes:
+        directory: the export directory.
+        evidence: target -> its evidence (golden vectors: the verdict only; ``data``: the whole chain).
+        comparisons: target -> the streaming comparison behind its verdict (for plots).
+        samples: how many samples were compared.
+    """
 
     directory: Path
-    reports: dict[Target, ParityReport]
-    comparisons: dict[str, Comparison] = field(default_factory=dict, repr=False)
-    transform_reports: dict[Target, ParityReport | None] = field(default_factory=dict)
-    converter_reports: dict[Target, ParityReport] = field(default_factory=dict)
+    evidence: dict[Target, TargetEvidence]
+    comparisons: dict[Target, Comparison] = field(default_factory=dict, repr=False)
     samples: int = 0
 
-    @property
-    def passed(self) -> bool:
-        return bool(self.reports) and all(self.reports.values())
 
-
-def check_hashes(directory: Path, data: dict) -> None:
+def check_hashes(directory: Path, artifacts: tuple[Artifact, ...]) -> None:
     """Raise ParityError naming the first artifact whose sha256 differs from the manifest."""
-    for entry in data["artifacts"]:
-        path = directory / entry["file"]
+    for entry in artifacts:
+        path = directory / entry.file
         if not path.is_file():
             raise ParityError(f"{path}: listed in the manifest but missing; re-run edgeprep export")
         digest = sha256_of(path)
-        if digest != entry["sha256"]:
-            raise ParityError(f"{path}: sha256 {digest[:12]}... does not match the manifest ({entry['sha256'][:12]}...): the file was modified")
+        if digest != entry.sha256:
+            raise ParityError(f"{path}: sha256 {digest[:12]}... does not match the manifest ({entry.sha256[:12]}...): the file was modified")
 
 
-def load_golden(directory: Path, data: dict) -> tuple[list[dict[str, np.ndarray]], dict[str, np.ndarray]]:
+def load_golden(directory: Path, golden: Golden) -> tuple[list[dict[str, np.ndarray]], dict[str, np.ndarray]]:
     """Golden inputs split into the recorded batches, and the golden outputs."""
-    golden = data.get("golden") or {}
     try:
-        with np.load(directory / golden["inputs"], allow_pickle=False) as archive:
+        with np.load(directory / golden.inputs, allow_pickle=False) as archive:
             inputs = {key: archive[key] for key in archive.files}
-        with np.load(directory / golden["outputs"], allow_pickle=False) as archive:
+        with np.load(directory / golden.outputs, allow_pickle=False) as archive:
             outputs = {key: archive[key] for key in archive.files}
-    except (KeyError, OSError, ValueError) as exc:
+    except (OSError, ValueError) as exc:
         raise LoadError(f"{directory}: golden vectors missing or unreadable ({exc}); re-run edgeprep export") from None
     feeds, start = [], 0
-    for size in golden.get("batches") or [len(next(iter(inputs.values())))]:
+    for size in golden.batches or [len(next(iter(inputs.values())))]:
         feeds.append({key: value[start:start + size] for key, value in inputs.items()})
         start += size
     return feeds, outputs
 
 
-def host_steps(directory: Path, entry: dict, data: dict) -> list[HostStep]:
+def host_steps(directory: Path, entry: Artifact, manifest: Manifest) -> list[HostStep]:
     """The host steps an artifact entry of the manifest runs before its artifact, in order."""
-    ids = entry.get("host_steps") or []
-    if not ids:
+    if not entry.host_steps:
         return []
-    expected = (data.get("host") or {}).get("sha256")
+    expected = manifest.host.sha256 if manifest.host else None
     path = directory / PREPROCESS
     if path.is_file() and expected and sha256_of(path) != expected:
         raise ParityError(f"{path}: sha256 does not match the manifest: the host preprocessing spec was modified")
     available = read_preprocess(directory)
-    missing = [step_id for step_id in ids if step_id not in available]
+    missing = [step_id for step_id in entry.host_steps if step_id not in available]
     if missing:
         raise LoadError(f"{directory}: {PREPROCESS} lacks host step(s) {', '.join(missing)} listed in the manifest; re-run edgeprep export")
-    return [available[step_id] for step_id in ids]
+    return [available[step_id] for step_id in entry.host_steps]
 
 
-def open_runner(directory: Path, data: dict, entry: dict, threads: int = 1):
+def artifacts_by_target(manifest: Manifest) -> dict[Target, Artifact]:
+    """The manifest's artifact entries by Target (the one place their JSON strings become Targets).
+
+    Raises:
+        LoadError: an artifact of a target this edgeprep does not know.
+    """
+    try:
+        return {Target(entry.target): entry for entry in manifest.artifacts}
+    except ValueError as exc:
+        raise LoadError(f"{MANIFEST}: field artifacts: {exc}; re-run edgeprep export") from None
+
+
+def open_runner(directory: Path, manifest: Manifest, entry: Artifact, threads: int = 1):
     """The runner of one artifact entry: its host steps (if any) followed by the artifact."""
-    requirements = tuple(entry.get("runtime_requirements") or ())
-    device = backend(Target(entry["target"])).runner(directory / entry["file"], threads=threads, requirements=requirements)
-    steps = host_steps(directory, entry, data)
+    device = backend(Target(entry.target)).runner(directory / entry.file, threads=threads, requirements=entry.runtime_requirements)
+    steps = host_steps(directory, entry, manifest)
     if not steps:
         return device
-    inputs = [TensorSpec.from_json(spec) for spec in data["inputs"]]
-    return HostedRunner(device, steps, inputs, [spec["name"] for spec in data["outputs"]], entry.get("host_outputs") or {})
+    inputs = [TensorSpec(spec.name, spec.dtype, spec.shape) for spec in manifest.inputs]
+    return HostedRunner(device, steps, inputs, [spec.name for spec in manifest.outputs], entry.host_outputs)
 
 
 def verify(
@@ -120,15 +131,14 @@ def verify(
         unsafe_load: let the source model file run code while loading (trusted files only).
     """
     directory = Path(directory)
-    manifest = manifest_mod.read(directory)
-    check_hashes(directory, manifest)
-    tolerance = tolerance or Tolerance.from_json(manifest.get("tolerance", {}))
+    manifest = Manifest.read(directory)
+    check_hashes(directory, manifest.artifacts)
+    tolerance = tolerance or manifest_tolerance(manifest)
     if data is not None:
         return _verify_on_data(directory, manifest, data, model, tolerance, threads, resize_images, progress or Progress(), unsafe_load)
-    feeds, expected = load_golden(directory, manifest)
+    feeds, expected = load_golden(directory, manifest.golden)
     comparisons = {}
-    for entry in manifest["artifacts"]:
-        target = Target(entry["target"])
+    for target, entry in artifacts_by_target(manifest).items():
         comparison = Comparison(target.value, "golden", list(expected))
         with open_runner(directory, manifest, entry, threads) as runner:
             start = 0
@@ -136,48 +146,45 @@ def verify(
                 rows = len(next(iter(feed.values())))
                 comparison.update({k: v[start:start + rows] for k, v in expected.items()}, runner.infer(feed))
                 start += rows
-        comparisons[target.value] = comparison
-    reports = {Target(t): c.report(tolerance) for t, c in comparisons.items()}
-    return VerifyResult(directory, reports, comparisons, samples=sum(len(next(iter(f.values()))) for f in feeds))
+        comparisons[target] = comparison
+    evidence = {target: TargetEvidence(comparison.report(tolerance)) for target, comparison in comparisons.items()}
+    return VerifyResult(directory, evidence, comparisons, samples=sum(len(next(iter(f.values()))) for f in feeds))
 
 
-def _verify_on_data(directory, manifest, data, model, tolerance, threads, resize_images, progress, unsafe_load) -> VerifyResult:
+def manifest_tolerance(manifest: Manifest) -> Tolerance:
+    """The parity criteria an export was verified with."""
+    return Tolerance.from_json(encode(manifest.tolerance))
+
+
+def export_config(manifest: Manifest, unsafe_load: bool = False) -> ExportConfig:
+    """The config ``manifest``'s export was made with (``unsafe_load`` is the caller's decision, never recorded)."""
+    return ExportConfig.from_manifest(manifest.config, unsafe_load=unsafe_load)
+
+
+def _verify_on_data(directory, manifest: Manifest, data, model, tolerance, threads, resize_images, progress, unsafe_load) -> VerifyResult:
     from edgeprep.data import open_data
     from edgeprep.graph import rebuild
     from edgeprep.load import load
     from edgeprep.parity.chain import Link, run_chain
-    from edgeprep.parity.compare import default_tolerance
     from edgeprep.plan import make_plans
     from edgeprep.runners import KerasRunner
 
-    source = manifest["source"]
-    path = model or source.get("path")
+    source = manifest.source
+    path = model or source.path
     if not path or not Path(path).exists():
-        raise LoadError(f"verify --data needs the source model (recorded as {source.get('path')!r}, not found); pass --model PATH")
-    if model is None and source.get("sha256") and sha256_of(path) != source["sha256"]:
+        raise LoadError(f"verify --data needs the source model (recorded as {source.path!r}, not found); pass --model PATH")
+    if model is None and source.sha256 and sha256_of(path) != source.sha256:
         raise LoadError(f"{path}: changed since the export (sha256 differs from the manifest); pass --model PATH to use it anyway")
-    settings = manifest.get("config", {})
-    config = ExportConfig(
-        targets=tuple(Target(e["target"]) for e in manifest["artifacts"]),
-        batch=settings.get("batch"),
-        fold=settings.get("fold", True),
-        unsafe_load=unsafe_load,
-        allow_flex=settings.get("allow_flex", False),
-        onnx_extensions=settings.get("onnx_extensions", False),
-    )
-    loaded = load(path, unsafe=config.unsafe_load)
+    config = export_config(manifest, unsafe_load)
+    loaded = load(path, config.unsafe_load, config.custom_objects)
     plans = make_plans(loaded.model, config)
     original = loaded.original_runner()
     data_source = open_data(data, original.inputs(), resize_images)
     with contextlib.ExitStack() as stack, progress.step(f"verify on {data}"):
         links = {}
-        for entry in manifest["artifacts"]:
-            target = Target(entry["target"])
+        for target, entry in artifacts_by_target(manifest).items():
             runner = stack.enter_context(open_runner(directory, manifest, entry, threads))
             transformed = KerasRunner(rebuild(plans[target].graph, batch=config.batch), f"transformed[{target.value}]")
-            links[target.value] = Link(transformed, runner, bool(plans[target].reference_changes))
+            links[target] = Link(transformed, runner, bool(plans[target].reference_changes))
         chain = run_chain(data_source.batches(), original, links, golden_budget=0, progress=progress)
-    reports = {Target(t): r for t, r in chain.reports(tolerance).items()}
-    transform_reports = {Target(t): r for t, r in chain.transform_reports(default_tolerance(Quantization.NONE)).items()}
-    converter_reports = {Target(t): r for t, r in chain.converter_reports(tolerance).items()}
-    return VerifyResult(directory, reports, chain.verdicts, transform_reports, converter_reports, chain.samples)
+    return VerifyResult(directory, chain.evidence(tolerance), chain.verdicts, chain.samples)

@@ -287,12 +287,11 @@ def _sessions(artifact: Artifact, threads: int, reference_model, example: dict |
 
 def _deploy_runner(directory: Path, target: str, threads: int, stack):
     """edgeprep's deploy-side runner of ``directory``'s ``target`` artifact (host steps, then the artifact), open on ``stack``."""
-    from edgeprep import manifest as manifest_mod
+    from edgeprep.manifest import Manifest
     from edgeprep.verification import open_runner
 
-    data = manifest_mod.read(directory)
-    entry = next(e for e in data["artifacts"] if e["target"] == target)
-    return stack.enter_context(open_runner(directory, data, entry, threads=threads))
+    manifest = Manifest.read(directory)
+    return stack.enter_context(open_runner(directory, manifest, manifest.artifact(target), threads=threads))
 
 
 def _ort_session(path: Path, threads: int):

@@ -74,7 +74,7 @@ def _time(fn, repeats: int) -> float:
 def bench_lowering(vocab_sizes=(100, 10_000, 100_000), repeats: int = 200) -> list[dict]:
     """Median batch-1 latency (seconds) per model, vocabulary size and runner; one dict per row."""
     import edgeprep
-    from edgeprep import manifest as manifest_mod
+    from edgeprep.manifest import Manifest
     from edgeprep.verification import open_runner
 
     rows = []
@@ -85,12 +85,12 @@ def bench_lowering(vocab_sizes=(100, 10_000, 100_000), repeats: int = 200) -> li
                 start = time.perf_counter()
                 edgeprep.export(model, Path(tmp) / "dist")
                 export_s = time.perf_counter() - start
-                data = manifest_mod.read(Path(tmp) / "dist")
+                data = Manifest.read(Path(tmp) / "dist")
                 row = {"model": name, "vocab": vocab, "export_s": export_s, "keras": _time(lambda: model.predict_on_batch(example), repeats)}
-                for entry in data["artifacts"]:
+                for entry in data.artifacts:
                     with open_runner(Path(tmp) / "dist", data, entry, threads=1) as runner:
-                        row[entry["target"]] = _time(lambda: runner.infer(example), repeats)
-                        row[f"{entry['target']}_host_steps"] = len(entry["host_steps"])
+                        row[entry.target] = _time(lambda: runner.infer(example), repeats)
+                        row[f"{entry.target}_host_steps"] = len(entry.host_steps)
                 rows.append(row)
                 print(_line(row), flush=True)
     return rows

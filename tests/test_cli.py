@@ -48,7 +48,7 @@ def test_inspect_lists_every_layer_with_its_action_per_target(saved):
 
 def test_export_writes_artifacts_manifest_and_golden(exported):
     assert tree(exported) == [
-        "golden", "golden/inputs.npz", "golden/outputs.npz", "manifest.json", "model.onnx", "model.tflite",
+        "edgeprep_manifest.py", "golden", "golden/inputs.npz", "golden/outputs.npz", "manifest.json", "model.onnx", "model.tflite",
         "report.html", "report.json", "test_parity.py",
     ]
     manifest = json.loads((exported / "manifest.json").read_text())

@@ -102,7 +102,7 @@ def test_parity_recomputed_from_scratch(exported):
 def test_manifest_names_every_stripped_layer_and_reports_parity(exported):
     name, model, result = exported
     manifest = json.loads((result.out_dir / "manifest.json").read_text())
-    assert manifest["format"] == "edgeprep-manifest/1"
+    assert manifest["format"] == "edgeprep-manifest/2"
     stripped = {entry["layer"].split("/")[-1] for entry in manifest["transforms"] if entry["action"] == "stripped"}
     expected = {layer.name for layer in _layers(model) if type(layer).__name__ in STRIPPED}
     assert stripped == expected, name

@@ -62,3 +62,35 @@ def test_data_that_does_not_fit_exits_2_and_writes_nothing(tabular, tmp_path):
     assert result.returncode == 2 and not out.exists()
     (line,) = error_lines(result.stderr)
     assert "income_0 .. income_2" in line
+
+
+def test_verify_data_replans_an_int8_export_as_it_was_exported(tmp_path):
+    """verify --data rebuilds the export's config from the manifest, quantization included: int8
+    TFLite buckets on the host (transforms/quantized.py), and the re-plan must agree."""
+    import edgeprep
+    from edgeprep.config import ExportConfig, Quantization, Target
+    from edgeprep.load import load
+    from edgeprep.manifest import Manifest
+    from edgeprep.pipeline import merge_transforms
+    from edgeprep.plan import make_plans
+    from edgeprep.verification import export_config
+    from zoo import feature_space_tabular
+
+    model_path = tmp_path / "fs.keras"
+    feature_space_tabular(cross=False).save(model_path)
+    rng = np.random.default_rng(5)
+    n = 128
+    rows = tmp_path / "rows.npz"
+    np.savez(
+        rows, color=rng.choice(["red", "green", "blue", "white"], (n, 1)), rooms=rng.integers(1, 7, (n, 1)).astype("int32"),
+        area=rng.normal(80, 20, (n, 1)).astype("float32"), age=rng.uniform(0, 100, (n, 1)).astype("float32"),
+    )
+    config = ExportConfig(targets=(Target.TFLITE,), quantize=Quantization.INT8, calibration=str(rows), calibration_samples=64, data=str(rows))
+    out = edgeprep.export(str(model_path), tmp_path / "dist", config=config).out_dir
+    manifest = Manifest.read(out)
+    assert export_config(manifest) == config
+    assert any(t.action == "host" and "discretized" in t.layer for t in manifest.transforms)
+    assert merge_transforms(make_plans(load(str(model_path)).model, export_config(manifest))) == manifest.transforms
+    verified = run_cli("verify", out, "--data", rows)
+    assert verified.returncode == 0, verified.stderr
+    assert f"passed on {n} samples" in verified.stdout

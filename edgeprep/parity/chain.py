@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from edgeprep.config import Quantization, Target
 from edgeprep.errors import ConversionError
-from edgeprep.parity.compare import Comparison, ParityReport, Tolerance
+from edgeprep.parity.compare import Comparison, ParityReport, Tolerance, default_tolerance
 from edgeprep.progress import Progress
 from edgeprep.runners import Runner
 
@@ -28,26 +29,83 @@ class Link:
     reference_is_transformed: bool = False
 
 
+@dataclass(frozen=True)
+class TargetEvidence:
+    """One target's parity evidence: the verdict and both links of the chain.
+
+    Attributes:
+        verdict: the artifact against the reference (the original, or the transformed model).
+        transformed_vs_keras: the transformed Keras model against the original (None where the
+            reference is the transformed model by design, or nothing was transformed to compare).
+        artifact_vs_transformed: the artifact against the transformed Keras model (None without one).
+    """
+
+    verdict: ParityReport
+    transformed_vs_keras: ParityReport | None = None
+    artifact_vs_transformed: ParityReport | None = None
+
+    @property
+    def origin(self) -> str:
+        """Where a failure came from, reading the chain link by link."""
+        if self.verdict.passed:
+            return "passed"
+        if self.transformed_vs_keras is not None and not self.transformed_vs_keras.passed:
+            return "transform: the transformed Keras model already differs from the original"
+        if self.artifact_vs_transformed is not None and not self.artifact_vs_transformed.passed:
+            return "converter: the artifact differs from the transformed Keras model"
+        return "reference"
+
+
+class EvidenceViews:
+    """Per-target views of an ``evidence`` mapping, for results that carry one."""
+
+    evidence: dict[Target, TargetEvidence]
+
+    @property
+    def reports(self) -> dict[Target, ParityReport]:
+        """Target -> the verdict: the artifact against the reference."""
+        return {target: entry.verdict for target, entry in self.evidence.items()}
+
+    @property
+    def transform_reports(self) -> dict[Target, ParityReport | None]:
+        """Target -> the transformed Keras model against the original (None where not comparable)."""
+        return {target: entry.transformed_vs_keras for target, entry in self.evidence.items()}
+
+    @property
+    def converter_reports(self) -> dict[Target, ParityReport | None]:
+        """Target -> the artifact against the transformed Keras model (None without one)."""
+        return {target: entry.artifact_vs_transformed for target, entry in self.evidence.items()}
+
+    @property
+    def passed(self) -> bool:
+        """Every verdict passed (and there is at least one)."""
+        return bool(self.evidence) and all(entry.verdict for entry in self.evidence.values())
+
+
 @dataclass
 class ChainResult:
     """Streaming comparisons of every link, and the golden vectors kept on the way."""
 
-    verdicts: dict[str, Comparison]  # target -> artifact vs reference
-    transforms: dict[str, Comparison | None]  # target -> transformed vs original (None: not comparable)
-    converters: dict[str, Comparison]  # target -> artifact vs transformed
+    verdicts: dict[Target, Comparison]  # artifact vs reference
+    transforms: dict[Target, Comparison | None]  # transformed vs original (None: not comparable)
+    converters: dict[Target, Comparison]  # artifact vs transformed
     golden_inputs: dict[str, list[np.ndarray]] = field(default_factory=dict)
     golden_outputs: dict[str, list[np.ndarray]] = field(default_factory=dict)
     golden_batches: list[int] = field(default_factory=list)
     samples: int = 0
 
-    def reports(self, tolerance: Tolerance) -> dict[str, ParityReport]:
-        return {target: comparison.report(tolerance) for target, comparison in self.verdicts.items()}
-
-    def transform_reports(self, tolerance: Tolerance) -> dict[str, ParityReport | None]:
-        return {target: (c.report(tolerance) if c is not None else None) for target, c in self.transforms.items()}
-
-    def converter_reports(self, tolerance: Tolerance) -> dict[str, ParityReport]:
-        return {target: comparison.report(tolerance) for target, comparison in self.converters.items()}
+    def evidence(self, tolerance: Tolerance) -> dict[Target, TargetEvidence]:
+        """Per target: the verdict and the converter link under ``tolerance``; the transform link
+        under the float32 default (a transform must be exact whatever the artifact's storage)."""
+        exact = default_tolerance(Quantization.NONE)
+        return {
+            target: TargetEvidence(
+                comparison.report(tolerance),
+                self.transforms[target].report(exact) if self.transforms.get(target) is not None else None,
+                self.converters[target].report(tolerance) if target in self.converters else None,
+            )
+            for target, comparison in self.verdicts.items()
+        }
 
     def golden(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         def merge(parts):
@@ -59,7 +117,7 @@ class ChainResult:
 def run_chain(
     batches: Iterable[Mapping[str, np.ndarray]],
     original: Runner,
-    links: dict[str, Link],
+    links: dict[Target, Link],
     golden_budget: int = 512 * 1024,
     progress: Progress | None = None,
 ) -> ChainResult:
@@ -68,16 +126,16 @@ def run_chain(
     Args:
         batches: named raw inputs, batch by batch.
         original: the Keras original.
-        links: target name -> its runners.
+        links: target -> its runners.
         golden_budget: bytes of inputs + outputs kept as golden vectors (at least one batch is kept).
         progress: receives a line every few hundred batches.
     """
     progress = progress or Progress()
     names = [spec.name for spec in original.outputs()]
     result = ChainResult(
-        verdicts={t: Comparison(t, "transformed" if link.reference_is_transformed else original.name, names) for t, link in links.items()},
-        transforms={t: (Comparison(f"transformed[{t}]", original.name, names) if link.transformed is not None and not link.reference_is_transformed else None) for t, link in links.items()},
-        converters={t: Comparison(t, "transformed", names) for t, link in links.items() if link.transformed is not None},
+        verdicts={t: Comparison(t.value, "transformed" if link.reference_is_transformed else original.name, names) for t, link in links.items()},
+        transforms={t: (Comparison(f"transformed[{t.value}]", original.name, names) if link.transformed is not None and not link.reference_is_transformed else None) for t, link in links.items()},
+        converters={t: Comparison(t.value, "transformed", names) for t, link in links.items() if link.transformed is not None},
     )
     needs_original = any(not link.reference_is_transformed for link in links.values())
     kept = 0

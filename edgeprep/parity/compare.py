@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from edgeprep.config import Quantization
+from edgeprep.errors import UsageError
 
 # Abs-error histogram: 40 bins per decade from 1e-12 to 1e+8 (p99 to within ~6%).
 _EDGES = np.concatenate([[0.0], np.logspace(-12, 8, 20 * 40 + 1), [np.inf]])
@@ -52,6 +53,15 @@ class Tolerance:
     min_sqnr_db: float | None = None
     overrides: tuple[tuple[str, "Tolerance"], ...] = field(default=())
 
+    def __post_init__(self) -> None:
+        """Refuse criteria no output could be judged by (the CLI's --rtol/--atol/... and the API alike)."""
+        for name, flag, low, high, optional in _CRITERIA:
+            value = getattr(self, name)
+            if value is None and optional:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not low <= value <= high:
+                raise UsageError(f"{name}={value!r} ({flag}): expected a finite number in [{low:g}, {high:g}]")
+
     def for_output(self, name: str) -> "Tolerance":
         for key, tolerance in self.overrides:
             if key == name:
@@ -73,6 +83,13 @@ class Tolerance:
         """A copy with the given criteria replaced (None values are ignored)."""
         return replace(self, **{key: value for key, value in changes.items() if value is not None})
 
+
+_CRITERIA = (  # field, CLI flag, bounds, whether None (criterion off) is allowed
+    ("rtol", "--rtol", 0.0, math.inf, True),
+    ("atol", "--atol", 0.0, math.inf, False),
+    ("min_top1", "--min-top1", 0.0, 1.0, True),
+    ("min_sqnr_db", "--min-sqnr", -math.inf, math.inf, True),
+)
 
 DEFAULT_TOLERANCES: dict[Quantization, Tolerance] = {
     Quantization.NONE: Tolerance(rtol=1e-5, atol=1e-7),

@@ -11,42 +11,34 @@ from xml.sax.saxutils import quoteattr
 
 import numpy as np
 
-from edgeprep.parity.compare import ParityReport
+from edgeprep.config import Target
+from edgeprep.manifest import Manifest, encode
+from edgeprep.parity.chain import TargetEvidence
+from edgeprep.parity.compare import Comparison, ParityReport
 
 
 def report_json(summary: dict) -> bytes:
     return (json.dumps(summary, indent=2, allow_nan=False, default=str) + "\n").encode()
 
 
-def summary(verdicts: dict[str, ParityReport], transforms: dict, converters: dict, manifest: dict | None = None) -> dict:
+def summary(evidence: dict[Target, TargetEvidence], manifest: Manifest | None = None) -> dict:
     """The numbers of report.json: per target, the verdict and both links of the chain."""
     targets = {}
-    for target, report in verdicts.items():
-        targets[target] = {
-            "verdict": report.to_json(),
-            "transformed_vs_keras": transforms.get(target).to_json() if transforms.get(target) is not None else None,
-            "artifact_vs_transformed": converters.get(target).to_json() if converters.get(target) is not None else None,
-            "origin": _origin(report, transforms.get(target), converters.get(target)),
+    for target, entry in evidence.items():
+        targets[target.value] = {
+            "verdict": entry.verdict.to_json(),
+            "transformed_vs_keras": entry.transformed_vs_keras.to_json() if entry.transformed_vs_keras is not None else None,
+            "artifact_vs_transformed": entry.artifact_vs_transformed.to_json() if entry.artifact_vs_transformed is not None else None,
+            "origin": entry.origin,
         }
-    data = {"passed": all(verdicts.values()), "targets": targets}
+    data = {"passed": all(entry.verdict for entry in evidence.values()), "targets": targets}
     if manifest:
-        data["transforms"] = manifest.get("transforms", [])
-        data["artifacts"] = [{k: a[k] for k in ("target", "file", "bytes", "sha256", "ops")} for a in manifest.get("artifacts", [])]
+        data["transforms"] = [encode(step) for step in manifest.transforms]
+        data["artifacts"] = [{"target": a.target, "file": a.file, "bytes": a.bytes, "sha256": a.sha256, "ops": a.ops} for a in manifest.artifacts]
     return data
 
 
-def _origin(verdict: ParityReport, transform: ParityReport | None, converter: ParityReport | None) -> str:
-    """Where a failure came from, reading the chain link by link."""
-    if verdict.passed:
-        return "passed"
-    if transform is not None and not transform.passed:
-        return "transform: the transformed Keras model already differs from the original"
-    if converter is not None and not converter.passed:
-        return "converter: the artifact differs from the transformed Keras model"
-    return "reference"
-
-
-def junit_xml(verdicts: dict[str, ParityReport], suite: str = "edgeprep-parity") -> bytes:
+def junit_xml(verdicts: dict[Target, ParityReport], suite: str = "edgeprep-parity") -> bytes:
     """One testcase per target and output."""
     cases = []
     failures = 0
@@ -56,12 +48,12 @@ def junit_xml(verdicts: dict[str, ParityReport], suite: str = "edgeprep-parity")
             if not output.passed:
                 failures += 1
                 body = f"<failure message={quoteattr(output.message or 'failed')}/>"
-            cases.append(f'  <testcase classname={quoteattr(f"parity.{target}")} name={quoteattr(output.name)} time="0">{body}</testcase>')
+            cases.append(f'  <testcase classname={quoteattr(f"parity.{target.value}")} name={quoteattr(output.name)} time="0">{body}</testcase>')
     head = f'<testsuite name={quoteattr(suite)} tests="{len(cases)}" failures="{failures}" errors="0">'
     return ("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n" + head + "\n" + "\n".join(cases) + "\n</testsuite>\n").encode()
 
 
-def render_html(title: str, summary_data: dict, comparisons: dict, manifest: dict | None = None) -> bytes:
+def render_html(title: str, summary_data: dict, comparisons: dict[Target, Comparison], manifest: Manifest | None = None) -> bytes:
     """A self-contained HTML page: verdict table, per-output plots, transforms, artifacts."""
     parts = [f"<h1>{html.escape(title)}</h1>", f"<p class=verdict>{'PASSED' if summary_data['passed'] else 'FAILED'}</p>"]
     parts.append("<h2>Parity</h2><table><tr><th>target</th><th>output</th><th>passed</th><th>max abs</th><th>max rel</th>"
@@ -75,18 +67,18 @@ def render_html(title: str, summary_data: dict, comparisons: dict, manifest: dic
     parts.append("</table>")
     for target, comparison in comparisons.items():
         for name, accumulator in comparison.accumulators.items():
-            image = _plot(accumulator, f"{target} / {name}")
+            image = _plot(accumulator, f"{target.value} / {name}")
             if image:
-                parts.append(f"<h3>{html.escape(target)} / {html.escape(name)}</h3><img alt='error plots' src='data:image/png;base64,{image}'>")
+                parts.append(f"<h3>{html.escape(target.value)} / {html.escape(name)}</h3><img alt='error plots' src='data:image/png;base64,{image}'>")
     if manifest:
         parts.append("<h2>Artifacts</h2><table><tr><th>target</th><th>file</th><th>bytes</th><th>ops</th></tr>")
-        for artifact in manifest.get("artifacts", []):
-            ops = ", ".join(f"{k}×{v}" for k, v in artifact["ops"].items())
-            parts.append(f"<tr><td>{artifact['target']}</td><td>{artifact['file']}</td><td>{artifact['bytes']}</td><td>{html.escape(ops)}</td></tr>")
+        for artifact in manifest.artifacts:
+            ops = ", ".join(f"{k}×{v}" for k, v in artifact.ops.items())
+            parts.append(f"<tr><td>{artifact.target}</td><td>{artifact.file}</td><td>{artifact.bytes}</td><td>{html.escape(ops)}</td></tr>")
         parts.append("</table><h2>Transforms</h2><table><tr><th>layer</th><th>class</th><th>action</th><th>detail</th></tr>")
-        for step in manifest.get("transforms", []):
-            if step["action"] != "kept":
-                parts.append("<tr>" + "".join(f"<td>{html.escape(str(step.get(k, '')))}</td>" for k in ("layer", "class", "action", "detail")) + "</tr>")
+        for step in manifest.transforms:
+            if step.action != "kept":
+                parts.append("<tr>" + "".join(f"<td>{html.escape(value)}</td>" for value in (step.layer, step.class_name, step.action, step.detail)) + "</tr>")
         parts.append("</table>")
     style = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 6px;"
              "font-size:13px}.verdict{font-size:20px;font-weight:bold}.origin{color:#555}")

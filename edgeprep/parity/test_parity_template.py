@@ -3,7 +3,8 @@
 Needs only numpy, pytest and the runtime of each artifact (onnxruntime for model.onnx,
 ai-edge-litert for model.tflite); a target whose runtime is not installed is skipped. It runs every
 artifact on the golden inputs and checks the outputs against the golden Keras outputs with the
-tolerances recorded in manifest.json, under edgeprep's pass rule. Where the export has a host
+tolerances recorded in manifest.json, under edgeprep's pass rule. The manifest is read (and
+checked) by the copy of edgeprep's manifest module shipped beside this file, edgeprep_manifest.py. Where the export has a host
 split (preprocessing that runs before the artifact, see preprocess.json), the artifact is fed the
 golden inputs as the host steps produced them (golden/device_inputs.<target>.npz).
 
@@ -16,15 +17,18 @@ The pass rule:
 """
 
 import hashlib
-import json
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 HERE = Path(__file__).resolve().parent
-MANIFEST = json.loads((HERE / "manifest.json").read_text())
+sys.path.insert(0, str(HERE))
+from edgeprep_manifest import Manifest  # noqa: E402  (shipped beside this file: no edgeprep needed)
+
+MANIFEST = Manifest.read(HERE)
 
 
 def _load(relative):
@@ -73,11 +77,6 @@ def _run_tflite(path, feeds):
 RUNNERS = {"onnx": _run_onnx, "tflite": _run_tflite}
 
 
-def _criteria(name):
-    tolerance = MANIFEST["tolerance"]
-    return (tolerance.get("overrides") or {}).get(name, tolerance)
-
-
 def _check_output(name, golden, actual):
     golden, actual = np.asarray(golden), np.asarray(actual)
     if actual.dtype.kind in "SO":
@@ -92,27 +91,27 @@ def _check_output(name, golden, actual):
     finite = np.isfinite(ref)
     assert np.array_equal(ref[~finite], act[~finite]) or np.array_equal(np.isnan(ref), np.isnan(act)), f"{name}: Inf signs differ"
     error = np.abs(ref[finite] - act[finite])
-    criteria = _criteria(name)
-    if criteria.get("rtol") is not None:
+    criteria = MANIFEST.tolerance.for_output(name)
+    if criteria.rtol is not None:
         scale = float(np.abs(ref[finite]).max()) if error.size else 0.0
-        allowed = criteria["atol"] + criteria["rtol"] * scale
+        allowed = criteria.atol + criteria.rtol * scale
         assert error.max(initial=0.0) <= allowed, f"{name}: max abs error {error.max():.3e} > allowed {allowed:.3e}"
-    if criteria.get("min_top1") is not None and ref.ndim == 2 and ref.shape[1] >= 2:
+    if criteria.min_top1 is not None and ref.ndim == 2 and ref.shape[1] >= 2:
         top1 = float(np.mean(np.argmax(ref, axis=1) == np.argmax(act, axis=1)))
-        assert top1 >= criteria["min_top1"], f"{name}: top-1 agreement {top1:.2%} < {criteria['min_top1']:.2%}"
-    if criteria.get("min_sqnr_db") is not None:
+        assert top1 >= criteria.min_top1, f"{name}: top-1 agreement {top1:.2%} < {criteria.min_top1:.2%}"
+    if criteria.min_sqnr_db is not None:
         noise = float(np.sum(error**2))
         sqnr = math.inf if noise == 0 else 10 * math.log10(float(np.sum(ref[finite] ** 2)) / noise)
-        assert sqnr >= criteria["min_sqnr_db"], f"{name}: SQNR {sqnr:.1f} dB < {criteria['min_sqnr_db']} dB"
+        assert sqnr >= criteria.min_sqnr_db, f"{name}: SQNR {sqnr:.1f} dB < {criteria.min_sqnr_db} dB"
 
 
-@pytest.mark.parametrize("entry", MANIFEST["artifacts"], ids=lambda e: e["target"])
+@pytest.mark.parametrize("entry", MANIFEST.artifacts, ids=lambda e: e.target)
 def test_artifact_matches_golden_outputs(entry):
-    path = HERE / entry["file"]
-    assert hashlib.sha256(path.read_bytes()).hexdigest() == entry["sha256"], f"{entry['file']} was modified"
-    golden = MANIFEST["golden"]
-    inputs = _load(golden.get("device_inputs", {}).get(entry["target"], golden["inputs"]))
-    expected = _load(golden["outputs"])
-    runs = RUNNERS[entry["target"]](path, list(_batches(inputs, golden["batches"])))
-    for name in entry.get("outputs") or list(expected):  # outputs a host step computes are not the artifact's
+    path = HERE / entry.file
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == entry.sha256, f"{entry.file} was modified"
+    golden = MANIFEST.golden
+    inputs = _load(golden.inputs_for(entry.target))
+    expected = _load(golden.outputs)
+    runs = RUNNERS[entry.target](path, list(_batches(inputs, golden.batches)))
+    for name in entry.outputs or list(expected):  # outputs a host step computes are not the artifact's
         _check_output(name, expected[name], np.concatenate([np.asarray(run[name]) for run in runs]))

@@ -11,7 +11,6 @@ TensorFlow, Keras or edgeprep, and checks that at the end.
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -45,16 +44,19 @@ def main() -> int:
     parser.add_argument("dist", type=Path)
     parser.add_argument("--input", type=Path, help=".npz of raw inputs keyed by input name (default: the golden inputs)")
     args = parser.parse_args()
-    manifest = json.loads((args.dist / "manifest.json").read_text())
-    if manifest.get("host"):
+    sys.path.insert(0, str(args.dist))
+    from edgeprep_manifest import Manifest  # the manifest reader every export ships (standard library only)
+
+    manifest = Manifest.read(args.dist)
+    if manifest.host:
         raise SystemExit("this export has host preprocessing steps (see preprocess.json): run it with `edgeprep run`, which needs no TensorFlow")
-    feed = dict(np.load(args.input or args.dist / manifest["golden"]["inputs"]))
-    golden = dict(np.load(args.dist / manifest["golden"]["outputs"])) if args.input is None else None
-    for artifact in manifest["artifacts"]:
-        run = {"onnx": run_onnx, "tflite": run_tflite}[artifact["target"]]
-        outputs = run(args.dist / artifact["file"], feed)
+    feed = dict(np.load(args.input or args.dist / manifest.golden.inputs))
+    golden = dict(np.load(args.dist / manifest.golden.outputs)) if args.input is None else None
+    for artifact in manifest.artifacts:
+        run = {"onnx": run_onnx, "tflite": run_tflite}[artifact.target]
+        outputs = run(args.dist / artifact.file, feed)
         for name, value in outputs.items():
-            line = f"{artifact['target']}: {name} {value.shape}, first row {np.round(value[0], 3).tolist()}"
+            line = f"{artifact.target}: {name} {value.shape}, first row {np.round(value[0], 3).tolist()}"
             if golden is not None:
                 line += f"; max abs diff to Keras {np.abs(value - golden[name]).max():.1e}"
             print(line)
