@@ -14,7 +14,7 @@ from edgeprep.artifacts import Artifact
 from edgeprep.backend import backend, raise_op_problems
 from edgeprep.config import ExportConfig, Quantization, Target
 from edgeprep.errors import ConversionError, ParityError, UnsupportedLayerError, collect
-from edgeprep.host.runner import HostedRunner
+from edgeprep.host.hosted import HostedRunner
 from edgeprep.host.steps import PREPROCESS, preprocess_json
 from edgeprep.manifest import Manifest
 from edgeprep.package import check_output_dir, npz_bytes, publish, sha256_bytes

@@ -17,7 +17,7 @@ import numpy as np
 from edgeprep.backend import backend
 from edgeprep.config import ExportConfig, Target
 from edgeprep.errors import LoadError, ParityError
-from edgeprep.host.runner import HostedRunner
+from edgeprep.host.hosted import HostedRunner
 from edgeprep.host.steps import PREPROCESS, HostStep, read_preprocess
 from edgeprep.load import sha256_of
 from edgeprep.manifest import MANIFEST, Artifact, Golden, Manifest, encode

@@ -74,7 +74,7 @@ def _run_tflite(path, feeds):
     return results
 
 
-RUNNERS = {"onnx": _run_onnx, "tflite": _run_tflite}
+RUN_ARTIFACT = {"onnx": _run_onnx, "tflite": _run_tflite}
 
 
 def _check_output(name, golden, actual):
@@ -112,6 +112,6 @@ def test_artifact_matches_golden_outputs(entry):
     golden = MANIFEST.golden
     inputs = _load(golden.inputs_for(entry.target))
     expected = _load(golden.outputs)
-    runs = RUNNERS[entry.target](path, list(_batches(inputs, golden.batches)))
+    runs = RUN_ARTIFACT[entry.target](path, list(_batches(inputs, golden.batches)))
     for name in entry.outputs or list(expected):  # outputs a host step computes are not the artifact's
         _check_output(name, expected[name], np.concatenate([np.asarray(run[name]) for run in runs]))
