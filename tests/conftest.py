@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-from collections import Counter
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -33,27 +32,6 @@ def pytest_collection_modifyitems(config, items):
 def target(request) -> Target:
     """Every converter: tests taking this fixture run once per target."""
     return request.param
-
-
-def artifact_ops(path: Path) -> Counter:
-    """Op counts read from an artifact file by its own runtime library (independent of edgeprep)."""
-    path = Path(path)
-    if path.suffix == ".onnx":
-        import onnx
-
-        model = onnx.load(str(path))
-        return Counter(f"{n.domain}::{n.op_type}" if n.domain not in ("", "ai.onnx") else n.op_type for n in model.graph.node)
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_path=str(path))
-    return Counter(op["op_name"] for op in interpreter._get_ops_details())
-
-
-RANDOM_OP_MARKERS = ("random", "multinomial", "bernoulli", "stateless", "imageprojective")
-
-
-def random_ops(ops) -> list[str]:
-    return [op for op in ops if any(marker in op.lower() for marker in RANDOM_OP_MARKERS)]
 
 
 TF_FREE = ["numpy>=2,<3", "pytest>=8", "onnxruntime>=1.32,<1.33", "ai-edge-litert>=2.3,<2.4"]

@@ -1,10 +1,13 @@
-"""Helpers shared by tests: running the CLI as users do, and listing what a directory holds."""
+"""Helpers shared by tests: running the CLI as users do, listing what a directory holds, and reading
+an artifact's ops with its own runtime library (never from conftest: a sub-folder's conftest.py
+would shadow the name)."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -28,3 +31,24 @@ def tree(path: Path) -> list[str]:
     """Every file and directory under ``path`` (relative), or [] if it does not exist."""
     path = Path(path)
     return sorted(str(p.relative_to(path)) for p in path.rglob("*")) if path.exists() else []
+
+
+def artifact_ops(path: Path) -> Counter:
+    """Op counts read from an artifact file by its own runtime library (independent of edgeprep)."""
+    path = Path(path)
+    if path.suffix == ".onnx":
+        import onnx
+
+        model = onnx.load(str(path))
+        return Counter(f"{n.domain}::{n.op_type}" if n.domain not in ("", "ai.onnx") else n.op_type for n in model.graph.node)
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path))
+    return Counter(op["op_name"] for op in interpreter._get_ops_details())
+
+
+RANDOM_OP_MARKERS = ("random", "multinomial", "bernoulli", "stateless", "imageprojective")
+
+
+def random_ops(ops) -> list[str]:
+    return [op for op in ops if any(marker in op.lower() for marker in RANDOM_OP_MARKERS)]

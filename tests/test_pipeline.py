@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import edgeprep
-from conftest import artifact_ops, random_ops
+from helpers import artifact_ops, random_ops
 from edgeprep.config import Target
 from edgeprep.families.augmentation import AUGMENTATION_CLASSES, REGULARIZATION_CLASSES
 from zoo import SLOW, ZOO

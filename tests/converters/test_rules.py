@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import edgeprep
-from conftest import artifact_ops
+from helpers import artifact_ops
 from edgeprep.config import Action, ExportConfig, Target
 from edgeprep.graph import rebuild
 from edgeprep.plan import make_plan

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 import edgeprep
-from conftest import artifact_ops
+from helpers import artifact_ops
 from converters.tflite.delegate import xnnpack_report
 from edgeprep.config import Target
 from zoo import convnext_tiny, mobilenet_v3_small, seed_cnn

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import artifact_ops
+from helpers import artifact_ops
 from helpers import run_cli
 
 import edgeprep

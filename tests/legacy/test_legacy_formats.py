@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import artifact_ops, random_ops
+from helpers import artifact_ops, random_ops
 from helpers import run_cli
 from keras2_zoo import FORMATS, KINDS, MODELS, rescaling_cnn, save, tabular_normalization, text_model
 

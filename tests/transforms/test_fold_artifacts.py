@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 
 import edgeprep
-from conftest import artifact_ops
+from helpers import artifact_ops
 from edgeprep.config import Target
 from fold_cases import build, cases, keras_computes_it
 from helpers import run_cli

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import edgeprep
-from conftest import artifact_ops
+from helpers import artifact_ops
 from edgeprep.config import Action, Target
 
 TESTED_RULES = (
