@@ -36,7 +36,7 @@ def models(zoo_exports):
 
 @pytest.fixture(scope="module")
 def exported(zoo_exports):
-    """The shared exports (the CLI writes the same bytes: tests/test_reliability.py)."""
+    """The session's shared API exports (CLI exports from .keras files: test_cli, test_reliability, the examples)."""
     return {name: zoo_exports(name).out_dir for name in MODELS}
 
 
