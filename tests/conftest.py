@@ -176,11 +176,13 @@ sys.meta_path.insert(0, Blocker())
 '''
 
 
-def _blocked_python(root: Path) -> Path:
+@pytest.fixture(scope="session")
+def blocked_python(tmp_path_factory) -> Path:
     """This interpreter behind a wrapper whose PYTHONPATH starts with the import blocker.
 
     Plugin autoloading is off, as in a venv that holds pytest alone.
     """
+    root = tmp_path_factory.mktemp("tf-free-blocked")
     (root / "site").mkdir()
     (root / "site" / "sitecustomize.py").write_text(BLOCKER)
     python = root / "python"
@@ -195,9 +197,10 @@ def _blocked_python(root: Path) -> Path:
     return python
 
 
-def _venv_python(root: Path) -> Path:
-    """A virtualenv holding only numpy, pytest, onnxruntime and ai-edge-litert."""
-    venv = root / "venv"
+@pytest.fixture(scope="session")
+def venv_python(tmp_path_factory) -> Path:
+    """A virtualenv holding only numpy, pytest, onnxruntime and ai-edge-litert (pip installs them)."""
+    venv = tmp_path_factory.mktemp("tf-free-venv") / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = venv / "bin" / "python"
     subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *TF_FREE], check=True, timeout=900)
@@ -207,12 +210,13 @@ def _venv_python(root: Path) -> Path:
     return python
 
 
-@pytest.fixture(scope="session", params=["blocked", pytest.param("venv", marks=pytest.mark.slow)])
-def tf_free_python(request, tmp_path_factory) -> Path:
+# Function scope on purpose: a parametrized session fixture would make pytest regroup the tests
+# that use it across modules, setting module fixtures (example 01's training) up twice.
+@pytest.fixture(params=["blocked", pytest.param("venv", marks=pytest.mark.slow)])
+def tf_free_python(request) -> Path:
     """A Python without TensorFlow, Keras, tf_keras or edgeprep, in two forms.
 
     ``blocked`` (every run): this interpreter with those imports blocked. ``venv`` (slow, it runs
     pip): a virtualenv holding only numpy, pytest, onnxruntime and ai-edge-litert.
     """
-    root = tmp_path_factory.mktemp(f"tf-free-{request.param}")
-    return _blocked_python(root) if request.param == "blocked" else _venv_python(root)
+    return request.getfixturevalue(f"{request.param}_python")
