@@ -6,7 +6,11 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from helpers import REPO
+
+pytestmark = pytest.mark.slow  # a full benchmark run per model
 
 
 def _bench(tmp_path, model: str) -> str:

@@ -10,18 +10,11 @@ import numpy as np
 import pytest
 
 from helpers import error_lines, run_cli, tree
-from zoo import augmented_cnn, tabular_numeric
 
 
 @pytest.fixture(scope="module")
-def saved(tmp_path_factory):
-    root = tmp_path_factory.mktemp("models")
-    paths = {}
-    for factory in (augmented_cnn, tabular_numeric):
-        path = root / f"{factory.__name__}.keras"
-        factory().save(path)
-        paths[factory.__name__] = path
-    return paths
+def saved(zoo_exports):
+    return {name: zoo_exports.saved(name) for name in ("augmented_cnn", "tabular_numeric")}
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from helpers import error_lines, run_cli, tree
-from zoo import feature_space_tabular, seed_text
+from zoo import seed_text
 
 RAW_TEXT = np.array([["The cat sat on the mat."], [""], ["ÉCOLE über  Naïve\tdog\nran!!"], ["zzz unknown 日本 words, MiXeD"], ["a\u00a0b  big"]])
 
@@ -25,28 +25,19 @@ def _raw_tabular():
     }
 
 
-@pytest.fixture(scope="module")
-def models(tmp_path_factory):
-    root = tmp_path_factory.mktemp("split")
-    saved = {}
-    for factory in (seed_text, feature_space_tabular):
-        model = factory()
-        path = root / f"{factory.__name__}.keras"
-        model.save(path)
-        saved[factory.__name__] = (model, path)
-    return root, saved
+MODELS = ("seed_text", "feature_space_tabular")
 
 
 @pytest.fixture(scope="module")
-def exported(models):
-    root, saved = models
-    out = {}
-    for name, (_, path) in saved.items():
-        dist = root / f"{name}-dist"
-        result = run_cli("export", path, "--out", dist)
-        assert result.returncode == 0, result.stderr
-        out[name] = dist
-    return out
+def models(zoo_exports):
+    saved = {name: (zoo_exports.model(name), zoo_exports.saved(name)) for name in MODELS}
+    return saved["seed_text"][1].parent, saved
+
+
+@pytest.fixture(scope="module")
+def exported(zoo_exports):
+    """The session's shared API exports (CLI exports from .keras files: test_cli, test_reliability, the examples)."""
+    return {name: zoo_exports(name).out_dir for name in MODELS}
 
 
 def test_inspect_shows_the_split_per_target(models):

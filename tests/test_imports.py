@@ -10,9 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import edgeprep
-from zoo import seed_cnn
-
 BLOCK = "import sys; sys.modules['tensorflow'] = None; sys.modules['keras'] = None; sys.modules['tf2onnx'] = None; "
 
 
@@ -28,9 +25,8 @@ def test_import_edgeprep_does_not_import_tensorflow():
     assert result.stdout.strip() == "False False", result.stderr
 
 
-def test_verify_and_run_work_without_tensorflow(tmp_path):
-    out = tmp_path / "dist"
-    edgeprep.export(seed_cnn(), out)
+def test_verify_and_run_work_without_tensorflow(zoo_exports, tmp_path):
+    out = zoo_exports("seed_cnn").out_dir
     np.savez(tmp_path / "in.npz", image=np.zeros((2, 28, 28, 1), np.float32))
     result = _python(
         "import edgeprep; from edgeprep.deploy import run_directory; from edgeprep.config import Target; "

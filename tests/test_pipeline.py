@@ -31,11 +31,9 @@ def _layers(model):
 
 
 @pytest.fixture(scope="module", params=CASES)
-def exported(request, tmp_path_factory):
-    model = ZOO[request.param]()
-    out = tmp_path_factory.mktemp(request.param) / "dist"
-    result = edgeprep.export(model, out)
-    return request.param, model, result
+def exported(request, zoo_exports):
+    shared = zoo_exports(request.param)
+    return request.param, shared.model, shared.result
 
 
 def test_artifacts_load_in_stock_runtimes_with_exactly_the_model_inputs(exported):
@@ -133,14 +131,12 @@ def test_efficientnet_has_one_input_not_three(name, tmp_path):
     assert result.passed
 
 
-def test_random_crop_becomes_its_inference_crop(tmp_path):
+def test_random_crop_becomes_its_inference_crop(zoo_exports):
     """RandomCrop is replaced (not removed): the artifact crops 40x48 to the centred 40x40 window, then resizes to 32x32."""
     import tensorflow as tf
 
-    from zoo import random_crop_cnn
-
-    model = random_crop_cnn()
-    result = edgeprep.export(model, tmp_path / "dist")
+    shared = zoo_exports("random_crop_cnn")
+    model, result = shared.model, shared.result
     manifest = result.manifest
     replaced = [e for e in manifest["transforms"] if e["action"] == "replaced"]
     assert [e["class"] for e in replaced] == ["RandomCrop"]

@@ -14,7 +14,6 @@ import pytest
 
 import edgeprep
 from helpers import REPO, error_lines, run_cli, tree
-from zoo import mobilenet_v3_small, seed_cnn, tabular_numeric
 
 CUSTOM_MODULE = '''
 import keras
@@ -27,13 +26,8 @@ class Doubler(keras.layers.Layer):
 
 
 @pytest.fixture(scope="module")
-def models(tmp_path_factory):
-    root = tmp_path_factory.mktemp("reliability")
-    paths = {"seed": root / "seed.keras", "tabular": root / "tabular.keras", "mobilenet": root / "mobilenet.keras"}
-    seed_cnn().save(paths["seed"])
-    tabular_numeric().save(paths["tabular"])
-    mobilenet_v3_small().save(paths["mobilenet"])
-    return paths
+def models(zoo_exports):
+    return {"seed": zoo_exports.saved("seed_cnn"), "tabular": zoo_exports.saved("tabular_numeric"), "mobilenet": zoo_exports.saved("mobilenet_v3_small")}
 
 
 def _digests(directory: Path) -> dict[str, str]:

@@ -8,14 +8,12 @@ import numpy as np
 import pytest
 
 from helpers import error_lines, run_cli
-from zoo import tabular_numeric
 
 
 @pytest.fixture(scope="module")
-def tabular(tmp_path_factory):
+def tabular(zoo_exports, tmp_path_factory):
     root = tmp_path_factory.mktemp("verify-data")
-    model_path = root / "tabular.keras"
-    tabular_numeric().save(model_path)
+    model_path = zoo_exports.saved("tabular_numeric")
     rng = np.random.default_rng(0)
     rows = ["age,income_0,income_1,income_2"]
     for _ in range(2500):

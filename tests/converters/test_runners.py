@@ -5,20 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import edgeprep
 from edgeprep.config import Target
 from edgeprep.errors import DataError
-from zoo import tabular_numeric
 
 
 @pytest.fixture(scope="module")
-def runners(tmp_path_factory):
+def runners(zoo_exports):
     from converters.onnx.runner import ONNXRunner
     from converters.tflite.runner import TFLiteRunner
     from edgeprep.runners import KerasRunner
 
-    model = tabular_numeric()
-    result = edgeprep.export(model, tmp_path_factory.mktemp("runners") / "dist")
+    shared = zoo_exports("tabular_numeric")
+    model, result = shared.model, shared.result
     return {
         "keras": KerasRunner(model),
         "tflite": TFLiteRunner(result.artifacts[Target.TFLITE]),

@@ -14,9 +14,9 @@ from zoo import convnext_tiny, mobilenet_v3_small, seed_cnn
 SHAPE_OPS = {"SHAPE", "GATHER", "REDUCE_PROD", "STRIDED_SLICE", "PACK"}
 
 
-def test_dynamic_batch_flatten_falls_back_and_static_batch_does_not(tmp_path):
+def test_dynamic_batch_flatten_falls_back_and_static_batch_does_not(zoo_exports, tmp_path):
     """seed_cnn's Flatten with a dynamic batch: SHAPE/STRIDED_SLICE/PACK/RESHAPE run outside XNNPACK."""
-    dynamic = edgeprep.export(seed_cnn(), tmp_path / "dynamic", targets=["tflite"])
+    dynamic = zoo_exports("seed_cnn").result  # both targets; the TFLite artifact comes first
     static = edgeprep.export(seed_cnn(), tmp_path / "static", targets=["tflite"], batch=1)
     facts = dynamic.manifest["artifacts"][0]["graph"]["xnnpack"]
     assert facts == {"partitions": 2, "nodes": 7, "delegated_nodes": 3, "fallback_ops": {"PACK": 1, "RESHAPE": 1, "SHAPE": 1, "STRIDED_SLICE": 1}}

@@ -15,18 +15,17 @@ import pytest
 
 import edgeprep
 from helpers import run_cli
-from zoo import feature_space_tabular, seed_cnn, seed_text, tabular_numeric
+from zoo import seed_cnn
 
 
 
 @pytest.fixture(scope="module")
-def exports(tmp_path_factory):
-    root = tmp_path_factory.mktemp("evidence")
+def exports(zoo_exports):
     return {
-        "image": edgeprep.export(seed_cnn(), root / "image").out_dir,
-        "tabular": edgeprep.export(tabular_numeric(), root / "tabular").out_dir,
-        "feature_space": edgeprep.export(feature_space_tabular(), root / "feature_space").out_dir,
-        "text": edgeprep.export(seed_text(), root / "text").out_dir,
+        "image": zoo_exports("seed_cnn").out_dir,
+        "tabular": zoo_exports("tabular_numeric").out_dir,
+        "feature_space": zoo_exports("feature_space_tabular").out_dir,
+        "text": zoo_exports("seed_text").out_dir,
     }
 
 

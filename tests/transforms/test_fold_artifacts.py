@@ -79,14 +79,12 @@ def test_same_padding_keeps_exactly_one_add(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["mobilenet_v3_small", pytest.param("efficientnet_b0", marks=pytest.mark.slow)])
-def test_application_stem_keeps_at_most_one_elementwise_op(name, tmp_path):
+def test_application_stem_keeps_at_most_one_elementwise_op(name, zoo_exports):
     """MobileNetV3 (Rescaling -> same-padded stem) and EfficientNetB0 (Rescaling -> Normalization ->
     ZeroPadding2D -> stem): Keras' own exports keep MUL/SUB/MUL (ONNX: Mul/Add/Mul) before the stem."""
-    from zoo import efficientnet_b0, mobilenet_v3_small
-
-    model = efficientnet_b0(imagenet_statistics=True) if name == "efficientnet_b0" else mobilenet_v3_small()
-    folded = edgeprep.export(model, tmp_path / "fold")
-    unfolded = edgeprep.export(model, tmp_path / "nofold", fold=False)
+    model_args = {"imagenet_statistics": True} if name == "efficientnet_b0" else {}
+    folded = zoo_exports(name, model_args).result
+    unfolded = zoo_exports(name, model_args, fold=False).result
     assert folded.passed and unfolded.passed
     for target in (Target.TFLITE, Target.ONNX):
         kept = [op for op in ops_before_first_conv(folded.artifacts[target]) if op in ELEMENTWISE]
