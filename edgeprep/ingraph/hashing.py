@@ -1,0 +1,65 @@
+"""TensorFlow's hash buckets in graph: what Keras' Hashing and HashedCrossing compute, bit-exact.
+
+- ``tf.strings.to_hash_bucket_fast(s, n)``: ``Fingerprint64(s) mod n`` (uint64 modulus);
+- ``tf.strings.to_hash_bucket_strong(s, n, key)``: ``SipHash-2-4(key, s) mod n``;
+- integers are hashed as their decimal text (``tf.strings.as_string``; floats truncated first);
+- ``tf.sparse.cross_hashed``: ``FingerprintCat64`` folded over the features, ``mod n``.
+
+Strings arrive as UTF-8 bytes ``[batch, max_bytes]`` plus lengths ``[batch]`` (`edgeprep.ingraph.utf8`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgeprep.ingraph import utf8
+from edgeprep.ingraph.farmhash import cross_fingerprint, fingerprint64
+from edgeprep.ingraph.siphash import siphash
+from edgeprep.ingraph.uint64 import umod
+
+
+def hash_buckets(data, lengths, num_bins: int, salt: tuple[int, int] | None = None):
+    """``to_hash_bucket_fast`` (or ``_strong`` with ``salt``) of every row: int64 ``[batch]`` in ``[0, num_bins)``."""
+    hashed = fingerprint64(data, lengths) if salt is None else siphash(data, lengths, salt)
+    return umod(hashed, num_bins)
+
+
+def integer_text(values):
+    """The text Keras' Hashing hashes for numbers ``[batch]``: floats truncated to int64, then decimal."""
+    from keras import ops
+
+    return utf8.decimal(ops.cast(values, "int64"))
+
+
+def keras_hashing(data, lengths, num_bins: int, salt: tuple[int, int] | None = None, masked=None):
+    """Keras ``Hashing._hash_values_to_bins``: with ``masked`` (bool ``[batch]``, the rows equal to
+    ``mask_value``) bin 0 is reserved for them and the others hash into ``[1, num_bins)``."""
+    from keras import ops
+
+    if masked is None or num_bins <= 1:
+        return hash_buckets(data, lengths, num_bins, salt)
+    buckets = hash_buckets(data, lengths, num_bins - 1, salt) + np.int64(1)
+    return ops.where(masked, np.int64(0), buckets)
+
+
+def equals_text(data, lengths, text: bytes):
+    """Rows whose bytes are exactly ``text`` (for a string ``mask_value``): bool ``[batch]``."""
+    from keras import ops
+
+    if not text:
+        return ops.equal(ops.cast(lengths, "int32"), 0)
+    data, n32 = utf8.prepare(data, lengths)
+    width = len(text)
+    head = ops.pad(data, [[0, 0], [0, width]])[:, :width]
+    same = ops.all(ops.equal(head, np.frombuffer(text, np.uint8).astype(np.int32)), axis=-1)
+    return ops.logical_and(same, ops.equal(n32, width))
+
+
+def cross_buckets(features, num_bins: int):
+    """``tf.sparse.cross_hashed`` of one value per row per feature: int64 ``[batch]``.
+
+    Args:
+        features: int64 ``[batch]`` tensors: a string feature's `fingerprint64`, an integer feature's value.
+        num_bins: the modulus (Keras' HashedCrossing ``num_bins``).
+    """
+    return umod(cross_fingerprint(features), num_bins)

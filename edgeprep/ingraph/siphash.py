@@ -1,0 +1,61 @@
+"""SipHash-2-4 with a 128-bit key, in graph (TensorFlow's ``StrongKeyedHash``, ``to_hash_bucket_strong``).
+
+The message is read as little-endian 8-byte blocks; the last block holds the 0-7 remaining bytes
+and ``len << 56``. One ``while_loop`` runs to the longest row's block count and freezes finished
+rows. A half SipRound is two wrapping adds and one `uint64.mix` pass (two rotate-XORs and a rotate).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgeprep.ingraph import utf8
+from edgeprep.ingraph.uint64 import Term, mix, rotl, signed
+
+_INIT = (0x736F6D6570736575, 0x646F72616E646F6D, 0x6C7967656E657261, 0x7465646279746573)
+
+
+def _round(v0, v1, v2, v3):
+    """One SipRound."""
+    v0, v2 = v0 + v1, v2 + v3
+    v1, v3, v0 = mix([v0, v1, v2, v3], [[rotl(1, 13), Term(0)], [rotl(3, 16), Term(2)], [rotl(0, 32)]])
+    v0, v2 = v0 + v3, v2 + v1
+    v1, v3, v2 = mix([v0, v1, v2, v3], [[rotl(1, 17), Term(2)], [rotl(3, 21), Term(0)], [rotl(2, 32)]])
+    return v0, v1, v2, v3
+
+
+def siphash(data, lengths, key: tuple[int, int]):
+    """SipHash-2-4 of every row with key ``(k0, k1)`` (TensorFlow's key layout): int64 ``[batch]``.
+
+    Args:
+        data: UTF-8 bytes ``[batch, max_bytes]``; bytes past a row's length are ignored.
+        lengths: ``[batch]`` byte lengths.
+        key: the two uint64 halves of the key, as Keras' Hashing ``salt`` holds them.
+    """
+    from keras import ops
+
+    data, n32 = utf8.prepare(data, lengths)
+    n = ops.cast(n32, "int64")
+    zero = ops.zeros_like(n)
+    k0, k1 = key
+    state = ops.stack([zero + np.int64(signed(k ^ c)) for k, c in zip((k0, k1, k0, k1), _INIT)], axis=-1)
+    full = ops.floor_divide(n32, 8)  # blocks before the last one
+    length_byte = n * np.int64(1 << 56)  # (len & 0xff) << 56, wrapping
+
+    def body(i, state):
+        block = utf8.fetch(data, n32, ops.reshape(i * 8, (1, 1)), (8,))[:, 0]
+        block = block + ops.where(ops.equal(full, i), length_byte, zero)
+        v0, v1, v2, v3 = (state[:, j] for j in range(4))
+        (v3,) = mix([v3, block], [[Term(0), Term(1)]])
+        v0, v1, v2, v3 = _round(*_round(v0, v1, v2, v3))
+        (v0,) = mix([v0, block], [[Term(0), Term(1)]])
+        new = ops.stack([v0, v1, v2, v3], axis=-1)
+        return i + 1, ops.where(ops.expand_dims(ops.less_equal(i, full), -1), new, state)
+
+    _, state = ops.while_loop(lambda i, state: ops.less_equal(i, ops.max(full)), body, (ops.convert_to_tensor(np.int32(0)), state))
+    v0, v1, v2, v3 = (state[:, j] for j in range(4))
+    (v2,) = mix([v2], [[Term(0)]], constants=(0xFF,))
+    for _ in range(4):
+        v0, v1, v2, v3 = _round(v0, v1, v2, v3)
+    (hashed,) = mix([v0, v1, v2, v3], [[Term(0), Term(1), Term(2), Term(3)]])
+    return hashed
