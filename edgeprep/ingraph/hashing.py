@@ -18,10 +18,25 @@ from edgeprep.ingraph.siphash import siphash
 from edgeprep.ingraph.uint64 import umod
 
 
+def text_hash(data, lengths, salt: tuple[int, int] | None = None):
+    """The 64-bit hash TensorFlow buckets: Fingerprint64, or SipHash-2-4 keyed by ``salt``: int64 ``[batch]``."""
+    return fingerprint64(data, lengths) if salt is None else siphash(data, lengths, salt)
+
+
+def keras_bins(hashed, num_bins: int, masked=None):
+    """Keras ``Hashing._hash_values_to_bins`` from the 64-bit hashes: ``hashed mod num_bins``; with
+    ``masked`` (bool ``[batch]``, the rows equal to ``mask_value``) and ``num_bins > 1``, bin 0 is
+    reserved for them and the others land in ``1 + hashed mod (num_bins - 1)``."""
+    from keras import ops
+
+    if masked is None or num_bins <= 1:
+        return umod(hashed, num_bins)
+    return ops.where(masked, np.int64(0), umod(hashed, num_bins - 1) + np.int64(1))
+
+
 def hash_buckets(data, lengths, num_bins: int, salt: tuple[int, int] | None = None):
     """``to_hash_bucket_fast`` (or ``_strong`` with ``salt``) of every row: int64 ``[batch]`` in ``[0, num_bins)``."""
-    hashed = fingerprint64(data, lengths) if salt is None else siphash(data, lengths, salt)
-    return umod(hashed, num_bins)
+    return keras_bins(text_hash(data, lengths, salt), num_bins)
 
 
 def integer_text(values):
@@ -29,17 +44,6 @@ def integer_text(values):
     from keras import ops
 
     return utf8.decimal(ops.cast(values, "int64"))
-
-
-def keras_hashing(data, lengths, num_bins: int, salt: tuple[int, int] | None = None, masked=None):
-    """Keras ``Hashing._hash_values_to_bins``: with ``masked`` (bool ``[batch]``, the rows equal to
-    ``mask_value``) bin 0 is reserved for them and the others hash into ``[1, num_bins)``."""
-    from keras import ops
-
-    if masked is None or num_bins <= 1:
-        return hash_buckets(data, lengths, num_bins, salt)
-    buckets = hash_buckets(data, lengths, num_bins - 1, salt) + np.int64(1)
-    return ops.where(masked, np.int64(0), buckets)
 
 
 def equals_text(data, lengths, text: bytes):
