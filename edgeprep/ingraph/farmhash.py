@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgeprep.ingraph import utf8
-from edgeprep.ingraph.uint64 import MASK64, Term, mix, rotr, shift_mix, signed
+from edgeprep.ingraph.uint64 import MASK64, Bitwise, Term, mix, rotr, shift_mix, signed
 
 K0 = 0xC3A5C85C97CB3127
 K1 = 0xB492B66FBE98F273
@@ -24,17 +24,17 @@ def _c(value: int) -> np.int64:
     return np.int64(signed(value))
 
 
-def hash_len16(u, v, mul):
+def hash_len16(u, v, mul, bitwise: Bitwise = Bitwise.PORTABLE):
     """farmhashna ``HashLen16(u, v, mul)``; the arguments may be ``[batch, k]`` for k hashes at once."""
-    (a,) = mix([u, v], [[Term(0), Term(1)]])
+    (a,) = mix([u, v], [[Term(0), Term(1)]], bitwise=bitwise)
     a = a * mul
-    (b,) = mix([v, a], [[Term(0), *shift_mix(1)]])  # v ^ ShiftMix(a)
+    (b,) = mix([v, a], [[Term(0), *shift_mix(1)]], bitwise=bitwise)  # v ^ ShiftMix(a)
     b = b * mul
-    (b,) = mix([b], [shift_mix(0)])
+    (b,) = mix([b], [shift_mix(0)], bitwise=bitwise)
     return b * mul
 
 
-def _weak_pairs(seeds):
+def _weak_pairs(seeds, bitwise: Bitwise):
     """``WeakHashLen32WithSeeds`` for each (w, x, y, z, a, b) of ``seeds``, in one `mix` pass."""
     firsts, sums, words, outputs = [], [], [], []
     for w, x, y, z, a, b in seeds:
@@ -42,18 +42,19 @@ def _weak_pairs(seeds):
         firsts.append((a, a + x + y, z))
         words += [b + a + z, a + x + y]
         outputs += [[rotr(len(words) - 2, 21)], [rotr(len(words) - 1, 44)]]
-    rotated = mix(words, outputs)
+    rotated = mix(words, outputs, bitwise=bitwise)
     for i, (a, a2, z) in enumerate(firsts):
         sums.append((a2 + z, rotated[2 * i] + rotated[2 * i + 1] + a))
     return sums
 
 
-def fingerprint64(data, lengths):
+def fingerprint64(data, lengths, bitwise: Bitwise = Bitwise.PORTABLE):
     """``Fingerprint64`` of every row: int64 ``[batch]`` with the uint64 bits.
 
     Args:
         data: UTF-8 bytes ``[batch, max_bytes]`` (any integer dtype); bytes past a row's length are ignored.
         lengths: ``[batch]`` byte lengths.
+        bitwise: how XOR and shifts are expressed (`uint64.Bitwise`).
     """
     from keras import ops
 
@@ -81,6 +82,7 @@ def fingerprint64(data, lengths):
         [y13, z13, tail[7], f0 + _c(K2), a17 + f8, c17, f8 + _c(K2), a33 + f8, f16 * mul + f24, f24 + a33],
         [[Term(0), Term(1), Term(0, shift=47), Term(1, shift=47)], [rotr(2, 37)], [rotr(3, 25)], [rotr(4, 43)],
          [rotr(5, 30)], [rotr(6, 18)], [rotr(7, 43)], [rotr(8, 43)], [rotr(9, 18)]],
+        bitwise=bitwise,
     )
     h13 = h13 * _c(K2)
     # HashLen16 arguments of: 4-7, 8-16, 17-32, and the first one of 33-64
@@ -89,23 +91,23 @@ def fingerprint64(data, lengths):
     y33 = r33ab + r17c + tail[6] * _c(K2)
     u.append(y33)
     v.append(a33 + rbk + c17)
-    first_round = hash_len16(ops.stack(u, -1), ops.stack(v, -1), ops.expand_dims(mul, -1))
+    first_round = hash_len16(ops.stack(u, -1), ops.stack(v, -1), ops.expand_dims(mul, -1), bitwise)
     h4, h8, h17, z33 = (first_round[:, i] for i in range(4))
     e33 = f16 * mul
     g33 = (y33 + tail[4]) * mul
-    (r33g,) = mix([g33], [[rotr(0, 30)]])
-    h33 = hash_len16(r33ef + r33g + (z33 + tail[5]) * mul, e33 + r33fa + g33, mul)
+    (r33g,) = mix([g33], [[rotr(0, 30)]], bitwise=bitwise)
+    h33 = hash_len16(r33ef + r33g + (z33 + tail[5]) * mul, e33 + r33fa + g33, mul, bitwise)
 
     hashed = ops.where(ops.less_equal(n32, 32), h17, h33)
     if static_size is None or static_size > 64:
-        hashed = ops.where(ops.greater(n32, 64), _long(data, n32, n, f0, tail), hashed)
+        hashed = ops.where(ops.greater(n32, 64), _long(data, n32, n, f0, tail, bitwise), hashed)
     hashed = ops.where(ops.less_equal(n32, 16), h8, hashed)
     hashed = ops.where(ops.less(n32, 8), h4, hashed)
     hashed = ops.where(ops.less(n32, 4), h13, hashed)
     return ops.where(ops.equal(n32, 0), _c(K2), hashed)
 
 
-def _long(data, n32, n, f0, tail):
+def _long(data, n32, n, f0, tail, bitwise: Bitwise):
     """farmhashna ``Hash64`` for rows longer than 64 bytes (other rows give garbage)."""
     from keras import ops
 
@@ -122,11 +124,11 @@ def _long(data, n32, n, f0, tail):
         words = utf8.fetch(data, n32, chunk_offsets + i * 64, (8,) * 8)
         c = [words[:, j] for j in range(8)]
         x, y, z, v0, v1, w0, w1 = (state[:, j] for j in range(7))
-        rx, ry, rz = mix([x + y + v0 + c[1], y + v1 + c[6], z + w0], [[rotr(0, 37)], [rotr(1, 42)], [rotr(2, 33)]])
+        rx, ry, rz = mix([x + y + v0 + c[1], y + v1 + c[6], z + w0], [[rotr(0, 37)], [rotr(1, 42)], [rotr(2, 33)]], bitwise=bitwise)
         x, y, z = rx * _c(K1), ry * _c(K1), rz * _c(K1)
-        (x,) = mix([x, w1], [[Term(0), Term(1)]])
+        (x,) = mix([x, w1], [[Term(0), Term(1)]], bitwise=bitwise)
         y = y + v0 + c[5]
-        (v0, v1), (w0, w1) = _weak_pairs([(c[0], c[1], c[2], c[3], v1 * _c(K1), x + w0), (c[4], c[5], c[6], c[7], z + w1, y + c[2])])
+        (v0, v1), (w0, w1) = _weak_pairs([(c[0], c[1], c[2], c[3], v1 * _c(K1), x + w0), (c[4], c[5], c[6], c[7], z + w1, y + c[2])], bitwise)
         new = ops.stack([z, y, x, v0, v1, w0, w1], axis=-1)  # std::swap(z, x)
         return i + 1, ops.where(ops.expand_dims(ops.less(i, chunks), -1), new, state)
 
@@ -136,35 +138,35 @@ def _long(data, n32, n, f0, tail):
     w0 = w0 + ops.cast(ops.mod(n32 - 1, 64), "int64")
     v0 = v0 + w0
     w0 = w0 + v0
-    rx, ry, rz = mix([x + y + v0 + tail[1], y + v1 + tail[6], z + w0], [[rotr(0, 37)], [rotr(1, 42)], [rotr(2, 33)]])
+    rx, ry, rz = mix([x + y + v0 + tail[1], y + v1 + tail[6], z + w0], [[rotr(0, 37)], [rotr(1, 42)], [rotr(2, 33)]], bitwise=bitwise)
     x, y, z = rx * mul, ry * mul, rz * mul
-    (x,) = mix([x, w1 * np.int64(9)], [[Term(0), Term(1)]])
+    (x,) = mix([x, w1 * np.int64(9)], [[Term(0), Term(1)]], bitwise=bitwise)
     y = y + v0 * np.int64(9) + tail[5]
-    (v0, v1), (w0, w1) = _weak_pairs([(tail[0], tail[1], tail[2], tail[3], v1 * mul, x + w0), (tail[4], tail[5], tail[6], tail[7], z + w1, y + tail[2])])
+    (v0, v1), (w0, w1) = _weak_pairs([(tail[0], tail[1], tail[2], tail[3], v1 * mul, x + w0), (tail[4], tail[5], tail[6], tail[7], z + w1, y + tail[2])], bitwise)
     x, z = z, x
-    inner = hash_len16(ops.stack([v0, v1], -1), ops.stack([w0, w1], -1), ops.expand_dims(mul, -1))
-    (mixed_y,) = mix([y], [shift_mix(0)])
-    return hash_len16(inner[:, 0] + mixed_y * _c(K0) + z, inner[:, 1] + x, mul)
+    inner = hash_len16(ops.stack([v0, v1], -1), ops.stack([w0, w1], -1), ops.expand_dims(mul, -1), bitwise)
+    (mixed_y,) = mix([y], [shift_mix(0)], bitwise=bitwise)
+    return hash_len16(inner[:, 0] + mixed_y * _c(K0) + z, inner[:, 1] + x, mul, bitwise)
 
 
-def fingerprint_cat64(fp1, fp2):
+def fingerprint_cat64(fp1, fp2, bitwise: Bitwise = Bitwise.PORTABLE):
     """TensorFlow's ``FingerprintCat64(fp1, fp2)`` on int64 tensors holding uint64 bits."""
     kmul = _c(KMUL)
-    result, mixed = mix([fp1, fp2 * kmul], [[Term(0)], list(shift_mix(1))], constants=(KMUL, 0))
-    (result,) = mix([result, mixed * kmul], [[Term(0), Term(1)]])
-    (result,) = mix([result * kmul], [shift_mix(0)])
-    (result,) = mix([result * kmul], [shift_mix(0)])
+    result, mixed = mix([fp1, fp2 * kmul], [[Term(0)], list(shift_mix(1))], constants=(KMUL, 0), bitwise=bitwise)
+    (result,) = mix([result, mixed * kmul], [[Term(0), Term(1)]], bitwise=bitwise)
+    (result,) = mix([result * kmul], [shift_mix(0)], bitwise=bitwise)
+    (result,) = mix([result * kmul], [shift_mix(0)], bitwise=bitwise)
     return result
 
 
-def cross_fingerprint(features):
+def cross_fingerprint(features, bitwise: Bitwise = Bitwise.PORTABLE):
     """``tf.sparse.cross_hashed``'s row hash before the modulus: ``FingerprintCat64`` folded over the
     features' int64 fingerprints (a string's Fingerprint64, an integer's own value) from 0xDECAFCAFFE."""
     from keras import ops
 
     hashed = ops.zeros_like(features[0]) + np.int64(0xDECAFCAFFE)
     for feature in features:
-        hashed = fingerprint_cat64(hashed, feature)
+        hashed = fingerprint_cat64(hashed, feature, bitwise)
     return hashed
 
 

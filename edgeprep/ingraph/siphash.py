@@ -10,27 +10,28 @@ from __future__ import annotations
 import numpy as np
 
 from edgeprep.ingraph import utf8
-from edgeprep.ingraph.uint64 import Term, mix, rotl, signed
+from edgeprep.ingraph.uint64 import Bitwise, Term, mix, rotl, signed
 
 _INIT = (0x736F6D6570736575, 0x646F72616E646F6D, 0x6C7967656E657261, 0x7465646279746573)
 
 
-def _round(v0, v1, v2, v3):
+def _round(v0, v1, v2, v3, bitwise):
     """One SipRound."""
     v0, v2 = v0 + v1, v2 + v3
-    v1, v3, v0 = mix([v0, v1, v2, v3], [[rotl(1, 13), Term(0)], [rotl(3, 16), Term(2)], [rotl(0, 32)]])
+    v1, v3, v0 = mix([v0, v1, v2, v3], [[rotl(1, 13), Term(0)], [rotl(3, 16), Term(2)], [rotl(0, 32)]], bitwise=bitwise)
     v0, v2 = v0 + v3, v2 + v1
-    v1, v3, v2 = mix([v0, v1, v2, v3], [[rotl(1, 17), Term(2)], [rotl(3, 21), Term(0)], [rotl(2, 32)]])
+    v1, v3, v2 = mix([v0, v1, v2, v3], [[rotl(1, 17), Term(2)], [rotl(3, 21), Term(0)], [rotl(2, 32)]], bitwise=bitwise)
     return v0, v1, v2, v3
 
 
-def siphash(data, lengths, key: tuple[int, int]):
+def siphash(data, lengths, key: tuple[int, int], bitwise: Bitwise = Bitwise.PORTABLE):
     """SipHash-2-4 of every row with key ``(k0, k1)`` (TensorFlow's key layout): int64 ``[batch]``.
 
     Args:
         data: UTF-8 bytes ``[batch, max_bytes]``; bytes past a row's length are ignored.
         lengths: ``[batch]`` byte lengths.
         key: the two uint64 halves of the key, as Keras' Hashing ``salt`` holds them.
+        bitwise: how XOR and shifts are expressed (`uint64.Bitwise`).
     """
     from keras import ops
 
@@ -46,16 +47,16 @@ def siphash(data, lengths, key: tuple[int, int]):
         block = utf8.fetch(data, n32, ops.reshape(i * 8, (1, 1)), (8,))[:, 0]
         block = block + ops.where(ops.equal(full, i), length_byte, zero)
         v0, v1, v2, v3 = (state[:, j] for j in range(4))
-        (v3,) = mix([v3, block], [[Term(0), Term(1)]])
-        v0, v1, v2, v3 = _round(*_round(v0, v1, v2, v3))
-        (v0,) = mix([v0, block], [[Term(0), Term(1)]])
+        (v3,) = mix([v3, block], [[Term(0), Term(1)]], bitwise=bitwise)
+        v0, v1, v2, v3 = _round(*_round(v0, v1, v2, v3, bitwise), bitwise)
+        (v0,) = mix([v0, block], [[Term(0), Term(1)]], bitwise=bitwise)
         new = ops.stack([v0, v1, v2, v3], axis=-1)
         return i + 1, ops.where(ops.expand_dims(ops.less_equal(i, full), -1), new, state)
 
     _, state = ops.while_loop(lambda i, state: ops.less_equal(i, ops.max(full)), body, (ops.convert_to_tensor(np.int32(0)), state))
     v0, v1, v2, v3 = (state[:, j] for j in range(4))
-    (v2,) = mix([v2], [[Term(0)]], constants=(0xFF,))
+    (v2,) = mix([v2], [[Term(0)]], constants=(0xFF,), bitwise=bitwise)
     for _ in range(4):
-        v0, v1, v2, v3 = _round(v0, v1, v2, v3)
-    (hashed,) = mix([v0, v1, v2, v3], [[Term(0), Term(1), Term(2), Term(3)]])
+        v0, v1, v2, v3 = _round(v0, v1, v2, v3, bitwise)
+    (hashed,) = mix([v0, v1, v2, v3], [[Term(0), Term(1), Term(2), Term(3)]], bitwise=bitwise)
     return hashed

@@ -9,16 +9,23 @@ see docs/UPSTREAM.md "In-graph hashing"):
 - ONNX has BitwiseXor only from opset 18, and BitShift only on unsigned types;
 - onnxruntime's ReduceSum on int64 accumulates in double (2**53 precision, saturating).
 
-So every XOR / shift / rotate goes through the bits: bit ``k`` of ``x`` is the sign of
-``x * 2**(63-k)`` (one MUL, one LESS); a GF(2)-linear map of several words (`mix`) is one GATHER of
-those bits and a parity; the bits come back as two exact 32-bit sums. One `mix` call evaluates many
-independent XOR / rotate / shift expressions at once.
+Three ways to XOR and shift (`Bitwise`), all bit-exact; `mix` evaluates many independent
+XOR / rotate / shift expressions in one call:
+
+- ``PORTABLE`` (TFLite builtins and ONNX opset 17): through the bits. Bit ``k`` of ``x`` is the sign
+  of ``x * 2**(63-k)`` (one MUL, one LESS); a GF(2)-linear map of several words is one GATHER of
+  those bits and a parity; the bits come back as two exact 32-bit sums. Costs 64x the elements.
+- ``TFLITE``: the int64 seen as two 32-bit halves (BITCAST), 32-bit BITWISE_XOR and RIGHT_SHIFT.
+- ``ONNX``: BitwiseXor on int64 and BitShift on uint64 (ONNX opset 18).
+
+A rotate is a logical right shift plus a wrapping multiply (the two parts share no bits).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import Enum
 
 import numpy as np
 
@@ -37,6 +44,14 @@ def const(value: int):
     from keras import ops
 
     return ops.convert_to_tensor(np.int64(signed(value)))
+
+
+class Bitwise(Enum):
+    """How XOR and logical shifts are expressed (see the module docstring)."""
+
+    PORTABLE = "portable"
+    TFLITE = "tflite"
+    ONNX = "onnx"  # needs ONNX opset 18
 
 
 @dataclass(frozen=True)
@@ -64,18 +79,32 @@ def shift_mix(word: int, amount: int = 47) -> tuple[Term, Term]:
     return (Term(word), Term(word, shift=amount))
 
 
-def mix(words: Sequence, outputs: Sequence[Sequence[Term]], constants: Sequence[int] | None = None) -> list:
+def mix(words: Sequence, outputs: Sequence[Sequence[Term]], constants: Sequence[int] | None = None,
+        bitwise: Bitwise = Bitwise.PORTABLE) -> list:
     """XOR-combinations of rotated / shifted ``words``, all computed in one pass over their bits.
 
     Args:
         words: int64 tensors of one shape ``[batch, *static]`` (every dimension but the first static).
         outputs: for each output, its terms; the output is their XOR.
         constants: for each output, a constant XORed in (farmhash's ``^ kMul``); None for none.
+        bitwise: how XOR and shifts are expressed.
 
     Returns:
         One int64 tensor per output, of the words' shape.
     """
     from keras import ops
+
+    if bitwise is not Bitwise.PORTABLE:
+        results = []
+        for o, terms in enumerate(outputs):
+            values = [_term(words[term.word], term, bitwise) for term in terms]
+            if constants is not None and constants[o]:
+                values.append(ops.zeros_like(values[0]) + np.int64(signed(constants[o])))
+            result = values[0]
+            for value in values[1:]:
+                result = xor(result, value, bitwise)
+            results.append(result)
+        return results
 
     n, m = len(words), len(outputs)
     width = max(1, *(len(terms) for terms in outputs))
@@ -96,6 +125,50 @@ def mix(words: Sequence, outputs: Sequence[Sequence[Term]], constants: Sequence[
     parity = ops.mod(parity, 2)
     values = from_bits(ops.reshape(parity, (-1, *static, m, 64)))
     return [values[..., o] for o in range(m)]
+
+
+def xor(a, b, bitwise: Bitwise):
+    """``a ^ b`` with native ops (``TFLITE``: on the 32-bit halves; ``ONNX``: int64 BitwiseXor)."""
+    from keras import ops
+
+    if bitwise is Bitwise.ONNX:
+        return ops.bitwise_xor(a, b)
+    import tensorflow as tf
+
+    return tf.bitcast(ops.bitwise_xor(_halves(a, "int32"), _halves(b, "int32")), "int64")
+
+
+def shift_right(x, amount: int, bitwise: Bitwise):
+    """Logical ``x >> amount`` (0 < amount < 64) with native ops."""
+    from keras import ops
+
+    if bitwise is Bitwise.ONNX:
+        return ops.cast(ops.right_shift(ops.cast(x, "uint64"), np.uint64(amount)), "int64")
+    halves = _halves(x, "uint32")
+    low, high = halves[..., 0], halves[..., 1]
+    if amount >= 32:
+        return ops.cast(ops.right_shift(high, np.uint32(amount - 32)) if amount > 32 else high, "int64")
+    return ops.cast(high, "int64") * np.int64(1 << (32 - amount)) + ops.cast(ops.right_shift(low, np.uint32(amount)), "int64")
+
+
+def _halves(x, dtype: str):
+    """int64 ``[...]`` -> ``[..., 2]`` (low, high) 32-bit halves of the same bits: one TFLite BITCAST.
+
+    ``tf.bitcast`` itself: ``keras.ops.view`` reshapes through the dynamic shape around it (three
+    times the ops). The TFLITE way is for the TensorFlow -> TFLite route only, so TensorFlow is there.
+    """
+    import tensorflow as tf
+
+    return tf.bitcast(x, dtype)
+
+
+def _term(x, term: Term, bitwise: Bitwise):
+    value = x
+    if term.rotate:
+        value = shift_right(x, term.rotate, bitwise) + x * np.int64(signed(1 << (64 - term.rotate)))
+    if term.shift:
+        value = shift_right(value, term.shift, bitwise)
+    return value
 
 
 def from_bits(bits):
@@ -123,7 +196,7 @@ def le_words(data):
     return halves[..., 0] + halves[..., 1] * np.int64(1 << 32)
 
 
-def umod(x, modulus: int):
+def umod(x, modulus: int, bitwise: Bitwise = Bitwise.PORTABLE):
     """``x mod modulus`` with ``x`` read as uint64 (TensorFlow's ``uint64 % num_buckets``).
 
     ``x >> 1`` (logical) is non-negative, so a plain remainder of it is exact in every runtime;
@@ -133,7 +206,7 @@ def umod(x, modulus: int):
 
     if not 0 < modulus < 1 << 63:
         raise ValueError(f"modulus must be in [1, 2**63), got {modulus}")
-    (half,) = mix([x], [[Term(0, shift=1)]])
+    (half,) = mix([x], [[Term(0, shift=1)]], bitwise=bitwise)
     low_bit = x - half * np.int64(2)
     rest = ops.mod(half, np.int64(modulus))
     folded = rest - (np.int64(modulus) - rest) + low_bit  # 2*rest + low_bit - modulus, in (-modulus, modulus)

@@ -24,32 +24,39 @@ OUTPUTS = (
 )
 
 
-def build_model():
-    """The probe model: ``{text, length, number}`` -> the `OUTPUTS`, int64 ``[batch]`` each."""
+def build_model(bitwise=None):
+    """The probe model: ``{text, length, number}`` -> the `OUTPUTS`, int64 ``[batch]`` each.
+
+    Args:
+        bitwise: an `edgeprep.ingraph.uint64.Bitwise`; PORTABLE when None.
+    """
     import keras
 
     from edgeprep.ingraph import farmhash, hashing
+    from edgeprep.ingraph.uint64 import Bitwise
+
+    b = bitwise or Bitwise.PORTABLE
 
     class HashProbe(keras.layers.Layer):
         def call(self, text, length, number):
-            fingerprint = hashing.text_hash(text, length)
-            siphash_a = hashing.text_hash(text, length, SALT_A)
+            fingerprint = hashing.text_hash(text, length, bitwise=b)
+            siphash_a = hashing.text_hash(text, length, SALT_A, bitwise=b)
             digits, digit_count = hashing.integer_text(number)
-            number_fingerprint = hashing.text_hash(digits, digit_count)
+            number_fingerprint = hashing.text_hash(digits, digit_count, bitwise=b)
             text_masked = hashing.equals_text(text, length, MASK_TEXT.encode())
             number_masked = keras.ops.equal(number, MASK_NUMBER)
             return (
                 fingerprint, siphash_a,
-                *(hashing.keras_bins(fingerprint, n) for n in FAST_BINS),
-                hashing.keras_bins(siphash_a, STRONG_BINS[0]),
-                hashing.hash_buckets(text, length, STRONG_BINS[1], SALT_B),
+                *(hashing.keras_bins(fingerprint, n, bitwise=b) for n in FAST_BINS),
+                hashing.keras_bins(siphash_a, STRONG_BINS[0], bitwise=b),
+                hashing.hash_buckets(text, length, STRONG_BINS[1], SALT_B, bitwise=b),
                 number_fingerprint,
-                hashing.keras_bins(number_fingerprint, NUMBER_BINS),
-                hashing.hash_buckets(digits, digit_count, NUMBER_BINS, SALT_B),
-                hashing.keras_bins(number_fingerprint, NUMBER_BINS, masked=number_masked),
-                hashing.keras_bins(siphash_a, NUMBER_BINS, masked=text_masked),
-                farmhash.cross_fingerprint([fingerprint, number]),
-                hashing.cross_buckets([fingerprint, number], CROSS_BINS),
+                hashing.keras_bins(number_fingerprint, NUMBER_BINS, bitwise=b),
+                hashing.hash_buckets(digits, digit_count, NUMBER_BINS, SALT_B, bitwise=b),
+                hashing.keras_bins(number_fingerprint, NUMBER_BINS, masked=number_masked, bitwise=b),
+                hashing.keras_bins(siphash_a, NUMBER_BINS, masked=text_masked, bitwise=b),
+                farmhash.cross_fingerprint([fingerprint, number], bitwise=b),
+                hashing.cross_buckets([fingerprint, number], CROSS_BINS, bitwise=b),
             )
 
         def compute_output_spec(self, text, length, number):
