@@ -139,16 +139,20 @@ def xor(a, b, bitwise: Bitwise):
 
 
 def shift_right(x, amount: int, bitwise: Bitwise):
-    """Logical ``x >> amount`` (0 < amount < 64) with native ops."""
+    """Logical ``x >> amount`` (0 < amount < 64) with native ops.
+
+    The amount stays a Python int: ``keras.ops.right_shift(uint64, np.uint64(1))`` computes in 32
+    bits (Keras 3.15 promotes the NumPy scalar), a Python int takes TensorFlow's own shift.
+    """
     from keras import ops
 
     if bitwise is Bitwise.ONNX:
-        return ops.cast(ops.right_shift(ops.cast(x, "uint64"), np.uint64(amount)), "int64")
+        return ops.cast(ops.right_shift(ops.cast(x, "uint64"), amount), "int64")
     halves = _halves(x, "uint32")
     low, high = halves[..., 0], halves[..., 1]
     if amount >= 32:
-        return ops.cast(ops.right_shift(high, np.uint32(amount - 32)) if amount > 32 else high, "int64")
-    return ops.cast(high, "int64") * np.int64(1 << (32 - amount)) + ops.cast(ops.right_shift(low, np.uint32(amount)), "int64")
+        return ops.cast(ops.right_shift(high, amount - 32) if amount > 32 else high, "int64")
+    return ops.cast(high, "int64") * np.int64(1 << (32 - amount)) + ops.cast(ops.right_shift(low, amount), "int64")
 
 
 def _halves(x, dtype: str):

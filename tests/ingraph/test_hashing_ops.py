@@ -1,6 +1,7 @@
 """edgeprep.ingraph's hashes through edgeprep's converters, bit for bit equal to TensorFlow's own ops.
 
-One probe model (tests/ingraph/hash_probe.py) is converted once per target and run once on each of two
+One probe model (tests/ingraph/hash_probe.py) is converted once per target (with the target's native
+`Bitwise`; the portable opset-17 form under ``-m slow``) and run once on each of two
 batches of a seeded corpus: 9,500 strings of 0-64 bytes and 560 of 65-5,000 bytes (every 64-byte
 chunk boundary), each row with an int64 (min, max, negatives, every power of ten). Its outputs are
 raw 64-bit Fingerprint64 / SipHash / cross hashes and the buckets Keras' Hashing and HashedCrossing
@@ -16,20 +17,21 @@ from hash_probe import OUTPUTS, build_model, corpus, encode, numbers, tensorflow
 from edgeprep.artifacts import ConvertOptions, backend
 from edgeprep.config import Target
 from edgeprep.graph import io_names
+from edgeprep.ingraph.uint64 import Bitwise
 
 INPUTS = ("text", "length", "number")
-# What the lowering may use: integer arithmetic, comparisons, gathers, a loop; no bitwise op.
+# What the lowering may use: integer arithmetic, comparisons, gathers, a loop, 32-bit bitwise ops.
 TFLITE_OPS = {
     "ADD", "SUB", "MUL", "LESS", "LESS_EQUAL", "GREATER", "GREATER_EQUAL", "EQUAL", "NOT_EQUAL", "LOGICAL_AND",
     "SELECT_V2", "SELECT", "CAST", "GATHER", "SUM", "REDUCE_MAX", "REDUCE_ALL", "MAXIMUM", "MINIMUM", "FLOOR_MOD",
     "FLOOR_DIV", "ROUND", "RESHAPE", "STRIDED_SLICE", "CONCATENATION", "PACK", "UNPACK", "PAD", "SHAPE", "RANGE",
     "ZEROS_LIKE", "EXPAND_DIMS", "WHILE", "FILL", "BROADCAST_TO", "SQUEEZE", "NEG", "ABS", "LOGICAL_NOT", "SLICE",
+    "BITCAST", "BITWISE_XOR", "RIGHT_SHIFT",  # Bitwise.TFLITE: on int32 / uint32 halves
 }
 
 
-@pytest.fixture(scope="module")
-def model():
-    return build_model()
+NATIVE = {Target.TFLITE: Bitwise.TFLITE, Target.ONNX: Bitwise.ONNX}
+OPSET = {Bitwise.ONNX: 18}  # BitwiseXor; the others stay at edgeprep's default opset 17
 
 
 @pytest.fixture(scope="module")
@@ -56,27 +58,41 @@ def test_corpus_covers_the_brief(batches):
     assert any(max(t, default=0) >= 0x80 for t in texts)
 
 
-def test_hashes_equal_tensorflow(target, model, batches):
+def test_hashes_equal_tensorflow(target, batches):
+    _check_artifact(target, NATIVE[target], batches)
+
+
+@pytest.mark.slow
+def test_portable_hashes_equal_tensorflow(target, batches):
+    """The one form both targets take at ONNX opset 17 (64x the elements: minutes, hence slow)."""
+    _check_artifact(target, Bitwise.PORTABLE, batches)
+
+
+def _check_artifact(target: Target, bitwise: Bitwise, batches) -> None:
+    model = build_model(bitwise)
     inputs, outputs = io_names(model)
     assert inputs == list(INPUTS) and sorted(outputs) == sorted(OUTPUTS)
-    artifact = backend(target).convert(model, ConvertOptions(input_names=tuple(inputs), output_names=tuple(outputs)))
+    options = ConvertOptions(input_names=tuple(inputs), output_names=tuple(outputs), onnx_opset=OPSET.get(bitwise, 17))
+    artifact = backend(target).convert(model, options)
     assert not artifact.runtime_requirements
     if target is Target.TFLITE:
         assert set(artifact.ops) <= TFLITE_OPS, sorted(set(artifact.ops) - TFLITE_OPS)
+        assert ("BITWISE_XOR" in artifact.ops) == (bitwise is Bitwise.TFLITE)
     else:
-        assert not [op for op in artifact.ops if "::" in op]  # ai.onnx only, opset 17: no BitwiseXor / BitShift
-        assert not {"BitwiseXor", "BitwiseAnd", "BitwiseOr", "BitShift"} & set(artifact.ops)
+        assert not [op for op in artifact.ops if "::" in op]  # ai.onnx only
+        assert ("BitwiseXor" in artifact.ops) == (bitwise is Bitwise.ONNX)
     with backend(target, need_converter=False).runner(artifact.data) as runner:
         for feed, answers in batches:
             got = runner.infer(feed)
             for name in OUTPUTS:
-                np.testing.assert_array_equal(np.asarray(got[name], np.int64), answers[name], err_msg=f"{target.value}: {name}")
+                np.testing.assert_array_equal(np.asarray(got[name], np.int64), answers[name], err_msg=f"{target.value}/{bitwise.value}: {name}")
 
 
-def test_keras_model_equals_tensorflow(model, batches):
-    """The lowered Keras model itself (the middle of edgeprep's parity chain) on a slice of each batch."""
-    for feed, answers in batches:
-        rows = slice(0, 300)
+@pytest.mark.parametrize("bitwise", [Bitwise.TFLITE, Bitwise.ONNX])
+def test_keras_model_equals_tensorflow(bitwise, batches):
+    """The lowered Keras model itself (the middle of edgeprep's parity chain), on 200 short and 24 long rows."""
+    model = build_model(bitwise)
+    for (feed, answers), rows in zip(batches, (slice(0, 200), slice(0, 24))):
         got = model.predict_on_batch({name: value[rows] for name, value in feed.items()})
         for name in OUTPUTS:
             np.testing.assert_array_equal(np.asarray(got[name], np.int64), answers[name][rows], err_msg=name)
