@@ -74,7 +74,6 @@ def main() -> None:
     from edgeprep.host.hashing import hash_buckets
     from edgeprep.ingraph.uint64 import Bitwise
 
-    native = {Target.TFLITE: Bitwise.TFLITE, Target.ONNX: Bitwise.ONNX}
     workloads = {"short": strings(256, 4, 24, 0), "1KB": strings(256, 1024, 1024, 1)}
     for salt in (None, SALT_A):
         hash_name = "fingerprint64" if salt is None else "siphash"
@@ -84,10 +83,10 @@ def main() -> None:
                 host = median_seconds(lambda: hash_buckets(unicode[:batch], BINS, None if salt is None else tuple(salt)), args.repeat)
                 print(json.dumps({"hash": hash_name, "workload": workload, "batch": batch, "runtime": "numpy host step", "us_per_string": round(host / batch * 1e6, 2)}), flush=True)
         for target in (Target.TFLITE, Target.ONNX):
-            forms = [native[target]] + ([Bitwise.PORTABLE] if args.forms == "all" else [])
+            forms = [Bitwise.native(target)] + ([Bitwise.PORTABLE] if args.forms == "all" else [])
             for bitwise in forms:
                 model = hashing_model(salt, bitwise)
-                options = ConvertOptions(("text", "length"), ("bucket",), onnx_opset=18 if bitwise is Bitwise.ONNX else 17)
+                options = ConvertOptions(("text", "length"), ("bucket",), onnx_opset=bitwise.onnx_opset)
                 start = time.perf_counter()
                 artifact = backend(target).convert(model, options)
                 convert_s = time.perf_counter() - start

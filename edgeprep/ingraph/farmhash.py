@@ -169,5 +169,3 @@ def cross_fingerprint(features, bitwise: Bitwise = Bitwise.PORTABLE):
         hashed = fingerprint_cat64(hashed, feature, bitwise)
     return hashed
 
-
-__all__ = ["K0", "K1", "K2", "KMUL", "cross_fingerprint", "fingerprint64", "fingerprint_cat64", "hash_len16"]

@@ -29,6 +29,8 @@ from enum import Enum
 
 import numpy as np
 
+from edgeprep.config import Target
+
 MASK64 = (1 << 64) - 1
 INT64_MIN = -(1 << 63)
 
@@ -39,11 +41,8 @@ def signed(value: int) -> int:
     return value - (1 << 64) if value >> 63 else value
 
 
-def const(value: int):
-    """``value`` (any Python int, read modulo 2**64) as an int64 scalar tensor."""
-    from keras import ops
-
-    return ops.convert_to_tensor(np.int64(signed(value)))
+# 2**(63-k) for k = 0..63 as int64 (k = 0 wraps to -2**63): ``x * _SIGN_SHIFTS[k]`` has bit k of x as its sign.
+_SIGN_SHIFTS = np.array([signed(1 << (63 - k)) for k in range(64)], np.int64)
 
 
 class Bitwise(Enum):
@@ -51,7 +50,17 @@ class Bitwise(Enum):
 
     PORTABLE = "portable"
     TFLITE = "tflite"
-    ONNX = "onnx"  # needs ONNX opset 18
+    ONNX = "onnx"
+
+    @staticmethod
+    def native(target: Target) -> Bitwise:
+        """The fastest form ``target`` keeps as builtins."""
+        return Bitwise.TFLITE if target is Target.TFLITE else Bitwise.ONNX
+
+    @property
+    def onnx_opset(self) -> int:
+        """The ONNX opset the form needs: 18 for BitwiseXor, else edgeprep's default 17."""
+        return 18 if self is Bitwise.ONNX else 17
 
 
 @dataclass(frozen=True)
@@ -116,7 +125,7 @@ def mix(words: Sequence, outputs: Sequence[Sequence[Term]], constants: Sequence[
                 index[o * 64 + k, t] = term.word * 64 + (k + term.shift + term.rotate) % 64
     stacked = ops.stack(list(words), axis=-1)  # [..., n]
     static = tuple(stacked.shape[1:-1])
-    bits = ops.cast(ops.less(ops.multiply(ops.expand_dims(stacked, -1), _SIGN_SHIFTS()), 0), "int32")
+    bits = ops.cast(ops.less(ops.multiply(ops.expand_dims(stacked, -1), _SIGN_SHIFTS), 0), "int32")
     flat = ops.reshape(bits, (-1, *static, n * 64))
     flat = ops.concatenate([flat, ops.zeros_like(flat[..., :1])], axis=-1)
     parity = ops.sum(ops.take(flat, index, axis=-1), axis=-1)  # [..., m*64]
@@ -215,8 +224,3 @@ def umod(x, modulus: int, bitwise: Bitwise = Bitwise.PORTABLE):
     rest = ops.mod(half, np.int64(modulus))
     folded = rest - (np.int64(modulus) - rest) + low_bit  # 2*rest + low_bit - modulus, in (-modulus, modulus)
     return ops.where(ops.less(folded, 0), folded + np.int64(modulus), folded)
-
-
-def _SIGN_SHIFTS():  # noqa: N802
-    """``2**(63-k)`` for k = 0..63 as int64 (k = 0 wraps to -2**63): ``x * c[k]`` has bit k of x as its sign."""
-    return np.array([signed(1 << (63 - k)) for k in range(64)], np.int64)

@@ -30,8 +30,6 @@ TFLITE_OPS = {
 }
 
 
-NATIVE = {Target.TFLITE: Bitwise.TFLITE, Target.ONNX: Bitwise.ONNX}
-OPSET = {Bitwise.ONNX: 18}  # BitwiseXor; the others stay at edgeprep's default opset 17
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +57,7 @@ def test_corpus_covers_the_brief(batches):
 
 
 def test_hashes_equal_tensorflow(target, batches):
-    _check_artifact(target, NATIVE[target], batches)
+    _check_artifact(target, Bitwise.native(target), batches)
 
 
 @pytest.mark.slow
@@ -72,7 +70,7 @@ def _check_artifact(target: Target, bitwise: Bitwise, batches) -> None:
     model = build_model(bitwise)
     inputs, outputs = io_names(model)
     assert inputs == list(INPUTS) and sorted(outputs) == sorted(OUTPUTS)
-    options = ConvertOptions(input_names=tuple(inputs), output_names=tuple(outputs), onnx_opset=OPSET.get(bitwise, 17))
+    options = ConvertOptions(input_names=tuple(inputs), output_names=tuple(outputs), onnx_opset=bitwise.onnx_opset)
     artifact = backend(target).convert(model, options)
     assert not artifact.runtime_requirements
     if target is Target.TFLITE:
