@@ -18,6 +18,8 @@ K1 = 0xB492B66FBE98F273
 K2 = 0x9AE16A3B2F90404F
 KMUL = 0xC6A4A7935BD1E995  # FingerprintCat64 (tensorflow/core/platform/fingerprint.h)
 _SEED = 81
+_UNROLL = 2  # 64-byte chunks per loop iteration (an onnxruntime Loop iteration costs ~100 us at batch 1)
+_CHUNK_OFFSETS = np.arange(0, 64 * _UNROLL, 8, dtype=np.int32).reshape(1, 8 * _UNROLL)
 
 
 def _c(value: int) -> np.int64:
@@ -100,14 +102,14 @@ def fingerprint64(data, lengths, bitwise: Bitwise = Bitwise.PORTABLE):
 
     hashed = ops.where(ops.less_equal(n32, 32), h17, h33)
     if static_size is None or static_size > 64:
-        hashed = ops.where(ops.greater(n32, 64), _long(data, n32, n, f0, tail, bitwise), hashed)
+        hashed = ops.where(ops.greater(n32, 64), _long(data, n32, f0, tail, bitwise), hashed)
     hashed = ops.where(ops.less_equal(n32, 16), h8, hashed)
     hashed = ops.where(ops.less(n32, 8), h4, hashed)
     hashed = ops.where(ops.less(n32, 4), h13, hashed)
     return ops.where(ops.equal(n32, 0), _c(K2), hashed)
 
 
-def _long(data, n32, n, f0, tail, bitwise: Bitwise):
+def _long(data, n32, f0, tail, bitwise: Bitwise):
     """farmhashna ``Hash64`` for rows longer than 64 bytes (other rows give garbage)."""
     from keras import ops
 
@@ -118,35 +120,40 @@ def _long(data, n32, n, f0, tail, bitwise: Bitwise):
     zero = ops.zeros_like(x)
     state = ops.stack([x, zero + np.int64(signed(y0)), zero + np.int64(z0), zero, zero, zero, zero], axis=-1)
     chunks = ops.floor_divide(n32 - 1, 64)  # the loop's iterations per row
-    chunk_offsets = np.arange(0, 64, 8, dtype=np.int32).reshape(1, 8)
 
     def body(i, state):
-        words = utf8.fetch(data, n32, chunk_offsets + i * 64, (8,) * 8)
-        c = [words[:, j] for j in range(8)]
-        x, y, z, v0, v1, w0, w1 = (state[:, j] for j in range(7))
-        rx, ry, rz = mix([x + y + v0 + c[1], y + v1 + c[6], z + w0], [[rotr(0, 37)], [rotr(1, 42)], [rotr(2, 33)]], bitwise=bitwise)
-        x, y, z = rx * _c(K1), ry * _c(K1), rz * _c(K1)
-        (x,) = mix([x, w1], [[Term(0), Term(1)]], bitwise=bitwise)
-        y = y + v0 + c[5]
-        (v0, v1), (w0, w1) = _weak_pairs([(c[0], c[1], c[2], c[3], v1 * _c(K1), x + w0), (c[4], c[5], c[6], c[7], z + w1, y + c[2])], bitwise)
-        new = ops.stack([z, y, x, v0, v1, w0, w1], axis=-1)  # std::swap(z, x)
-        return i + 1, ops.where(ops.expand_dims(ops.less(i, chunks), -1), new, state)
+        first = i * _UNROLL
+        words = utf8.fetch(data, n32, ops.reshape(first * 64, (1, 1)) + _CHUNK_OFFSETS, (8,) * (8 * _UNROLL))
+        for u in range(_UNROLL):
+            new = _chunk([state[:, j] for j in range(7)], [words[:, 8 * u + j] for j in range(8)], _c(K1), 1, bitwise)
+            state = ops.where(ops.expand_dims(ops.less(first + u, chunks), -1), ops.stack(new, axis=-1), state)
+        return i + 1, state
 
-    _, state = ops.while_loop(lambda i, state: ops.less(i, ops.max(chunks)), body, (ops.convert_to_tensor(np.int32(0)), state))
+    def more(i, state):
+        return ops.less(i * _UNROLL, ops.max(chunks))
+
+    _, state = ops.while_loop(more, body, (ops.convert_to_tensor(np.int32(0)), state))
     x, y, z, v0, v1, w0, w1 = (state[:, j] for j in range(7))
     mul = ops.cast(ops.cast(z, "uint8"), "int64") * np.int64(2) + _c(K1)  # k1 + ((z & 0xff) << 1)
     w0 = w0 + ops.cast(ops.mod(n32 - 1, 64), "int64")
     v0 = v0 + w0
     w0 = w0 + v0
-    rx, ry, rz = mix([x + y + v0 + tail[1], y + v1 + tail[6], z + w0], [[rotr(0, 37)], [rotr(1, 42)], [rotr(2, 33)]], bitwise=bitwise)
-    x, y, z = rx * mul, ry * mul, rz * mul
-    (x,) = mix([x, w1 * np.int64(9)], [[Term(0), Term(1)]], bitwise=bitwise)
-    y = y + v0 * np.int64(9) + tail[5]
-    (v0, v1), (w0, w1) = _weak_pairs([(tail[0], tail[1], tail[2], tail[3], v1 * mul, x + w0), (tail[4], tail[5], tail[6], tail[7], z + w1, y + tail[2])], bitwise)
-    x, z = z, x
+    x, y, z, v0, v1, w0, w1 = _chunk([x, y, z, v0, v1, w0, w1], tail, mul, 9, bitwise)
     inner = hash_len16(ops.stack([v0, v1], -1), ops.stack([w0, w1], -1), ops.expand_dims(mul, -1), bitwise)
     (mixed_y,) = mix([y], [shift_mix(0)], bitwise=bitwise)
     return hash_len16(inner[:, 0] + mixed_y * _c(K0) + z, inner[:, 1] + x, mul, bitwise)
+
+
+def _chunk(state, c, mul, factor: int, bitwise: Bitwise):
+    """One 64-byte step of farmhashna's long loop (``factor`` 1, ``mul`` k1) or its last one on the
+    final 64 bytes (``factor`` 9): returns (x, y, z, v0, v1, w0, w1) after ``std::swap(z, x)``."""
+    x, y, z, v0, v1, w0, w1 = state
+    rx, ry, rz = mix([x + y + v0 + c[1], y + v1 + c[6], z + w0], [[rotr(0, 37)], [rotr(1, 42)], [rotr(2, 33)]], bitwise=bitwise)
+    x, y, z = rx * mul, ry * mul, rz * mul
+    (x,) = mix([x, w1 if factor == 1 else w1 * np.int64(factor)], [[Term(0), Term(1)]], bitwise=bitwise)
+    y = y + (v0 if factor == 1 else v0 * np.int64(factor)) + c[5]
+    (v0, v1), (w0, w1) = _weak_pairs([(c[0], c[1], c[2], c[3], v1 * mul, x + w0), (c[4], c[5], c[6], c[7], z + w1, y + c[2])], bitwise)
+    return z, y, x, v0, v1, w0, w1
 
 
 def fingerprint_cat64(fp1, fp2, bitwise: Bitwise = Bitwise.PORTABLE):
