@@ -18,7 +18,7 @@ CROSS_BINS = 997
 MASK_NUMBER = 42  # Hashing(mask_value=42) on the numbers
 MASK_TEXT = "mask"  # Hashing(mask_value="mask") on the text
 OUTPUTS = (
-    "fingerprint", "siphash_a", *(f"fast_{n}" for n in FAST_BINS), "strong_a_13", "strong_b_big",
+    "fingerprint", "siphash_a", *(f"fast_{n}" for n in FAST_BINS), "strong_a_13", "strong_a_big",
     "number_fingerprint", "number_fast", "number_strong", "number_masked", "text_masked",
     "cross_fingerprint", "cross_bins",
 )
@@ -49,7 +49,7 @@ def build_model(bitwise=None):
                 fingerprint, siphash_a,
                 *(hashing.keras_bins(fingerprint, n, bitwise=b) for n in FAST_BINS),
                 hashing.keras_bins(siphash_a, STRONG_BINS[0], bitwise=b),
-                hashing.hash_buckets(text, length, STRONG_BINS[1], SALT_B, bitwise=b),
+                hashing.keras_bins(siphash_a, STRONG_BINS[1], bitwise=b),
                 number_fingerprint,
                 hashing.keras_bins(number_fingerprint, NUMBER_BINS, bitwise=b),
                 hashing.hash_buckets(digits, digit_count, NUMBER_BINS, SALT_B, bitwise=b),
@@ -145,7 +145,7 @@ def tensorflow_answers(strings: list[bytes], values: np.ndarray) -> dict[str, np
         "siphash_a": np.array([_siphash(s, SALT_A) for s in strings], np.uint64).view(np.int64),
         **{f"fast_{n}": tf.strings.to_hash_bucket_fast(text, n).numpy() for n in FAST_BINS},
         "strong_a_13": tf.strings.to_hash_bucket_strong(text, STRONG_BINS[0], key=list(SALT_A)).numpy(),
-        "strong_b_big": tf.strings.to_hash_bucket_strong(text, STRONG_BINS[1], key=list(SALT_B)).numpy(),
+        "strong_a_big": tf.strings.to_hash_bucket_strong(text, STRONG_BINS[1], key=list(SALT_A)).numpy(),
         "number_fingerprint": raw(tf.fingerprint(digits, "farmhash64")),
         "number_fast": tf.strings.to_hash_bucket_fast(digits, NUMBER_BINS).numpy(),
         "number_strong": tf.strings.to_hash_bucket_strong(digits, NUMBER_BINS, key=list(SALT_B)).numpy(),
