@@ -169,6 +169,7 @@ def _halves(x, dtype: str):
 
     ``tf.bitcast`` itself: ``keras.ops.view`` reshapes through the dynamic shape around it (three
     times the ops). The TFLITE way is for the TensorFlow -> TFLite route only, so TensorFlow is there.
+    Low half first: BITCAST copies memory, and the targets (x86, ARM) are little-endian.
     """
     import tensorflow as tf
 
