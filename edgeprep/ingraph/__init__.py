@@ -1,0 +1,1 @@
+"""Preprocessing computed on the device with builtin ops (text, hashing), as ``keras.ops`` functions."""
