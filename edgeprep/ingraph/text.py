@@ -92,8 +92,15 @@ def vocabulary(lookup: dict) -> Vocabulary:
     return Vocabulary(keys, values.astype(np.int64), words, int(lookup["oov_start"]))
 
 
-def check(config: dict) -> None:
-    """Raise `UnsupportedText` when ``config`` (`host_specs.text_vectorization`) has an option not lowered here."""
+def check(config: dict, text_rank: int = 2) -> None:
+    """Raise `UnsupportedText` when ``config`` (`host_specs.text_vectorization`) has an option not lowered here.
+
+    ``text_rank`` is the rank of the Keras layer's string input: 2 for ``(batch, 1)``, 1 for ``(batch,)``.
+    """
+    if text_rank not in (1, 2):
+        raise UnsupportedText(f"a string input of rank {text_rank}")
+    if text_rank == 1 and config["split"] is None and config["output_sequence_length"] is not None:
+        raise UnsupportedText("split=None with output_sequence_length on a rank-1 input (Keras slices the batch axis)")
     if config["standardize"] not in (None, "lower", "strip_punctuation", "lower_and_strip_punctuation"):
         raise UnsupportedText(f"standardize={config['standardize']!r}: a custom callable is not lowered")
     if config["split"] not in (None, "whitespace", "character"):
@@ -119,14 +126,17 @@ def _layer_class():
     class BytesTextVectorization(keras.layers.Layer):
         """TextVectorization from uint8 UTF-8 bytes ``[batch, N]`` (zero padded), builtin ops only."""
 
-        def __init__(self, config: dict, **kwargs):
+        def __init__(self, config: dict, text_rank: int = 2, **kwargs):
             super().__init__(trainable=False, **kwargs)
-            check(config)
+            check(config, text_rank)
             self.config = config
+            self._squeeze = text_rank == 1 and config["split"] is None and config["output_mode"] == "int"
             self._table = vocabulary(config["lookup"])
 
         def compute_output_spec(self, inputs):
             c = self.config
+            if self._squeeze:
+                return keras.KerasTensor((inputs.shape[0],), dtype="int64")
             if c["output_mode"] == "int":
                 return keras.KerasTensor((inputs.shape[0], c["output_sequence_length"]), dtype="int64")
             return keras.KerasTensor((inputs.shape[0], c["lookup"]["depth"]), dtype=c["dtype"])
@@ -142,8 +152,7 @@ def _layer_class():
             if widths:
                 starts, ends, keep, counts = t.ngrams(starts, ends, counts, widths)
             else:
-                limit = ops.max(counts)
-                starts, ends = starts[:, :limit], ends[:, :limit]
+                starts, ends = t.first_columns(starts, ends, counts)
                 keep = ops.less_equal(t.columns(starts) + 1, ops.expand_dims(counts, 1))
             ids = t.search(t.pack(joined, starts, ends, table.words), table.keys, table.values, table.default)
             if c["output_mode"] == "int":
@@ -155,6 +164,8 @@ def _layer_class():
             if widths:
                 ids, _ = t.compact(ids, keep)
             length = self.config["output_sequence_length"]
+            if self._squeeze:
+                return ids[:, 0]
             if length is None:
                 return ids[:, : ops.max(counts)]
             return ops.pad(ids, [[0, 0], [0, length]])[:, :length]
@@ -179,10 +190,12 @@ def _layer_class():
     return BytesTextVectorization
 
 
-def text_vectorization(config: dict, name: str | None = None):
+def text_vectorization(config: dict, text_rank: int = 2, name: str | None = None):
     """The byte-input TextVectorization layer for ``config`` (`edgeprep.transforms.host_specs.text_vectorization`).
+
+    ``text_rank`` is the rank of the original string input (the output of ``split=None`` follows it).
 
     Raises:
         UnsupportedText: for an option it does not reproduce (see `check`).
     """
-    return _layer_class()(config, name=name)
+    return _layer_class()(config, text_rank=text_rank, name=name)

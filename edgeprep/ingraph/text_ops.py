@@ -85,7 +85,7 @@ def compact(values, keep, width=None):
     width = size if width is None else width
     keep_i = ops.cast(keep, "int32")
     target = ops.where(keep, ops.cumsum(keep_i, axis=1) - 1, columns(values) + width)
-    return place(values, target, width + size), ops.sum(keep_i, axis=1)
+    return place(values, target, width + size)[:, :width], ops.sum(keep_i, axis=1)
 
 
 def place(values, target, width):
@@ -177,8 +177,8 @@ def ngrams(starts, ends, counts, widths):
     """
     from keras import ops
 
-    limit = ops.max(counts)
-    starts, ends = starts[:, :limit], ends[:, :limit]
+    starts, ends = first_columns(starts, ends, counts)
+    limit = ops.shape(starts)[1]
     padded = ops.pad(ends, [[0, 0], [0, max(widths)]])
     index = columns(starts)
     pieces = [
@@ -188,6 +188,14 @@ def ngrams(starts, ends, counts, widths):
     total = sum(ops.maximum(counts - width + 1, 0) for width in widths)
     return (ops.concatenate([p[0] for p in pieces], axis=1), ops.concatenate([p[1] for p in pieces], axis=1),
             ops.concatenate([p[2] for p in pieces], axis=1), total)
+
+
+def first_columns(starts, ends, counts):
+    """``starts`` / ``ends`` cut to the most tokens of any row, but at least one column (no empty tensors)."""
+    from keras import ops
+
+    limit = ops.maximum(ops.max(counts), 1)
+    return starts[:, :limit], ends[:, :limit]
 
 
 def pack(joined, starts, ends, words: int):
@@ -206,7 +214,10 @@ def pack(joined, starts, ends, words: int):
     present = ops.less_equal(index + 1, ops.expand_dims(ends, -1))
     digits = ops.cast(ops.where(present, picked + 1, 0), "int64")
     digits = ops.reshape(digits, (ops.shape(starts)[0], ops.shape(starts)[1], words, 7))
-    return ops.sum(digits * DIGIT_WEIGHTS, axis=-1)
+    packed = digits[..., 0]
+    for i in range(1, 7):  # Horner with elementwise MUL / ADD: onnxruntime's int64 ReduceSum rounds above 2**53
+        packed = packed * np.int64(257) + digits[..., i]
+    return packed
 
 
 DIGIT_WEIGHTS = np.array([257 ** (6 - i) for i in range(7)], np.int64)
