@@ -76,11 +76,12 @@ def vocabulary(lookup: dict) -> Vocabulary:
     start = lookup["token_start"]
     tokens = [str(t).encode("utf-8") for t in lookup["vocabulary"][start:]]
     ids = list(range(start, start + len(tokens)))
-    if lookup["mask_token"] is not None:
-        tokens.append(str(lookup["mask_token"]).encode("utf-8"))
-        ids.append(0 if lookup["output_mode"] == "int" else MASK_DROPPED)
+    if lookup["mask_token"] is not None:  # the mask wins over a learned token equal to it, as in Keras
+        mask = str(lookup["mask_token"]).encode("utf-8")
+        ids = [i for i, token in zip(ids, tokens) if token != mask] + [0 if lookup["output_mode"] == "int" else MASK_DROPPED]
+        tokens = [token for token in tokens if token != mask] + [mask]
     if len(set(tokens)) != len(tokens):
-        raise UnsupportedText("the vocabulary holds a token twice (or the mask token)")
+        raise UnsupportedText("the vocabulary holds a token twice")
     words = (max((len(t) for t in tokens), default=0) + 1 + 6) // 7
     keys = pack_numpy(tokens, words)
     order = np.lexsort(keys.T[::-1]) if len(tokens) else np.zeros(0, int)
