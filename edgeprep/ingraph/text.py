@@ -13,7 +13,7 @@ The layer reproduces Keras' ``TextVectorization.call`` for the built-in options
 The lookup packs each token's bytes into int64 words and binary-searches the vocabulary's packed
 words, then compares the candidate in full (no hash). ``int`` rows are padded with 0 and cut to
 ``output_sequence_length``, or padded to the longest row of the batch; ``multi_hot`` / ``count`` /
-``tf_idf`` count the ids per row with UNSORTED_SEGMENT_SUM (ids outside ``[0, depth)``, the mask
+``tf_idf`` count the ids per row (`text_ops.count_ids`; ids outside ``[0, depth)``, the mask
 token included, are dropped as Keras drops them). Hashed OOV buckets (``num_oov_indices > 1``) and
 custom callables are not handled here (`UnsupportedText`).
 """
@@ -173,14 +173,7 @@ def _layer_class():
 
         def _counts(self, ids, keep):
             lookup = self.config["lookup"]
-            depth = lookup["depth"]
-            batch = ops.shape(ids)[0]
-            ids = ops.cast(ids, "int32")
-            counted = ops.logical_and(keep, ops.logical_and(ops.greater_equal(ids, 0), ops.less_equal(ids, depth - 1)))
-            rows = ops.expand_dims(ops.arange(batch, dtype="int32"), 1)
-            segment = ops.where(counted, rows * depth + ids, batch * depth)
-            totals = ops.segment_sum(ops.reshape(ops.cast(counted, "int32"), (-1,)), ops.reshape(segment, (-1,)), num_segments=batch * depth + 1)
-            totals = ops.reshape(totals[: batch * depth], (batch, depth))
+            totals = t.count_ids(ids, keep, lookup["depth"])
             mode = self.config["output_mode"]
             if mode == "multi_hot":
                 totals = ops.minimum(totals, 1)

@@ -263,3 +263,26 @@ def lexicographic_ge(x, y):
     for k in range(words - 2, -1, -1):
         ge = ops.logical_and(ops.greater_equal(x[..., k], y[..., k]), ops.logical_or(ops.logical_not(ops.equal(x[..., k], y[..., k])), ge))
     return ge
+
+
+def count_ids(ids, keep, depth: int):
+    """int32 ``[batch, depth]``: how often each id in ``[0, depth)`` occurs among the kept ``ids`` of a row.
+
+    Memory stays O(batch * (G + depth)): each row is sorted (TOPK_V2 / TopK, descending), so equal
+    ids are adjacent; the first and one-past-last position of each id's run are scattered to column
+    ``id`` (unique per row), and their difference is the count. (tf2onnx turns
+    ``UnsortedSegmentSum`` into a dense ``[G * batch, batch * depth]`` one-hot mask.)
+    """
+    from keras import ops
+
+    counted = ops.logical_and(keep, ops.logical_and(ops.greater_equal(ids, 0), ops.less_equal(ids, depth - 1)))
+    values = ops.where(counted, ops.cast(ids, "int32"), -1)
+    values, _ = ops.top_k(values, ops.shape(values)[1], sorted=True)
+    ahead = ops.concatenate([values[:, :1] + 1, values[:, :-1]], axis=1)
+    behind = ops.concatenate([values[:, 1:], values[:, -1:] + 1], axis=1)
+    position = ops.broadcast_to(columns(values), ops.shape(values))
+    present = ops.greater_equal(values, 0)
+    width = depth + ops.shape(values)[1]
+    run_start = ops.where(ops.logical_and(present, ops.not_equal(values, ahead)), values, position + depth)
+    run_end = ops.where(ops.logical_and(present, ops.not_equal(values, behind)), values, position + depth)
+    return (place(position + 1, run_end, width) - place(position, run_start, width))[:, :depth]
