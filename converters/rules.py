@@ -7,6 +7,11 @@
   channel ``oc // m`` through kernel ``K[..., 0, oc]``; the depthwise output ``i*m + j`` reads
   channel ``i`` through ``D[..., i, j]``, so ``D = K.reshape(*k, C, m)`` and the bias is unchanged.
 
+Exact GELU (``activation="gelu"``, or ``keras.activations.gelu`` with ``approximate=False``) is
+``0.5 x erfc(-x / sqrt 2)`` in TensorFlow, and tf2onnx has no Erfc: `exact_gelu` tells a layer or op
+that computes it, and `erf_activation` makes a layer a lowering builds compute it through Erf for
+ONNX (``converters/onnx/rules.py`` lowers the rest).
+
 Converter-specific rules live beside their converter (``converters/<target>/rules.py``), whose
 ``RULES`` the backend hands to the planner's lower phase (`edgeprep.backend.Backend.rules`).
 """
@@ -15,10 +20,26 @@ from __future__ import annotations
 
 import numpy as np
 
+from edgeprep import layers
 from edgeprep.config import Action, Target
 from edgeprep.graph import Call, Graph
 from edgeprep.transforms.base import LayerRule, current_layer
 from edgeprep.transforms.rewrite import Rewrite
+
+
+def exact_gelu(layer) -> bool:
+    """True when ``layer`` (a Keras layer or op) computes the exact, erf-based GELU."""
+    if type(layer).__name__ == "Gelu":  # keras.activations.gelu / keras.ops.gelu in a functional model
+        return not layer.approximate
+    get_config = getattr(layer, "get_config", None)
+    return get_config is not None and get_config().get("activation") == "gelu"
+
+
+def erf_activation(layer, target: Target):
+    """``layer`` (just built by a lowering) with its exact GELU computed through Erf for ONNX."""
+    if target is Target.ONNX and exact_gelu(layer):
+        layer.activation = layers.erf_gelu_function
+    return layer
 
 
 class LowerDepthwiseGroupedConv(LayerRule):
@@ -47,7 +68,7 @@ class LowerDepthwiseGroupedConv(LayerRule):
             activation=config["activation"], use_bias=layer.use_bias, data_format="channels_last",
             dtype=layer.dtype_policy, name=layer.name,
         )
-        new.build(tuple(call.inputs[0].shape))
+        erf_activation(new, target).build(tuple(call.inputs[0].shape))
         kernel = np.asarray(layer.kernel.numpy())
         new.kernel.assign(kernel.reshape(*kernel.shape[:-2], channels, layer.filters // channels))
         if layer.use_bias:

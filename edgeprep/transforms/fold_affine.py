@@ -156,7 +156,7 @@ def decide(head: Call, graph: Graph, rule: AffineRule) -> Decision:
         attempts.reverse()
     reasons = []
     for attempt in attempts:
-        result = attempt(chain, affine, graph)
+        result = attempt(chain, affine, graph, rule)
         if isinstance(result, Decision):
             return result
         reasons.append(result)
@@ -166,7 +166,7 @@ def decide(head: Call, graph: Graph, rule: AffineRule) -> Decision:
     return Decision(Kind.FUSED, tuple(chain), keep=_fused_form(chain, affine, rule), reason=why)
 
 
-def _forward(chain: list[Call], affine: AffineMap, graph: Graph) -> Decision | str:
+def _forward(chain: list[Call], affine: AffineMap, graph: Graph, rule: AffineRule) -> Decision | str:
     output = chain[-1].outputs[0]
     if graph.is_output(output):
         return "its output is a model output"
@@ -204,7 +204,7 @@ def _forward(chain: list[Call], affine: AffineMap, graph: Graph) -> Decision | s
         offset, pre, why = None, affine.anchor, f"{names} pads with zeros, which are not zeros in raw space"
     else:
         return f"{names} pads with zeros and the shift cannot stay as one exact add"
-    if pre is not None and not _add_is_safe(chain, affine, pre):
+    if pre is not None and not _add_is_safe(chain, affine, pre, rule):
         return f"the shift cannot go first within the raw range (float16 safety); {why}"
     built = _build(targets, graph, offset, backward=False)
     if isinstance(built, str):
@@ -214,7 +214,7 @@ def _forward(chain: list[Call], affine: AffineMap, graph: Graph) -> Decision | s
     return Decision(Kind.SCALE, tuple(chain), built, keep=(pre, None, None), reason=why)
 
 
-def _backward(chain: list[Call], affine: AffineMap, graph: Graph) -> Decision | str:
+def _backward(chain: list[Call], affine: AffineMap, graph: Graph, rule: AffineRule) -> Decision | str:
     producer = graph.producer(chain[0].inputs[0])
     if producer is None:
         return "no layer produces its input"

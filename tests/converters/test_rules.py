@@ -64,3 +64,38 @@ def test_onnx_export_of_grouped_conv_and_gelu(tmp_path):
     assert ops["Transpose"] <= 4, ops  # input, a pair around the Reshape from image to sequence, output
     with pytest.raises(edgeprep.ConversionError, match="StatefulPartitionedCall"):
         edgeprep.export(model, tmp_path / "grouped", targets=["onnx"])
+
+
+def _gelu_model():
+    """Exact GELU in every place Keras puts it: layer activations, the op, an image Dense (MLP-Mixer)."""
+    import keras
+
+    keras.utils.set_random_seed(3)
+    inputs = keras.Input((6, 6, 3), name="image")
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="gelu", name="conv_gelu")(inputs)
+    x = keras.layers.Dense(5, activation=keras.activations.gelu, name="pixel_dense_gelu")(x)
+    x = keras.layers.Conv2D(5, 3, groups=5, padding="same", activation="gelu", name="grouped_gelu")(x)
+    x = keras.layers.Reshape((36, 5))(x)
+    x = keras.activations.gelu(x, approximate=False)
+    x = keras.activations.gelu(x, approximate=True)  # tanh form: tf2onnx takes it, not lowered
+    x = keras.layers.GlobalAveragePooling1D()(x)
+    return keras.Model(inputs, keras.layers.Dense(3, activation="gelu", name="dense_gelu")(x))
+
+
+def test_exact_gelu_outside_activation_layers_exports_to_both_targets(tmp_path):
+    """Dense / Conv with activation="gelu" and keras.activations.gelu were Erfc in the ONNX graph."""
+    model = _gelu_model()
+    plan = make_plan(model, Target.ONNX, ExportConfig())
+    lowered = {step.layer: step.rule for step in plan.by_action(Action.LOWERED)}
+    assert lowered == {"conv_gelu": "lower-exact-gelu", "pixel_dense_gelu": "lower-pixel-dense", "grouped_gelu": "lower-grouped-conv",
+                       "gelu": "lower-exact-gelu", "dense_gelu": "lower-exact-gelu"}, lowered
+    assert not make_plan(model, Target.TFLITE, ExportConfig()).by_action(Action.LOWERED)[1:]  # only the grouped conv
+    transformed = rebuild(plan.graph)
+    for batch in (1, 3):
+        x = np.random.default_rng(batch).normal(0.0, 2.0, (batch, 6, 6, 3)).astype("float32")
+        want, got = np.asarray(model(x, training=False)), np.asarray(transformed(x))
+        assert np.abs(got - want).max() <= 1e-6 * np.abs(want).max()
+    result = edgeprep.export(model, tmp_path / "dist")
+    assert result.passed and set(result.artifacts) == {Target.TFLITE, Target.ONNX}
+    ops = artifact_ops(result.artifacts[Target.ONNX])
+    assert ops["Erf"] == 5 and "Erfc" not in ops and ops["Tanh"] == 1, ops
