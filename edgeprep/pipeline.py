@@ -13,7 +13,7 @@ from edgeprep import manifest as manifest_mod
 from edgeprep.artifacts import Artifact
 from edgeprep.backend import backend, raise_op_problems
 from edgeprep.config import ExportConfig, Quantization, Target
-from edgeprep.errors import ConversionError, ParityError, UnsupportedLayerError, collect
+from edgeprep.errors import ConversionError, EdgeprepError, ParityError, UnsupportedLayerError, collect
 from edgeprep.host.hosted import HostedRunner
 from edgeprep.host.steps import PREPROCESS, preprocess_json
 from edgeprep.manifest import Manifest
@@ -90,15 +90,22 @@ def export(
 
     transformed = {target: rebuild(plan.graph, batch=config.batch) for target, plan in plans.items()}
     artifacts: dict[Target, Artifact] = {}
+    failures: dict[Target, EdgeprepError] = {}
     for target, plan in plans.items():
         converter = backend(target)
         options = converter.options(config, _device_inputs(plan), _device_outputs(plan), _through_host(calibration, plan))
         device_model = rebuild(plan.graph, batch=config.batch, split=plan.split) if plan.split.steps else transformed[target]
-        with progress.step(f"convert to {target.value}"):
-            artifacts[target] = converter.convert(device_model, options)
-        raise_op_problems(converter.check_ops(artifacts[target], options))
-        for note in converter.notes(artifacts[target], options):
+        try:
+            with progress.step(f"convert to {target.value}"):
+                artifact = converter.convert(device_model, options)
+            raise_op_problems(converter.check_ops(artifact, options))
+        except EdgeprepError as exc:
+            failures[target] = exc
+            continue
+        artifacts[target] = artifact
+        for note in converter.notes(artifact, options):
             progress.note(note)
+    _raise_failed_targets(failures, artifacts)
 
     with contextlib.ExitStack() as stack, progress.step("verify in the real runtimes"):
         links = {}
@@ -135,6 +142,28 @@ def export(
         failed = "; ".join(report.summary() for report in result.reports.values() if not report)
         raise ParityError(f"parity failed ({failed}); evidence in {out / 'report.html'}", result)
     return result
+
+
+def _raise_failed_targets(failures: dict[Target, EdgeprepError], converted: dict[Target, Artifact]) -> None:
+    """Raise the conversion failures, saying which targets did convert and how to export those alone.
+
+    Nothing is written when a target fails (``dist/`` is all or nothing); the message names the
+    targets that converted so that ``--target`` can export them without the failing one.
+    """
+    if not failures:
+        return
+    target, error = next(iter(failures.items()))
+    if len(failures) == 1 and not converted:
+        raise error
+    failed = "; ".join(f"{t.value}: {exc}" for t, exc in failures.items())
+    if not converted:
+        raise type(error)(f"conversion failed for every target ({failed})") from error
+    ok = ", ".join(t.value for t in converted)
+    advice = " ".join(f"--target {t.value}" for t in converted)
+    raise type(error)(
+        f"conversion to {', '.join(t.value for t in failures)} failed ({failed}); {ok} converted, "
+        f"but nothing was written: pass {advice} to export {ok} alone"
+    ) from error
 
 
 def _calibration(config: ExportConfig, specs, hints, progress: Progress):

@@ -99,3 +99,12 @@ def test_exact_gelu_outside_activation_layers_exports_to_both_targets(tmp_path):
     assert result.passed and set(result.artifacts) == {Target.TFLITE, Target.ONNX}
     ops = artifact_ops(result.artifacts[Target.ONNX])
     assert ops["Erf"] == 5 and "Erfc" not in ops and ops["Tanh"] == 1, ops
+
+
+def test_a_target_that_fails_names_the_one_that_converted(tmp_path):
+    """The partly grouped conv converts to TFLite but not to ONNX: the error says so, with --target advice."""
+    with pytest.raises(edgeprep.ConversionError, match=r"conversion to onnx failed \(onnx: .*StatefulPartitionedCall.*\); "
+                       r"tflite converted, but nothing was written: pass --target tflite to export tflite alone"):
+        edgeprep.export(_model(), tmp_path / "both")
+    assert not (tmp_path / "both").exists()
+    assert edgeprep.export(_model(), tmp_path / "tflite", targets=["tflite"]).passed
