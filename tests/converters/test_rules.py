@@ -108,3 +108,61 @@ def test_a_target_that_fails_names_the_one_that_converted(tmp_path):
         edgeprep.export(_model(), tmp_path / "both")
     assert not (tmp_path / "both").exists()
     assert edgeprep.export(_model(), tmp_path / "tflite", targets=["tflite"]).passed
+
+
+def _recurrent_model(kind: str, steps: int):
+    import keras
+
+    keras.utils.set_random_seed(4)
+    tokens = keras.Input((steps,), dtype="int32", name="tokens")
+    x = keras.layers.Embedding(40, 8, mask_zero=True)(tokens)
+    x = getattr(keras.layers, kind)(6, name="rnn")(x)
+    return keras.Model(tokens, keras.layers.Dense(2, name="logits")(x))
+
+
+@pytest.mark.parametrize("kind", ["GRU", "LSTM"])
+def test_recurrent_layers_export_with_a_dynamic_batch(kind, tmp_path):
+    """Frozen without lowering control flow, the loop is one ONNX Loop (an unmasked LSTM: ONNX's LSTM op);
+    TFLite, whose WHILE needs a static batch, gets the layer unrolled over its 12 steps."""
+    model = _recurrent_model(kind, 12)
+    plans = {target: make_plan(model, target, ExportConfig()) for target in (Target.TFLITE, Target.ONNX)}
+    assert [s.rule for s in plans[Target.TFLITE].by_action(Action.LOWERED)] == ["unroll-recurrent"]
+    assert not plans[Target.ONNX].by_action(Action.LOWERED)
+    result = edgeprep.export(model, tmp_path / "dist")
+    assert result.passed
+    assert "WHILE" not in artifact_ops(result.artifacts[Target.TFLITE])
+    onnx_ops = artifact_ops(result.artifacts[Target.ONNX])
+    assert onnx_ops["Loop"] + onnx_ops["LSTM"] == 1, onnx_ops
+    for report in result.reports.values():
+        assert report.passed
+
+
+def test_long_recurrent_loop_keeps_its_while_with_batch_1_and_says_so_without(tmp_path):
+    model = _recurrent_model("GRU", 100)
+    with pytest.raises(edgeprep.UnsupportedLayerError, match=r"rnn \(GRU\) loops over 100 timesteps.*pass --batch 1, or --target onnx"):
+        edgeprep.export(model, tmp_path / "dynamic")
+    result = edgeprep.export(model, tmp_path / "static", batch=1)
+    assert result.passed
+    assert artifact_ops(result.artifacts[Target.TFLITE])["WHILE"] == 1
+    assert artifact_ops(result.artifacts[Target.ONNX])["Loop"] == 1
+
+
+def test_text_without_sequence_length_warns_on_a_static_batch(tmp_path):
+    """TextVectorization -> Embedding -> GRU: each batch is padded to its longest row."""
+    import keras
+
+    from edgeprep.progress import Progress
+
+    keras.utils.set_random_seed(6)
+    vectorize = keras.layers.TextVectorization(max_tokens=30, name="vectorize")
+    vectorize.adapt(["the cat sat on the mat", "a dog ate my homework", "the end"])
+    text = keras.Input((1,), dtype="string", name="text")
+    x = keras.layers.Embedding(30, 8, mask_zero=True)(vectorize(text))
+    model = keras.Model(text, keras.layers.Dense(2)(keras.layers.GRU(4)(x)))
+    notes = []
+    result = edgeprep.export(model, tmp_path / "dist", batch=1, progress=Progress(notes.append))
+    assert result.passed
+    warnings = [note for note in notes if "vectorize (TextVectorization) has no output_sequence_length" in note]
+    assert len(warnings) == 2, notes
+    for artifact in result.manifest.artifacts:
+        assert artifact.graph["warnings"] == [w for w in warnings if w.startswith(f"WARNING: {artifact.target}:")]
