@@ -118,7 +118,7 @@ def export(
             transformed_runner = KerasRunner(transformed[target], f"transformed[{target.value}]", names=(plan.graph.input_names, plan.graph.output_names))
             links[target] = Link(transformed_runner, runner, bool(plan.reference_changes))
         batches = source.batches(config.data_batch) if source else generate(original.inputs(), hints, config.parity_batch_sizes(), config.seed)
-        chain = run_chain(batches, original, links, config.golden_kb * 1024, progress)
+        chain = run_chain(batches, original, links, config.golden_kb * 1024, progress, generated=source is None)
 
     evidence = chain.evidence(tolerance)
     for entry in evidence.values():
