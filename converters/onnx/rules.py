@@ -52,7 +52,7 @@ class LowerPixelDense(LayerRule):
 
 
 class LowerExactGelu(LayerRule):
-    """Exact GELU -> ``0.5 x (1 + erf(x / sqrt 2))`` for ONNX (an Activation, op or layer activation)."""
+    """Exact GELU (``activation="gelu"``, ``keras.activations.gelu`` op) -> ``0.5 x (1 + erf(x / sqrt 2))`` for ONNX."""
 
     name = "lower-exact-gelu"
     classes = (
