@@ -102,7 +102,7 @@ def export(
         except EdgeprepError as exc:
             failures[target] = exc
             continue
-        warnings = _padding_warnings(plan, config)
+        warnings = padding_warnings(plan, config)
         artifacts[target] = dataclasses.replace(artifact, facts={**artifact.facts, "warnings": warnings}) if warnings else artifact
         for note in [*converter.notes(artifact, options), *warnings]:
             progress.note(note)
@@ -145,7 +145,7 @@ def export(
     return result
 
 
-def _padding_warnings(plan: Plan, config: ExportConfig) -> list[str]:
+def padding_warnings(plan: Plan, config: ExportConfig) -> list[str]:
     """TextVectorization without ``output_sequence_length`` pads each batch to its longest row: an
     artifact with a static batch (``--batch N``) pads each group of N rows on its own, so a row's
     output depends on its neighbours in Keras but not in the artifact (0.40 rel on a GRU at batch 16)."""

@@ -166,3 +166,6 @@ def test_text_without_sequence_length_warns_on_a_static_batch(tmp_path):
     assert len(warnings) == 2, notes
     for artifact in result.manifest.artifacts:
         assert artifact.graph["warnings"] == [w for w in warnings if w.startswith(f"WARNING: {artifact.target}:")]
+    advice = edgeprep.inspect(model, ExportConfig(batch=1)).advice
+    assert [line for line in advice if "output_sequence_length" in line] == warnings
+    assert not [line for line in edgeprep.inspect(model).advice if "output_sequence_length" in line]  # a dynamic batch pads as Keras does
