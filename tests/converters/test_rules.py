@@ -147,18 +147,34 @@ def test_long_recurrent_loop_keeps_its_while_with_batch_1_and_says_so_without(tm
     assert artifact_ops(result.artifacts[Target.ONNX])["Loop"] == 1
 
 
-def test_text_without_sequence_length_warns_on_a_static_batch(tmp_path):
-    """TextVectorization -> Embedding -> GRU: each batch is padded to its longest row."""
+def _text_gru(sequence_length: int | None):
+    """TextVectorization -> Embedding -> GRU, as in Keras' text classification examples."""
     import keras
 
-    from edgeprep.progress import Progress
-
     keras.utils.set_random_seed(6)
-    vectorize = keras.layers.TextVectorization(max_tokens=30, name="vectorize")
+    vectorize = keras.layers.TextVectorization(max_tokens=30, output_sequence_length=sequence_length, name="vectorize")
     vectorize.adapt(["the cat sat on the mat", "a dog ate my homework", "the end"])
     text = keras.Input((1,), dtype="string", name="text")
     x = keras.layers.Embedding(30, 8, mask_zero=True)(vectorize(text))
-    model = keras.Model(text, keras.layers.Dense(2)(keras.layers.GRU(4)(x)))
+    return keras.Model(text, keras.layers.Dense(2)(keras.layers.GRU(4, name="gru")(x)))
+
+
+def test_text_to_gru_exports_to_both_targets_with_a_dynamic_batch(tmp_path):
+    """Host-side TextVectorization, then an unrolled GRU (TFLite) and a Loop (ONNX); without a sequence
+    length the TFLite plan refuses with --batch 1 / --target onnx advice while ONNX exports."""
+    result = edgeprep.export(_text_gru(10), tmp_path / "fixed")
+    assert result.passed and set(result.artifacts) == {Target.TFLITE, Target.ONNX}
+    model = _text_gru(None)
+    with pytest.raises(edgeprep.UnsupportedLayerError, match=r"gru \(GRU\) loops over a dynamic number of timesteps.*--target onnx"):
+        edgeprep.export(model, tmp_path / "both")
+    assert edgeprep.export(model, tmp_path / "onnx", targets=["onnx"]).passed
+
+
+def test_text_without_sequence_length_warns_on_a_static_batch(tmp_path):
+    """TextVectorization -> Embedding -> GRU: each batch is padded to its longest row."""
+    from edgeprep.progress import Progress
+
+    model = _text_gru(None)
     notes = []
     result = edgeprep.export(model, tmp_path / "dist", batch=1, progress=Progress(notes.append))
     assert result.passed
