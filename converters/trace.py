@@ -3,6 +3,11 @@
 Both converters start here. Freezing turns every variable and captured tensor (Normalization
 statistics, weights) into a constant, so no layer state can become a graph input, and the
 TFLite converter cannot keep VAR_HANDLE / READ_VARIABLE ops (which gave NaN outputs, silently).
+
+Control flow stays functional (``lower_control_flow=False``, as tf2onnx's own loaders freeze): a
+recurrent layer's ``While`` then converts to one ONNX ``Loop`` (GRU, 6e-8 from Keras) or ONNX's own
+``LSTM`` op, and to one TFLite ``WHILE``. Lowered to ``Enter``/``Exit``/``NextIteration`` frames,
+tf2onnx could not convert its ``TensorListReserve`` at all.
 """
 
 from __future__ import annotations
@@ -49,7 +54,7 @@ def freeze(model, input_names: tuple[str, ...]) -> Frozen:
 
     try:
         concrete = tf.function(serve, input_signature=specs, autograph=False).get_concrete_function()
-        frozen = convert_variables_to_constants_v2(concrete)
+        frozen = convert_variables_to_constants_v2(concrete, lower_control_flow=False)
     except Exception as exc:
         raise ConversionError(f"tracing the model at training=False failed: {_first_line(exc)}") from exc
     if len(frozen.inputs) != len(specs):

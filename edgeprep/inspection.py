@@ -54,6 +54,7 @@ class Inspection:
 def inspect_model(model: Any, config: ExportConfig = ExportConfig(targets=ALL_TARGETS)) -> Inspection:
     """Plan ``model`` (a path or keras.Model) for every target without converting anything."""
     from edgeprep.load import load
+    from edgeprep.pipeline import padding_warnings
     from edgeprep.plan import make_plans
 
     loaded = load(model, config.unsafe_load, config.custom_objects)
@@ -69,6 +70,7 @@ def inspect_model(model: Any, config: ExportConfig = ExportConfig(targets=ALL_TA
     for target, plan in plans.items():
         for problem in plan.problems:
             advice.append(f"{target.value}: {problem}")
+        advice.extend(padding_warnings(plan, config))
     for target, plan in plans.items():
         if plan.split.steps:
             steps = ", ".join(f"{step.layer} ({step.class_name})" for step in plan.split.steps)

@@ -83,7 +83,7 @@ def _classes() -> SimpleNamespace:
         """``y = 0.5 * x * (1 + erf(x / sqrt(2)))``: exact GELU written with Erf, which ONNX has."""
 
         def call(self, inputs):
-            return 0.5 * inputs * (1.0 + keras.ops.erf(inputs * 0.7071067811865476))
+            return erf_gelu_function(inputs)
 
         def compute_output_spec(self, inputs):
             return keras.KerasTensor(inputs.shape, dtype=inputs.dtype)
@@ -117,6 +117,13 @@ def _widen(constant, shape, block: int = 64, limit: int = 4096):
 def affine(pre, scale, post, name: str, input_shape=None):
     """A layer computing ``(x + pre) * scale + post`` in float32 (None parts are left out)."""
     return _classes().Affine(pre, scale, post, input_shape=input_shape, name=name)
+
+
+def erf_gelu_function(x):
+    """``0.5 * x * (1 + erf(x / sqrt(2)))``: the exact GELU as a plain activation function."""
+    import keras
+
+    return 0.5 * x * (1.0 + keras.ops.erf(x * 0.7071067811865476))
 
 
 def erf_gelu(name: str):

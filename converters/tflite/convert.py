@@ -45,6 +45,11 @@ def convert(model, options: TFLiteOptions) -> Artifact:
                 f"TFLite has no builtin op for {', '.join(missing)}; a layer that needs it has no lowering yet "
                 "(see `edgeprep inspect`), or pass --allow-flex to accept Select-TF ops"
             ) from None
+        if "TensorListReserve" in str(exc) and options.batch is None:
+            raise ConversionError(
+                "TFLite converts a recurrent layer's while loop only with a static batch: pass --batch 1 "
+                "(or --target onnx, which keeps the loop with a dynamic batch)"
+            ) from None
         raise ConversionError(f"TFLite conversion failed: {str(exc).strip().splitlines()[0][:300]}") from None
     data, ops, rewrites = _rename_and_count(data, frozen.input_tensors, frozen.output_tensors, options)
     flex = any(op.startswith("Flex") for op in ops)

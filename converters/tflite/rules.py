@@ -18,7 +18,7 @@ the lower phase, before the host split closes.
 
 from __future__ import annotations
 
-from converters.rules import LowerDepthwiseGroupedConv
+from converters.rules import LowerDepthwiseGroupedConv, unrolled_recurrent
 from edgeprep.config import Action, ExportConfig, Quantization, Target
 from edgeprep.graph import Graph
 from edgeprep.transforms.base import LayerRule
@@ -36,8 +36,9 @@ RULES: tuple[LayerRule, ...] = (LowerDepthwiseGroupedConv(),)
 
 
 def place(graph: Graph, target: Target, config: ExportConfig) -> Rewrite:
-    """With full-integer TFLite, move lowered layers whose math is exact only in float to the host."""
-    rewrite = Rewrite()
+    """With a dynamic batch, unroll recurrent layers (`converters.rules.unrolled_recurrent`); with
+    full-integer TFLite, move lowered layers whose math is exact only in float to the host."""
+    rewrite = unrolled_recurrent(graph) if target is Target.TFLITE and config.batch is None else Rewrite()
     if target is not Target.TFLITE or config.quantize is not Quantization.INT8:
         return rewrite
     for call in graph.live_calls():

@@ -120,6 +120,7 @@ def run_chain(
     links: dict[Target, Link],
     golden_budget: int = 512 * 1024,
     progress: Progress | None = None,
+    generated: bool = False,
 ) -> ChainResult:
     """Run every batch through the original, each transformed model and each artifact.
 
@@ -129,6 +130,7 @@ def run_chain(
         links: target -> its runners.
         golden_budget: bytes of inputs + outputs kept as golden vectors (at least one batch is kept).
         progress: receives a line every few hundred batches.
+        generated: the batches are edgeprep's own samples (`edgeprep.parity.samples`), not the user's data.
     """
     progress = progress or Progress()
     names = [spec.name for spec in original.outputs()]
@@ -141,7 +143,7 @@ def run_chain(
     kept = 0
     for index, feed in enumerate(batches):
         rows = len(next(iter(feed.values())))
-        original_out = _run_original(original, feed, needs_original, result)
+        original_out = _run_original(original, feed, needs_original, generated)
         reference_for_golden = None
         for target, link in links.items():
             transformed_out = link.transformed.infer(feed) if link.transformed is not None else None
@@ -169,14 +171,18 @@ def run_chain(
     return result
 
 
-def _run_original(original: Runner, feed, needed: bool, result: ChainResult):
+def _run_original(original: Runner, feed, needed: bool, generated: bool):
     if not needed:
         return None
     try:
         return original.infer(feed)
     except Exception as exc:
         text = str(exc).strip().splitlines()
-        raise ConversionError(
-            f"the Keras original itself fails on these inputs ({type(exc).__name__}: {text[0][:200] if text else ''}); "
-            "check the input data or the model"
-        ) from None
+        error = f"{type(exc).__name__}: {text[0][:200] if text else ''}"
+        if generated:
+            shapes = ", ".join(f"{name} {tuple(np.shape(value))}" for name, value in feed.items())
+            raise ConversionError(
+                f"the Keras original fails on edgeprep's generated samples ({shapes}; {error}): edgeprep drew inputs "
+                "this model cannot take; pass --data FILE with real inputs"
+            ) from None
+        raise ConversionError(f"the Keras original itself fails on these inputs ({error}); check the input data or the model") from None

@@ -16,6 +16,7 @@ class InputHint:
     low: object = 0.0
     high: object = 1.0
     reason: str = "by dtype"
+    shape: tuple | None = None  # the row shape (no batch axis) dynamic axes take, from a family's shape_hint
 
 
 @dataclass(frozen=True)

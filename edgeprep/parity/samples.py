@@ -7,6 +7,8 @@ Resizing or CenterCrop, are looked through):
 - ``Normalization(mean, var)``: raw values normal around ``mean`` with std ``sqrt(var)``,
 - ``Embedding(input_dim)``: integers in ``[0, input_dim)``,
 - otherwise by dtype: standard normal floats, integers in [0, 10), random booleans.
+A dynamic axis is 8 long unless a layer needs more: the first layer reading the input (through
+look-through layers) whose family has a ``shape_hint`` sizes it (audio frames, `edgeprep.families.audio`).
 Inputs read (directly or through look-through layers) by lookup, hashing, bucketing and text
 layers are drawn from what those layers find interesting instead: each layer family's
 ``sample_hint`` (`edgeprep.families`) says what (every vocabulary entry, OOV values, the mask,
@@ -18,6 +20,8 @@ manifest so a failure reproduces.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 
@@ -34,6 +38,10 @@ LOOK_THROUGH = {
     "Resizing", "CenterCrop", "RandomCrop", "InputLayer", "Cast", "Reshape", "Permute",
     "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D",
 }
+
+# Looked through on the way to a shape hint: layers whose output has their input's shape.
+SAME_SHAPE = {"Normalization", "Rescaling", "Activation", "LayerNormalization", "BatchNormalization"}
+RESHAPING = {"Resizing", "CenterCrop", "RandomCrop", "Reshape", "Permute", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D"}
 
 
 def vocabulary_hint(graph, tensor, look_through: set[str]) -> VocabularyHint | None:
@@ -61,26 +69,55 @@ def input_hints(graph) -> dict[str, InputHint]:
     through = LOOK_THROUGH | set(AUGMENTATION_CLASSES) | set(REGULARIZATION_CLASSES)
     hints = {}
     for name, tensor in zip(graph.input_names, graph.inputs):
-        hints[name] = InputHint("default")
-        vocabulary = vocabulary_hint(graph, tensor, through)
-        if vocabulary is not None:  # lookup / text / bucketing layers: their families' sample hints
-            hints[name] = InputHint("vocabulary", vocabulary, None, vocabulary.reason)
-            continue
-        frontier = [tensor]
-        for _ in range(32):
-            if not frontier:
-                break
-            consumers = graph.consumers(frontier.pop())
-            if len(consumers) != 1:
-                break
-            call = consumers[0]
-            hint = _hint_from_layer(call.layer, tuple(tensor.shape))
-            if hint is not None:
-                hints[name] = hint
-                break
-            if call.class_name in through:
-                frontier.append(call.outputs[0])
+        hints[name] = _range_hint(graph, tensor, through)
+        shape = _shape_hint(graph, tensor, through)
+        if shape is not None:
+            row, layer = shape
+            hints[name] = dataclasses.replace(hints[name], shape=row, reason=f"{hints[name].reason}; row shape {row} for {layer}")
     return hints
+
+
+def _shape_hint(graph, tensor, through: set[str]) -> tuple[tuple, str] | None:
+    """The row shape the first shape-hinted layer reading ``tensor`` needs, and that layer's name."""
+    from edgeprep.families import for_layer
+
+    row = tuple(tensor.shape[1:])
+    if None not in row:
+        return None
+    frontier = [tensor]
+    for _ in range(32):
+        if not frontier:
+            break
+        consumers = graph.consumers(frontier.pop())
+        for call in consumers:
+            family = for_layer(call.layer)
+            if family is not None and family.shape_hint is not None:
+                sized = family.shape_hint(call.layer, row)
+                if sized is not None:
+                    return sized, f"{call.path} ({call.class_name})"
+        frontier.extend(call.outputs[0] for call in consumers if call.class_name in (through | SAME_SHAPE) - RESHAPING)
+    return None
+
+
+def _range_hint(graph, tensor, through: set[str]) -> InputHint:
+    """The range hint of one input: its vocabulary, or the first range-giving layer reading it."""
+    vocabulary = vocabulary_hint(graph, tensor, through)
+    if vocabulary is not None:  # lookup / text / bucketing layers: their families' sample hints
+        return InputHint("vocabulary", vocabulary, None, vocabulary.reason)
+    frontier = [tensor]
+    for _ in range(32):
+        if not frontier:
+            break
+        consumers = graph.consumers(frontier.pop())
+        if len(consumers) != 1:
+            break
+        call = consumers[0]
+        hint = _hint_from_layer(call.layer, tuple(tensor.shape))
+        if hint is not None:
+            return hint
+        if call.class_name in through:
+            frontier.append(call.outputs[0])
+    return InputHint("default")
 
 
 def _hint_from_layer(layer, shape) -> InputHint | None:
@@ -102,8 +139,9 @@ def generate(specs: list[TensorSpec], hints: dict[str, InputHint], batch_sizes: 
     for batch in batch_sizes:
         feed = {}
         for spec in specs:
-            shape = (batch, *(dim if dim is not None else 8 for dim in spec.shape[1:]))
             hint = hints.get(spec.name, InputHint("default"))
+            sized = hint.shape or (8,) * (len(spec.shape) - 1)
+            shape = (batch, *(dim if dim is not None else (want or 8) for dim, want in zip(spec.shape[1:], sized)))
             values = draw(spec, hint, shape, rng)
             if batch >= 3 and hint.kind != "vocabulary" and not spec.is_string:  # vocabularies carry their own edge cases
                 low, high = edges(spec, hint, shape[1:])

@@ -7,7 +7,9 @@ only consumer of the previous one's output. Its maps compose in float64 into one
 Normalization tries backward first):
 
 1. FULL: folded forward into every consumer (`fold_linear`): ``s`` into the kernel, ``o`` into
-   the bias. Needs no zero padding between chain and kernel (``padding="same"``, ZeroPadding
+   the bias. A consumer may be a Concatenate whose output feeds one linear layer: the chain's
+   block of that layer's input channels takes the map, the other blocks the identity
+   (``W[block] * s``, bias ``b + o . W[block]``), so per-feature Normalizations fold one by one. Needs no zero padding between chain and kernel (``padding="same"``, ZeroPadding
    layers: a zero padded in normalised space is not a zero in raw space) and a small anchor:
    ``|s*a| <= MAX_FOLDED_SHIFT``. (The original subtracts the mean first, exactly; a folded bias
    carries ``s*a`` and loses ``eps * |s*a|`` to cancellation.)
@@ -166,12 +168,18 @@ def decide(head: Call, graph: Graph, rule: AffineRule) -> Decision:
     return Decision(Kind.FUSED, tuple(chain), keep=_fused_form(chain, affine, rule), reason=why)
 
 
-def _forward(chain: list[Call], affine: AffineMap, graph: Graph, head_rule: AffineRule) -> Decision | str:
+def _forward(chain: list[Call], affine: AffineMap, graph: Graph, rule: AffineRule) -> Decision | str:
     output = chain[-1].outputs[0]
     if graph.is_output(output):
         return "its output is a model output"
     targets, padded = [], False
     for consumer in graph.consumers(output):
+        block = None
+        if keras_class_name(consumer.layer) == "Concatenate" and consumer.op is None:
+            block = _concatenated_block(consumer, output, graph)
+            if isinstance(block, str):
+                return block
+            consumer = graph.consumers(consumer.outputs[0])[0]
         while keras_class_name(consumer.layer) in ZERO_PADDING and consumer.op is None:
             following = graph.consumers(consumer.outputs[0])
             if graph.is_output(consumer.outputs[0]) or len(following) != 1:
@@ -186,7 +194,7 @@ def _forward(chain: list[Call], affine: AffineMap, graph: Graph, head_rule: Affi
             return problem
         shape = consumer.inputs[0].shape
         axis = absorber.in_axis(layer, len(shape))
-        vectors = affine.along(axis, shape[axis] or 0)
+        vectors = affine.along(axis, shape[axis] or 0) if block is None else _embedded(affine, axis, shape, block)
         if vectors is None:
             return f"the map varies along axes other than {consumer.path}'s channel axis"
         padded = padded or absorber.pads_with_zeros(layer)
@@ -204,7 +212,7 @@ def _forward(chain: list[Call], affine: AffineMap, graph: Graph, head_rule: Affi
         offset, pre, why = None, affine.anchor, f"{names} pads with zeros, which are not zeros in raw space"
     else:
         return f"{names} pads with zeros and the shift cannot stay as one exact add"
-    if pre is not None and not _add_is_safe(chain, affine, pre, head_rule):
+    if pre is not None and not _add_is_safe(chain, affine, pre, rule):
         return f"the shift cannot go first within the raw range (float16 safety); {why}"
     built = _build(targets, graph, offset, backward=False)
     if isinstance(built, str):
@@ -214,7 +222,36 @@ def _forward(chain: list[Call], affine: AffineMap, graph: Graph, head_rule: Affi
     return Decision(Kind.SCALE, tuple(chain), built, keep=(pre, None, None), reason=why)
 
 
-def _backward(chain: list[Call], affine: AffineMap, graph: Graph, head_rule: AffineRule) -> Decision | str:
+def _concatenated_block(concat: Call, output, graph: Graph) -> tuple[int, int, int] | str:
+    """``(axis, start, width)`` of ``output`` inside the Concatenate ``concat`` that reads it, whose
+    output must feed one layer only (that layer then absorbs the map on those channels), or why not."""
+    rank = len(output.shape)
+    axis = concat.layer.axis % rank
+    positions = [i for i, t in enumerate(concat.inputs) if graph.resolve(t) is graph.resolve(output)]
+    sizes = [t.shape[axis] for t in concat.inputs]
+    if len(positions) != 1 or any(size is None for size in sizes[: positions[0] + 1]):
+        return f"{concat.path} reads it more than once or along a dynamic axis"
+    following = graph.consumers(concat.outputs[0])
+    if graph.is_output(concat.outputs[0]) or len(following) != 1:
+        return f"{concat.path} (Concatenate) feeds several layers or is a model output"
+    return axis, sum(sizes[: positions[0]]), sizes[positions[0]]
+
+
+def _embedded(affine: AffineMap, axis: int, shape, block: tuple[int, int, int]) -> AffineMap | None:
+    """The map of one concatenated block as vectors over all of the absorber's input channels
+    (identity on the other blocks), or None if it does not lie along the absorber's channel axis."""
+    block_axis, start, width = block
+    part = affine.along(axis, width) if axis == block_axis and shape[axis] else None
+    if part is None:
+        return None
+    whole = [np.zeros(shape[axis]) for _ in range(3)]
+    whole[0][:] = 1.0
+    for full, piece in zip(whole, (part.scale, part.offset, part.anchor)):
+        full[start:start + width] = piece
+    return AffineMap(*whole)
+
+
+def _backward(chain: list[Call], affine: AffineMap, graph: Graph, rule: AffineRule) -> Decision | str:
     producer = graph.producer(chain[0].inputs[0])
     if producer is None:
         return "no layer produces its input"

@@ -64,3 +64,124 @@ def test_onnx_export_of_grouped_conv_and_gelu(tmp_path):
     assert ops["Transpose"] <= 4, ops  # input, a pair around the Reshape from image to sequence, output
     with pytest.raises(edgeprep.ConversionError, match="StatefulPartitionedCall"):
         edgeprep.export(model, tmp_path / "grouped", targets=["onnx"])
+
+
+def _gelu_model():
+    """Exact GELU in every place Keras puts it: layer activations, the op, an image Dense (MLP-Mixer)."""
+    import keras
+
+    keras.utils.set_random_seed(3)
+    inputs = keras.Input((6, 6, 3), name="image")
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="gelu", name="conv_gelu")(inputs)
+    x = keras.layers.Dense(5, activation=keras.activations.gelu, name="pixel_dense_gelu")(x)
+    x = keras.layers.Conv2D(5, 3, groups=5, padding="same", activation="gelu", name="grouped_gelu")(x)
+    x = keras.layers.Reshape((36, 5))(x)
+    x = keras.activations.gelu(x, approximate=False)
+    x = keras.activations.gelu(x, approximate=True)  # tanh form: tf2onnx takes it, not lowered
+    x = keras.layers.GlobalAveragePooling1D()(x)
+    return keras.Model(inputs, keras.layers.Dense(3, activation="gelu", name="dense_gelu")(x))
+
+
+def test_exact_gelu_outside_activation_layers_exports_to_both_targets(tmp_path):
+    """Dense / Conv with activation="gelu" and keras.activations.gelu were Erfc in the ONNX graph."""
+    model = _gelu_model()
+    plan = make_plan(model, Target.ONNX, ExportConfig())
+    lowered = {step.layer: step.rule for step in plan.by_action(Action.LOWERED)}
+    assert lowered == {"conv_gelu": "lower-exact-gelu", "pixel_dense_gelu": "lower-pixel-dense", "grouped_gelu": "lower-grouped-conv",
+                       "gelu": "lower-exact-gelu", "dense_gelu": "lower-exact-gelu"}, lowered
+    assert not make_plan(model, Target.TFLITE, ExportConfig()).by_action(Action.LOWERED)[1:]  # only the grouped conv
+    transformed = rebuild(plan.graph)
+    for batch in (1, 3):
+        x = np.random.default_rng(batch).normal(0.0, 2.0, (batch, 6, 6, 3)).astype("float32")
+        want, got = np.asarray(model(x, training=False)), np.asarray(transformed(x))
+        assert np.abs(got - want).max() <= 1e-6 * np.abs(want).max()
+    result = edgeprep.export(model, tmp_path / "dist")
+    assert result.passed and set(result.artifacts) == {Target.TFLITE, Target.ONNX}
+    ops = artifact_ops(result.artifacts[Target.ONNX])
+    assert ops["Erf"] == 5 and "Erfc" not in ops and ops["Tanh"] == 1, ops
+
+
+def test_a_target_that_fails_names_the_one_that_converted(tmp_path):
+    """The partly grouped conv converts to TFLite but not to ONNX: the error says so, with --target advice."""
+    with pytest.raises(edgeprep.ConversionError, match=r"conversion to onnx failed \(onnx: .*StatefulPartitionedCall.*\); "
+                       r"tflite converted, but nothing was written: pass --target tflite to export tflite alone"):
+        edgeprep.export(_model(), tmp_path / "both")
+    assert not (tmp_path / "both").exists()
+    assert edgeprep.export(_model(), tmp_path / "tflite", targets=["tflite"]).passed
+
+
+def _recurrent_model(kind: str, steps: int):
+    import keras
+
+    keras.utils.set_random_seed(4)
+    tokens = keras.Input((steps,), dtype="int32", name="tokens")
+    x = keras.layers.Embedding(40, 8, mask_zero=True)(tokens)
+    x = getattr(keras.layers, kind)(6, name="rnn")(x)
+    return keras.Model(tokens, keras.layers.Dense(2, name="logits")(x))
+
+
+@pytest.mark.parametrize("kind", ["GRU", "LSTM"])
+def test_recurrent_layers_export_with_a_dynamic_batch(kind, tmp_path):
+    """Frozen without lowering control flow, the loop is one ONNX Loop (an unmasked LSTM: ONNX's LSTM op);
+    TFLite, whose WHILE needs a static batch, gets the layer unrolled over its 12 steps."""
+    model = _recurrent_model(kind, 12)
+    plans = {target: make_plan(model, target, ExportConfig()) for target in (Target.TFLITE, Target.ONNX)}
+    assert [s.rule for s in plans[Target.TFLITE].by_action(Action.LOWERED)] == ["unroll-recurrent"]
+    assert not plans[Target.ONNX].by_action(Action.LOWERED)
+    result = edgeprep.export(model, tmp_path / "dist")
+    assert result.passed
+    assert "WHILE" not in artifact_ops(result.artifacts[Target.TFLITE])
+    onnx_ops = artifact_ops(result.artifacts[Target.ONNX])
+    assert onnx_ops["Loop"] + onnx_ops["LSTM"] == 1, onnx_ops
+    for report in result.reports.values():
+        assert report.passed
+
+
+def test_long_recurrent_loop_keeps_its_while_with_batch_1_and_says_so_without(tmp_path):
+    model = _recurrent_model("GRU", 100)
+    with pytest.raises(edgeprep.UnsupportedLayerError, match=r"rnn \(GRU\) loops over 100 timesteps.*pass --batch 1, or --target onnx"):
+        edgeprep.export(model, tmp_path / "dynamic")
+    result = edgeprep.export(model, tmp_path / "static", batch=1)
+    assert result.passed
+    assert artifact_ops(result.artifacts[Target.TFLITE])["WHILE"] == 1
+    assert artifact_ops(result.artifacts[Target.ONNX])["Loop"] == 1
+
+
+def _text_gru(sequence_length: int | None):
+    """TextVectorization -> Embedding -> GRU, as in Keras' text classification examples."""
+    import keras
+
+    keras.utils.set_random_seed(6)
+    vectorize = keras.layers.TextVectorization(max_tokens=30, output_sequence_length=sequence_length, name="vectorize")
+    vectorize.adapt(["the cat sat on the mat", "a dog ate my homework", "the end"])
+    text = keras.Input((1,), dtype="string", name="text")
+    x = keras.layers.Embedding(30, 8, mask_zero=True)(vectorize(text))
+    return keras.Model(text, keras.layers.Dense(2)(keras.layers.GRU(4, name="gru")(x)))
+
+
+def test_text_to_gru_exports_to_both_targets_with_a_dynamic_batch(tmp_path):
+    """Host-side TextVectorization, then an unrolled GRU (TFLite) and a Loop (ONNX); without a sequence
+    length the TFLite plan refuses with --batch 1 / --target onnx advice while ONNX exports."""
+    result = edgeprep.export(_text_gru(10), tmp_path / "fixed")
+    assert result.passed and set(result.artifacts) == {Target.TFLITE, Target.ONNX}
+    model = _text_gru(None)
+    with pytest.raises(edgeprep.UnsupportedLayerError, match=r"gru \(GRU\) loops over a dynamic number of timesteps.*--target onnx"):
+        edgeprep.export(model, tmp_path / "both")
+    assert edgeprep.export(model, tmp_path / "onnx", targets=["onnx"]).passed
+
+
+def test_text_without_sequence_length_warns_on_a_static_batch(tmp_path):
+    """TextVectorization -> Embedding -> GRU: each batch is padded to its longest row."""
+    from edgeprep.progress import Progress
+
+    model = _text_gru(None)
+    notes = []
+    result = edgeprep.export(model, tmp_path / "dist", batch=1, progress=Progress(notes.append))
+    assert result.passed
+    warnings = [note for note in notes if "vectorize (TextVectorization) has no output_sequence_length" in note]
+    assert len(warnings) == 2, notes
+    for artifact in result.manifest.artifacts:
+        assert artifact.graph["warnings"] == [w for w in warnings if w.startswith(f"WARNING: {artifact.target}:")]
+    advice = edgeprep.inspect(model, ExportConfig(batch=1)).advice
+    assert [line for line in advice if "output_sequence_length" in line] == warnings
+    assert not [line for line in edgeprep.inspect(model).advice if "output_sequence_length" in line]  # a dynamic batch pads as Keras does
