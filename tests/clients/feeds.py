@@ -9,23 +9,21 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from edgeprep.config import Target
-from edgeprep.parity.compare import ParityReport, Tolerance, compare
-from edgeprep.verification import load_golden
+from edgeprep.runtime.compare import ParityReport, Tolerance, compare
+from edgeprep.runtime.directory import load_golden
+from edgeprep.runtime.manifest import Manifest
 
 
 def device_feeds(directory: Path) -> tuple[list[dict[str, np.ndarray]], dict[str, np.ndarray]]:
     """The ONNX artifact's golden inputs (after host steps, if any) in the recorded batches, and the golden outputs."""
-    manifest = read_manifest(directory)
-    golden = manifest["golden"]
-    device = (golden.get("device_inputs") or {}).get(Target.ONNX.value)
-    if device:
-        manifest = {**manifest, "golden": {**golden, "inputs": device}}
-    return load_golden(directory, manifest)
+    golden = Manifest.read(directory).golden
+    return load_golden(Path(directory), replace(golden, inputs=golden.inputs_for(Target.ONNX.value)))
 
 
 def read_manifest(directory: Path) -> dict:
