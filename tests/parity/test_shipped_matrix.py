@@ -100,3 +100,17 @@ def test_the_shipped_test_fails_on_one_weight_changed_by_1e_2(target, zoo_export
     assert f"FAILED test_parity.py::test_artifact_matches_golden_outputs[{target.value}]" in ran.stdout, ran.stdout[-3000:]
     assert "max abs error" in ran.stdout, ran.stdout[-3000:]
     assert "1 failed, 1 passed" in ran.stdout, ran.stdout[-2000:]
+
+
+def test_the_export_ships_the_runtime_edgeprep_runs_file_for_file(zoo_exports):
+    from edgeprep.parity import compare as edgeprep_compare
+    from edgeprep.runtime import compare as runtime_compare
+    from edgeprep.runtime import shipped_files
+    from edgeprep.runtime.directory import open_runner as runtime_open_runner
+    from edgeprep.verification import open_runner
+
+    out = zoo_exports(*CASES["float"][:2], **CASES["float"][2]).out_dir
+    shipped = {str(path.relative_to(out)): path.read_bytes() for path in (out / "edgeprep_runtime").rglob("*.py")}
+    assert shipped == shipped_files() and "edgeprep_runtime/host/text_vectorization.py" in shipped
+    assert edgeprep_compare.Comparison is runtime_compare.Comparison and edgeprep_compare.Tolerance is runtime_compare.Tolerance
+    assert open_runner is runtime_open_runner
