@@ -8,8 +8,8 @@ NaN and Inf included), strings as JSON lists.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -23,11 +23,13 @@ from edgeprep.runtime.manifest import Manifest
 def device_feeds(directory: Path) -> tuple[list[dict[str, np.ndarray]], dict[str, np.ndarray]]:
     """The ONNX artifact's golden inputs (after host steps, if any) in the recorded batches, and the golden outputs."""
     golden = Manifest.read(directory).golden
-    return load_golden(Path(directory), replace(golden, inputs=golden.inputs_for(Target.ONNX.value)))
+    device = (golden.device_inputs or {}).get(Target.ONNX.value)
+    return load_golden(directory, dataclasses.replace(golden, inputs=device) if device else golden)
 
 
-def read_manifest(directory: Path) -> dict:
-    return json.loads((Path(directory) / "manifest.json").read_text())
+def tolerance_of(directory: Path) -> Tolerance:
+    """The parity criteria the export recorded."""
+    return Tolerance.from_json(Manifest.read(directory).to_json()["tolerance"])
 
 
 def encode_tensor(value: np.ndarray) -> dict:
@@ -62,5 +64,5 @@ def check_outputs(directory: Path, result: dict, client: str) -> ParityReport:
     _, golden = device_feeds(directory)
     batches = [{name: decode_tensor(tensor) for name, tensor in batch.items()} for batch in result["batches"]]
     actual = {name: np.concatenate([batch[name] for batch in batches]) for name in batches[0]} if batches else {}
-    tolerance = Tolerance.from_json(read_manifest(directory)["tolerance"])
+    tolerance = tolerance_of(directory)
     return compare(client, "golden", golden, actual, tolerance, batch_sizes=tuple(len(next(iter(b.values()))) for b in batches))

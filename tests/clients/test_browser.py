@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from edgeprep.config import OnnxLayout
-from edgeprep.parity.compare import Tolerance, compare
-from feeds import check_outputs, device_feeds, read_manifest, write_feed
+from edgeprep.runtime.compare import compare
+from feeds import check_outputs, device_feeds, tolerance_of, write_feed
 from js_clients import HERE, drive, serve
 
 
@@ -94,6 +94,3 @@ def test_example_text_model_takes_token_ids(onnx_export, node, chromium, tmp_pat
     assert result["top"] == top and report["shown"].startswith(f"class {top} "), report["shown"]
     assert_screenshot(tmp_path / "page.png")
 
-
-def tolerance_of(directory) -> Tolerance:
-    return Tolerance.from_json(read_manifest(directory)["tolerance"])

@@ -1,0 +1,9 @@
+"""Preprocessing computed on the device with builtin ops: TensorFlow's string and integer hashes.
+
+Pure ``keras.ops`` functions (Keras imported inside them) that both converters keep as builtins:
+``uint64`` holds the 64-bit arithmetic and its three forms (`uint64.Bitwise`: PORTABLE for TFLite
+and ONNX opset 17, TFLITE, ONNX at opset 18), ``utf8`` the text contract (UTF-8 bytes
+``[batch, max_bytes]`` plus lengths), ``farmhash`` / ``siphash`` the hashes, ``hashing`` the buckets
+that Keras' Hashing and HashedCrossing produce. tests/ingraph/ proves them bit-exact against
+TensorFlow on both targets.
+"""
