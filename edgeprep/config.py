@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from edgeprep import manifest
 from edgeprep.errors import LoadError, UsageError
+from edgeprep.runtime.host.steps import HostKind  # noqa: F401  (the deploy runtime owns the preprocess.json kinds)
 
 
 class Target(enum.Enum):
@@ -67,20 +68,6 @@ class Action(enum.Enum):
 
 
 ALL_TARGETS: tuple[Target, ...] = (Target.TFLITE, Target.ONNX)
-
-
-class HostKind(enum.Enum):
-    """Which host implementation reproduces a layer that runs before the device artifact.
-
-    The value is the ``kind`` written to ``preprocess.json``.
-    """
-
-    INDEX_LOOKUP = "index_lookup"
-    DISCRETIZATION = "discretization"
-    CATEGORY_ENCODING = "category_encoding"
-    HASHING = "hashing"
-    HASHED_CROSSING = "hashed_crossing"
-    TEXT_VECTORIZATION = "text_vectorization"
 
 
 @dataclass(frozen=True)

@@ -74,7 +74,7 @@ def inspect_model(model: Any, config: ExportConfig = ExportConfig(targets=ALL_TA
     for target, plan in plans.items():
         if plan.split.steps:
             steps = ", ".join(f"{step.layer} ({step.class_name})" for step in plan.split.steps)
-            advice.append(f"{target.value}: host split: {steps} run on the host (edgeprep.host, preprocess.json); "
+            advice.append(f"{target.value}: host split: {steps} run on the host (edgeprep.runtime.host, preprocess.json); "
                           f"the artifact's inputs are {', '.join(plan.split.device_inputs)}")
     return Inspection(loaded.model.name, tuple(runner.inputs()), tuple(runner.outputs()), plans, tuple(advice))
 

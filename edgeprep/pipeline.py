@@ -14,8 +14,9 @@ from edgeprep.artifacts import Artifact
 from edgeprep.backend import backend, raise_op_problems
 from edgeprep.config import ExportConfig, Quantization, Target
 from edgeprep.errors import ConversionError, EdgeprepError, ParityError, UnsupportedLayerError, collect
-from edgeprep.host.hosted import HostedRunner
-from edgeprep.host.steps import PREPROCESS, preprocess_json
+from edgeprep.runtime import shipped_files
+from edgeprep.runtime.host.hosted import HostedRunner
+from edgeprep.runtime.host.steps import PREPROCESS, preprocess_json
 from edgeprep.manifest import Manifest
 from edgeprep.package import check_output_dir, npz_bytes, publish, sha256_bytes
 from edgeprep.parity.chain import EvidenceViews, TargetEvidence
@@ -134,7 +135,7 @@ def export(
     files["golden/inputs.npz"] = npz_bytes(golden_inputs)
     files["golden/outputs.npz"] = npz_bytes(golden_outputs)
     files["test_parity.py"] = TEMPLATE.read_bytes()
-    files[manifest_mod.SHIPPED] = Path(manifest_mod.__file__).read_bytes()
+    files.update(shipped_files())  # the deploy runtime the test (and any deploy) imports: edgeprep_runtime/
     files[manifest_mod.MANIFEST] = manifest.to_bytes()
     with progress.step(f"write {out}"):
         publish(out, files)
@@ -208,7 +209,7 @@ def _through_host(calibration, plan: Plan):
     """Calibration batches as the device artifact of ``plan`` sees them (after its host steps)."""
     if calibration is None or not plan.split.steps:
         return calibration
-    from edgeprep.host.steps import run_steps
+    from edgeprep.runtime.host.steps import run_steps
 
     steps, names = list(plan.split.steps), list(_device_inputs(plan))
     return lambda: (run_steps(steps, feed, names) for feed in calibration())
@@ -216,7 +217,7 @@ def _through_host(calibration, plan: Plan):
 
 def _device_golden(plans, golden_inputs) -> dict[str, bytes]:
     """Golden inputs as each host-split artifact sees them (after its host steps), for test_parity.py."""
-    from edgeprep.host.steps import run_steps
+    from edgeprep.runtime.host.steps import run_steps
 
     files = {}
     for target, plan in plans.items():

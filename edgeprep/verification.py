@@ -1,6 +1,7 @@
 """Re-run parity of an export directory: from its golden vectors alone, or on user data.
 
-With golden vectors (the default) it needs no TensorFlow: only numpy and the runtimes. With
+With golden vectors (the default) it is the deploy runtime's `edgeprep.runtime.directory.compare_golden`
+per artifact (the code the shipped test runs): no TensorFlow, only numpy and the runtimes. With
 ``data`` it loads the source model recorded in the manifest (checking its sha256), rebuilds the
 transformed model and streams the data through the whole chain. The sha256 of every artifact is
 checked against the manifest first, so a tampered file is named before anything runs.
@@ -12,19 +13,15 @@ import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 
-from edgeprep.backend import backend
 from edgeprep.config import ExportConfig, Target
-from edgeprep.errors import LoadError, ParityError
-from edgeprep.host.hosted import HostedRunner
-from edgeprep.host.steps import PREPROCESS, HostStep, read_preprocess
+from edgeprep.errors import LoadError
 from edgeprep.load import sha256_of
-from edgeprep.manifest import MANIFEST, Artifact, Golden, Manifest, encode
+from edgeprep.manifest import MANIFEST, Artifact, Manifest
 from edgeprep.parity.chain import EvidenceViews, TargetEvidence
 from edgeprep.parity.compare import Comparison, Tolerance
 from edgeprep.progress import Progress
-from edgeprep.specs import TensorSpec
+from edgeprep.runtime.directory import check_hashes, compare_golden, manifest_tolerance, open_runner  # noqa: F401  (re-exported)
 
 
 @dataclass(frozen=True)
@@ -44,48 +41,6 @@ class VerifyResult(EvidenceViews):
     samples: int = 0
 
 
-def check_hashes(directory: Path, artifacts: tuple[Artifact, ...]) -> None:
-    """Raise ParityError naming the first artifact whose sha256 differs from the manifest."""
-    for entry in artifacts:
-        path = directory / entry.file
-        if not path.is_file():
-            raise ParityError(f"{path}: listed in the manifest but missing; re-run edgeprep export")
-        digest = sha256_of(path)
-        if digest != entry.sha256:
-            raise ParityError(f"{path}: sha256 {digest[:12]}... does not match the manifest ({entry.sha256[:12]}...): the file was modified")
-
-
-def load_golden(directory: Path, golden: Golden) -> tuple[list[dict[str, np.ndarray]], dict[str, np.ndarray]]:
-    """Golden inputs split into the recorded batches, and the golden outputs."""
-    try:
-        with np.load(directory / golden.inputs, allow_pickle=False) as archive:
-            inputs = {key: archive[key] for key in archive.files}
-        with np.load(directory / golden.outputs, allow_pickle=False) as archive:
-            outputs = {key: archive[key] for key in archive.files}
-    except (OSError, ValueError) as exc:
-        raise LoadError(f"{directory}: golden vectors missing or unreadable ({exc}); re-run edgeprep export") from None
-    feeds, start = [], 0
-    for size in golden.batches or [len(next(iter(inputs.values())))]:
-        feeds.append({key: value[start:start + size] for key, value in inputs.items()})
-        start += size
-    return feeds, outputs
-
-
-def host_steps(directory: Path, entry: Artifact, manifest: Manifest) -> list[HostStep]:
-    """The host steps an artifact entry of the manifest runs before its artifact, in order."""
-    if not entry.host_steps:
-        return []
-    expected = manifest.host.sha256 if manifest.host else None
-    path = directory / PREPROCESS
-    if path.is_file() and expected and sha256_of(path) != expected:
-        raise ParityError(f"{path}: sha256 does not match the manifest: the host preprocessing spec was modified")
-    available = read_preprocess(directory)
-    missing = [step_id for step_id in entry.host_steps if step_id not in available]
-    if missing:
-        raise LoadError(f"{directory}: {PREPROCESS} lacks host step(s) {', '.join(missing)} listed in the manifest; re-run edgeprep export")
-    return [available[step_id] for step_id in entry.host_steps]
-
-
 def artifacts_by_target(manifest: Manifest) -> dict[Target, Artifact]:
     """The manifest's artifact entries by Target (the one place their JSON strings become Targets).
 
@@ -96,16 +51,6 @@ def artifacts_by_target(manifest: Manifest) -> dict[Target, Artifact]:
         return {Target(entry.target): entry for entry in manifest.artifacts}
     except ValueError as exc:
         raise LoadError(f"{MANIFEST}: field artifacts: {exc}; re-run edgeprep export") from None
-
-
-def open_runner(directory: Path, manifest: Manifest, entry: Artifact, threads: int = 1):
-    """The runner of one artifact entry: its host steps (if any) followed by the artifact."""
-    device = backend(Target(entry.target)).runner(directory / entry.file, threads=threads, requirements=entry.runtime_requirements)
-    steps = host_steps(directory, entry, manifest)
-    if not steps:
-        return device
-    inputs = [TensorSpec(spec.name, spec.dtype, spec.shape) for spec in manifest.inputs]
-    return HostedRunner(device, steps, inputs, [spec.name for spec in manifest.outputs], entry.host_outputs)
 
 
 def verify(
@@ -136,24 +81,9 @@ def verify(
     tolerance = tolerance or manifest_tolerance(manifest)
     if data is not None:
         return _verify_on_data(directory, manifest, data, model, tolerance, threads, resize_images, progress or Progress(), unsafe_load)
-    feeds, expected = load_golden(directory, manifest.golden)
-    comparisons = {}
-    for target, entry in artifacts_by_target(manifest).items():
-        comparison = Comparison(target.value, "golden", list(expected))
-        with open_runner(directory, manifest, entry, threads) as runner:
-            start = 0
-            for feed in feeds:
-                rows = len(next(iter(feed.values())))
-                comparison.update({k: v[start:start + rows] for k, v in expected.items()}, runner.infer(feed))
-                start += rows
-        comparisons[target] = comparison
+    comparisons = {target: compare_golden(directory, manifest, entry, threads) for target, entry in artifacts_by_target(manifest).items()}
     evidence = {target: TargetEvidence(comparison.report(tolerance)) for target, comparison in comparisons.items()}
-    return VerifyResult(directory, evidence, comparisons, samples=sum(len(next(iter(f.values()))) for f in feeds))
-
-
-def manifest_tolerance(manifest: Manifest) -> Tolerance:
-    """The parity criteria an export was verified with."""
-    return Tolerance.from_json(encode(manifest.tolerance))
+    return VerifyResult(directory, evidence, comparisons, samples=max((e.verdict.samples for e in evidence.values()), default=0))
 
 
 def export_config(manifest: Manifest, unsafe_load: bool = False) -> ExportConfig:

@@ -3,7 +3,7 @@
 For each target and `Bitwise` form, a one-layer model ``Hashing(num_bins=1000)`` (Fingerprint64)
 or ``Hashing(num_bins=1000, salt=...)`` (SipHash) over the UTF-8 text contract is converted with
 edgeprep's converter and run in its runtime at batch 1 and 256 on short categorical strings (4-24
-bytes) and on 1 KB strings; the host step is ``edgeprep.host.hashing.hash_buckets`` on the same
+bytes) and on 1 KB strings; the host step is ``edgeprep.runtime.host.hashes.hash_buckets`` on the same
 strings. Prints one JSON line per measurement.
 
     PYTHONPATH=. python scripts/bench_hashing.py [--repeat 50] [--forms native|all]
@@ -71,7 +71,7 @@ def main() -> None:
 
     from edgeprep.artifacts import ConvertOptions, backend
     from edgeprep.config import Target
-    from edgeprep.host.hashing import hash_buckets
+    from edgeprep.runtime.host.hashes import hash_buckets
     from edgeprep.ingraph.uint64 import Bitwise
 
     workloads = {"short": strings(256, 4, 24, 0), "1KB": strings(256, 1024, 1024, 1)}

@@ -14,7 +14,7 @@ batch 1, side by side in one run:
 - ``text``: TextVectorization(max_tokens=V, output_sequence_length=20) -> Embedding ->
   GlobalAveragePooling1D -> Dense (the text layer runs on the host on both targets).
 
-"edgeprep" latency is what `edgeprep run` does per call: host steps (edgeprep.host, NumPy) then
+"edgeprep" latency is what `edgeprep run` does per call: host steps (edgeprep.runtime.host, NumPy) then
 the artifact in its stock runtime (1 thread). "keras" is ``model.predict_on_batch`` on the same
 raw example. Run: ``python scripts/bench_lowering.py [--out benchmarks/2-lowering.md] [--quick]``.
 """
@@ -104,7 +104,7 @@ def _line(row: dict) -> str:
 INTRO = """## Lowered lookup, hashing and text models (issue 4)
 
 End-to-end latency per example at batch 1: Keras `model.predict_on_batch` on the raw example vs
-what `edgeprep run` does (host steps in `edgeprep.host`, then the artifact in its stock runtime,
+what `edgeprep run` does (host steps in `edgeprep.runtime.host`, then the artifact in its stock runtime,
 1 thread). Median of 200 calls after a warm-up; all rows measured side by side in one run of
 `python scripts/bench_lowering.py --out benchmarks/2-lowering.md`. At vocabulary 100,000 the
 FeatureSpace models' one-hot features are 100,000 wide and the Dense layer after them is a

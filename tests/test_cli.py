@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import os
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from edgeprep.runtime import shipped_files
 from helpers import error_lines, run_cli, tree
 
 
@@ -40,8 +42,9 @@ def test_inspect_lists_every_layer_with_its_action_per_target(saved):
 
 
 def test_export_writes_artifacts_manifest_and_golden(exported):
+    runtime = sorted({*shipped_files(), *(str(Path(name).parent) for name in shipped_files())})  # edgeprep_runtime/
     assert tree(exported) == [
-        "edgeprep_manifest.py", "golden", "golden/inputs.npz", "golden/outputs.npz", "manifest.json", "model.onnx", "model.tflite",
+        *runtime, "golden", "golden/inputs.npz", "golden/outputs.npz", "manifest.json", "model.onnx", "model.tflite",
         "report.html", "report.json", "test_parity.py",
     ]
     manifest = json.loads((exported / "manifest.json").read_text())

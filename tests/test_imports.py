@@ -47,7 +47,7 @@ def test_import_edgeprep_stays_free_of_build_dependencies():
 
 def test_host_code_of_every_family_imports_without_tensorflow():
     result = _python(
-        "import importlib; from edgeprep.families import FAMILIES; from edgeprep.host.steps import KINDS; "
+        "import importlib; from edgeprep.families import FAMILIES; from edgeprep.runtime.host.steps import KINDS; "
         "[importlib.import_module(f'edgeprep.families.{f.name}.host') for f in FAMILIES if f.host is not None]; print(len(KINDS))"
     )
     assert result.returncode == 0, result.stderr

@@ -18,6 +18,7 @@ from edgeprep import manifest as manifest_mod
 from edgeprep.config import ExportConfig, Target
 from edgeprep.errors import LoadError
 from edgeprep.manifest import Manifest
+from edgeprep.runtime import manifest as runtime_manifest
 from edgeprep.verification import export_config
 from helpers import error_lines, run_cli
 from zoo import tabular_numeric
@@ -48,9 +49,9 @@ def test_the_manifest_config_is_every_export_config_field_but_trust_and_threads(
 def test_the_shipped_module_reads_the_manifest_without_importing_edgeprep_or_numpy(exported):
     _, result = exported
     shipped = result.out_dir / manifest_mod.SHIPPED
-    assert shipped.read_bytes() == Path(manifest_mod.__file__).read_bytes()
+    assert shipped.read_bytes() == Path(runtime_manifest.__file__).read_bytes()
     code = (
-        "import sys; sys.path.insert(0, sys.argv[1]); import edgeprep_manifest as m; "
+        "import sys; sys.path.insert(0, sys.argv[1]); from edgeprep_runtime import manifest as m; "
         "d = m.Manifest.read(sys.argv[1]); assert 'edgeprep' not in sys.modules and 'numpy' not in sys.modules; "
         "print(d.artifacts[0].target, d.golden.inputs_for('onnx'), d.tolerance.for_output('label').rtol)"
     )

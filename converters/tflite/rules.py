@@ -11,7 +11,7 @@ both sides are rounded to calibrated grids (the boundaries constant gets its own
 an input near a boundary lands in the wrong bin). Measured on the FeatureSpace model with real
 calibration data, the price output was off by up to 0.50 with the bucketing on the device and by
 0.008 with it on the host. Bucketing is exact only in float, so with ``--quantize int8`` on TFLite
-the Discretization runs as a host step (NumPy, `edgeprep.host`) and the device gets its bin index.
+the Discretization runs as a host step (NumPy, `edgeprep.runtime.host`) and the device gets its bin index.
 ONNX keeps it on the device: onnxruntime's QDQ quantization leaves comparisons in float. Runs after
 the lower phase, before the host split closes.
 """

@@ -63,7 +63,7 @@ def for_layer(layer) -> Family | None:
 
 
 def host_kinds() -> dict[HostKind, HostFn]:
-    """Every host implementation, by the kind `edgeprep.host.steps.HostStep` carries."""
+    """Every host implementation, by the kind `edgeprep.runtime.host.steps.HostStep` carries."""
     return {family.host_kind: family.host for family in FAMILIES if family.host_kind is not None}
 
 

@@ -9,7 +9,7 @@ device lowering and a host step cannot disagree. The shared math:
   input within 1.2e-38 of a boundary at 0 may be flushed to zero by a runtime and land in the bin
   above: the one known inexactness);
 - encodings: ``one_hot`` then MAX (multi_hot) or SUM (count, weighted count, tf_idf) over the
-  sample axis (see `edgeprep.host.encode`).
+  sample axis (see `edgeprep.runtime.host.encode`).
 
 TensorFlow and Keras are imported on first use (`tf_ops`), so ``import edgeprep`` does not import them.
 """

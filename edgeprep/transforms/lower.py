@@ -28,7 +28,7 @@ from edgeprep.transforms.rewrite import Refusal, Rewrite
 class LoweringRule(LayerRule):
     """A rule that places a layer on the device (builtin ops) or on the host.
 
-    Subclasses give ``host_kind`` (the host implementation, a `edgeprep.host.steps.KINDS` key),
+    Subclasses give ``host_kind`` (the host implementation, a `edgeprep.runtime.host.steps.KINDS` key),
     ``config()`` and ``device()``, which returns the lowered layer or None with the reason it must
     run on the host. ``action`` is where the family usually runs (LOWERED, or HOST for the
     hashing and text rules); ``device()`` decides per layer.

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from edgeprep.config import Action
 from edgeprep.graph import Call, Graph
-from edgeprep.host.steps import HostStep
+from edgeprep.runtime.host.steps import HostStep
 from edgeprep.transforms.rewrite import Rewrite
 
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from edgeprep.config import Target
-from edgeprep.manifest import Manifest
-from edgeprep.parity.compare import ParityReport, Tolerance, compare
-from edgeprep.verification import load_golden
+from edgeprep.runtime.compare import ParityReport, Tolerance, compare
+from edgeprep.runtime.directory import load_golden
+from edgeprep.runtime.manifest import Manifest
 
 
 def device_feeds(directory: Path) -> tuple[list[dict[str, np.ndarray]], dict[str, np.ndarray]]:

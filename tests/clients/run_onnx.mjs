@@ -3,7 +3,7 @@
 // One harness for both clients: `runFeed(ort, model, feed)` takes the onnxruntime module (node or
 // web), the model (a path in Node, bytes in the browser) and a feed written by
 // tests/clients/feeds.py, and returns the outputs in the same encoding. It only runs the session;
-// the Python side compares the outputs with the golden ones (edgeprep.parity.compare).
+// the Python side compares the outputs with the golden ones (edgeprep.runtime.compare).
 //
 // Feed: {"batches": [{"<input name>": TENSOR, ...}, ...]}, outputs: {"batches": [{"<output>": TENSOR}]}
 // TENSOR: {"dtype": "float32", "dims": [1, 28, 28, 1], "data": "<base64 of little-endian bytes>"}

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from edgeprep.config import OnnxLayout
-from edgeprep.parity.compare import compare
+from edgeprep.runtime.compare import compare
 from feeds import check_outputs, device_feeds, tolerance_of, write_feed
 from js_clients import HERE, drive, serve
 

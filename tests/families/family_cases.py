@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgeprep.config import HostKind
-from edgeprep.host.steps import KINDS
+from edgeprep.runtime.host.steps import KINDS
 
 STRINGS = np.array([["cat"], ["dog"], ["Émile"], ["émile"], [""], ["[UNK]"], ["日本"], ["zebra"], ["CAT"], ["a b"]])
 INTS = np.array([[3], [7], [-1], [0], [42], [7], [-9], [100000], [1], [2]], dtype=np.int64)

@@ -7,7 +7,7 @@ import pytest
 
 from edgeprep.config import HostKind
 from edgeprep.families import category_encoding
-from edgeprep.host.steps import KINDS
+from edgeprep.runtime.host.steps import KINDS
 from family_cases import same
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from edgeprep.config import HostKind
 from edgeprep.families import FAMILIES, for_class, host_kinds
-from edgeprep.host.steps import KINDS
+from edgeprep.runtime.host.steps import KINDS
 
 
 def test_every_family_has_a_test_module():

@@ -172,6 +172,6 @@ def _cross(data: bytes, value: int) -> int:
     """The raw cross hash (TensorFlow exposes only its buckets), by the host step's FingerprintCat64."""
     import farmhash
 
-    from edgeprep.host.hashing import CROSS_HASH_KEY, fingerprint_cat64
+    from edgeprep.runtime.host.hashed_crossing import CROSS_HASH_KEY, fingerprint_cat64
 
     return fingerprint_cat64(fingerprint_cat64(CROSS_HASH_KEY, farmhash.fingerprint64(data)), value % 2**64)

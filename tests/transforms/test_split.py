@@ -143,7 +143,7 @@ def test_onnx_extensions_keep_hashing_on_the_host_because_its_hash_differs_from_
     from onnx import TensorProto, helper
     from onnxruntime_extensions import get_library_path
 
-    from edgeprep.host.hashing import hash_buckets
+    from edgeprep.runtime.host.hashes import hash_buckets
 
     words = np.array(["a", "hello", "", "zz", "日本"], dtype=object)
     node = helper.make_node("StringToHashBucketFast", ["x", "n"], ["y"], domain="ai.onnx.contrib")  # as tf2onnx emits it

@@ -2,7 +2,7 @@
 
 - plan rule: ``LowerCategoryEncoding`` (below, on `edgeprep.transforms.lower.LoweringRule`): `device` is ONE_HOT
   then MAX (multi_hot) / SUM (count, weighted count) over the sample axis;
-- host step: `host` (`edgeprep.host.encode.encode`, when a host producer pulls it to the host);
+- host step: `host` (`edgeprep.runtime.host.encode.encode`, when a host producer pulls it to the host);
   both read `spec`;
 - parity samples: every index in ``[0, num_tokens)``, nothing outside (Keras raises there).
 """

@@ -1,13 +1,3 @@
-"""CategoryEncoding on the host: `edgeprep.host.encode.encode` of the indices (and count weights)."""
+"""CategoryEncoding on the host: its NumPy code is the deploy runtime's `edgeprep.runtime.host.category_encoding` (shipped in every export)."""
 
-from __future__ import annotations
-
-import numpy as np
-
-from edgeprep.host.encode import encode
-
-
-def run(values: list[np.ndarray], config: dict) -> np.ndarray:
-    """The host step: inputs are the indices and, optionally, the count weights."""
-    weights = values[1] if len(values) > 1 else None
-    return encode(values[0], config["output_mode"], config["depth"], config["dtype"], count_weights=weights)
+from edgeprep.runtime.host.category_encoding import *  # noqa: F403  (re-exported: ``run`` is this family's host step)

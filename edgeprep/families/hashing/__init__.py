@@ -3,7 +3,7 @@
 - plan rule: ``HostHashing`` (below, on `edgeprep.transforms.lower.LoweringRule`): FarmHash Fingerprint64 (SipHash
   with a salt) of the value's text has no builtin op, so the layer runs on the host
   (``--allow-flex`` keeps Keras' own TensorFlow ops on the device instead);
-- host step: `host` (the hashes of `edgeprep.host.hashing`, bit-exact); it reads `spec`;
+- host step: `host` (the hashes of `edgeprep.runtime.host.hashes`, bit-exact); it reads `spec`;
 - parity samples: a mix of integers and strings (`sample_hint`), shared with HashedCrossing.
 """
 

@@ -5,7 +5,7 @@
 - ``tf.strings.to_hash_bucket_strong(s, n, key=[k0, k1])`` is ``SipHash-2-4(utf8(s)) mod n`` with
   the 128-bit key ``k0 || k1`` (both little-endian uint64; ``siphash24`` binding);
 - ``tf.sparse.cross_hashed`` (HashedCrossing) builds on ``fingerprint64``: see
-  `edgeprep.families.hashed_crossing.host`.
+  `hashed_crossing`.
 
 Integers and floats are hashed as their decimal text (floats truncated to int64 first), as Keras'
 Hashing layer does with ``tf.as_string``.

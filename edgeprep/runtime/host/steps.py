@@ -1,6 +1,6 @@
 """Host steps: the preprocessing that runs before a device artifact, and ``preprocess.json``.
 
-A host step reproduces one Keras layer exactly (its family's ``host.py``, `edgeprep.families`); it reads raw
+A host step reproduces one Keras layer exactly (one module of this package per layer family); it reads raw
 model inputs or earlier steps' outputs by name and writes one named output, which is either an
 input of the device artifact or of a later step. ``preprocess.json`` (format
 ``edgeprep-preprocess/1``) lists every step with its portable configuration: vocabularies, bin
@@ -9,6 +9,7 @@ boundaries, hash salt, sequence length. This module never imports TensorFlow or 
 
 from __future__ import annotations
 
+import enum
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -16,12 +17,25 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeprep.config import HostKind
-from edgeprep.errors import DataError, LoadError
-from edgeprep.families import host_kinds
+from ..errors import DataError, LoadError
+from . import category_encoding, discretization, hashed_crossing, hashing, index_lookup, text_vectorization
 
 FORMAT = "edgeprep-preprocess/1"
 PREPROCESS = "preprocess.json"
+
+
+class HostKind(enum.Enum):
+    """Which host implementation reproduces a layer that runs before the device artifact.
+
+    The value is the ``kind`` written to ``preprocess.json``.
+    """
+
+    INDEX_LOOKUP = "index_lookup"
+    DISCRETIZATION = "discretization"
+    CATEGORY_ENCODING = "category_encoding"
+    HASHING = "hashing"
+    HASHED_CROSSING = "hashed_crossing"
+    TEXT_VECTORIZATION = "text_vectorization"
 
 
 @dataclass(frozen=True)
@@ -60,8 +74,15 @@ class HostStep:
         return out.astype(str) if self.dtype == "string" else out.astype(self.dtype)
 
 
-# host kind -> the family's NumPy implementation, ``fn(inputs, config) -> output``
-KINDS: dict[HostKind, Callable[[list[np.ndarray], dict], np.ndarray]] = host_kinds()
+# host kind -> its NumPy implementation, ``fn(inputs, config) -> output`` (each family's ``host`` is the same function)
+KINDS: dict[HostKind, Callable[[list[np.ndarray], dict], np.ndarray]] = {
+    HostKind.INDEX_LOOKUP: index_lookup.run,
+    HostKind.DISCRETIZATION: discretization.run,
+    HostKind.CATEGORY_ENCODING: category_encoding.run,
+    HostKind.HASHING: hashing.run,
+    HostKind.HASHED_CROSSING: hashed_crossing.run,
+    HostKind.TEXT_VECTORIZATION: text_vectorization.run,
+}
 
 
 def run_steps(steps: list[HostStep], feed: Mapping[str, np.ndarray], wanted: list[str]) -> dict[str, np.ndarray]:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgeprep.host.steps import HostStep, run_steps
-from edgeprep.runners import Runner
-from edgeprep.specs import TensorSpec
+from .steps import HostStep, run_steps
+from ..runner import Runner
+from ..specs import TensorSpec
 
 
 class HostedRunner(Runner):
