@@ -69,8 +69,8 @@ def main() -> None:
     parser.add_argument("--forms", choices=("native", "all"), default="native")
     args = parser.parse_args()
 
-    from edgeprep.artifacts import ConvertOptions, backend
-    from edgeprep.config import Target
+    from edgeprep.backend import backend
+    from edgeprep.config import ExportConfig, Target
     from edgeprep.runtime.host.hashes import hash_buckets
     from edgeprep.ingraph.uint64 import Bitwise
 
@@ -86,11 +86,11 @@ def main() -> None:
             forms = [Bitwise.native(target)] + ([Bitwise.PORTABLE] if args.forms == "all" else [])
             for bitwise in forms:
                 model = hashing_model(salt, bitwise)
-                options = ConvertOptions(("text", "length"), ("bucket",), onnx_opset=bitwise.onnx_opset)
+                options = backend(target).options(ExportConfig(onnx_opset=bitwise.onnx_opset), ("text", "length"), ("bucket",), None)
                 start = time.perf_counter()
                 artifact = backend(target).convert(model, options)
                 convert_s = time.perf_counter() - start
-                with backend(target, need_converter=False).runner(artifact.data) as runner:
+                with backend(target).runner(artifact.data) as runner:
                     for workload, texts in workloads.items():
                         for batch in (1, 256):
                             data, lengths = encode(texts[:batch])

@@ -70,7 +70,7 @@ class Vocabulary:
 
 
 def vocabulary(lookup: dict) -> Vocabulary:
-    """The `Vocabulary` of a TextVectorization's lookup config (`edgeprep.transforms.host_specs.index_lookup`)."""
+    """The `Vocabulary` of a TextVectorization's lookup config (`edgeprep.families.index_lookup.spec`)."""
     if lookup["num_oov_indices"] != 1:
         raise UnsupportedText(f"num_oov_indices={lookup['num_oov_indices']}: only one OOV index is lowered here")
     start = lookup["token_start"]
@@ -94,7 +94,7 @@ def vocabulary(lookup: dict) -> Vocabulary:
 
 
 def check(config: dict, text_rank: int = 2) -> None:
-    """Raise `UnsupportedText` when ``config`` (`host_specs.text_vectorization`) has an option not lowered here.
+    """Raise `UnsupportedText` when ``config`` (`edgeprep.families.text_vectorization.spec`) has an option not lowered here.
 
     ``text_rank`` is the rank of the Keras layer's string input: 2 for ``(batch, 1)``, 1 for ``(batch,)``.
     """
@@ -185,7 +185,7 @@ def _layer_class():
 
 
 def text_vectorization(config: dict, text_rank: int = 2, name: str | None = None):
-    """The byte-input TextVectorization layer for ``config`` (`edgeprep.transforms.host_specs.text_vectorization`).
+    """The byte-input TextVectorization layer for ``config`` (`edgeprep.families.text_vectorization.spec`).
 
     ``text_rank`` is the rank of the original string input (the output of ``split=None`` follows it).
 

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 from hash_probe import OUTPUTS, build_model, corpus, encode, numbers, tensorflow_answers
 
-from edgeprep.artifacts import ConvertOptions, backend
+from edgeprep.backend import backend
+from edgeprep.config import ExportConfig
 from edgeprep.config import Target
 from edgeprep.graph import io_names
 from edgeprep.ingraph.uint64 import Bitwise
@@ -70,7 +71,7 @@ def _check_artifact(target: Target, bitwise: Bitwise, batches) -> None:
     model = build_model(bitwise)
     inputs, outputs = io_names(model)
     assert inputs == list(INPUTS) and sorted(outputs) == sorted(OUTPUTS)
-    options = ConvertOptions(input_names=tuple(inputs), output_names=tuple(outputs), onnx_opset=bitwise.onnx_opset)
+    options = backend(target).options(ExportConfig(onnx_opset=bitwise.onnx_opset), tuple(inputs), tuple(outputs), None)
     artifact = backend(target).convert(model, options)
     assert not artifact.runtime_requirements
     if target is Target.TFLITE:
@@ -79,7 +80,7 @@ def _check_artifact(target: Target, bitwise: Bitwise, batches) -> None:
     else:
         assert not [op for op in artifact.ops if "::" in op]  # ai.onnx only
         assert ("BitwiseXor" in artifact.ops) == (bitwise is Bitwise.ONNX)
-    with backend(target, need_converter=False).runner(artifact.data) as runner:
+    with backend(target).runner(artifact.data) as runner:
         for feed, answers in batches:
             got = runner.infer(feed)
             for name in OUTPUTS:

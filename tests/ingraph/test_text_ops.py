@@ -3,6 +3,8 @@ in Keras and in both converted artifacts (LiteRT and ONNX Runtime), builtin ops 
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -55,6 +57,10 @@ CONFIGS = {
     "count_ngrams": dict(ngrams=3, output_mode="count", max_tokens=600),
     "whole_text": dict(split=None, max_tokens=200),
 }
+# The artifact test converts one model per target holding a lowered layer per config (the ONNX
+# conversion of all six takes minutes): two configs in the default suite, all six with EDGEPREP_SLOW=1.
+# The Keras-level test checks all six on the whole corpus in every run.
+ARTIFACT_CONFIGS = tuple(CONFIGS) if os.environ.get("EDGEPREP_SLOW") == "1" else ("adapted", "strip_char_multi_hot")
 BATCH = 500
 BATCH_BYTES = 40_000
 
@@ -95,16 +101,19 @@ def references(layers):
     return [{name: expected(layer, texts) for name, layer in layers.items()} for texts in batches()]
 
 
-@pytest.fixture(scope="module")
-def model(layers):
-    """One Keras model: bytes in, one lowered TextVectorization per config out."""
+def _model(layers, names):
+    """One Keras model: bytes in, one lowered TextVectorization per config in ``names`` out."""
     import keras
 
-    from edgeprep.transforms.host_specs import text_vectorization as spec
+    from edgeprep.families.text_vectorization import spec
 
     data = keras.Input((None,), dtype="uint8", name="text")
-    outputs = [text_vectorization(spec(layer), name=name)(data) for name, layer in layers.items()]
-    return keras.Model(data, outputs)
+    return keras.Model(data, [text_vectorization(spec(layers[name]), name=name)(data) for name in names])
+
+
+@pytest.fixture(scope="module")
+def model(layers):
+    return _model(layers, tuple(CONFIGS))
 
 
 def test_corpus_has_what_the_issue_lists():
@@ -126,17 +135,20 @@ def test_keras_layer_equals_text_vectorization(references, model):
 
 
 @pytest.mark.parametrize("target", [Target.TFLITE, Target.ONNX], ids=lambda t: t.value)
-def test_artifact_equals_text_vectorization(layers, references, model, target):
-    from edgeprep.artifacts import ConvertOptions, backend
+def test_artifact_equals_text_vectorization(layers, references, target):
+    from edgeprep.backend import backend
+    from edgeprep.config import ExportConfig
 
-    artifact = backend(target).convert(model, ConvertOptions(("text",), tuple(CONFIGS)))
+    converter = backend(target)
+    model = _model(layers, ARTIFACT_CONFIGS)
+    artifact = converter.convert(model, converter.options(ExportConfig(), ("text",), ARTIFACT_CONFIGS, None))
     assert not artifact.runtime_requirements
     assert all("::" not in op or op.startswith("ai.onnx.ml::") for op in artifact.ops)
-    runner = backend(target, need_converter=False).runner(artifact.data)
+    runner = converter.runner(artifact.data)
     small = [CORPUS[:7], CORPUS[7:8]]  # mixed lengths in one batch; one 5 kB text alone
     for texts, wanted in zip(batches() + small, references + [None] * len(small)):
         got = runner.infer({"text": encode_texts(texts)})
-        for name in CONFIGS:
+        for name in ARTIFACT_CONFIGS:
             want = wanted[name] if wanted else expected(layers[name], texts)
             assert got[name].shape == want.shape, name
             np.testing.assert_array_equal(got[name], want, err_msg=name)
@@ -146,7 +158,7 @@ def test_artifact_equals_text_vectorization(layers, references, model, target):
             runner.infer({"text": encode_texts(empty)})
         return
     got = runner.infer({"text": encode_texts(empty)})
-    for name in CONFIGS:
+    for name in ARTIFACT_CONFIGS:
         np.testing.assert_array_equal(got[name], expected(layers[name], empty), err_msg=name)
         assert got[name].shape == expected(layers[name], empty).shape
 
@@ -166,7 +178,7 @@ def test_encode_texts_contract():
 def test_unsupported_options_are_refused(options, message):
     import keras
 
-    from edgeprep.transforms.host_specs import text_vectorization as spec
+    from edgeprep.families.text_vectorization import spec
 
     layer = keras.layers.TextVectorization(vocabulary=["a"], **options)
     with pytest.raises(UnsupportedText, match=message):
@@ -176,7 +188,7 @@ def test_unsupported_options_are_refused(options, message):
 def test_nul_inside_a_text():
     import keras
 
-    from edgeprep.transforms.host_specs import text_vectorization as spec
+    from edgeprep.families.text_vectorization import spec
 
     texts = ["x\x00y cat", "\x00 x", "a\x00\x00b", "x\x00y\tX\x00Y"]
     layer = keras.layers.TextVectorization(vocabulary=["x\x00y", "cat", "a\x00\x00b", "x"])
