@@ -20,7 +20,7 @@ def run_directory(directory: str | Path, target: Target, feed: Mapping[str, np.n
     """Run ``target``'s artifact of an export directory on raw named inputs."""
     directory = Path(directory)
     manifest = Manifest.read(directory)
-    entries = artifacts_by_target(manifest)
+    entries = artifacts_by_target(manifest, directory)
     entry = entries.get(target)
     if entry is None:
         have = ", ".join(t.value for t in entries) or "none"

@@ -99,7 +99,7 @@ def host_steps(directory: Path, entry: Artifact, manifest: Manifest) -> list[Hos
     return [available[step_id] for step_id in entry.host_steps]
 
 
-def artifacts_by_target(manifest: Manifest) -> dict[Target, Artifact]:
+def artifacts_by_target(manifest: Manifest, directory: Path | None = None) -> dict[Target, Artifact]:
     """The manifest's artifact entries by Target (the one place their JSON strings become Targets).
 
     Raises:
@@ -108,7 +108,7 @@ def artifacts_by_target(manifest: Manifest) -> dict[Target, Artifact]:
     try:
         return {Target(entry.target): entry for entry in manifest.artifacts}
     except ValueError as exc:
-        raise LoadError(f"{MANIFEST}: field artifacts: {exc}; re-run edgeprep export") from None
+        raise LoadError(f"{Path(directory or '.') / MANIFEST}: field artifacts: {exc}; re-run edgeprep export") from None
 
 
 def open_runner(directory: Path, manifest: Manifest, entry: Artifact, threads: int = 1):
@@ -151,7 +151,7 @@ def verify(
         return _verify_on_data(directory, manifest, data, model, tolerance, threads, resize_images, progress or Progress(), unsafe_load)
     feeds, expected = load_golden(directory, manifest.golden)
     comparisons = {}
-    for target, entry in artifacts_by_target(manifest).items():
+    for target, entry in artifacts_by_target(manifest, directory).items():
         comparison = Comparison(target.value, "golden", list(expected))
         with open_runner(directory, manifest, entry, threads) as runner:
             start = 0
@@ -195,7 +195,7 @@ def _verify_on_data(directory, manifest: Manifest, data, model, tolerance, threa
     data_source = open_data(data, original.inputs(), resize_images)
     with contextlib.ExitStack() as stack, progress.step(f"verify on {data}"):
         links = {}
-        for target, entry in artifacts_by_target(manifest).items():
+        for target, entry in artifacts_by_target(manifest, directory).items():
             runner = stack.enter_context(open_runner(directory, manifest, entry, threads))
             transformed = KerasRunner(rebuild(plans[target].graph, batch=config.batch), f"transformed[{target.value}]")
             links[target] = Link(transformed, runner, bool(plans[target].reference_changes))
