@@ -523,6 +523,7 @@ COMMANDS: dict[str, Callable[[Path, Path], tuple]] = {
     "run --input": lambda path, tmp: ("run", tmp / "export", "--target", "onnx", "--input", path, "--output", tmp / "out.npz"),
     "run --output": lambda path, tmp: ("run", tmp / "export", "--target", "onnx", "--input", tmp / "inputs.npz", "--output", path),
     "build": lambda path, tmp: ("build", "--preprocess", path, "--out", tmp / "full.keras"),
+    "build --out": lambda path, tmp: ("build", tmp / "small.keras", "--preprocess", tmp / "pre.toml", "--out", path),
 }
 
 
@@ -576,6 +577,8 @@ ATTACKS = (
     Attack("spec-scale-is-text", spec_scale_is_text, "build", ("scale = 'abc'", "must be numbers")),
     Attack("spec-dtype-is-a-module", spec_dtype_is_a_module, "build", ("dtype", "is not one of")),
     Attack("spec-nested-deep", spec_nested_deep, "build", ("nested", "limit")),
+    Attack("build-out-is-the-trained-model", small_model, "build --out", ("is the MODEL file", "another path")),
+    Attack("build-out-is-a-directory", out_is_the_model_directory, "build --out", ("is a directory", "file path")),
 )
 
 
