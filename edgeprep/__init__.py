@@ -26,8 +26,8 @@ from edgeprep.parity.compare import ParityReport, Tolerance
 __version__ = "0.1.0"
 
 
-def export(model, out_dir, targets=None, config: ExportConfig | None = None, tolerance: Tolerance | None = None, progress=None, **options):
-    """Export ``model`` to ``out_dir``; see `edgeprep.pipeline.export`.
+def export(model, out_dir, targets=None, config: ExportConfig | None = None, tolerance: Tolerance | None = None, progress=None, force: bool = False, **options):
+    """Export ``model`` to ``out_dir``; see `edgeprep.pipeline.export` (and ``force`` there).
 
     ``targets`` (Target values or strings) and keyword ``options`` (fields of `ExportConfig`; Enum
     fields also take their strings) override ``config``; the config refuses what the CLI refuses.
@@ -39,7 +39,7 @@ def export(model, out_dir, targets=None, config: ExportConfig | None = None, tol
         options["targets"] = targets
     if options:
         config = config.with_changes(**options)
-    return _export(model, out_dir, config, tolerance, progress)
+    return _export(model, out_dir, config, tolerance, progress, force)
 
 
 def inspect(model, config: ExportConfig | None = None):

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from edgeprep import interrupts
 from edgeprep.config import ALL_TARGETS, ExportConfig, Int8IO, OnnxLayout, OnnxOptimize, Quantization, Target
-from edgeprep.errors import EdgeprepError, ParityError, UsageError
+from edgeprep.errors import EdgeprepError, OutputError, ParityError, UsageError
+from edgeprep.package import check_output_dir, check_output_file
 from edgeprep.parity.compare import Tolerance, default_tolerance
 
 EXIT_OK, EXIT_PARITY, EXIT_USAGE = 0, 1, 2
@@ -52,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="strip, fold, lower, convert, verify and package a model")
     p.add_argument("model", metavar="MODEL", help=".keras / .h5 file or SavedModel directory")
     p.add_argument("--out", required=True, metavar="DIR", help="export directory (replaced atomically)")
+    p.add_argument("--force", action="store_true", help="replace --out even if it is a non-empty directory that is not an earlier export")
     p.add_argument("--target", action="append", choices=[t.value for t in ALL_TARGETS], help="target format; repeat for several (default: all)")
     p.add_argument("--batch", type=int, metavar="N", help="static batch size (default: dynamic)")
     p.add_argument("--quantize", default="none", choices=[q.value for q in Quantization], help="weight/activation storage (default: none)")
@@ -94,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run an exported artifact on inputs from an .npz file")
     p.add_argument("directory", metavar="DIR")
     p.add_argument("--target", required=True, choices=[t.value for t in ALL_TARGETS])
-    p.add_argument("--input", required=True, metavar="IN.npz", help="raw inputs keyed by input name")
+    p.add_argument("--input", required=True, metavar="IN.npz", help="raw inputs keyed by input name (.npz); for a single-input model also one array (.npy, or an .npz with one array under any key)")
     p.add_argument("--output", required=True, metavar="OUT", help=".npy for one output, .npz for several")
     p.add_argument("--threads", type=_positive_int, default=1, metavar="N")
     p.set_defaults(handler=_cmd_run)
@@ -178,8 +180,10 @@ def _cmd_export(args) -> int:
         onnx_optimize=OnnxOptimize(args.onnx_optimize),
     )
     tolerance = _tolerance(args, default_tolerance(config.quantize))
+    check_output_dir(args.out, args.model, args.force)
+    _check_junit(args.junit)
     try:
-        result = export(args.model, args.out, config, tolerance, stderr_progress())
+        result = export(args.model, args.out, config, tolerance, stderr_progress(), force=args.force)
     except ParityError as exc:
         if exc.result is not None:
             _print_reports(exc.result.reports, exc.result.manifest)
@@ -197,6 +201,10 @@ def _cmd_build(args) -> int:
 
     if args.beam_option and args.runner != "beam":
         raise UsageError("--beam-option needs --runner beam")
+    check_output_file(args.out, f"--out {args.out}")
+    for flag, given in (("MODEL", args.model), ("--preprocess", args.preprocess), ("--adapt", args.adapt)):
+        if given and Path(given).exists() and Path(given).resolve() == Path(args.out).resolve():
+            raise UsageError(f"--out {args.out}: is the {flag} file, which the build would overwrite; write the full model to another path")
     result = run_build(
         args.model, args.preprocess, args.adapt, AdaptEngine(args.runner), args.out, tuple(args.beam_option),
         stderr_progress(), bar=True, unsafe_load=args.unsafe_load, custom_objects=tuple(args.custom_objects), seed=args.seed,
@@ -216,6 +224,9 @@ def _cmd_verify(args) -> int:
 
     manifest = Manifest.read(args.directory)
     tolerance = _tolerance(args, manifest_tolerance(manifest))
+    _check_junit(args.junit)
+    if args.report:
+        _check_report_dir(args.report)
     result = verify(
         args.directory, threads=args.threads, data=args.data, model=args.model, tolerance=tolerance,
         resize_images=args.resize, progress=stderr_progress(), unsafe_load=args.unsafe_load,
@@ -231,40 +242,62 @@ def _cmd_verify(args) -> int:
     return EXIT_OK
 
 
+def _check_junit(path: str | None) -> None:
+    if path is not None:
+        check_output_file(path, f"--junit {path}")
+
+
+def _check_report_dir(path: str) -> None:
+    out = Path(path)
+    if str(path) == "" or (out.exists() and not out.is_dir()):
+        raise UsageError(f"--report {path}: {'empty path' if str(path) == '' else 'is a file'}; give a directory for report.json and report.html")
+    check_output_file(out / "report.json", f"--report {path}")
+
+
 def _write_junit(path: str | None, reports) -> None:
     if path:
         from edgeprep.parity.report import junit_xml
 
-        Path(path).write_bytes(junit_xml(reports))
+        _write_file(Path(path), junit_xml(reports), f"--junit {path}")
+
+
+def _write_file(path: Path, data: bytes, label: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    except OSError as exc:
+        raise OutputError(f"{label}: cannot write it ({exc.strerror}); choose a writable path") from None
 
 
 def _write_verify_report(out: Path, result, manifest) -> None:
     from edgeprep.parity.report import render_html, report_json, summary
 
     data = summary(result.evidence, manifest)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "report.json").write_bytes(report_json(data))
-    (out / "report.html").write_bytes(render_html(f"edgeprep verify: {result.directory}", data, result.comparisons, manifest))
+    _write_file(out / "report.json", report_json(data), f"--report {out}")
+    _write_file(out / "report.html", render_html(f"edgeprep verify: {result.directory}", data, result.comparisons, manifest), f"--report {out}")
 
 
 def _cmd_run(args) -> int:
     import numpy as np
 
+    from edgeprep.data import read_arrays
     from edgeprep.deploy import run_directory
+    from edgeprep.manifest import Manifest
 
-    try:
-        with np.load(args.input, allow_pickle=False) as archive:
-            feed = {key: archive[key] for key in archive.files}
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"--input {args.input}: cannot read it as .npz ({exc}); save inputs with numpy.savez") from None
-    outputs = run_directory(args.directory, Target(args.target), feed, threads=args.threads)
     out = Path(args.output)
-    if len(outputs) == 1 and out.suffix == ".npy":
+    if out.suffix not in (".npy", ".npz"):
+        raise UsageError(f"--output {out}: use a .npy path (one output) or a .npz path")
+    check_output_file(out, f"--output {out}")
+    manifest = Manifest.read(args.directory)
+    if out.suffix == ".npy" and len(manifest.outputs) > 1:
+        raise UsageError(f"--output {out}: use .npz for a model with {len(manifest.outputs)} outputs")
+    feed = read_arrays(args.input, manifest.inputs, "--input")
+    outputs = run_directory(args.directory, Target(args.target), feed, threads=args.threads)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".npy":
         np.save(out, next(iter(outputs.values())))
-    elif out.suffix == ".npz":
-        np.savez(out, **outputs)
     else:
-        raise UsageError(f"--output {out}: use .npz for a model with {len(outputs)} outputs" if len(outputs) > 1 else f"--output {out}: use a .npy or .npz path")
+        np.savez(out, **outputs)
     print(f"wrote {out}")
     return EXIT_OK
 
@@ -311,8 +344,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"edgeprep: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("edgeprep: interrupted; nothing was written", file=sys.stderr)
-        return 130
+        print(interrupts.message(), file=sys.stderr)
+        return interrupts.exit_code()
     except Exception as exc:  # an internal error: one line, traceback with --debug
         if args.debug:
             raise

@@ -6,7 +6,8 @@ which reads it with its own streaming readers. For parity and calibration, every
 keeps memory flat; the first batch is read and checked against the model's inputs before any heavy
 work, and every problem is collected into one error that names the file and the fix.
 
-- ``.npz``: arrays keyed by input name, rows along axis 0.
+- ``.npz``: arrays keyed by input name, rows along axis 0; for a single-input model, one array
+  under any key (Keras 3 names an input ``keras_tensor`` in memory and ``input_layer`` on save).
 - ``.npy``: one array, for a single-input model (memory-mapped).
 - ``.csv``: a header row; a column per input (``name``) or per feature (``name_0``, ``name_1``...).
 - ``.txt``: one example per line, for a single string input.
@@ -16,6 +17,7 @@ work, and every problem is collected into one error that names the file and the 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import enum
 import itertools
@@ -91,8 +93,10 @@ class DataSource:
     # --- readers -----------------------------------------------------------------------------
 
     def _npz(self, size: int) -> Iterator[dict[str, np.ndarray]]:
-        with np.load(self.path, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files if key in self._names()}
+        with _reading(self.path, self.flag):
+            with np.load(self.path, allow_pickle=False) as archive:
+                keys = npz_keys(self.path, archive.files, self.specs, self.flag)
+                arrays = {name: archive[key] for name, key in keys.items()}
         rows = {key: len(value) for key, value in arrays.items()}
         if len(set(rows.values())) > 1:
             raise DataError(f"{self.label}: arrays have different row counts {rows}; give every input the same number of rows")
@@ -101,13 +105,14 @@ class DataSource:
             yield {key: value[start:start + size] for key, value in arrays.items()}
 
     def _npy(self, size: int) -> Iterator[dict[str, np.ndarray]]:
-        array = np.load(self.path, mmap_mode="r", allow_pickle=False)
+        with _reading(self.path, self.flag):
+            array = np.load(self.path, mmap_mode="r", allow_pickle=False)
         name = self.specs[0].name
         for start in range(0, len(array), size):
             yield {name: np.array(array[start:start + size])}
 
     def _csv(self, size: int) -> Iterator[dict[str, np.ndarray]]:
-        with open(self.path, newline="", encoding="utf-8") as handle:
+        with _reading(self.path, self.flag), open(self.path, newline="", encoding="utf-8-sig") as handle:
             reader = csv.reader(handle)
             header = next(reader, None)
             if not header:
@@ -123,7 +128,7 @@ class DataSource:
 
     def _text(self, size: int) -> Iterator[dict[str, np.ndarray]]:
         spec = self.specs[0]
-        with open(self.path, encoding="utf-8") as handle:
+        with _reading(self.path, self.flag), open(self.path, encoding="utf-8-sig") as handle:
             while True:
                 lines = [line.rstrip("\n").rstrip("\r") for line in itertools.islice(handle, size)]
                 if not lines:
@@ -136,9 +141,6 @@ class DataSource:
         spec = self.specs[0]
         for start in range(0, len(files), size):
             yield {spec.name: np.stack([decode_image(path, spec, self.resize, self.flag) for path in files[start:start + size]])}
-
-    def _names(self) -> set[str]:
-        return {spec.name for spec in self.specs}
 
 
 def open_data(path: str | os.PathLike, specs: list[TensorSpec], resize: bool = False, flag: str = "--data") -> DataSource:
@@ -178,13 +180,73 @@ def open_data(path: str | os.PathLike, specs: list[TensorSpec], resize: bool = F
 def _check_npz_names(path: Path, specs, flag: str) -> None:
     try:
         with np.load(path, allow_pickle=False) as archive:
-            keys = set(archive.files)
-    except (OSError, ValueError) as exc:
+            files = list(archive.files)
+    except (OSError, ValueError, EOFError) as exc:
         raise DataError(f"{flag} {path}: not a readable .npz ({exc}); save it with numpy.savez(path, name=array, ...)") from None
+    npz_keys(path, files, specs, flag)
+
+
+def npz_keys(path, keys, specs, flag: str) -> dict[str, str]:
+    """Input name -> the .npz key feeding it: keyed by input name, or for a single-input model one array under any key.
+
+    Raises:
+        DataError: an input without an array, naming the expected keys and the keys found.
+    """
+    keys = list(keys)
     names = [spec.name for spec in specs]
+    if len(names) == 1 and len(keys) == 1:
+        return {names[0]: keys[0]}
     missing = [name for name in names if name not in keys]
     if missing:
-        raise DataError(f"{flag} {path}: no array for input(s) {', '.join(missing)} (it has {', '.join(sorted(keys)) or 'none'}); key arrays by input name")
+        raise DataError(
+            f"{flag} {path}: no array for input(s) {', '.join(missing)} (expected keys {', '.join(names)}; it has {', '.join(sorted(keys)) or 'none'}); "
+            "key arrays by input name"
+        )
+    return {name: name for name in names}
+
+
+def read_arrays(path: str | os.PathLike, specs, flag: str = "--input") -> dict[str, np.ndarray]:
+    """Read a whole ``.npz`` (keyed by input name; one array under any key for a single-input model) or,
+    for a single-input model, a ``.npy``, as a feed keyed by input name.
+
+    Raises:
+        DataError: unreadable, pickled, empty or not matching the inputs; the message names the fix.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if not path.is_file():
+        raise DataError(f"{flag} {path}: no such file; save inputs with numpy.savez (or numpy.save for one input)")
+    if suffix == ".npy":
+        if len(specs) != 1:
+            raise DataError(f"{flag} {path}: one array can feed only a single-input model, this one has {len(specs)} inputs; save an .npz keyed by {', '.join(s.name for s in specs)}")
+        with _reading(path, flag):
+            feed = {specs[0].name: np.load(path, allow_pickle=False)}
+    else:
+        with _reading(path, flag), np.load(path, allow_pickle=False) as archive:
+            if not hasattr(archive, "files"):
+                raise DataError(f"{flag} {path}: holds one array, not an .npz archive; name it .npy or save it with numpy.savez")
+            feed = {name: archive[key] for name, key in npz_keys(path, archive.files, specs, flag).items()}
+    empty = [name for name, value in feed.items() if value.ndim == 0 or len(value) == 0]
+    if empty:
+        raise DataError(f"{flag} {path}: no rows for input(s) {', '.join(empty)}; give at least one row along axis 0")
+    return feed
+
+
+@contextlib.contextmanager
+def _reading(path: Path, flag: str) -> Iterator[None]:
+    """Turn what numpy, csv and codecs raise on a bad file into one `DataError` naming it and the fix."""
+    try:
+        yield
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{flag} {path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    except csv.Error as exc:
+        raise DataError(f"{flag} {path}: not a readable CSV ({exc}); keep every cell under {csv.field_size_limit():,} characters and quote fields properly") from None
+    except ValueError as exc:
+        if any(word in str(exc).lower() for word in ("pickle", "object arrays", "python objects")):
+            raise DataError(f"{flag} {path}: holds Python objects (pickled); save numeric or string arrays (e.g. array.astype(str))") from None
+        raise DataError(f"{flag} {path}: not a readable array file ({exc}); save it with numpy.save / numpy.savez") from None
+    except (OSError, EOFError) as exc:
+        raise DataError(f"{flag} {path}: cannot read it ({exc}); save it with numpy.save / numpy.savez") from None
 
 
 def _csv_columns(header: list[str], specs, label: str) -> dict[str, list[int]]:

@@ -52,6 +52,7 @@ def export(
     config: ExportConfig = ExportConfig(),
     tolerance: Tolerance | None = None,
     progress: Progress | None = None,
+    force: bool = False,
 ) -> ExportResult:
     """Export ``model`` to ``out_dir`` for every target in ``config``, verified against Keras.
 
@@ -62,6 +63,7 @@ def export(
         tolerance: the parity criteria (default: `default_tolerance` of the quantization mode; see
             `edgeprep.parity.compare` for the pass rule).
         progress: where step progress goes (silent by default).
+        force: replace ``out_dir`` even if it is a non-empty directory that is not an earlier export.
 
     Raises:
         EdgeprepError: bad input, unsupported layers or conversion failures (nothing written).
@@ -76,7 +78,7 @@ def export(
     from edgeprep.runners import KerasRunner
 
     progress = progress or Progress()
-    out = check_output_dir(out_dir)
+    out = check_output_dir(out_dir, model, force)
     tolerance = tolerance or default_tolerance(config.quantize)
     with progress.step("load"):
         loaded = load(model, config.unsafe_load, config.custom_objects)

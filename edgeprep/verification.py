@@ -41,7 +41,7 @@ class VerifyResult(EvidenceViews):
     samples: int = 0
 
 
-def artifacts_by_target(manifest: Manifest) -> dict[Target, Artifact]:
+def artifacts_by_target(manifest: Manifest, directory: Path | None = None) -> dict[Target, Artifact]:
     """The manifest's artifact entries by Target (the one place their JSON strings become Targets).
 
     Raises:
@@ -50,7 +50,7 @@ def artifacts_by_target(manifest: Manifest) -> dict[Target, Artifact]:
     try:
         return {Target(entry.target): entry for entry in manifest.artifacts}
     except ValueError as exc:
-        raise LoadError(f"{MANIFEST}: field artifacts: {exc}; re-run edgeprep export") from None
+        raise LoadError(f"{Path(directory or '.') / MANIFEST}: field artifacts: {exc}; re-run edgeprep export") from None
 
 
 def verify(
@@ -81,7 +81,7 @@ def verify(
     tolerance = tolerance or manifest_tolerance(manifest)
     if data is not None:
         return _verify_on_data(directory, manifest, data, model, tolerance, threads, resize_images, progress or Progress(), unsafe_load)
-    comparisons = {target: compare_golden(directory, manifest, entry, threads) for target, entry in artifacts_by_target(manifest).items()}
+    comparisons = {target: compare_golden(directory, manifest, entry, threads) for target, entry in artifacts_by_target(manifest, directory).items()}
     evidence = {target: TargetEvidence(comparison.report(tolerance)) for target, comparison in comparisons.items()}
     return VerifyResult(directory, evidence, comparisons, samples=max((e.verdict.samples for e in evidence.values()), default=0))
 
@@ -112,7 +112,7 @@ def _verify_on_data(directory, manifest: Manifest, data, model, tolerance, threa
     data_source = open_data(data, original.inputs(), resize_images)
     with contextlib.ExitStack() as stack, progress.step(f"verify on {data}"):
         links = {}
-        for target, entry in artifacts_by_target(manifest).items():
+        for target, entry in artifacts_by_target(manifest, directory).items():
             runner = stack.enter_context(open_runner(directory, manifest, entry, threads))
             transformed = KerasRunner(rebuild(plans[target].graph, batch=config.batch), f"transformed[{target.value}]")
             links[target] = Link(transformed, runner, bool(plans[target].reference_changes))

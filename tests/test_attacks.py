@@ -299,6 +299,199 @@ def _edited(config: dict, edit: Callable[[dict], None]) -> dict:
     return config
 
 
+# --- Careless commands: outputs that would destroy data, bad options, escaping manifests, bad data ----
+# These rows run on the materials their ``needs`` names, copied into tmp_path first (see `_prepare`):
+# "export" is a tabular two-input export in tmp_path/export with its model as tmp_path/source.keras,
+# "text-export" the single-input seed text model, "batch4-export" the tabular model exported with batch 4.
+
+
+def out_is_the_model_directory(tmp_path: Path) -> Path:
+    """Hole 5: --out is the directory the model lives in (it was deleted with everything in it)."""
+    _keras3_archive(tmp_path)
+    return tmp_path
+
+
+def out_is_a_parent_of_the_model(tmp_path: Path) -> Path:
+    _keras3_archive(tmp_path)
+    return tmp_path.parent
+
+
+def out_is_the_current_directory(tmp_path: Path) -> Path:
+    """Hole 6: --out . (the whole export ran, then 'Device or resource busy' and stray ..old/..lock)."""
+    _keras3_archive(tmp_path)
+    return Path(".")
+
+
+def out_is_the_root(tmp_path: Path) -> Path:
+    _keras3_archive(tmp_path)
+    return Path("/")
+
+
+def out_is_a_non_export_directory(tmp_path: Path) -> Path:
+    """Hole 5: any non-empty directory that is not an earlier export was silently replaced."""
+    _keras3_archive(tmp_path)
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "cat.jpg").write_bytes(b"not really a cat")
+    return tmp_path / "photos"
+
+
+def junit_in_an_unwritable_place(tmp_path: Path) -> Path:
+    """Hole 9: the export was published, then --junit failed with an internal error."""
+    _keras3_archive(tmp_path)
+    return Path("/proc/edgeprep/report.xml")
+
+
+def small_model(tmp_path: Path) -> Path:
+    return _keras3_archive(tmp_path)
+
+
+def _edit_manifest(tmp_path: Path, edit: Callable[[dict], None]) -> Path:
+    directory = tmp_path / "export"
+    manifest = json.loads((directory / "manifest.json").read_text())
+    edit(manifest)
+    (directory / "manifest.json").write_text(json.dumps(manifest))
+    return directory
+
+
+def _first_artifact(change: dict) -> Callable[[dict], None]:
+    return lambda manifest: manifest["artifacts"][0].update(change)
+
+
+def manifest_file_with_dot_dot(tmp_path: Path) -> Path:
+    """Hole 7: an artifact ``file`` leaving DIR: it was opened and hashed."""
+    return _edit_manifest(tmp_path, _first_artifact({"file": "../../../../../../etc/passwd"}))
+
+
+def manifest_file_absolute(tmp_path: Path) -> Path:
+    """Hole 7: absolute paths to another export's files, DIR otherwise empty: 'passed'."""
+    other = tmp_path / "other"
+    shutil.copytree(tmp_path / "export", other)
+
+    def edit(manifest: dict) -> None:
+        for entry in manifest["artifacts"]:
+            entry["file"] = str(other / entry["file"])
+        for key in ("inputs", "outputs"):
+            manifest["golden"][key] = str(other / manifest["golden"][key])
+
+    directory = _edit_manifest(tmp_path, edit)
+    for path in list(directory.iterdir()):
+        if path.name != "manifest.json":
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    return directory
+
+
+def manifest_file_is_a_symlink_out(tmp_path: Path) -> Path:
+    """Hole 7: the artifact named by the manifest is a symlink to a file outside DIR."""
+    directory = tmp_path / "export"
+    name = json.loads((directory / "manifest.json").read_text())["artifacts"][0]["file"]
+    (tmp_path / "elsewhere").write_bytes((directory / name).read_bytes())
+    (directory / name).unlink()
+    (directory / name).symlink_to(tmp_path / "elsewhere")
+    return directory
+
+
+def manifest_golden_outside(tmp_path: Path) -> Path:
+    return _edit_manifest(tmp_path, lambda manifest: manifest["golden"].update(inputs="/etc/hostname"))
+
+
+def manifest_without_sha256(tmp_path: Path) -> Path:
+    return _edit_manifest(tmp_path, lambda manifest: manifest["artifacts"][0].pop("sha256"))
+
+
+def manifest_with_an_unknown_target(tmp_path: Path) -> Path:
+    return _edit_manifest(tmp_path, _first_artifact({"target": "coreml"}))
+
+
+def manifest_artifacts_as_a_string(tmp_path: Path) -> Path:
+    return _edit_manifest(tmp_path, lambda manifest: manifest.update(artifacts="model.onnx"))
+
+
+def manifest_nested_deep(tmp_path: Path) -> Path:
+    (tmp_path / "export" / "manifest.json").write_text("[" * DEEP + "]" * DEEP)
+    return tmp_path / "export"
+
+
+def report_path_is_a_file(tmp_path: Path) -> Path:
+    (tmp_path / "report.txt").write_text("my notes")
+    return tmp_path / "report.txt"
+
+
+def object_arrays_in_the_input(tmp_path: Path) -> Path:
+    """An .npz whose array is pickled Python objects (np.load would need allow_pickle)."""
+    import numpy as np
+
+    path = tmp_path / "objects.npz"
+    np.savez(path, age=np.array([{"x": 1}], dtype=object), income=np.zeros((1, 3), np.float32))
+    return path
+
+
+def output_is_a_directory(tmp_path: Path) -> Path:
+    _inputs_npz(tmp_path)
+    (tmp_path / "out.npz").mkdir()
+    return tmp_path / "out.npz"
+
+
+def output_in_an_unwritable_place(tmp_path: Path) -> Path:
+    _inputs_npz(tmp_path)
+    return Path("/proc/edgeprep/out.npz")
+
+
+def zero_rows(tmp_path: Path) -> Path:
+    """`run` with 0 rows on a --batch 4 export (was an internal error from the runtime)."""
+    import numpy as np
+
+    path = tmp_path / "empty.npz"
+    np.savez(path, age=np.zeros((0, 1), np.float32), income=np.zeros((0, 3), np.float32))
+    return path
+
+
+def _inputs_npz(tmp_path: Path) -> Path:
+    import numpy as np
+
+    path = tmp_path / "inputs.npz"
+    np.savez(path, age=np.ones((2, 1), np.float32), income=np.ones((2, 3), np.float32))
+    return path
+
+
+def csv_cell_over_the_limit(tmp_path: Path) -> Path:
+    path = tmp_path / "huge_cell.csv"
+    path.write_text("age,income_0,income_1,income_2\n" + "1" * 140_000 + ",1,2,3\n")
+    return path
+
+
+def csv_not_utf8(tmp_path: Path) -> Path:
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("age,income_0,income_1,income_2\n1,2,3,4\n# café\n".encode("latin-1"))
+    return path
+
+
+def npy_of_objects(tmp_path: Path) -> Path:
+    import numpy as np
+
+    path = tmp_path / "objects.npy"
+    np.save(path, np.array([["the cat sat"]], dtype=object), allow_pickle=True)
+    return path
+
+
+def _spec(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "pre.toml"
+    path.write_text(text)
+    return path
+
+
+def spec_scale_is_text(tmp_path: Path) -> Path:
+    return _spec(tmp_path, '[inputs.a]\nlayers = [{ class_name = "Rescaling", config = { scale = "abc" } }]\n')
+
+
+def spec_dtype_is_a_module(tmp_path: Path) -> Path:
+    return _spec(tmp_path, '[inputs.a]\ndtype = { module = "os", class_name = "system" }\n')
+
+
+def spec_nested_deep(tmp_path: Path) -> Path:
+    return _spec(tmp_path, "a = " + "[" * 100_000 + "]" * 100_000 + "\n")
+
+
+
 # --- The catalogue --------------------------------------------------------------------------------
 
 
@@ -310,6 +503,28 @@ class Attack:
     build: Callable[[Path], Path]
     command: str
     words: tuple[str, ...]
+    flags: tuple[str, ...] = ()
+    needs: str | None = None
+    names_path: bool = True
+
+
+MATERIALS = {"export": "tabular_numeric", "text-export": "seed_text", "batch4-export": "tabular_numeric"}
+
+# command kind -> the argv it runs, given the built path and tmp_path
+COMMANDS: dict[str, Callable[[Path, Path], tuple]] = {
+    "inspect": lambda path, tmp: ("inspect", path),
+    "export": lambda path, tmp: ("export", path, "--out", tmp / "dist"),
+    "export --out": lambda path, tmp: ("export", tmp / "small.keras", "--out", path),
+    "export --out ''": lambda path, tmp: ("export", path, "--out", ""),
+    "export --junit": lambda path, tmp: ("export", tmp / "small.keras", "--out", tmp / "dist", "--junit", path),
+    "verify": lambda path, tmp: ("verify", path),
+    "verify --report": lambda path, tmp: ("verify", tmp / "export", "--report", path),
+    "verify --data": lambda path, tmp: ("verify", tmp / "export", "--data", path, "--model", tmp / "source.keras"),
+    "run --input": lambda path, tmp: ("run", tmp / "export", "--target", "onnx", "--input", path, "--output", tmp / "out.npz"),
+    "run --output": lambda path, tmp: ("run", tmp / "export", "--target", "onnx", "--input", tmp / "inputs.npz", "--output", path),
+    "build": lambda path, tmp: ("build", "--preprocess", path, "--out", tmp / "full.keras"),
+    "build --out": lambda path, tmp: ("build", tmp / "small.keras", "--preprocess", tmp / "pre.toml", "--out", path),
+}
 
 
 FIX_UNSAFE = "--unsafe-load"
@@ -332,24 +547,68 @@ ATTACKS = (
     Attack("deep-h5-model-config", deep_h5_model_config, "export", ("model_config", f"limit of {JSON_DEPTH_LIMIT}", FIX_RESAVE)),
     Attack("deep-keras3-h5-model-config", deep_keras3_h5_model_config, "inspect", ("model_config", f"limit of {JSON_DEPTH_LIMIT}", FIX_RESAVE)),
     Attack("h5-model-config-over-the-size-limit", h5_model_config_over_the_size_limit, "export", ("model_config", f"limit of {JSON_BYTES_LIMIT // MIB} MiB", FIX_RESAVE)),
+    # careless commands (holes 5, 6, 7, 9 and the unhandled errors of issue 18)
+    Attack("out-is-the-model-directory", out_is_the_model_directory, "export --out", ("holds the model", "outside it")),
+    Attack("out-is-a-parent-of-the-model", out_is_a_parent_of_the_model, "export --out", ("holds the model", "outside it")),
+    Attack("out-is-the-current-directory", out_is_the_current_directory, "export --out", ("--out .", "current directory", "new directory")),
+    Attack("out-is-the-root", out_is_the_root, "export --out", ("--out /", "current directory or one of its parents", "new directory")),
+    Attack("out-is-empty", small_model, "export --out ''", ("--out ''", "empty path"), names_path=False),
+    Attack("out-is-a-non-export-directory", out_is_a_non_export_directory, "export --out", ("not an edgeprep export", "--force")),
+    Attack("junit-in-an-unwritable-place", junit_in_an_unwritable_place, "export --junit", ("--junit", "writable path")),
+    Attack("atol-negative", small_model, "export", ("--atol", "[0, inf]"), flags=("--atol", "-1"), names_path=False),
+    Attack("rtol-nan", small_model, "export", ("--rtol", "finite number"), flags=("--rtol", "nan"), names_path=False),
+    Attack("seed-negative", small_model, "export", ("--seed", "at least 0"), flags=("--seed", "-5"), names_path=False),
+    Attack("manifest-file-with-dot-dot", manifest_file_with_dot_dot, "verify", ("etc/passwd", "outside", "re-run edgeprep export"), needs="export"),
+    Attack("manifest-file-absolute", manifest_file_absolute, "verify", ("outside", "re-run edgeprep export"), needs="export"),
+    Attack("manifest-file-is-a-symlink-out", manifest_file_is_a_symlink_out, "verify", ("outside", "re-run edgeprep export"), needs="export"),
+    Attack("manifest-golden-outside", manifest_golden_outside, "verify", ("/etc/hostname", "outside"), needs="export"),
+    Attack("manifest-without-sha256", manifest_without_sha256, "verify", ("sha256 is missing", "re-run edgeprep export"), needs="export"),
+    Attack("manifest-with-an-unknown-target", manifest_with_an_unknown_target, "verify", ("coreml", "re-run edgeprep export"), needs="export"),
+    Attack("manifest-artifacts-as-a-string", manifest_artifacts_as_a_string, "verify", ("not a list", "re-run edgeprep export"), needs="export"),
+    Attack("manifest-nested-deep", manifest_nested_deep, "verify", ("recursion", "re-run edgeprep export"), needs="export"),
+    Attack("report-path-is-a-file", report_path_is_a_file, "verify --report", ("--report", "is a file", "give a directory"), needs="export"),
+    Attack("object-arrays-in-the-input", object_arrays_in_the_input, "run --input", ("Python objects", "astype(str)"), needs="export"),
+    Attack("output-is-a-directory", output_is_a_directory, "run --output", ("--output", "is a directory", "file path"), needs="export"),
+    Attack("output-in-an-unwritable-place", output_in_an_unwritable_place, "run --output", ("--output", "writable path"), needs="export"),
+    Attack("zero-rows-on-a-batch-4-export", zero_rows, "run --input", ("no rows", "at least one row"), needs="batch4-export"),
+    Attack("csv-cell-over-the-limit", csv_cell_over_the_limit, "verify --data", ("131,072", "quote fields"), needs="export"),
+    Attack("csv-not-utf8", csv_not_utf8, "verify --data", ("not UTF-8", "save it as UTF-8"), needs="export"),
+    Attack("npy-of-objects", npy_of_objects, "verify --data", ("Python objects", "astype(str)"), needs="text-export"),
+    Attack("spec-scale-is-text", spec_scale_is_text, "build", ("scale = 'abc'", "must be numbers")),
+    Attack("spec-dtype-is-a-module", spec_dtype_is_a_module, "build", ("dtype", "is not one of")),
+    Attack("spec-nested-deep", spec_nested_deep, "build", ("nested", "limit")),
+    Attack("build-out-is-the-trained-model", small_model, "build --out", ("is the MODEL file", "another path")),
+    Attack("build-out-is-a-directory", out_is_the_model_directory, "build --out", ("is a directory", "file path")),
 )
 
 
 @pytest.mark.parametrize("attack", ATTACKS, ids=lambda attack: attack.id)
-def test_attack_is_refused_with_one_line_and_writes_nothing(attack, tmp_path):
+def test_attack_is_refused_with_one_line_and_writes_nothing(attack, tmp_path, zoo_exports):
+    _prepare(attack, tmp_path, zoo_exports)
     path = attack.build(tmp_path)
     _remove_marker(tmp_path)  # building may have run the payload; only loading must not
-    before = tree(tmp_path)
+    before, parent_before = tree(tmp_path), sorted(p.name for p in tmp_path.parent.iterdir())
     out = tmp_path / "dist"
-    args = (attack.command, path) + (("--out", out) if attack.command == "export" else ())
+    args = COMMANDS[attack.command](path, tmp_path) + attack.flags
     result = run_cli(*args, env={"PYTHONPATH": os.pathsep.join(filter(None, (os.environ.get("PYTHONPATH"), str(tmp_path))))})
     assert result.returncode == 2, (result.returncode, result.stderr[-3000:])
     lines = error_lines(result.stderr)
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr[-3000:]
-    for word in (str(path), *attack.words):
+    for word in ((str(path),) if attack.names_path else ()) + attack.words:
         assert word in lines[0], (word, lines[0])
     assert not (tmp_path / MARKER).exists() and not out.exists()
     assert tree(tmp_path) == before
+    assert sorted(p.name for p in tmp_path.parent.iterdir()) == parent_before  # no stray ..old / ..lock next to it
+
+
+def _prepare(attack: Attack, tmp_path: Path, zoo_exports) -> None:
+    """Copy the shared export (and its model) that ``attack`` works on into tmp_path."""
+    if attack.needs is None:
+        return
+    name = MATERIALS[attack.needs]
+    exported = zoo_exports(name, batch=4) if attack.needs == "batch4-export" else zoo_exports(name)
+    shutil.copytree(exported.out_dir, tmp_path / "export")
+    shutil.copyfile(zoo_exports.saved(name), tmp_path / "source.keras")
 
 
 def _marker_after_a_trusted_load(tmp_path: Path, path: Path) -> bool:
@@ -387,7 +646,8 @@ def test_the_payloads_are_real(attack, tmp_path, monkeypatch):
 def test_every_attack_has_a_distinct_id_and_every_live_check_a_row():
     ids = [attack.id for attack in ATTACKS]
     assert len(ids) == len(set(ids)) and set(LIVE) <= set(ids)
-    assert {attack.command for attack in ATTACKS} <= {"inspect", "export"}
+    assert {attack.command for attack in ATTACKS} <= set(COMMANDS) and {"inspect", "export"} <= set(COMMANDS)
+    assert {attack.needs for attack in ATTACKS} - {None} <= set(MATERIALS)
 
 
 def test_allowlisted_ops_are_tensorflow_ops():

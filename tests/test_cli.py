@@ -162,3 +162,35 @@ def test_usage_errors_exit_2():
     assert run_cli("export", "x.keras", "--out", "d", "--target", "coreml").returncode == 2
     assert run_cli("export", "x.keras", "--out", "d", "--batch", "0").returncode == 2
     assert run_cli("verify", "/nonexistent/dir").returncode == 2
+
+
+def test_run_takes_a_bare_array_for_a_single_input_model(exported, tmp_path):
+    """Issue 17 item 3: `run --input x.npy` crashed; an .npz keyed ``keras_tensor`` was refused."""
+    x = np.random.default_rng(1).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+    np.save(tmp_path / "x.npy", x)
+    np.savez(tmp_path / "keyed.npz", keras_tensor=x)
+    np.savez(tmp_path / "named.npz", image=x)
+    outputs = []
+    for name in ("x.npy", "keyed.npz", "named.npz"):
+        out = tmp_path / "missing" / f"{name}.out.npy"  # the output's directory is created
+        result = run_cli("run", exported, "--target", "onnx", "--input", tmp_path / name, "--output", out)
+        assert result.returncode == 0, result.stderr
+        outputs.append(np.load(out))
+    assert outputs[0].shape == (2, 5)
+    np.testing.assert_array_equal(outputs[0], outputs[1])
+    np.testing.assert_array_equal(outputs[0], outputs[2])
+
+
+def test_force_replaces_a_non_export_directory_and_only_then(saved, tmp_path):
+    out = tmp_path / "notes"
+    out.mkdir()
+    (out / "todo.txt").write_text("keep me")
+    refused = run_cli("export", saved["tabular_numeric"], "--out", out, "--target", "onnx")
+    assert refused.returncode == 2 and "--force" in error_lines(refused.stderr)[0]
+    assert tree(out) == ["todo.txt"]
+    forced = run_cli("export", saved["tabular_numeric"], "--out", out, "--target", "onnx", "--force", "--junit", tmp_path / "ci" / "junit.xml")
+    assert forced.returncode == 0, forced.stderr
+    assert "todo.txt" not in tree(out) and (out / "manifest.json").is_file() and (tmp_path / "ci" / "junit.xml").is_file()
+    again = run_cli("export", saved["tabular_numeric"], "--out", out, "--target", "onnx")  # an earlier export: no --force needed
+    assert again.returncode == 0, again.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ci", "notes"]

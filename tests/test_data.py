@@ -117,3 +117,57 @@ def test_parity_and_adapt_data_are_one_data_source(tmp_path):
     assert parity.total() == adapt.total() == path.stat().st_size
     memory = open_source({"age": np.ones((3, 1))})
     assert memory.kind is DataKind.MEMORY and memory.total() == 3
+
+
+def test_a_single_input_model_takes_one_array_under_any_key_or_a_bare_npy(tmp_path):
+    """Issue 17 item 3: Keras 3 names an input ``keras_tensor`` in memory and ``input_layer`` on save."""
+    from edgeprep.data import read_arrays
+
+    spec = [TensorSpec("input_layer", "float32", (None, 2))]
+    x = np.arange(6, dtype=np.float32).reshape(3, 2)
+    np.savez(tmp_path / "any_key.npz", keras_tensor=x)
+    np.save(tmp_path / "bare.npy", x)
+    for name in ("any_key.npz", "bare.npy"):
+        np.testing.assert_array_equal(next(open_data(tmp_path / name, spec).batches(8))["input_layer"], x)
+        np.testing.assert_array_equal(read_arrays(tmp_path / name, spec)["input_layer"], x)
+    np.testing.assert_array_equal(next(open_data(tmp_path / "any_key.npz", spec, flag="--calibration").batches(8))["input_layer"], x)
+
+
+def test_a_key_mismatch_on_a_multi_input_model_names_the_expected_keys(tmp_path):
+    from edgeprep.data import read_arrays
+
+    np.savez(tmp_path / "one.npz", keras_tensor=np.ones((2, 1), np.float32))
+    for read in (lambda: open_data(tmp_path / "one.npz", TABULAR), lambda: read_arrays(tmp_path / "one.npz", TABULAR)):
+        with pytest.raises(DataError, match=r"expected keys age, income, city; it has keras_tensor") as error:
+            read()
+        assert str(tmp_path / "one.npz") in str(error.value)
+    np.save(tmp_path / "bare.npy", np.ones((2, 1), np.float32))
+    with pytest.raises(DataError, match="single-input model, this one has 3 inputs; save an .npz keyed by age, income, city"):
+        read_arrays(tmp_path / "bare.npy", TABULAR)
+
+
+def test_a_csv_saved_with_a_byte_order_mark_just_works(tmp_path):
+    """Excel's "CSV UTF-8" starts with a BOM, which used to become part of the first column's name."""
+    path = tmp_path / "excel.csv"
+    path.write_text("age,income_0,income_1,income_2,city\n30,1,2,3,Köln\n", encoding="utf-8-sig")
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")
+    batch = next(open_data(path, TABULAR).batches(4))
+    assert batch["age"].tolist() == [[30.0]] and batch["city"].tolist() == [["Köln"]]
+
+
+@pytest.mark.parametrize(
+    "name, write, message",
+    [
+        ("huge_cell.csv", lambda p: p.write_text("age,income_0,income_1,income_2,city\n" + "1" * 140_000 + ",1,2,3,x\n"), "under 131,072 characters"),
+        ("latin1.csv", lambda p: p.write_bytes("age,income_0,income_1,income_2,city\n1,2,3,4,Köln\n".encode("latin-1")), "not UTF-8 text"),
+        ("latin1.txt", lambda p: p.write_bytes("Köln\n".encode("latin-1")), "not UTF-8 text"),
+        ("objects.npy", lambda p: np.save(p, np.array([{"a": 1}], dtype=object), allow_pickle=True), "holds Python objects"),
+    ],
+)
+def test_unreadable_data_files_are_one_data_error(tmp_path, name, write, message):
+    path = tmp_path / name
+    write(path)
+    specs = [TensorSpec("text", "string", (None,))] if name.endswith((".txt", ".npy")) else TABULAR
+    with pytest.raises(DataError, match=message) as error:
+        open_data(path, specs)
+    assert str(path) in str(error.value)

@@ -100,25 +100,73 @@ def test_disk_full_leaves_nothing(models, tmp_path):
         subprocess.run(["umount", str(mount)], check=False)
 
 
-def test_sigint_mid_conversion_leaves_the_previous_export_intact(models, tmp_path):
+def _interrupt_mid_conversion(models, tmp_path, signum, second: str = "mobilenet") -> tuple[int, str, dict, dict]:
+    """Export once, start a second export (of ``second``) to the same --out, send ``signum`` while it converts."""
     out = tmp_path / "dist"
     assert run_cli("export", models["seed"], "--out", out).returncode == 0
     before = _digests(out)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "edgeprep.cli", "export", str(models["mobilenet"]), "--out", str(out)],
+        [sys.executable, "-m", "edgeprep.cli", "export", str(models[second]), "--out", str(out)],
         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env, cwd=REPO,
     )
     for line in process.stderr:
         if "convert to" in line:
             break
     time.sleep(0.5)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signum)
     rest = process.stderr.read()
-    assert process.wait(timeout=300) == 130, rest
+    return process.wait(timeout=300), rest, before, _digests(out)
+
+
+def test_sigint_mid_conversion_leaves_the_previous_export_intact(models, tmp_path):
+    code, rest, before, after = _interrupt_mid_conversion(models, tmp_path, signal.SIGINT)
+    assert code == 130, rest
     assert "interrupted; nothing was written" in rest
-    assert _digests(out) == before
+    assert after == before
     assert [p.name for p in tmp_path.iterdir() if ".tmp-" in p.name or ".old-" in p.name] == []
+
+
+def test_sigterm_is_handled_like_sigint(models, tmp_path):
+    """Hole 11: SIGTERM during the write left .dist.tmp-XXXX next to dist/."""
+    code, rest, before, after = _interrupt_mid_conversion(models, tmp_path, signal.SIGTERM, second="tabular")
+    assert code == 128 + signal.SIGTERM, rest
+    assert len(error_lines(rest)) == 0 and "edgeprep: interrupted; nothing was written" in rest and "Traceback" not in rest
+    assert after == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dist"]  # no temporaries, no lock file
+
+
+def test_an_interrupt_during_publishing_finishes_it_and_says_so(tmp_path, monkeypatch):
+    """Hole 11: SIGINT right after publishing said 'nothing was written' although dist/ was replaced."""
+    from edgeprep import interrupts
+    from edgeprep.package import publish
+
+    out = tmp_path / "dist"
+    publish(out, {"old.txt": b"old"})
+    interrupts._published.clear()  # the earlier export, as by another command
+    real_rename = os.rename
+
+    def rename_then_signal(source, destination):
+        real_rename(source, destination)
+        if Path(destination) == out:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.1)  # the handler runs here: recorded, not raised inside the publish
+
+    previous = signal.getsignal(signal.SIGINT)
+    interrupts.install()
+    monkeypatch.setattr(os, "rename", rename_then_signal)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            publish(out, {"new.txt": b"new"})
+        assert tree(out) == ["new.txt"] and sorted(p.name for p in tmp_path.iterdir()) == ["dist"]
+        assert interrupts.message() == f"edgeprep: interrupted after {out} was written (the export is complete there); nothing else was written"
+    finally:
+        monkeypatch.undo()
+        signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        interrupts._received.clear()
+        interrupts._published.clear()
+        interrupts._signal.clear()
 
 
 def test_a_ctrl_c_that_a_library_swallowed_still_stops_publishing(tmp_path):

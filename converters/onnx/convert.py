@@ -78,6 +78,7 @@ def convert(model, options: ONNXOptions) -> Artifact:
     if options.optimize is OnnxOptimize.ORT:
         proto = optimize.optimize_for_onnxruntime(proto)
         requirements += (ONNXRUNTIME_ONLY,)
+    optimize.canonical_names(proto)  # same bytes for the same model, whatever the process
     ops = optimize.count_ops(proto)
     standard = not any("::" in op for op in ops)
     proto.producer_name = "edgeprep"

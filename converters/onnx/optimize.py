@@ -329,3 +329,50 @@ def count_ops(proto) -> Counter:
             counts[node.op_type if domain in STANDARD_DOMAINS else f"{domain}::{node.op_type}"] += 1
             graphs.extend(attr.g for attr in node.attribute if attr.HasField("g"))
     return counts
+
+
+def canonical_names(proto) -> None:
+    """Rename every node and every inner value (initializers included) in graph order, in place.
+
+    tf2onnx names constants from a process-global counter (``const_axes__17`` in one process,
+    ``axes_const__13__14`` in another), so the same model gave different bytes per process. Nodes
+    become ``<op_type>_<n>`` and values ``v<n>`` in order of first use, initializers and value_info
+    are sorted in that order; graph inputs and outputs keep their Keras names, and names a subgraph
+    reads are left alone.
+    """
+    graph = proto.graph
+    keep = {value.name for value in list(graph.input) + list(graph.output)} | _subgraph_names(graph) | {""}
+    order: dict[str, str] = {}
+
+    def canonical(name: str) -> str:
+        if name in keep:
+            return name
+        return order.setdefault(name, f"v{len(order)}")
+
+    for index, node in enumerate(graph.node):
+        node.name = f"{node.op_type}_{index}"
+        node.input[:] = [canonical(name) for name in node.input]
+        node.output[:] = [canonical(name) for name in node.output]
+    rank = {new: position for position, new in enumerate(order.values())}
+    for container in (graph.initializer, graph.value_info):
+        items = sorted(container, key=lambda item: rank.get(order.get(item.name, item.name), len(rank)))
+        for item in items:
+            item.name = order.get(item.name, item.name)
+        copies = [type(item)() for item in items]
+        for copy, item in zip(copies, items):
+            copy.CopyFrom(item)
+        del container[:]
+        container.extend(copies)
+
+
+def _subgraph_names(graph) -> set[str]:
+    """Every value name used inside a node's subgraph attributes (If / Loop / Scan bodies)."""
+    names: set[str] = set()
+    for node in graph.node:
+        for attribute in node.attribute:
+            for body in [attribute.g] if attribute.HasField("g") else list(attribute.graphs):
+                for inner in body.node:
+                    names.update(inner.input)
+                    names.update(inner.output)
+                names.update(_subgraph_names(body))
+    return names

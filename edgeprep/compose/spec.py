@@ -18,6 +18,7 @@ import enum
 import inspect
 import os
 import re
+import sys
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,7 +77,25 @@ def read_spec(path: str | os.PathLike) -> Spec:
         raise UsageError(f"{path}: cannot read the spec ({exc.strerror})") from None
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{path}: not valid TOML ({exc})") from None
+    except RecursionError:
+        raise UsageError(f"{path}: TOML nested deeper than Python can parse (limit {sys.getrecursionlimit()}); a spec is nested {SPEC_DEPTH_LIMIT} levels at most") from None
+    if _depth(data) > SPEC_DEPTH_LIMIT:
+        raise UsageError(f"{path}: TOML nested over the limit of {SPEC_DEPTH_LIMIT} levels; a spec holds tables of inputs with layer configs")
     return parse_spec(data, str(path))
+
+
+SPEC_DEPTH_LIMIT = 100
+
+
+def _depth(value) -> int:
+    """Nesting depth of tables and arrays, counted without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return deepest
 
 
 def parse_spec(data: dict, source: str = "spec") -> Spec:
@@ -167,6 +186,7 @@ def _make_layer(layer_spec: LayerSpec, default_name: str) -> Any:
         hint = f"did you mean {close[0]}?" if close else "use a class from keras.layers (or a registered custom layer)"
         raise UsageError(f"unknown Keras layer class {layer_spec.class_name!r}; {hint}")
     config = {"name": default_name, **layer_spec.config}
+    _check_numbers(cls, config)
     try:
         try:
             return cls.from_config(config)
@@ -195,6 +215,29 @@ def _bad_keys(text: str) -> list[str]:
     if match:
         found += re.findall(r"'(\w+)'\s*:", match.group(1))
     return list(dict.fromkeys(found))
+
+
+# Arguments without a numeric default that Keras still reads as numbers (checked with those that have one).
+NUMERIC_ARGUMENTS = frozenset({"scale", "offset", "mean", "variance", "height", "width", "num_tokens", "num_bins", "factor"})
+
+
+def _check_numbers(cls, config: dict) -> None:
+    """Refuse a string (or any non-number) where the layer takes a number or a list of numbers, which
+    Keras accepts at construction and fails on only later."""
+    try:
+        parameters = inspect.signature(cls.__init__).parameters
+    except (TypeError, ValueError):
+        return
+    numeric = {name for name, p in parameters.items() if type(p.default) in (int, float)} | (NUMERIC_ARGUMENTS & set(parameters))
+    bad = [key for key in sorted(numeric & set(config)) if not _is_numbers(config[key])]
+    if bad:
+        raise UsageError(f"config key(s) {', '.join(f'{k} = {config[k]!r}' for k in bad)} of {cls.__name__} must be numbers (or lists of numbers)")
+
+
+def _is_numbers(value) -> bool:
+    if isinstance(value, list | tuple):
+        return all(_is_numbers(v) for v in value)
+    return value is None or (isinstance(value, int | float) and not isinstance(value, bool))
 
 
 def _arguments(cls) -> list[str]:

@@ -36,10 +36,24 @@ def sha256_of(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+def inside(directory: Path, relative: str, field: str) -> Path:
+    """``directory / relative``, for a path the manifest names: only files inside ``directory`` are opened.
+
+    Raises:
+        LoadError: an empty or absolute path, a ``..`` component, or a symlink leading out of ``directory``.
+    """
+    name = Path(relative)
+    target = Path(directory) / name
+    if not relative or name.is_absolute() or ".." in name.parts or not target.resolve().is_relative_to(Path(directory).resolve()):
+        raise LoadError(f"{Path(directory) / 'manifest.json'}: {field} {relative!r} points outside {directory}; "
+                        "re-run edgeprep export (verify and run open only files inside DIR)")
+    return target
+
+
 def check_hashes(directory: Path, artifacts: tuple[Artifact, ...]) -> None:
     """Raise ParityError naming the first artifact whose sha256 differs from the manifest."""
     for entry in artifacts:
-        path = directory / entry.file
+        path = inside(directory, entry.file, "artifact file")
         if not path.is_file():
             raise ParityError(f"{path}: listed in the manifest but missing; re-run edgeprep export")
         digest = sha256_of(path)
@@ -50,9 +64,9 @@ def check_hashes(directory: Path, artifacts: tuple[Artifact, ...]) -> None:
 def load_golden(directory: Path, golden: Golden) -> tuple[list[dict[str, np.ndarray]], dict[str, np.ndarray]]:
     """Golden inputs split into the recorded batches, and the golden outputs."""
     try:
-        with np.load(directory / golden.inputs, allow_pickle=False) as archive:
+        with np.load(inside(directory, golden.inputs, "golden inputs"), allow_pickle=False) as archive:
             inputs = {key: archive[key] for key in archive.files}
-        with np.load(directory / golden.outputs, allow_pickle=False) as archive:
+        with np.load(inside(directory, golden.outputs, "golden outputs"), allow_pickle=False) as archive:
             outputs = {key: archive[key] for key in archive.files}
     except (OSError, ValueError) as exc:
         raise LoadError(f"{directory}: golden vectors missing or unreadable ({exc}); re-run edgeprep export") from None
@@ -68,7 +82,7 @@ def host_steps(directory: Path, entry: Artifact, manifest: Manifest) -> list[Hos
     if not entry.host_steps:
         return []
     expected = manifest.host.sha256 if manifest.host else None
-    path = directory / PREPROCESS
+    path = inside(directory, PREPROCESS, "host steps")
     if path.is_file() and expected and sha256_of(path) != expected:
         raise ParityError(f"{path}: sha256 does not match the manifest: the host preprocessing spec was modified")
     available = read_preprocess(directory)
@@ -93,7 +107,7 @@ def device_runner(target: str, path: Path, threads: int = 1, requirements: tuple
 
 def open_runner(directory: Path, manifest: Manifest, entry: Artifact, threads: int = 1) -> Runner:
     """The runner of one artifact entry: its host steps (if any) followed by the artifact."""
-    device = device_runner(entry.target, directory / entry.file, threads, entry.runtime_requirements)
+    device = device_runner(entry.target, inside(directory, entry.file, "artifact file"), threads, entry.runtime_requirements)
     steps = host_steps(directory, entry, manifest)
     if not steps:
         return device

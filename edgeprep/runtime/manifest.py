@@ -303,7 +303,7 @@ class Manifest:
             raise LoadError(f"{directory}: no {MANIFEST}; pass the --out directory of an edgeprep export")
         try:
             data = json.loads(path.read_text())
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:  # RecursionError: JSON nested too deep
             raise LoadError(f"{path}: unreadable manifest ({exc}); re-run edgeprep export") from None
         return cls.from_json(data, str(path))
 

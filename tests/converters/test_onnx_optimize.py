@@ -120,3 +120,54 @@ def test_convnext_exports_to_onnx_with_one_layout_transpose(tmp_path):
     graph = _graph(result.artifacts[Target.ONNX])
     assert _layout_transposes(graph) == 1 and {"Erf", "Conv"} <= {node.op_type for node in graph.node}
     assert result.passed
+
+
+REPRODUCE = """
+import hashlib, sys
+sys.path.insert(0, {tests!r})
+from zoo import sequence_conv1d
+import edgeprep
+result = edgeprep.export(sequence_conv1d(), sys.argv[1], targets=["onnx"])
+print(hashlib.sha256(result.artifacts[edgeprep.Target.ONNX].read_bytes()).hexdigest())
+"""
+
+
+def test_the_same_model_gives_the_same_onnx_bytes_in_separate_processes(tmp_path):
+    """Issue 18 hole 10: tf2onnx's process-global name counters made two processes differ (2 runs of 3)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from helpers import REPO
+
+    script = REPRODUCE.format(tests=str(Path(__file__).resolve().parents[1]))
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    digests = [
+        subprocess.run([sys.executable, "-c", script, str(tmp_path / f"run{index}")], env=env, cwd=REPO, capture_output=True, text=True, check=True, timeout=600).stdout.split()[-1]
+        for index in (1, 2)
+    ]
+    assert digests[0] == digests[1]
+    graph = _graph(tmp_path / "run1" / "model.onnx")
+    assert [node.name for node in graph.node] == [f"{node.op_type}_{index}" for index, node in enumerate(graph.node)]
+    assert all(initializer.name.startswith("v") and initializer.name[1:].isdigit() for initializer in graph.initializer)
+    assert [i.name for i in graph.input] == ["signal"] and [o.name for o in graph.output] == ["classes"]
+
+
+def test_canonical_names_follow_graph_order_and_keep_io_names():
+    weight = numpy_helper.from_array(np.ones((2, 2), np.float32), "tf2onnx_const__17")
+    bias = numpy_helper.from_array(np.zeros(2, np.float32), "axes_const__13__14")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "tf2onnx_const__17"], ["mm:0"], name="dense/MatMul"), helper.make_node("Add", ["mm:0", "axes_const__13__14"], ["y"], name="dense/BiasAdd")],
+        "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2])], [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])], [bias, weight],
+    )
+    model = helper.make_model(graph)
+    optimize.canonical_names(model)
+    assert [(n.name, list(n.input), list(n.output)) for n in model.graph.node] == [("MatMul_0", ["x", "v0"], ["v1"]), ("Add_1", ["v1", "v2"], ["y"])]
+    assert [i.name for i in model.graph.initializer] == ["v0", "v2"]  # sorted by first use: the weight first
+    onnx.checker.check_model(model, full_check=True)
+    feed = {"x": np.array([[1.0, 2.0]], np.float32)}
+    import onnxruntime
+
+    (out,) = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feed)
+    np.testing.assert_array_equal(out, [[3.0, 3.0]])
