@@ -46,11 +46,12 @@ demo: $(STAMP)
 	$(BIN)/edgeprep verify $(OUT)/digits-dist
 	@echo "demo: artifacts and manifest in $(OUT)/digits-dist"
 
+# Two pytest-xdist workers (CI has 2 cores): each keeps its own session cache of zoo exports.
 test: $(STAMP) clients
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2
 
 test-slow: $(STAMP) clients
-	EDGEPREP_SLOW=1 $(BIN)/python -m pytest -q -p no:cacheprovider
+	EDGEPREP_SLOW=1 $(BIN)/python -m pytest -q -p no:cacheprovider -n 2
 
 bench: $(STAMP)  # every benchmark, side by side per script; bench.py last assembles BENCHMARKS.md
 	$(BIN)/python scripts/bench_adapt.py --markdown benchmarks/3-adapt.md
