@@ -51,7 +51,10 @@ def tf_ops() -> SimpleNamespace:
         while step >= 1:
             candidate = lo + step
             probe = tf.gather(keys, candidate - 1)
-            lo = tf.where(tf.logical_not(tf.less(x, probe)), candidate, lo)
+            # x >= k for integers: tf2onnx compares int64 Less/Greater in float32 (wrong for close keys
+            # >= 2**24), GreaterEqual exactly; floats keep not(x < k), which sends NaN to the last bin.
+            at_least = tf.greater_equal(x, probe) if x.dtype.is_integer else tf.logical_not(tf.less(x, probe))
+            lo = tf.where(at_least, candidate, lo)
             step //= 2
         return lo
 

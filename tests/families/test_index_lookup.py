@@ -124,3 +124,21 @@ def test_build_checks_draw_from_the_same_hints():
     feed = raw_samples(model, rows=16, seed=0)
     assert feed["word"].shape == (16, 1) and feed["word"].dtype.kind == "U"
     assert {"red", "blue"} <= set(feed["word"].ravel().tolist())
+
+
+def test_integer_keys_beyond_float32_precision_look_up_exactly_on_both_targets(tmp_path):
+    """Close int64 keys above 2**24 (tf2onnx compares int64 Less/Greater in float32: 13 of 18 ids
+    were wrong on ONNX before the binary search used GreaterEqual)."""
+    import keras
+
+    import edgeprep
+
+    keys = [2**40 + i for i in range(12)] + [2**53 + 1, 2**53 + 2, 2**60 + 3, 2**60 + 5]
+    inputs = keras.Input((1,), dtype="int64", name="key")
+    model = keras.Model(inputs, keras.layers.IntegerLookup(vocabulary=keys)(inputs))
+    x = np.array([[k] for k in keys] + [[2**40 + 100], [2**60 + 4], [-(2**62)]], dtype=np.int64)
+    np.savez(tmp_path / "keys.npz", key=x)
+    result = edgeprep.export(model, tmp_path / "dist", data=str(tmp_path / "keys.npz"))
+    assert result.passed, [report.summary() for report in result.reports.values()]
+    expected = np.asarray(model(x))
+    assert sorted(set(expected.reshape(-1).tolist())) == list(range(len(keys) + 1))  # every id and OOV hit
