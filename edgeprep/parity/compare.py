@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from edgeprep.config import Quantization
 from edgeprep.runtime.compare import (  # noqa: F401  (re-exported: edgeprep's comparator IS the runtime's)
-    _EDGES, Comparison, OutputAccumulator, OutputComparison, ParityReport, Tolerance, compare, compare_output,
+    Comparison, OutputComparison, ParityReport, Tolerance, compare, compare_output,
 )
 
 DEFAULT_TOLERANCES: dict[Quantization, Tolerance] = {

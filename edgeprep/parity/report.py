@@ -102,7 +102,7 @@ def _plot(accumulator, title: str) -> str | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from edgeprep.parity.compare import _EDGES
+    from edgeprep.runtime.compare import _EDGES
 
     figure, (left, right) = plt.subplots(1, 2, figsize=(9, 3.2))
     counts = accumulator.histogram
