@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from edgeprep.config import HostKind
 from edgeprep.families.base import Family
-from edgeprep.runtime.host import glue as host
+from edgeprep.families.glue import host
 from edgeprep.transforms.base import keras_class_name
 
 # The Keras layer and op classes that are glue (Reshape and Concatenate: the layers and the ops).
