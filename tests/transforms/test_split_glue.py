@@ -1,6 +1,7 @@
 """Shape and dtype glue between raw inputs and a host layer goes to the host with it (issue 16, item 4):
 planned as ``glue`` host steps, exported and verified on both targets, ``edgeprep run`` on raw inputs
-equals Keras; glue that reads a device value still gets the clear refusal."""
+equals Keras; glue that reads a device value still gets the clear refusal. Host steps are the opt-in
+fallback for the string layers (``host_steps=True``, ``--host-steps``), so every plan here asks for them."""
 
 from __future__ import annotations
 
@@ -74,12 +75,12 @@ def test_glue_goes_to_the_host_and_the_export_matches_keras_on_raw_inputs(name, 
     keras.utils.set_random_seed(0)
     model, feed = make()
     for target in Target:
-        plan = make_plan(model, target, ExportConfig())
+        plan = make_plan(model, target, ExportConfig(host_steps=True))
         assert not plan.problems
         glue = [step for step in plan.split.steps if step.kind is HostKind.GLUE]
         assert [step.class_name for step in glue] == glue_classes
         assert all(step.output not in plan.split.device_inputs for step in glue)  # the device starts after the host layer
-    result = edgeprep.export(model, tmp_path / "dist")
+    result = edgeprep.export(model, tmp_path / "dist", host_steps=True)
     assert result.passed and set(result.artifacts) == {Target.TFLITE, Target.ONNX}
     steps = json.loads((tmp_path / "dist" / "preprocess.json").read_text(encoding="utf-8"))["steps"]
     assert [step["class"] for step in steps if step["kind"] == "glue"] == glue_classes
@@ -99,11 +100,11 @@ def test_glue_that_reads_a_device_value_is_refused_clearly(tmp_path):
     as_ids = keras.ops.cast(keras.layers.Dense(2, name="score")(features), "int64")
     hashed = keras.layers.Hashing(num_bins=8, output_mode="one_hot", name="hashing")(as_ids)
     model = keras.Model(features, keras.layers.Dense(2)(hashed))
-    plan = make_plan(model, Target.ONNX, ExportConfig())
+    plan = make_plan(model, Target.ONNX, ExportConfig(host_steps=True))
     (problem,) = plan.problems
     assert problem.startswith("hashing runs on the host but reads the output of cast") and "(Cast), which only the device can compute" in problem
     assert not any(step.kind is HostKind.GLUE for step in plan.split.steps)
     with pytest.raises(edgeprep.EdgeprepError, match="only the device can compute"):
-        edgeprep.export(model, tmp_path / "dist")
+        edgeprep.export(model, tmp_path / "dist", host_steps=True)
     assert not (tmp_path / "dist").exists()
 
