@@ -17,9 +17,8 @@ The numbers are recorded in docs/UPSTREAM.md ("Audio front ends").
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
+from bench_hashing import median_seconds
 
 SECOND = 16000
 
@@ -31,43 +30,33 @@ def _signal(batch: int = 1) -> np.ndarray:
 
 
 def _median_ms(run, runs: int = 200) -> float:
-    run()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return 1000 * float(np.median(times))
+    return 1000 * median_seconds(run, runs)
+
+
+def _runner(data: bytes, runner_type, x):
+    """One variant through edgeprep's deploy runner (the same call path for every variant)."""
+    runner = runner_type(data, threads=1)
+    name = runner.inputs()[0].name
+    return (lambda: next(iter(runner.infer({name: x}).values()))), len(data)
 
 
 def _tflite(model, x):
     import tensorflow as tf
-    from ai_edge_litert.interpreter import Interpreter
+
+    from edgeprep.runtime.tflite import TFLiteRunner
 
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     data = converter.convert()
-    interpreter = Interpreter(model_content=data, num_threads=1)
-    interpreter.allocate_tensors()
-    inp, out = interpreter.get_input_details()[0]["index"], interpreter.get_output_details()[0]["index"]
-
-    def run():
-        interpreter.set_tensor(inp, x)
-        interpreter.invoke()
-        return interpreter.get_tensor(out)
-
-    return run, len(data), len(interpreter._get_ops_details())  # noqa: SLF001
+    run, size = _runner(data, TFLiteRunner, x)
+    return run, size, sum(TFLiteRunner(data).ops().values())
 
 
 def _onnx(model_proto, x):
-    import onnxruntime as ort
+    from edgeprep.runtime.onnx import ONNXRunner
 
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    data = model_proto.SerializeToString()
-    session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
-    return (lambda: session.run(None, {name: x})[0]), len(data), len(model_proto.graph.node)
+    run, size = _runner(model_proto.SerializeToString(), ONNXRunner, x)
+    return run, size, len(model_proto.graph.node)
 
 
 def _onnx_of(model):

@@ -79,8 +79,7 @@ def mel_constants(layer) -> dict:
 
 
 class LowerMelSpectrogram(LayerRule):
-    """MelSpectrogram -> framing, window, factored real DFT (MatMul with constant bases), power, mel MatMul, dB
-    (ONNX; TFLite only for a non-power-of-two fft_length, which RFFT2D refuses)."""
+    """MelSpectrogram -> framed, windowed real DFT as MatMuls with constant bases, power, mel MatMul, dB (TFLite: only when fft_length is not a power of two, else RFFT2D kept)."""
 
     name = "lower-mel-spectrogram"
     classes = ("MelSpectrogram",)
