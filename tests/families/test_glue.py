@@ -14,7 +14,9 @@ def test_each_glue_op_equals_keras():
 
     x = np.arange(24, dtype=np.int64).reshape(2, 3, 4)
     cases = [
-        ({"op": "reshape", "shape": [-1, 12]}, [x], keras.layers.Reshape((12,))(x)),
+        ({"op": "reshape", "shape": [12], "keep_batch": True}, [x], keras.layers.Reshape((12,))(x)),
+        ({"op": "reshape", "shape": [-1, 2], "keep_batch": True}, [x], keras.layers.Reshape((-1, 2))(x)),
+        ({"op": "reshape", "shape": [-1, 4]}, [x], keras.ops.reshape(x, (-1, 4))),
         ({"op": "flatten", "channels_first": False}, [x], keras.layers.Flatten()(x)),
         ({"op": "flatten", "channels_first": True}, [x], keras.layers.Flatten(data_format="channels_first")(x)),
         ({"op": "concatenate", "axis": 1}, [x, x], keras.layers.Concatenate(axis=1)([x, x])),
@@ -36,7 +38,8 @@ def test_spec_reads_layers_and_ops_and_refuses_what_it_cannot_write():
     outputs = [keras.layers.Reshape((3,))(ids), keras.ops.reshape(ids, (-1, 3)), keras.ops.cast(ids, "int64"), ids[:, 0], keras.layers.Dense(1)(ids)]
     specs = {call.class_name + str(i): glue.spec(call) for i, call in enumerate(flatten(keras.Model(ids, outputs)).calls)}
     values = list(specs.values())
-    assert {"op": "reshape", "shape": [-1, 3], "dtype": "int32"} in values
+    assert {"op": "reshape", "shape": [3], "keep_batch": True, "dtype": "int32"} in values
+    assert {"op": "reshape", "shape": [-1, 3], "keep_batch": False, "dtype": "int32"} in values
     assert {"op": "cast", "dtype": "int64"} in values
     assert {"op": "slice", "key": [{"slice": [None, None, None]}, 0], "dtype": "int32"} in values
     assert [v for k, v in specs.items() if k.startswith("Dense")] == [None]

@@ -58,12 +58,22 @@ def _squeeze_expand_crossing():
     return keras.Model([a, b], keras.layers.Dense(2, name="out")(crossed)), {"a": np.array([["x"], ["y"], [""]]), "b": np.array([[1], [-2], [2**40]], np.int64)}
 
 
+def _lookup_reshape_crossing():
+    import keras
+
+    a, b = keras.Input((1, 1), dtype="string", name="a"), keras.Input((1,), dtype="int64", name="b")
+    ids = keras.layers.StringLookup(vocabulary=["x", "y"], name="lookup")(a)  # lowered on its own; pulled to the host through the glue
+    crossed = keras.layers.HashedCrossing(num_bins=10, output_mode="one_hot")((keras.layers.Reshape((1,))(ids), b))
+    return keras.Model([a, b], keras.layers.Dense(2, name="out")(crossed)), {"a": np.array([[["x"]], [["zz"]], [[""]]]), "b": np.array([[3], [-2], [7]], np.int64)}
+
+
 MODELS = {
     "reshape-hashing": (_reshape_hashing, ["Reshape"]),
     "flatten-string-lookup": (_flatten_string_lookup, ["Flatten"]),
     "concatenate-hashing": (_concatenate_hashing, ["Concatenate"]),
     "slice-cast-hashing": (_slice_cast_hashing, ["GetItem", "Cast"]),
     "squeeze-hashed-crossing": (_squeeze_expand_crossing, ["Squeeze", "Squeeze"]),
+    "lookup-reshape-hashed-crossing": (_lookup_reshape_crossing, ["Reshape"]),
 }
 
 

@@ -35,9 +35,10 @@ def spec(call) -> dict | None:
     name, layer = keras_class_name(call.layer), call.layer
     # Glue keeps its input's dtype (Keras' symbolic Concatenate of strings says float32); a cast sets its own.
     dtype = str(call.outputs[0].dtype if name == "Cast" else call.inputs[0].dtype)
-    if name == "Reshape":
-        shape = [-1, *layer.target_shape] if hasattr(layer, "target_shape") else list(layer.newshape)
-        return {"op": "reshape", "shape": [int(d) if d is not None else -1 for d in shape], "dtype": dtype}
+    if name == "Reshape":  # the layer's target_shape leaves the batch out (and may hold a -1 itself)
+        layer_shape = hasattr(layer, "target_shape")
+        shape = layer.target_shape if layer_shape else layer.newshape
+        return {"op": "reshape", "shape": [int(d) if d is not None else -1 for d in shape], "keep_batch": layer_shape, "dtype": dtype}
     if name == "Flatten":
         return {"op": "flatten", "channels_first": layer.data_format == "channels_first", "dtype": dtype}
     if name == "Concatenate":

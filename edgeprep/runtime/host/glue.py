@@ -4,7 +4,8 @@ between a raw input and a layer that runs on the host (issue 16, item 4).
 Each step is one NumPy call computing what the Keras layer or op computes; its ``config["op"]``
 says which (written by `edgeprep.families.glue.spec`):
 
-    reshape      x.reshape(shape)                        (Reshape layer: [-1, *target_shape]; ops.reshape: newshape)
+    reshape      x.reshape(shape)                        (ops.reshape: newshape; the Reshape layer, keep_batch:
+                                                          x.reshape(len(x), *target_shape))
     flatten      x.reshape(len(x), -1)                   (channels_first: channels moved last first, as Keras does)
     concatenate  np.concatenate(inputs, axis)
     cast         x, then the step's dtype                (HostStep.run casts every output to its dtype)
@@ -38,7 +39,7 @@ def run(values: list[np.ndarray], config: dict) -> np.ndarray:
     op = config["op"]
     x = np.asarray(values[0])
     if op == "reshape":
-        return x.reshape(config["shape"])
+        return x.reshape((len(x), *config["shape"]) if config.get("keep_batch") else config["shape"])
     if op == "flatten":
         if config.get("channels_first") and x.ndim > 2:
             x = np.moveaxis(x, 1, -1)
