@@ -43,12 +43,11 @@ _TENSOR_AXIS_LABELS = 2  # AssociatedFileType
 
 @dataclass(frozen=True)
 class ImageInput:
-    """The one image input MediaPipe's vision tasks feed."""
+    """The one RGB image input MediaPipe's vision tasks feed."""
 
     name: str
     height: int
     width: int
-    channels: int
 
 
 @dataclass(frozen=True)
@@ -75,7 +74,7 @@ def describe(model, input_names: tuple[str, ...], output_names: tuple[str, ...],
 
     Raises:
         UsageError: more than one input, an input that is not an RGB(A) float image of a fixed size
-            (one channel: MediaPipe says "depth = 3 or 4"), an output that is not (batch, classes), or
+            (MediaPipe feeds 3 channels), an output that is not (batch, classes), or
             a ``labels`` file whose line count differs from the output width.
     """
     from edgeprep import __version__
@@ -86,13 +85,13 @@ def describe(model, input_names: tuple[str, ...], output_names: tuple[str, ...],
     shape, dtype = tuple(tensor.shape), str(getattr(tensor.dtype, "name", tensor.dtype))
     if len(shape) != 4 or "float" not in dtype:
         raise UsageError(
-            f"--metadata: input {name!r} is {dtype} {_shape(shape)}, not an image (batch, height, width, 3 or 4); "
+            f"--metadata: input {name!r} is {dtype} {_shape(shape)}, not an image (batch, height, width, 3); "
             "MediaPipe's ImageClassifier takes images, and its TextClassifier raw text or int32 ids it tokenizes itself, "
             "which edgeprep's text artifacts do not match exactly (docs/UPSTREAM.md); export without --metadata"
         )
-    if shape[3] not in (3, 4):
-        raise UsageError(f"--metadata: input {name!r} {_shape(shape)} has {shape[3]} channel(s); MediaPipe's ImageClassifier refuses "
-                         "it when created (\"depth = 3 or 4\"): give the model an RGB input (3 channels)")
+    if shape[3] != 3:
+        raise UsageError(f"--metadata: input {name!r} {_shape(shape)} has {shape[3]} channel(s); MediaPipe's ImageClassifier feeds 3 "
+                         "(RGB): it refuses 1 channel when created (\"depth = 3 or 4\") and fails at every classify with 4: give the model an RGB input")
     if shape[1] is None or shape[2] is None:
         raise UsageError(f"--metadata: input {name!r} {_shape(shape)} has no fixed height and width; MediaPipe resizes "
                          "images to the input size, so the model needs one: give its Input a shape")
@@ -101,7 +100,7 @@ def describe(model, input_names: tuple[str, ...], output_names: tuple[str, ...],
         if len(out.shape) != 2 or out.shape[1] is None:
             raise UsageError(f"--metadata: output {out_name!r} is {_shape(tuple(out.shape))}; MediaPipe's classifiers read (batch, classes) scores")
         outputs.append(Output(out_name, int(out.shape[1])))
-    return Description(model.name, __version__, ImageInput(name, int(shape[1]), int(shape[2]), int(shape[3])),
+    return Description(model.name, __version__, ImageInput(name, int(shape[1]), int(shape[2])),
                        tuple(outputs), read_labels(labels, outputs) if labels else None)
 
 
@@ -142,10 +141,10 @@ def attach(model, description: Description) -> dict:
     image = subgraph.tensors[subgraph.inputs[0]]
     if image.type != schema.TensorType.FLOAT32:
         quant = image.quantization
-        scale = list(quant.scale) if quant is not None and quant.scale is not None else []
-        zero = list(quant.zeroPoint) if quant is not None and quant.zeroPoint is not None else []
+        scale = [float(v) for v in quant.scale] if quant is not None and quant.scale is not None else []
+        zero = [int(v) for v in quant.zeroPoint] if quant is not None and quant.zeroPoint is not None else []
         if image.type != schema.TensorType.UINT8 or scale != [1.0] or zero != [0]:
-            raise UsageError(f"--metadata: the artifact's input {description.image.name!r} is {_TYPE_NAMES[image.type] if image.type in _TYPE_NAMES else image.type} "
+            raise UsageError(f"--metadata: the artifact's input {description.image.name!r} is {_TYPE_NAMES.get(image.type, image.type)} "
                              f"(scale {scale}, zero point {zero}); MediaPipe feeds raw pixels 0..255 to a float32 or uint8 input, which equals "
                              "the Keras model only for float32 or uint8 with scale 1, zero point 0: export without --int8-io")
     producers = {out: op for op in subgraph.operators for out in op.outputs}
@@ -155,14 +154,21 @@ def attach(model, description: Description) -> dict:
         code = model.operatorCodes[op.opcodeIndex] if op is not None else None
         builtin = max(code.builtinCode, code.deprecatedBuiltinCode) if code is not None else None
         probabilities.append(builtin in (schema.BuiltinOperator.SOFTMAX, schema.BuiltinOperator.LOGISTIC))
+    store(model, encode(description, image.type == schema.TensorType.FLOAT32, tuple(probabilities)))
+    return {"name": METADATA_NAME, "normalization": {"mean": 0.0, "std": 1.0} if image.type == schema.TensorType.FLOAT32 else None,
+            "color_space": "RGB", "labels": LABELS_FILE if description.labels else None}
+
+
+def store(model, metadata: bytes) -> None:
+    """Put the ``metadata`` flatbuffer into ``model`` (a ``ModelT``) as its ``TFLITE_METADATA``, replacing any earlier one."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
     buffer = schema.BufferT()
-    buffer.data = np.frombuffer(encode(description, image.type == schema.TensorType.FLOAT32, tuple(probabilities)), np.uint8)
+    buffer.data = np.frombuffer(metadata, np.uint8)
     model.buffers.append(buffer)
     entry = schema.MetadataT()
     entry.name, entry.buffer = METADATA_NAME.encode(), len(model.buffers) - 1
     model.metadata = [m for m in (model.metadata or []) if m.name not in (METADATA_NAME, METADATA_NAME.encode())] + [entry]
-    return {"name": METADATA_NAME, "normalization": {"mean": 0.0, "std": 1.0} if image.type == schema.TensorType.FLOAT32 else None,
-            "color_space": "RGB", "labels": LABELS_FILE if description.labels else None}
 
 
 def write(data: bytes, description: Description, share_quantization: bool) -> tuple[bytes, dict]:
@@ -173,17 +179,19 @@ def write(data: bytes, description: Description, share_quantization: bool) -> tu
 
     model = flatbuffer_utils.read_model_from_bytearray(bytearray(data))
     facts = attach(model, description)
-    return append_associated_files(pack.serialize(model, share_quantization), description), facts
+    files = {LABELS_FILE: "\n".join(description.labels) + "\n"} if description.labels else {}
+    return append_associated_files(pack.serialize(model, share_quantization), files), facts
 
 
-def append_associated_files(data: bytes, description: Description) -> bytes:
-    """``data`` with the labels zipped onto its end, as TFLite Support packs associated files."""
-    if not description.labels:
+def append_associated_files(data: bytes, files: dict[str, str]) -> bytes:
+    """``data`` with ``files`` (name -> text) zipped onto its end, as TFLite Support packs associated files."""
+    if not files:
         return data
     stream = io.BytesIO(data)
     stream.seek(0, io.SEEK_END)
     with zipfile.ZipFile(stream, "a") as archive:
-        archive.writestr(zipfile.ZipInfo(LABELS_FILE, _ZIP_TIME), "\n".join(description.labels) + "\n")
+        for name, text in files.items():
+            archive.writestr(zipfile.ZipInfo(name, _ZIP_TIME), text)
     return stream.getvalue()
 
 
@@ -197,7 +205,8 @@ def encode(description: Description, normalize: bool, probabilities: tuple[bool,
     low, high = PIXEL_RANGE
     inputs = {
         0: ("str", image.name),
-        1: ("str", f"RGB image {image.height}x{image.width}, raw pixel values {low:g}..{high:g} (the model's own preprocessing is inside it)"),
+        1: ("str", f"RGB image {image.height}x{image.width}, raw pixel values {low:g}..{high:g} (the model's own preprocessing is inside it); "
+                   "feed SRGB or SRGBA images: a GRAY8 image fails and leaves the classifier unusable"),
         3: ("table", content),
         5: ("table", {0: ("floats", [high]), 1: ("floats", [low])}),
     }
@@ -223,22 +232,22 @@ def encode(description: Description, normalize: bool, probabilities: tuple[bool,
         7: ("str", MIN_PARSER_VERSION),
     }
     builder = flatbuffers.Builder(1024)
-    builder.Finish(_table(builder, root), IDENTIFIER)
+    builder.Finish(flatbuffer_table(builder, root), IDENTIFIER)
     return bytes(builder.Output())
 
 
-def _table(builder, fields: dict[int, tuple[str, object]]) -> int:
+def flatbuffer_table(builder, fields: dict[int, tuple[str, object]]) -> int:
     """One flatbuffer table from ``{slot: (kind, value)}``: children are built first, as flatbuffers requires."""
     offsets = {}
     for slot, (kind, value) in fields.items():
         if kind == "str":
             offsets[slot] = builder.CreateString(value)
         elif kind == "table":
-            offsets[slot] = _table(builder, value)
+            offsets[slot] = flatbuffer_table(builder, value)
         elif kind == "floats":
             offsets[slot] = builder.CreateNumpyVector(np.asarray(value, np.float32))
         elif kind == "tables":
-            children = [_table(builder, child) for child in value]
+            children = [flatbuffer_table(builder, child) for child in value]
             builder.StartVector(4, len(children), 4)
             for child in reversed(children):
                 builder.PrependUOffsetTRelative(child)
