@@ -191,3 +191,75 @@ def test_labels_and_integer_io_refusals(zoo_exports, tmp_path):
     with pytest.raises(UsageError, match="int8 .*export without --int8-io"):
         edgeprep.export(model, tmp_path / "b", targets=["tflite"], quantize="int8", int8_io="int8", metadata=True)
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_text_classifier_regex_tokenizer_is_not_keras_standardize(zoo_exports, tmp_path):
+    """Why --metadata refuses text (docs/UPSTREAM.md): MediaPipe's RegexTokenizer, given the seed text
+    model's vocabulary and whitespace as the delimiter, yields Keras' ids on lowercase text without
+    punctuation but not otherwise. Measured on an artifact whose scores echo the int32 ids it is fed."""
+    import keras
+    from mediapipe.tasks.python import text
+    from mediapipe.tasks.python.core.base_options import BaseOptions
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    import edgeprep
+    from converters.tflite import metadata, pack
+
+    vectorize = zoo_exports.model("seed_text").get_layer("vectorize")
+    vocabulary, length = vectorize.get_vocabulary(), vectorize.get_config()["output_sequence_length"]
+    ids = keras.Input((length,), dtype="int32", name="ids")
+    echo = keras.layers.Embedding(len(vocabulary), 1, embeddings_initializer=keras.initializers.Constant(np.arange(len(vocabulary))[:, None]))(ids)
+    result = edgeprep.export(keras.Model(ids, keras.layers.Reshape((length,), name="echo")(echo)), tmp_path / "echo", targets=["tflite"], batch=1)
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(result.artifacts[edgeprep.Target.TFLITE].read_bytes()))
+    assert model.subgraphs[0].tensors[model.subgraphs[0].inputs[0]].type == 2  # INT32, as MediaPipe's tokenizer models take
+    vocab_file = {0: ("str", "vocab.txt"), 2: ("i8", 5)}  # AssociatedFileType.VOCABULARY
+    tokenizer = {0: ("u8", 6), 1: ("table", {0: ("str", r"[ \t\n\r\f\v]+"), 1: ("tables", [vocab_file])})}  # RegexTokenizerOptions
+    features = ("table", {0: ("u8", 1), 1: ("table", {})})
+    root = {0: ("str", "echo"), 3: ("tables", [{2: ("tables", [{0: ("str", "ids"), 3: features, 4: ("tables", [tokenizer])}]),
+                                                3: ("tables", [{0: ("str", "echo"), 3: features}])}]), 7: ("str", "1.2.0")}
+    import flatbuffers
+
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(metadata.flatbuffer_table(builder, root), metadata.IDENTIFIER)
+    metadata.store(model, bytes(builder.Output()))
+    vocab = "<PAD> 0\n<UNKNOWN> 1\n" + "".join(f"{word} {i}\n" for i, word in enumerate(vocabulary) if i >= 2)
+    path = tmp_path / "echo-regex.tflite"
+    path.write_bytes(metadata.append_associated_files(pack.serialize(model, share_quantization=False), {"vocab.txt": vocab}))
+
+    # Where Keras' default standardize (lower_and_strip_punctuation) and a delimiter regex part: MediaPipe
+    # keeps case and the punctuation inside a token; Keras lowers and deletes it ("do.g" -> "dog").
+    one, two = vocabulary[2], vocabulary[3]
+    plain = [f"{one} {two}", f"  {two}\t{one} \n", ""]
+    texts = plain + [f"{one.capitalize()} {two}", f"{one}. {two}!", f"{one[:1]}'{one[1:]} {two}"]
+    expected = np.asarray(vectorize(np.array([[t] for t in texts])))
+    options = text.TextClassifierOptions(base_options=BaseOptions(model_asset_path=str(path)), max_results=-1)
+    with text.TextClassifier.create_from_options(options) as classifier:
+        got = np.zeros((len(texts), length), np.int64)
+        for row, sample in enumerate(texts):
+            for category in classifier.classify(sample).classifications[0].categories:
+                got[row, category.index] = round(category.score)
+    assert (got[:len(plain)] == expected[:len(plain)]).all()  # the same ids where standardize changes nothing
+    assert all(got[i, 0] == 1 != expected[i, 0] for i in range(len(plain), len(texts)))  # MediaPipe: out of vocabulary
+
+
+def test_uint8_io_gets_raw_pixels(zoo_exports, labels_file):
+    """``--quantize int8 --int8-io uint8``: the input is quantized as scale 1, zero point 0 (calibrated on
+    pixels), so MediaPipe's raw pixels are what LiteRT is fed; its scores equal LiteRT's dequantized ones."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    exported = zoo_exports("seed_cnn", {"channels": 3}, targets=("tflite",), quantize="int8", int8_io="uint8", metadata=True, labels=labels_file)
+    path = exported.out_dir / "model.tflite"
+    interpreter = Interpreter(model_path=str(path))
+    interpreter.allocate_tensors()
+    (source,), (sink,) = interpreter.get_input_details(), interpreter.get_output_details()
+    assert source["dtype"] == np.uint8 and source["quantization"] == (1.0, 0)
+    images = _pixels(8)
+    with _classifier(path) as classifier:
+        scores = np.stack([_classify(classifier, image)[0] for image in images])
+    expected = []
+    for image in images:
+        interpreter.set_tensor(source["index"], image[None])
+        interpreter.invoke()
+        scale, zero = sink["quantization"]
+        expected.append((interpreter.get_tensor(sink["index"])[0].astype(np.float32) - zero) * scale)
+    assert np.abs(scores - np.stack(expected)).max() <= 1e-6
