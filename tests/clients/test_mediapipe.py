@@ -110,6 +110,12 @@ def test_metadata_follows_the_schema(rgb_export):
     assert rgb_export.result.manifest.config.metadata is True
 
 
+def test_verify_reruns_the_artifact_with_its_metadata(rgb_export):
+    import edgeprep
+
+    assert edgeprep.verify(rgb_export.out_dir).passed  # LiteRT from dist/ alone: the zipped labels do not disturb it
+
+
 def test_gray8_image_breaks_the_classifier(rgb_export):
     """The issue's trap, pinned: a GRAY8 image fails on an RGB model and leaves that classifier failing (close too);
     the documented way (repeat the gray channel to SRGB) equals Keras on the repeated image."""
