@@ -180,6 +180,7 @@ def _export_error(capsys, tmp_path, model_path, *flags) -> str:
 def test_refusals(zoo_exports, tmp_path, capsys, labels_file):
     gray = zoo_exports.saved("seed_cnn")
     assert "1 channel(s)" in _export_error(capsys, tmp_path, gray, "--target", "tflite", "--metadata")
+    assert "1 channel(s)" in _export_error(capsys, tmp_path, gray, "--metadata")  # every target: the same one line, ONNX not converted
     assert "add --metadata" in _export_error(capsys, tmp_path, gray, "--target", "tflite", "--labels", labels_file)
     assert "add --target tflite" in _export_error(capsys, tmp_path, gray, "--target", "onnx", "--metadata")
     assert "not an image" in _export_error(capsys, tmp_path, zoo_exports.saved("seed_text"), "--target", "tflite", "--metadata")
