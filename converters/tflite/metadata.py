@@ -73,7 +73,7 @@ def describe(model, input_names: tuple[str, ...], output_names: tuple[str, ...],
     """The metadata of the Keras ``model`` (the device model about to be converted), or why MediaPipe cannot take it.
 
     Raises:
-        UsageError: more than one input, an input that is not an RGB(A) float image of a fixed size
+        UsageError: more than one input, an input that is not an RGB float image of a fixed size
             (MediaPipe feeds 3 channels), an output that is not (batch, classes), or
             a ``labels`` file whose line count differs from the output width.
     """
@@ -94,7 +94,7 @@ def describe(model, input_names: tuple[str, ...], output_names: tuple[str, ...],
                          "(RGB): it refuses 1 channel when created (\"depth = 3 or 4\") and fails at every classify with 4: give the model an RGB input")
     if shape[1] is None or shape[2] is None:
         raise UsageError(f"--metadata: input {name!r} {_shape(shape)} has no fixed height and width; MediaPipe resizes "
-                         "images to the input size, so the model needs one: give its Input a shape")
+                         "every image to the size the model's input gives: give its Input a height and width")
     outputs = []
     for out, out_name in zip(model.outputs, output_names):
         if len(out.shape) != 2 or out.shape[1] is None:
