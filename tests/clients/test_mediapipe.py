@@ -69,9 +69,13 @@ def _close_broken(classifier) -> None:
     classifier._handle = None
 
 
-@pytest.mark.parametrize("name, model_args, size", [("seed_cnn", {"channels": 3}, 28), ("mobilenet_v3_small", None, 96)])
-def test_image_classifier_equals_keras(zoo_exports, labels_file, name, model_args, size):
-    exported = zoo_exports(name, model_args, targets=("tflite",), metadata=True, labels=labels_file)
+@pytest.mark.parametrize("name, model_args, size, fold", [
+    ("seed_cnn", {"channels": 3}, 28, True),
+    ("seed_cnn", {"channels": 3}, 28, False),  # Rescaling kept in the graph: the same raw pixels in, mean 0, std 1
+    ("mobilenet_v3_small", None, 96, True),
+])
+def test_image_classifier_equals_keras(zoo_exports, labels_file, name, model_args, size, fold):
+    exported = zoo_exports(name, model_args, targets=("tflite",), metadata=True, labels=labels_file, **({} if fold else {"fold": False}))
     assert exported.result.passed  # LiteRT runs the file with the metadata and the zipped labels
     images = _pixels(16, size=size)
     expected = np.asarray(exported.model.predict(images.astype(np.float32), verbose=0))
