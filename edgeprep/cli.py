@@ -64,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--opset", type=int, default=17, metavar="N", help="ONNX opset (default: 17)")
     p.add_argument("--onnx-layout", default="nhwc", choices=[v.value for v in OnnxLayout], help="layout of rank-4 ONNX inputs/outputs: nhwc as in Keras (one Transpose at the input) or nchw (none) (default: nhwc)")
     p.add_argument("--onnx-optimize", default="portable", choices=[v.value for v in OnnxOptimize], help="portable: standard ops, any runtime; ort: add onnxruntime's fused ops, onnxruntime only (default: portable)")
+    p.add_argument("--metadata", action="store_true", help="TFLite: attach the model metadata MediaPipe Tasks need (normalization, image properties, labels); refused for inputs MediaPipe cannot take")
+    p.add_argument("--labels", metavar="FILE", help="with --metadata: class labels, one per line, as many as the output has classes")
     p.add_argument("--seed", type=int, default=0, help="seed of the generated parity samples (default: 0)")
     _data_flags(p)
     p.add_argument("--golden-kb", type=int, default=512, metavar="KB", help="size budget of the golden vectors in DIR (default: 512)")
@@ -180,6 +182,8 @@ def _cmd_export(args) -> int:
         host_steps=args.host_steps,
         onnx_layout=OnnxLayout(args.onnx_layout),
         onnx_optimize=OnnxOptimize(args.onnx_optimize),
+        metadata=args.metadata,
+        labels=args.labels,
     )
     tolerance = _tolerance(args, default_tolerance(config.quantize))
     check_output_dir(args.out, args.model, args.force)

@@ -103,6 +103,10 @@ class ExportConfig:
         host_steps: keep TextVectorization, Hashing and HashedCrossing (and what they pull with them)
             as host steps in front of the artifact, as before issue 16; by default they are lowered
             into the artifact, which then takes text as UTF-8 bytes (``--host-steps``).
+        metadata: TFLite: attach the TFLite model metadata MediaPipe Tasks need to load the artifact
+            (`converters.tflite.metadata`); inputs MediaPipe cannot take are refused.
+        labels: TFLite with ``metadata``: a text file of class labels, one per line, as many as the
+            output has classes.
     """
 
     targets: tuple[Target, ...] = ALL_TARGETS
@@ -128,6 +132,8 @@ class ExportConfig:
     onnx_layout: OnnxLayout = OnnxLayout.NHWC
     onnx_optimize: OnnxOptimize = OnnxOptimize.PORTABLE
     host_steps: bool = False
+    metadata: bool = False
+    labels: str | None = None
 
     def __post_init__(self) -> None:
         """Refuse what cannot be exported, with the same one-line `UsageError` the CLI prints.
@@ -150,16 +156,20 @@ class ExportConfig:
             raise UsageError(f"batch_sizes={self.batch_sizes!r}: expected a tuple of batch sizes, at least one")
         for size in self.batch_sizes:
             _check_int("batch_sizes", size, minimum=1)
-        for name in ("fold", "unsafe_load", "resize_images", "int8_per_channel", "allow_flex", "onnx_extensions", "host_steps"):
+        for name in ("fold", "unsafe_load", "resize_images", "int8_per_channel", "allow_flex", "onnx_extensions", "host_steps", "metadata"):
             if not isinstance(getattr(self, name), bool):
                 raise UsageError(f"{name}={getattr(self, name)!r}: expected True or False")
         if not isinstance(self.custom_objects, tuple) or not all(isinstance(c, str) for c in self.custom_objects):
             raise UsageError(f"custom_objects={self.custom_objects!r}: expected a tuple of 'module:Name' strings")
-        for name in ("data", "calibration"):
+        for name in ("data", "calibration", "labels"):
             if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
                 raise UsageError(f"{name}={getattr(self, name)!r}: expected a path string or None")
         if (self.calibration or self.int8_io or not self.int8_per_channel) and self.quantize is not Quantization.INT8:
             raise UsageError("calibration, int8_io and int8_per_channel=False (--calibration, --int8-io, --int8-per-tensor) apply to --quantize int8 only")
+        if self.labels is not None and not self.metadata:
+            raise UsageError(f"labels={self.labels!r} (--labels): the labels go into the TFLite metadata; add --metadata")
+        if self.metadata and Target.TFLITE not in self.targets:
+            raise UsageError("metadata=True (--metadata): writes TFLite model metadata; add --target tflite")
 
     def parity_batch_sizes(self) -> tuple[int, ...]:
         return (self.batch,) if self.batch else self.batch_sizes

@@ -13,7 +13,7 @@ from edgeprep import manifest as manifest_mod
 from edgeprep.artifacts import Artifact
 from edgeprep.backend import backend, raise_op_problems
 from edgeprep.config import ExportConfig, Quantization, Target
-from edgeprep.errors import ConversionError, EdgeprepError, ParityError, UnsupportedLayerError, collect
+from edgeprep.errors import ConversionError, EdgeprepError, ParityError, UnsupportedLayerError, UsageError, collect
 from edgeprep.runtime import shipped_files
 from edgeprep.runtime.host.hosted import HostedRunner
 from edgeprep.runtime.host.steps import PREPROCESS, preprocess_json
@@ -102,6 +102,8 @@ def export(
             with progress.step(f"convert to {target.value}"):
                 artifact = converter.convert(device_model, options)
             raise_op_problems(converter.check_ops(artifact, options))
+        except UsageError:  # an option the model cannot take (--metadata): fix the flags, whatever the other targets do
+            raise
         except EdgeprepError as exc:
             failures[target] = exc
             continue

@@ -58,12 +58,12 @@ def calibrate(model, low: float = 0.0, high: float = 255.0, seed: int = 0):
     return model
 
 
-def seed_cnn():
-    """The seed article's MNIST model: Rescaling(1/255) -> Conv2D -> MaxPool -> Flatten -> Dense."""
+def seed_cnn(channels: int = 1):
+    """The seed article's MNIST model: Rescaling(1/255) -> Conv2D -> MaxPool -> Flatten -> Dense (``channels``: 3 for RGB)."""
     keras = _keras()
     return keras.Sequential(
         [
-            keras.Input((28, 28, 1), name="image"),
+            keras.Input((28, 28, channels), name="image"),
             keras.layers.Rescaling(1 / 255),
             keras.layers.Conv2D(32, 3, activation="relu"),
             keras.layers.MaxPooling2D(),

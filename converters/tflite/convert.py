@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from converters.tflite import pack, quantize, rewrite
+from converters.tflite import metadata, pack, quantize, rewrite
 from converters.tflite.delegate import xnnpack_report
 from converters.tflite.options import TFLiteOptions
 from converters.tflite.runner import TFLITE_FLEX
@@ -29,6 +29,7 @@ def convert(model, options: TFLiteOptions) -> Artifact:
     """Convert ``model`` (already transformed) to a TFLite artifact."""
     import tensorflow as tf
 
+    described = metadata.describe(model, options.input_names, options.output_names, options.labels) if options.metadata else None
     frozen = freeze(model, options.input_names)
     converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen.function])
     ops_sets = [tf.lite.OpsSet.TFLITE_BUILTINS]
@@ -52,12 +53,17 @@ def convert(model, options: TFLiteOptions) -> Artifact:
             ) from None
         raise ConversionError(f"TFLite conversion failed: {str(exc).strip().splitlines()[0][:300]}") from None
     data, ops, rewrites = _rename_and_count(data, frozen.input_tensors, frozen.output_tensors, options)
+    described_facts = None
+    if described:  # MediaPipe's metadata and labels (`converters.tflite.metadata`)
+        data, described_facts = metadata.write(data, described, share_quantization=options.quantize is not Quantization.NONE)
     flex = any(op.startswith("Flex") for op in ops)
     requirements = (TFLITE_FLEX,) if flex else ()
     builtin_only = not flex and not any(op.startswith("CUSTOM:") for op in ops)
     facts = {"xnnpack": xnnpack_report(data)} if builtin_only else {}  # the stock interpreter loads only builtins
     if rewrites:
         facts["int8_rewrites"] = rewrites
+    if described_facts:
+        facts["metadata"] = described_facts
     return Artifact(Target.TFLITE, data, dict(sorted(ops.items())), requirements, options.quantize, facts)
 
 

@@ -83,6 +83,8 @@ class Config:
     resize_images: bool
     data_batch: int
     golden_kb: int
+    metadata: bool = False  # fields with a default may be missing (manifests of an earlier edgeprep)
+    labels: str | None = None
 
 
 @dataclass(frozen=True)
@@ -361,7 +363,7 @@ def _decode(tp, value, where: str, origin: str):
             key = f.metadata.get("key", f.name)
             path = f"{where}.{key}" if where else key
             if key not in value:
-                if f.metadata.get("omit_none"):
+                if f.metadata.get("omit_none") or f.default is not dataclasses.MISSING:
                     continue
                 _fail(origin, path, "is missing")
             kwargs[f.name] = _decode(hints[f.name], value[key], path, origin)
