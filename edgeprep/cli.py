@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quantize", default="none", choices=[q.value for q in Quantization], help="weight/activation storage (default: none)")
     p.add_argument("--calibration", metavar="F", help="int8 calibration data, same formats as --data (default: generated samples, with a warning)")
     p.add_argument("--int8-io", choices=[v.value for v in Int8IO], help="integer inputs/outputs for an int8 TFLite artifact (default: float IO)")
+    p.add_argument("--micro", action="store_true", help="TFLite for tflite-micro (microcontrollers): implies --batch 1 --quantize int8 --int8-io int8, TFLM kernels only, tensor arena measured")
     p.add_argument("--int8-per-tensor", action="store_true", help="one int8 weight scale per tensor: smaller files, usually a little less accurate (default: per-channel)")
     p.add_argument("--no-fold", action="store_true", help="do not fold Rescaling/Normalization into weights (debugging)")
     p.add_argument("--opset", type=int, default=17, metavar="N", help="ONNX opset (default: 17)")
@@ -178,6 +179,7 @@ def _cmd_export(args) -> int:
         onnx_extensions=args.onnx_extensions,
         onnx_layout=OnnxLayout(args.onnx_layout),
         onnx_optimize=OnnxOptimize(args.onnx_optimize),
+        micro=args.micro,
     )
     tolerance = _tolerance(args, default_tolerance(config.quantize))
     check_output_dir(args.out, args.model, args.force)

@@ -4,7 +4,8 @@ Route: freeze the model at ``training=False`` (`converters.trace`), convert the 
 function with ``TFLITE_BUILTINS`` only, then rename the IO tensors in the flatbuffer to the Keras
 names. Select-TF (Flex) ops are never enabled silently: without ``allow_flex`` a graph that needs
 them fails here, naming the TensorFlow ops. The artifact's facts record what XNNPACK takes
-(`converters.tflite.delegate`): partitions and any op left to the built-in kernels. Whether the
+(`converters.tflite.delegate`): partitions and any op left to the built-in kernels; a ``--micro``
+artifact is checked in tflite-micro (`converters.tflite.micro`). Whether the
 ops meet the builtin-only policy is checked by the pipeline (`converters.tflite.backend.check_ops`).
 """
 
@@ -58,6 +59,10 @@ def convert(model, options: TFLiteOptions) -> Artifact:
     facts = {"xnnpack": xnnpack_report(data)} if builtin_only else {}  # the stock interpreter loads only builtins
     if rewrites:
         facts["int8_rewrites"] = rewrites
+    if options.micro:
+        from converters.tflite import micro
+
+        facts["micro"] = micro.check(data, ops, options)
     return Artifact(Target.TFLITE, data, dict(sorted(ops.items())), requirements, options.quantize, facts)
 
 

@@ -16,12 +16,14 @@ class TFLiteOptions(TargetOptions):
         int8_io: "int8" or "uint8" to make an int8 model's inputs/outputs integer; None keeps float.
         allow_flex: accept Select-TF (Flex) ops (recorded as the runtime requirement ``tflite-flex``).
         batch: the static batch size the model was rebuilt with, or None for a dynamic batch.
+        micro: check the artifact against tflite-micro (`converters.tflite.micro`).
     """
 
     int8_io: str | None = None
     allow_flex: bool = False
     batch: int | None = None
+    micro: bool = False
 
     @classmethod
     def own_fields(cls, config: ExportConfig) -> dict:
-        return dict(int8_io=config.int8_io, allow_flex=config.allow_flex, batch=config.batch)
+        return dict(int8_io=config.int8_io, allow_flex=config.allow_flex, batch=config.batch, micro=config.micro)

@@ -82,6 +82,7 @@ class Config:
     resize_images: bool
     data_batch: int
     golden_kb: int
+    micro: bool = field(default=False, metadata=_OPTIONAL)  # absent in manifests written before --micro
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,141 @@
+"""``--micro``: check a converted TFLite artifact against TensorFlow Lite for Microcontrollers.
+
+After conversion (`converters.tflite.convert`), a ``--micro`` artifact is
+
+1. refused when it holds an op TFLM does not register (`micro_ops.RESOLVER_CALLS`), naming the op;
+2. run in tflite-micro in a subprocess (`edgeprep.runtime.micro`, run as a module): the smallest
+   arena that allocates is bisected, and the calibration samples run in exactly that arena. A
+   kernel that rejects a tensor aborts TFLM's process (SIGABRT), so the check runs apart from
+   the export and a crash becomes a one-line error: nothing is written;
+3. compared with LiteRT on the same artifact and inputs: every output within one quantization step
+   (an integer output, e.g. a lookup's ids, exactly).
+
+The artifact's facts (manifest ``artifacts[].graph.micro``) record the MicroMutableOpResolver calls
+the firmware needs (``op_resolver``), the measured arena (``arena_min_bytes``) and the size to
+allocate (``arena_bytes``: the measured size plus `ARENA_MARGIN`, for allocator differences
+between the Python interpreter and a firmware build), and the largest difference to LiteRT in steps.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from converters.tflite.micro_ops import RESOLVER_CALLS
+from converters.tflite.options import TFLiteOptions
+from edgeprep.errors import ConversionError
+
+ARENA_MARGIN = 1024  # bytes added to the measured arena (rounded up to 16)
+SAMPLES = 32  # calibration rows run in both interpreters
+TIMEOUT = 600  # seconds for the tflite-micro subprocess
+
+
+def resolver_calls(ops) -> list[str]:
+    """The MicroMutableOpResolver calls for ``ops`` (op name -> count), sorted.
+
+    Raises:
+        ConversionError: an op TFLM does not register, named with the ops it does.
+    """
+    missing = sorted(op for op in ops if op not in RESOLVER_CALLS)
+    if missing:
+        raise ConversionError(
+            f"--micro: tflite-micro has no kernel for {', '.join(missing)} (not in its MicroMutableOpResolver); "
+            "see `edgeprep inspect` for the layer that needs it, or export without --micro"
+        )
+    return sorted({RESOLVER_CALLS[op] for op in ops})
+
+
+def check(data: bytes, ops, options: TFLiteOptions) -> dict:
+    """The ``micro`` facts of artifact ``data``: refused ops, arena measured in TFLM, parity with LiteRT.
+
+    Raises:
+        ConversionError: an op TFLM lacks, a TFLM failure or abort, or an output off LiteRT's by
+            more than one quantization step.
+    """
+    calls = resolver_calls(ops)
+    feed = _samples(options)
+    with tempfile.TemporaryDirectory(prefix="edgeprep-micro-") as tmp:
+        model, inputs, outputs = Path(tmp, "model.tflite"), Path(tmp, "inputs.npz"), Path(tmp, "outputs.npz")
+        model.write_bytes(data)
+        np.savez(inputs, **feed)
+        result = _run_micro(model, inputs, outputs)
+        with np.load(outputs) as loaded:
+            micro = {name: loaded[name] for name in loaded.files}
+    steps = _compare(data, feed, micro, result["output_steps"])
+    arena = result["arena_min_bytes"]
+    return {
+        "op_resolver": calls,
+        "arena_min_bytes": arena,
+        "arena_bytes": -(-(arena + ARENA_MARGIN) // 16) * 16,
+        "vs_litert_steps": steps,
+        "samples": len(next(iter(feed.values()))),
+        "tflite_micro": _version(),
+    }
+
+
+def _samples(options: TFLiteOptions) -> dict[str, np.ndarray]:
+    """Up to `SAMPLES` calibration rows per device input."""
+    if options.calibration is None:
+        raise ConversionError("--micro needs calibration samples to check the artifact in tflite-micro")
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in options.input_names}
+    rows = 0
+    for batch in options.calibration():
+        for name in options.input_names:
+            parts[name].append(np.asarray(batch[name]))
+        rows += len(np.asarray(batch[options.input_names[0]]))
+        if rows >= SAMPLES:
+            break
+    return {name: np.concatenate(values)[:SAMPLES] for name, values in parts.items()}
+
+
+def _run_micro(model: Path, inputs: Path, outputs: Path) -> dict:
+    """Run `edgeprep.runtime.micro` on the files in a subprocess; its JSON result."""
+    command = [sys.executable, "-m", "edgeprep.runtime.micro", str(model), str(inputs), str(outputs)]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise ConversionError(f"--micro: tflite-micro did not finish running the artifact in {TIMEOUT} s") from None
+    if done.returncode != 0:
+        lines = [line.strip() for line in (done.stderr or "").splitlines() if line.strip() and not line.startswith("Traceback")]
+        why = lines[-1][:300] if lines else "no message"
+        if done.returncode < 0:
+            raise ConversionError(f"--micro: tflite-micro aborted (signal {-done.returncode}) on this artifact: {why}; "
+                                  "nothing was written")
+        first = next((line for line in lines if "ailed" in line or "not supported" in line), why)
+        raise ConversionError(f"--micro: tflite-micro cannot run this artifact: {first[:300]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _compare(data: bytes, feed: dict[str, np.ndarray], micro: dict[str, np.ndarray], steps: dict[str, float]) -> dict[str, float]:
+    """Per output, the largest difference between TFLM and LiteRT in quantization steps (0: equal).
+
+    Raises:
+        ConversionError: more than one step (or any difference in an integer output).
+    """
+    from edgeprep.runtime.tflite import TFLiteRunner
+
+    with TFLiteRunner(data) as litert:
+        expected = litert.infer(feed)
+    found = {}
+    for name, reference in expected.items():
+        diff = float(np.max(np.abs(micro[name].astype(np.float64) - reference.astype(np.float64)))) if reference.size else 0.0
+        step = steps.get(name) or 0.0
+        found[name] = round(diff / step, 3) if step else diff
+        if (step and diff > step * 1.001) or (not step and diff):
+            unit = f"{found[name]} quantization steps" if step else f"{diff:g} (an integer output must match exactly)"
+            raise ConversionError(f"--micro: tflite-micro and LiteRT disagree on output {name!r} by {unit}; the artifact is not portable to TFLM")
+    return found
+
+
+def _version() -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version("tflite-micro")
+    except metadata.PackageNotFoundError:
+        return None
