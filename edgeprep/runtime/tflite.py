@@ -27,15 +27,18 @@ class TFLiteRunner(Runner):
 
     name = "tflite"
 
-    def __init__(self, model: bytes | str | os.PathLike, threads: int = 1, requirements: tuple[str, ...] = ()):
+    def __init__(self, model: bytes | str | os.PathLike, threads: int = 1, requirements: tuple[str, ...] = (), xnnpack: bool = True):
+        """``xnnpack=False``: LiteRT's builtin kernels only (the reference TFLM's kernels are compared with)."""
         if TFLITE_FLEX in requirements:  # opt-in Select-TF ops: TensorFlow's interpreter links the Flex delegate
-            from tensorflow.lite.python.interpreter import Interpreter
+            from tensorflow.lite.python.interpreter import Interpreter, OpResolverType
         else:
-            from ai_edge_litert.interpreter import Interpreter
+            from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
         content = model if isinstance(model, (bytes, bytearray)) else None
         path = None if content is not None else os.fspath(model)
-        self._interpreter = Interpreter(model_content=bytes(content) if content else None, model_path=path, num_threads=threads)
+        resolver = OpResolverType.AUTO if xnnpack else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+        self._interpreter = Interpreter(model_content=bytes(content) if content else None, model_path=path, num_threads=threads,
+                                        experimental_op_resolver_type=resolver)
         self._interpreter.allocate_tensors()
         self._input_details = self._interpreter.get_input_details()
         self._output_details = self._interpreter.get_output_details()
