@@ -1,0 +1,143 @@
+"""``--micro``: artifacts that TensorFlow Lite for Microcontrollers runs (issue 20, items 1, 2, 4).
+
+Every artifact here runs in tflite-micro's interpreter (the firmware's C++ kernels) and is compared
+with LiteRT on the same artifact: within one int8 step. A TFLM kernel that rejects a tensor aborts
+the process, so raw artifacts that may do so run in a subprocess.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import edgeprep
+from converters.tflite.micro_ops import RESOLVER_CALLS
+from edgeprep.errors import ConversionError, UsageError
+from edgeprep.runtime.micro import MicroRunner, allocates
+from edgeprep.runtime.tflite import TFLiteRunner
+from helpers import error_lines, run_cli
+
+pytest.importorskip("tflite_micro")
+
+# TFLM ops the default lowerings used and a lookup artifact for TFLM must not contain
+NOT_IN_TFLM = ("HASHTABLE", "HASHTABLE_FIND", "HASHTABLE_IMPORT", "ONE_HOT", "SELECT")
+
+
+def _keras():
+    import keras
+
+    return keras
+
+
+def _within_one_step(dist, feed: dict[str, np.ndarray]) -> dict[str, float]:
+    """Run ``dist``'s artifact in TFLM (the measured arena) and LiteRT's builtin kernels; steps apart per output."""
+    data = (dist / "model.tflite").read_bytes()
+    arena = json.loads((dist / "manifest.json").read_text())["artifacts"][0]["graph"]["micro"]["arena_min_bytes"]
+    with MicroRunner(data, arena=arena) as micro, TFLiteRunner(data, xnnpack=False) as litert:
+        got, want = micro.infer(feed), litert.infer(feed)
+        steps = dict(zip([s.name for s in micro.outputs()], micro.output_steps()))
+    apart = {}
+    for name, value in want.items():
+        diff = float(np.max(np.abs(got[name].astype(np.float64) - value.astype(np.float64))))
+        apart[name] = diff / steps[name] if steps[name] else diff
+        assert apart[name] <= (1.001 if steps[name] else 0.0), (name, apart[name])
+    return apart
+
+
+def test_resolver_table_is_tflms_and_lacks_what_issue_20_measured():
+    assert RESOLVER_CALLS["CONV_2D"] == "AddConv2D" and RESOLVER_CALLS["FULLY_CONNECTED"] == "AddFullyConnected"
+    assert RESOLVER_CALLS["SELECT_V2"] == "AddSelectV2" and RESOLVER_CALLS["ARG_MAX"] == "AddArgMax"
+    assert not set(NOT_IN_TFLM) & set(RESOLVER_CALLS)
+    assert len(RESOLVER_CALLS) > 90
+
+
+def test_config_micro_implies_batch_1_int8_and_tflite():
+    config = edgeprep.ExportConfig(micro=True)
+    assert (config.targets, config.batch, config.quantize, config.int8_io) == (
+        (edgeprep.Target.TFLITE,), 1, edgeprep.Quantization.INT8, edgeprep.config.Int8IO.INT8)
+    with pytest.raises(UsageError, match="--micro writes a TFLite artifact"):
+        edgeprep.ExportConfig(micro=True, targets=(edgeprep.Target.ONNX,))
+    with pytest.raises(UsageError, match="--micro implies --batch 1"):
+        edgeprep.ExportConfig(micro=True, batch=4)
+    assert edgeprep.ExportConfig.from_manifest(config.to_manifest()).micro
+
+
+def test_int8_cnn_runs_in_tflite_micro(zoo_exports):
+    exported = zoo_exports("seed_cnn", micro=True)
+    manifest = json.loads((exported.out_dir / "manifest.json").read_text())
+    assert manifest["config"]["micro"] is True and exported.result.passed
+    micro = manifest["artifacts"][0]["graph"]["micro"]
+    assert micro["op_resolver"] == ["AddConv2D", "AddFullyConnected", "AddMaxPool2D", "AddReshape"]
+    data = (exported.out_dir / "model.tflite").read_bytes()
+    assert allocates(data, micro["arena_min_bytes"]) and not allocates(data, micro["arena_min_bytes"] - 16)
+    assert micro["arena_bytes"] > micro["arena_min_bytes"] > 1000
+    assert micro["vs_litert_steps"]["dense"]["builtin"] <= 1.0
+    with np.load(exported.out_dir / "golden" / "inputs.npz") as golden:
+        feed = {name: golden[name] for name in golden.files}
+    _within_one_step(exported.out_dir, feed)
+
+
+def _tabular():
+    keras = _keras()
+    keras.utils.set_random_seed(5)
+    rooms = keras.Input((1,), dtype="int64", name="rooms")
+    day = keras.Input((1,), dtype="int64", name="day")
+    tags = keras.Input((3,), dtype="int64", name="tags")
+    area = keras.Input((1,), name="area")
+    room = keras.layers.IntegerLookup(vocabulary=[1, 2, 3, 5, 8], output_mode="one_hot", name="room_lookup")(rooms)
+    ids = keras.layers.IntegerLookup(vocabulary=[10, 20, 30, 40], mask_token=0, name="tag_ids")(tags)
+    tag = keras.layers.CategoryEncoding(num_tokens=6, output_mode="multi_hot", name="tag_hot")(ids)
+    days = keras.layers.CategoryEncoding(num_tokens=7, output_mode="one_hot", name="day_hot")(day)
+    bins = keras.layers.Discretization(bin_boundaries=[60.0, 80.0, 100.0], output_mode="one_hot", name="area_bins")(area)
+    scaled = keras.layers.Normalization(mean=80.0, variance=400.0)(area)
+    hidden = keras.layers.Dense(8, activation="relu")(keras.layers.Concatenate()([room, tag, days, bins, scaled]))
+    outputs = {"price": keras.layers.Dense(1, name="price")(hidden), "tag_ids": ids}
+    return keras.Model({"rooms": rooms, "day": day, "tags": tags, "area": area}, outputs)
+
+
+def test_tabular_lookups_and_bins_run_in_tflite_micro(tmp_path):
+    model = _tabular()
+    result = edgeprep.export(model, tmp_path / "dist", micro=True)
+    assert result.passed
+    artifact = json.loads((tmp_path / "dist" / "manifest.json").read_text())["artifacts"][0]
+    ops = set(artifact["ops"])
+    assert not ops & set(NOT_IN_TFLM) and "GATHER" not in ops, ops
+    assert {"AddEqual", "AddArgMax", "AddLogicalAnd"} <= set(artifact["graph"]["micro"]["op_resolver"])
+    assert artifact["host_steps"], "Discretization stays on the host under int8 (exact only in float)"
+    rng = np.random.default_rng(0)
+    raw = {"rooms": rng.choice([0, 1, 2, 3, 5, 8, 13], (24, 1)), "day": rng.integers(0, 7, (24, 1)),
+           "tags": rng.choice([0, 10, 20, 30, 40, 50], (24, 3)), "area": rng.uniform(40, 120, (24, 1)).astype("float32")}
+    from edgeprep.runtime.host.steps import run_steps
+
+    plan = result.plans[edgeprep.Target.TFLITE]
+    device = run_steps(list(plan.split.steps), raw, list(artifact["inputs"]))
+    apart = _within_one_step(tmp_path / "dist", device)
+    assert apart["tag_ids"] == 0.0
+    with MicroRunner((tmp_path / "dist" / "model.tflite").read_bytes()) as micro:
+        ids = micro.infer(device)["tag_ids"]
+    np.testing.assert_array_equal(ids, np.asarray(model.get_layer("tag_ids")(raw["tags"])))
+
+
+def test_an_op_tflm_lacks_is_refused_with_its_name(tmp_path):
+    keras = _keras()
+    inputs = keras.Input((4,), name="x")
+    model = keras.Model(inputs, keras.layers.Dense(3, activation="gelu", name="y")(inputs))
+    with pytest.raises(ConversionError, match=r"--micro: tflite-micro has no kernel for GELU"):
+        edgeprep.export(model, tmp_path / "dist", micro=True)
+    assert not (tmp_path / "dist").exists()
+
+
+def test_cli_refuses_micro_with_onnx_in_one_line(tmp_path):
+    done = run_cli("export", tmp_path / "m.keras", "--out", tmp_path / "d", "--micro", "--target", "onnx")
+    assert done.returncode == 2 and done.stderr.strip().startswith("edgeprep: error: --micro writes a TFLite artifact"), done.stderr
+    assert error_lines(done.stderr) == done.stderr.strip().splitlines() and len(error_lines(done.stderr)) == 1
+    assert not (tmp_path / "d").exists()
+
+
+def test_deploy_runtime_imports_micro_without_tflite_micro():
+    code = "import sys, edgeprep.runtime.micro; assert 'tflite_micro' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
