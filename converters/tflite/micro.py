@@ -3,10 +3,11 @@
 After conversion (`converters.tflite.convert`), a ``--micro`` artifact is
 
 1. refused when it holds an op TFLM does not register (`micro_ops.RESOLVER_CALLS`), naming the op;
-2. run in tflite-micro in a subprocess (`edgeprep.runtime.micro`, run as a module): the smallest
-   arena that allocates is bisected, and the calibration samples run in exactly that arena. A
-   kernel that rejects a tensor aborts TFLM's process (SIGABRT), so the check runs apart from
-   the export and a crash becomes a one-line error: nothing is written;
+2. run in tflite-micro in subprocesses (`edgeprep.runtime.micro`, run as a module): the smallest
+   arena that allocates is bisected (a probe process; TFLM's failure path crashes in some
+   too-small arenas, which counts as "does not allocate"), and the calibration samples run in
+   exactly that arena. A kernel that rejects a tensor aborts TFLM's process (SIGABRT), so this
+   runs apart from the export and a crash becomes a one-line error: nothing is written;
 3. compared with LiteRT on the same artifact and inputs: every output within one quantization step
    of LiteRT's builtin kernels (an integer output, e.g. a lookup's ids, exactly); the difference to
    LiteRT's default XNNPACK delegate is recorded too.
@@ -30,6 +31,7 @@ import numpy as np
 from converters.tflite.micro_ops import RESOLVER_CALLS
 from converters.tflite.options import TFLiteOptions
 from edgeprep.errors import ConversionError
+from edgeprep.runtime.micro import ARENA_LIMIT, ARENA_STEP
 
 ARENA_MARGIN = 1024  # bytes added to the measured arena (rounded up to 16)
 SAMPLES = 32  # calibration rows run in both interpreters
@@ -95,21 +97,90 @@ def _samples(options: TFLiteOptions) -> dict[str, np.ndarray]:
 
 
 def _run_micro(model: Path, inputs: Path, outputs: Path) -> dict:
-    """Run `edgeprep.runtime.micro` on the files in a subprocess; its JSON result."""
-    command = [sys.executable, "-m", "edgeprep.runtime.micro", str(model), str(inputs), str(outputs)]
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT)
-    except subprocess.TimeoutExpired:
-        raise ConversionError(f"--micro: tflite-micro did not finish running the artifact in {TIMEOUT} s") from None
+    """The smallest arena (`_smallest_arena`), then the inputs run in exactly that arena in a
+    subprocess (`edgeprep.runtime.micro` ``run``); ``{"arena_min_bytes", "output_steps"}``."""
+    arena = _smallest_arena(model)
+    done = _subprocess([*_MODULE, "run", str(model), str(arena), str(inputs), str(outputs)])
     if done.returncode != 0:
         lines = [line.strip() for line in (done.stderr or "").splitlines() if line.strip() and not line.startswith("Traceback")]
         why = lines[-1][:300] if lines else "no message"
         if done.returncode < 0:
-            raise ConversionError(f"--micro: tflite-micro aborted (signal {-done.returncode}) on this artifact: {why}; "
-                                  "nothing was written")
+            raise ConversionError(f"--micro: tflite-micro aborted (signal {-done.returncode}) on this artifact: {why}; nothing was written")
         first = next((line for line in lines if "ailed" in line or "not supported" in line), why)
         raise ConversionError(f"--micro: tflite-micro cannot run this artifact: {first[:300]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return {"arena_min_bytes": arena, **json.loads(done.stdout.strip().splitlines()[-1])}
+
+
+_MODULE = (sys.executable, "-m", "edgeprep.runtime.micro")
+
+
+def _subprocess(command: list[str]) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise ConversionError(f"--micro: tflite-micro did not finish in {TIMEOUT} s") from None
+
+
+def _smallest_arena(model: Path) -> int:
+    """Bisect the smallest arena (to `ARENA_STEP` bytes) in which TFLM allocates ``model``, asking a
+    probe subprocess; a probe that crashes (TFLM's failure path in some too-small arenas) counts as
+    a failure and the probe restarts.
+
+    Raises:
+        ConversionError: no arena up to `ARENA_LIMIT` allocates it (an op or tensor type TFLM lacks).
+    """
+    probe = _Probe(model)
+    try:
+        high = max(4096, model.stat().st_size)
+        while not probe.allocates(high):
+            if high >= ARENA_LIMIT:
+                raise ConversionError(f"--micro: tflite-micro cannot run this artifact: {probe.reason()}")
+            high = min(high * 2, ARENA_LIMIT)
+        low = 0
+        while high - low > ARENA_STEP:
+            middle = (low + high) // 2 // ARENA_STEP * ARENA_STEP
+            if middle <= low:
+                break
+            low, high = (low, middle) if probe.allocates(middle) else (middle, high)
+        return high
+    finally:
+        probe.close()
+
+
+class _Probe:
+    """A ``python -m edgeprep.runtime.micro probe MODEL`` process, restarted after a crash."""
+
+    def __init__(self, model: Path):
+        self._model = model
+        self._process = None
+        self._stderr = tempfile.TemporaryFile(mode="w+")
+
+    def allocates(self, arena: int) -> bool:
+        if self._process is None:
+            self._process = subprocess.Popen([*_MODULE, "probe", str(self._model)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                             stderr=self._stderr, text=True)
+        try:
+            self._process.stdin.write(f"{arena}\n")
+            self._process.stdin.flush()
+            answer = self._process.stdout.readline().strip()
+        except (BrokenPipeError, OSError):
+            answer = ""
+        if answer in ("0", "1"):
+            return answer == "1"
+        self._process.wait(timeout=TIMEOUT)
+        self._process = None  # crashed in TFLM's failure path: that arena does not allocate
+        return False
+
+    def reason(self) -> str:
+        self._stderr.seek(0)
+        lines = [line.strip() for line in self._stderr.read().splitlines() if line.strip() and not line.startswith("Traceback")]
+        return next((line for line in lines if "ailed" in line or "not supported" in line or "find op" in line), lines[-1] if lines else "no message")[:300]
+
+    def close(self) -> None:
+        if self._process is not None:
+            self._process.stdin.close()
+            self._process.wait(timeout=TIMEOUT)
+        self._stderr.close()
 
 
 def _compare(data: bytes, feed: dict[str, np.ndarray], micro: dict[str, np.ndarray], steps: dict[str, float]) -> dict[str, dict[str, float]]:

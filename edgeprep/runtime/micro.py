@@ -5,12 +5,12 @@ interface: quantized int8 inputs/outputs are presented as float32 exactly as `TF
 (the same helpers), tensor names are read from the flatbuffer (TFLM's details carry none). A
 static batch of 1 is what TFLM runs; `Runner.infer` feeds larger batches row by row.
 
-`smallest_arena` finds the smallest tensor arena in which TFLM allocates the model (a bisection:
-TFLM only says "failed to allocate tensors", the size is printed on C-level stderr). Run as a
-module (``python -m edgeprep.runtime.micro MODEL IN.npz OUT.npz``) it measures the arena, runs the
-inputs in that arena and writes the outputs plus ``{"arena_min_bytes": N}`` on stdout: export runs
-it in a subprocess (`converters.tflite.micro`), because a TFLM kernel that rejects a tensor aborts
-the whole process (SIGABRT) instead of raising.
+Run as a module (``python -m edgeprep.runtime.micro probe|run ...``, see `main`) it answers arena
+probes and runs inputs in a given arena: export does both in subprocesses (`converters.tflite.micro`
+bisects the smallest arena), because TFLM does not always fail cleanly: a kernel that rejects a
+tensor aborts the process (SIGABRT), and in some too-small arenas the failure path itself crashes
+(int8 SOFTMAX at 1,500 bytes: "All temp buffers must be freed before calling
+ResetTempAllocations()", SIGSEGV). A runner made without an arena uses `generous_arena`.
 
 Imports only numpy here; ``tflite_micro`` when a runner is made (the deploy runtime stays
 importable without it).
@@ -30,6 +30,7 @@ from .specs import TensorSpec
 from .tflite import _from_runtime, _spec, _to_runtime
 
 ARENA_STEP = 16  # TFLM aligns arena allocations to 16 bytes: the bisection's resolution
+ARENA_START = 1 << 20  # the first arena tried (10x the model when larger)
 ARENA_LIMIT = 256 << 20  # no microcontroller has more: refuse rather than search further
 
 
@@ -50,28 +51,19 @@ def allocates(data: bytes, arena: int) -> bool:
     return True
 
 
-def smallest_arena(data: bytes) -> int:
-    """The smallest arena (a multiple of `ARENA_STEP` bytes) in which TFLM allocates the model.
+def generous_arena(data: bytes) -> int:
+    """An arena that allocates the model: `ARENA_START` (10x the model when larger), doubled while it fails.
 
     Raises:
         ConversionError: TFLM does not allocate it even in `ARENA_LIMIT` bytes (an op or tensor type
             it lacks; the reason is on stderr).
     """
-    high = max(4096, len(data))
-    while not allocates(data, high):
-        if high >= ARENA_LIMIT:
+    arena = max(ARENA_START, 10 * len(data))
+    while not allocates(data, arena):
+        if arena >= ARENA_LIMIT:
             raise ConversionError(f"tflite-micro cannot allocate this model even in a {ARENA_LIMIT >> 20} MiB arena (its reason is on stderr)")
-        high = min(high * 2, ARENA_LIMIT)
-    low = 0  # fails (or is zero)
-    while high - low > ARENA_STEP:
-        middle = (low + high) // 2 // ARENA_STEP * ARENA_STEP
-        if middle <= low:
-            break
-        if allocates(data, middle):
-            high = middle
-        else:
-            low = middle
-    return high
+        arena = min(arena * 2, ARENA_LIMIT)
+    return arena
 
 
 class MicroRunner(Runner):
@@ -82,7 +74,7 @@ class MicroRunner(Runner):
     def __init__(self, model: bytes | str | os.PathLike, threads: int = 1, requirements: tuple[str, ...] = (), arena: int | None = None):
         runtime = _runtime()
         data = bytes(model) if isinstance(model, (bytes, bytearray)) else open(os.fspath(model), "rb").read()
-        self.arena = arena or smallest_arena(data)
+        self.arena = arena or generous_arena(data)
         self._interpreter = runtime.Interpreter.from_bytes(data, arena_size=self.arena)
         graph = runtime.convert_bytearray_to_object(bytearray(data)).subgraphs[0]
         names = [tensor.name.decode() if isinstance(tensor.name, bytes) else str(tensor.name) for tensor in graph.tensors]
@@ -118,15 +110,22 @@ def _detail(details: dict, name: str) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    """``MODEL IN.npz OUT.npz``: measure the arena, run the inputs in it, write the outputs."""
-    model, inputs, outputs = argv
+    """``probe MODEL``: for each arena size read from stdin, print 1 if TFLM allocates the model in it,
+    else 0 (a too-small arena can crash TFLM's failure path: the caller restarts the probe);
+    ``run MODEL ARENA IN.npz OUT.npz``: run the inputs in that arena, write the outputs, print each
+    output's quantization step as JSON."""
+    command, model, *rest = argv
     data = open(model, "rb").read()
-    arena = smallest_arena(data)
-    with np.load(inputs) as feed, MicroRunner(data, arena=arena) as runner:
+    if command == "probe":
+        for line in sys.stdin:
+            print(int(allocates(data, int(line))), flush=True)
+        return 0
+    arena, inputs, outputs = rest
+    with np.load(inputs) as feed, MicroRunner(data, arena=int(arena)) as runner:
         result = runner.infer(dict(feed))
         steps = dict(zip([spec.name for spec in runner.outputs()], runner.output_steps()))
     np.savez(outputs, **result)
-    print(json.dumps({"arena_min_bytes": arena, "output_steps": steps}))
+    print(json.dumps({"output_steps": steps}))
     return 0
 
 

@@ -17,7 +17,7 @@ import pytest
 import edgeprep
 from converters.tflite.micro_ops import RESOLVER_CALLS
 from edgeprep.errors import ConversionError, UsageError
-from edgeprep.runtime.micro import MicroRunner, allocates
+from edgeprep.runtime.micro import MicroRunner
 from edgeprep.runtime.tflite import TFLiteRunner
 from helpers import error_lines, run_cli
 
@@ -72,8 +72,9 @@ def test_int8_cnn_runs_in_tflite_micro(zoo_exports):
     assert manifest["config"]["micro"] is True and exported.result.passed
     micro = manifest["artifacts"][0]["graph"]["micro"]
     assert micro["op_resolver"] == ["AddConv2D", "AddFullyConnected", "AddMaxPool2D", "AddReshape"]
-    data = (exported.out_dir / "model.tflite").read_bytes()
-    assert allocates(data, micro["arena_min_bytes"]) and not allocates(data, micro["arena_min_bytes"] - 16)
+    probe = subprocess.run([sys.executable, "-m", "edgeprep.runtime.micro", "probe", str(exported.out_dir / "model.tflite")],
+                           input=f"{micro['arena_min_bytes']}\n{micro['arena_min_bytes'] - 16}\n", capture_output=True, text=True, timeout=300)
+    assert probe.stdout.split() == ["1", "0"]  # the smallest arena: 16 bytes less does not allocate
     assert micro["arena_bytes"] > micro["arena_min_bytes"] > 1000
     assert micro["vs_litert_steps"]["dense"]["builtin"] <= 1.0
     with np.load(exported.out_dir / "golden" / "inputs.npz") as golden:
@@ -141,3 +142,73 @@ def test_cli_refuses_micro_with_onnx_in_one_line(tmp_path):
 def test_deploy_runtime_imports_micro_without_tflite_micro():
     code = "import sys, edgeprep.runtime.micro; assert 'tflite_micro' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def _run_in_micro(model_path, inputs_path, tmp_path) -> subprocess.CompletedProcess:
+    """TFLM on an artifact in a subprocess (`edgeprep.runtime.micro` as a module): it may abort."""
+    return subprocess.run([sys.executable, "-m", "edgeprep.runtime.micro", "run", str(model_path), str(8 << 20), str(inputs_path),
+                           str(tmp_path / "out.npz")], capture_output=True, text=True, timeout=600)
+
+
+def _flat_logits(scale: float):
+    keras = _keras()
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8,), name="x")
+    logits = keras.layers.Dense(10, kernel_initializer=keras.initializers.RandomNormal(stddev=scale), name="logits")(inputs)
+    return keras.Model(inputs, keras.layers.Softmax(name="probs")(logits))
+
+
+def test_softmax_with_a_near_zero_input_scale_aborts_tflm_and_is_never_written(tmp_path):
+    import tensorflow as tf
+
+    model = _flat_logits(1e-9)  # logits within ~1e-8 of each other: the int8 softmax input scale is ~1e-10
+    from converters.trace import freeze
+
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([freeze(model, ("x",)).function])
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    rng = np.random.default_rng(0)
+    converter.representative_dataset = lambda: ([rng.normal(size=(1, 8)).astype("float32")] for _ in range(16))  # batch 1: static
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = converter.inference_output_type = tf.int8
+    raw = tmp_path / "raw.tflite"
+    raw.write_bytes(converter.convert())
+    np.savez(tmp_path / "in.npz", x=rng.normal(size=(1, 8)).astype("float32"))
+    with TFLiteRunner(raw) as litert:  # LiteRT runs it
+        assert litert.infer({"x": np.zeros((1, 8), np.float32)})
+    done = _run_in_micro(raw, tmp_path / "in.npz", tmp_path)
+    assert done.returncode == -6, (done.returncode, done.stderr[-500:])  # SIGABRT in CalculateSoftmaxParams
+    with pytest.raises(ConversionError, match=r"int8 softmax input .* tflite-micro's softmax needs \(it aborts the process\)"):
+        edgeprep.export(model, tmp_path / "dist", targets=["tflite"], quantize="int8")
+    assert not (tmp_path / "dist").exists()
+    assert edgeprep.export(_flat_logits(0.3), tmp_path / "ok", micro=True).passed  # the same model with moving logits
+
+
+def test_fuzz_int8_artifacts_never_abort_tflite_micro(tmp_path_factory):
+    """Random small models (tests/fuzz_models.py) exported int8 with batch 1: every artifact edgeprep
+    writes runs in TFLM in a subprocess without a signal (an op TFLM lacks is an error, not an abort)."""
+    import os
+
+    from hypothesis import HealthCheck, given, settings
+
+    from fuzz_models import build, model_recipes
+
+    ran = []
+
+    @settings(max_examples=int(os.environ.get("EDGEPREP_FUZZ_EXAMPLES", "4")), deadline=None, derandomize=True,
+              suppress_health_check=list(HealthCheck), database=None)
+    @given(recipe=model_recipes())
+    def run(recipe):
+        out = tmp_path_factory.mktemp("fuzz-micro")
+        try:
+            edgeprep.export(build(recipe), out / "dist", targets=["tflite"], batch=1, quantize="int8", int8_io="int8")
+        except ConversionError as exc:
+            assert "abort" not in str(exc) or "softmax" in str(exc), exc
+            return
+        golden = out / "dist" / "golden"
+        inputs = golden / "device_inputs.tflite.npz" if (golden / "device_inputs.tflite.npz").exists() else golden / "inputs.npz"
+        done = _run_in_micro(out / "dist" / "model.tflite", inputs, out)
+        assert done.returncode >= 0, (recipe, done.returncode, done.stderr[-500:])
+        ran.append(done.returncode)
+
+    run()
+    assert ran, "no random model was written: the fuzz ran nothing in tflite-micro"
