@@ -24,6 +24,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "scripts"))
 sys.path.insert(0, str(REPO))
 
 
@@ -80,6 +81,8 @@ def table(rows: list[dict]) -> str:
 
 
 def main() -> None:
+    from bench_report import write_fragment
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--out", default="bench-out/micro")
@@ -100,10 +103,7 @@ def main() -> None:
         "",
         table(rows),
     ])
-    print(section)
-    Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.markdown).write_text(section + "\n")
-    (out / "bench_micro.json").write_text(json.dumps(rows, indent=2))
+    write_fragment(args.markdown, section, out / "bench_micro.json", rows)
 
 
 if __name__ == "__main__":

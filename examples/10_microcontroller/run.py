@@ -22,11 +22,6 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
-def edgeprep(*args, cwd: Path) -> None:
-    print("$ edgeprep " + " ".join(map(str, args)), flush=True)
-    subprocess.run([sys.executable, "-m", "edgeprep.cli", *map(str, args)], cwd=cwd, check=True)
-
-
 def build(out: Path, epochs: int) -> None:
     """Train the model on synthetic windows; write it, calibration rows and held-out rows."""
     import keras
@@ -82,7 +77,9 @@ def main() -> None:
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     build(out, args.epochs)
-    edgeprep("export", "gesture.keras", "--out", "dist", "--micro", "--calibration", "calibration.npz", "--data", "heldout.npz", cwd=out)
+    command = ["export", "gesture.keras", "--out", "dist", "--micro", "--calibration", "calibration.npz", "--data", "heldout.npz"]
+    print("$ edgeprep " + " ".join(command), flush=True)
+    subprocess.run([sys.executable, "-m", "edgeprep.cli", *command], cwd=out, check=True)
     artifact = json.loads((out / "dist" / "manifest.json").read_text())["artifacts"][0]
     micro = artifact["graph"]["micro"]
     print("ops: " + ", ".join(f"{op} x{count}" for op, count in artifact["ops"].items()))
