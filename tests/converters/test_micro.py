@@ -198,3 +198,48 @@ def test_fuzz_int8_artifacts_never_abort_tflite_micro(tmp_path_factory):
 
     run()
     assert ran, "no random model was written: the fuzz ran nothing in tflite-micro"
+
+
+@pytest.mark.slow
+def test_mobilenet_v3_small_int8_is_bit_identical_to_litert_reference_kernels(zoo_exports):
+    exported = zoo_exports("mobilenet_v3_small", micro=True)
+    micro = json.loads((exported.out_dir / "manifest.json").read_text())["artifacts"][0]["graph"]["micro"]
+    assert micro["vs_litert_steps"]["predictions"]["reference"] == 0.0
+    assert {"AddConv2D", "AddDepthwiseConv2D", "AddMul"} <= set(micro["op_resolver"])  # HARD_SWISH is rewritten (int8_rewrites)
+    assert 100_000 < micro["arena_min_bytes"] < micro["arena_bytes"]
+
+
+def _cnn_flatbuffer(zoo_exports):
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    data = (zoo_exports("seed_cnn", micro=True).out_dir / "model.tflite").read_bytes()
+    return flatbuffer_utils.read_model_from_bytearray(bytearray(data))
+
+
+def _op_namer(model):
+    from converters.tflite.convert import _op_name
+
+    return lambda index: _op_name(model, index)
+
+
+def test_degenerate_scales_refused_unless_a_zero_constant_repairs_exactly(zoo_exports):
+    import copy
+
+    from converters.tflite import scales
+
+    model = _cnn_flatbuffer(zoo_exports)
+    assert scales.check(model, _op_namer(model)) == ([], [], 0)
+    graph = model.subgraphs[0]
+    conv = next(op for op in graph.operators if _op_namer(model)(op.opcodeIndex) == "CONV_2D")
+    broken = copy.deepcopy(model)
+    broken.subgraphs[0].tensors[conv.inputs[1]].quantization.scale = [float("nan")] * len(graph.tensors[conv.inputs[1]].quantization.scale)
+    problems, _, repaired = scales.check(broken, _op_namer(broken))
+    assert repaired == 0 and len(problems) == 1 and "quantization scale nan" in problems[0], problems
+    # an int8 constant holding only its zero point with scale 0 (no bias paired with it): 1.0 is exact
+    zero = copy.deepcopy(graph.tensors[conv.inputs[1]])
+    zero.quantization.scale, zero.quantization.zeroPoint, zero.name = [0.0], [3], b"zeros"
+    model.buffers.append(copy.deepcopy(model.buffers[zero.buffer]))
+    model.buffers[-1].data = np.full(len(model.buffers[zero.buffer].data), 3, np.int8).view(np.uint8)
+    zero.buffer = len(model.buffers) - 1
+    graph.tensors.append(zero)
+    assert scales.check(model, _op_namer(model)) == ([], [], 1) and list(zero.quantization.scale) == [1.0]
