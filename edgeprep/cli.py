@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", metavar="MODEL", help=".keras / .h5 file or SavedModel directory")
     _loading_flags(p)
     _opt_in_flags(p)
+    p.add_argument("--micro", action="store_true", help="plan the TFLite target for tflite-micro, as export --micro does")
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
     p.set_defaults(handler=_cmd_inspect)
 
@@ -150,7 +151,8 @@ def _version() -> str:
 def _cmd_inspect(args) -> int:
     from edgeprep.inspection import inspect_model, render
 
-    config = ExportConfig(unsafe_load=args.unsafe_load, custom_objects=tuple(args.custom_objects), allow_flex=args.allow_flex, onnx_extensions=args.onnx_extensions)
+    config = ExportConfig(unsafe_load=args.unsafe_load, custom_objects=tuple(args.custom_objects), allow_flex=args.allow_flex, onnx_extensions=args.onnx_extensions,
+                          micro=args.micro)
     inspection = inspect_model(args.model, config)
     print(json.dumps(inspection.to_json(), indent=2) if args.json else render(inspection))
     return EXIT_OK

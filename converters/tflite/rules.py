@@ -40,7 +40,7 @@ FLOAT_ONLY: dict[LoweringRule, str] = {
     LowerDiscretization(): "int8 TFLite would compare the quantized input with quantized bin boundaries",
 }
 
-# lowering rule -> the tflite-micro variant of its device layer: (config, output, name) -> layer or None
+# lowering rule -> the tflite-micro variant of its device layer: (config, output, name) -> (layer, how) or None
 MICRO_VARIANTS: dict[LoweringRule, object] = {
     LowerIndexLookup(): micro_lookup,
     LowerCategoryEncoding(): micro_category_encoding,
@@ -75,7 +75,7 @@ def _micro_variants(graph: Graph) -> Rewrite:
             continue
         for rule, variant in MICRO_VARIANTS.items():
             if call.rule == rule.name:
-                op = variant(rule.config(call.layer), call.outputs[0], f"{call.layer.name}_micro")
-                if op is not None:
-                    rewrite = rewrite.then(Rewrite.of(call, op=op, detail=f"{call.detail}; --micro: EQUAL + ARG_MAX / CAST (TFLM kernels)"))
+                micro = variant(rule.config(call.layer), call.outputs[0], f"{call.layer.name}_micro")
+                if micro is not None:
+                    rewrite = rewrite.then(Rewrite.of(call, op=micro[0], detail=micro[1]))
     return rewrite

@@ -109,6 +109,13 @@ def test_tabular_lookups_and_bins_run_in_tflite_micro(tmp_path):
     np.testing.assert_array_equal(ids, np.asarray(model.get_layer("tag_ids")(raw["tags"])))
 
 
+def test_inspect_shows_the_micro_lowerings():
+    rows = {row["layer"]: row for row in edgeprep.inspect(micro_tabular(), edgeprep.ExportConfig(micro=True)).to_json()["layers"]}
+    assert rows["tag_ids"]["detail"] == "--micro: EQUAL against 4 keys + ARG_MAX, then the int32 index by GREATER_EQUAL / LESS_EQUAL (TFLM kernels)"
+    assert rows["day_hot"]["detail"] == "--micro: one_hot by GREATER_EQUAL / LESS_EQUAL + CAST (TFLM kernels)"
+    assert rows["area_bins"]["tflite"] == "host" and "onnx" not in rows["tag_ids"]
+
+
 def test_an_op_tflm_lacks_is_refused_with_its_name(tmp_path):
     keras = _keras()
     inputs = keras.Input((4,), name="x")

@@ -50,7 +50,8 @@ def category_encoding(config: dict, output, name: str):
 
 
 def micro_category_encoding(config: dict, output, name: str):
-    """The tflite-micro CategoryEncoding (one_hot / multi_hot / count without weights), or None."""
+    """The tflite-micro CategoryEncoding (one_hot / multi_hot / count without weights) and how, or None."""
     if config["output_mode"] not in ("one_hot", "multi_hot", "count"):
         return None
-    return micro_encode_class()(config, tuple(output.shape), config["dtype"], name=name)
+    how = f"--micro: {config['output_mode']} by GREATER_EQUAL / LESS_EQUAL + CAST (TFLM kernels)"
+    return micro_encode_class()(config, tuple(output.shape), config["dtype"], name=name), how

@@ -163,10 +163,12 @@ def lookup(config: dict, output, name: str):
 
 
 def micro_lookup(config: dict, output, name: str):
-    """The tflite-micro IntegerLookup (int32 indices), or None where only the default lowering applies
-    (strings, ``invert``, hashed or several OOV buckets, tf_idf)."""
+    """The tflite-micro IntegerLookup (int32 indices) and how it works, or None where only the default
+    lowering applies (strings, ``invert``, no or several OOV buckets, tf_idf)."""
     if (config["key_dtype"] == "string" or config["invert"] or config["num_oov_indices"] != 1
             or config["output_mode"] not in ("int", "one_hot", "multi_hot", "count")):
         return None
     dtype = "int32" if config["output_mode"] == "int" else "float32"
-    return micro_lookup_class()(config, tuple(output.shape), dtype, name=name)
+    how = f"--micro: EQUAL against {len(config['vocabulary']) - config['token_start']} keys + ARG_MAX, then " + (
+        "the int32 index" if config["output_mode"] == "int" else f"{config['output_mode']}") + " by GREATER_EQUAL / LESS_EQUAL (TFLM kernels)"
+    return micro_lookup_class()(config, tuple(output.shape), dtype, name=name), how
