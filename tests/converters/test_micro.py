@@ -177,11 +177,13 @@ def test_softmax_with_a_near_zero_input_scale_aborts_tflm_and_is_never_written(t
 
 
 def test_fuzz_int8_artifacts_never_abort_tflite_micro(tmp_path_factory):
-    """Random small models (tests/fuzz_models.py) exported int8 with batch 1: every artifact edgeprep
-    writes runs in TFLM in a subprocess without a signal (an op TFLM lacks is an error, not an abort)."""
+    """Random small models (tests/fuzz_models.py) exported int8 with batch 1, with or without --micro:
+    every artifact edgeprep writes runs in TFLM in a subprocess without a signal (an op TFLM lacks is
+    an error, not an abort), and a --micro export's own TFLM check never reports an abort."""
     import os
 
     from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
 
     from fuzz_models import build, model_recipes
 
@@ -189,11 +191,12 @@ def test_fuzz_int8_artifacts_never_abort_tflite_micro(tmp_path_factory):
 
     @settings(max_examples=int(os.environ.get("EDGEPREP_FUZZ_EXAMPLES", "4")), deadline=None, derandomize=True,
               suppress_health_check=list(HealthCheck), database=None)
-    @given(recipe=model_recipes())
-    def run(recipe):
+    @given(recipe=model_recipes(), micro=st.booleans())
+    def run(recipe, micro):
         out = tmp_path_factory.mktemp("fuzz-micro")
+        options = {"micro": True} if micro else {"targets": ["tflite"], "batch": 1, "quantize": "int8", "int8_io": "int8"}
         try:
-            edgeprep.export(build(recipe), out / "dist", targets=["tflite"], batch=1, quantize="int8", int8_io="int8")
+            edgeprep.export(build(recipe), out / "dist", **options)
         except ConversionError as exc:
             assert "abort" not in str(exc) or "softmax" in str(exc), exc
             return
