@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", metavar="MODEL", help=".keras / .h5 file or SavedModel directory")
     _loading_flags(p)
     _opt_in_flags(p)
+    p.add_argument("--micro", action="store_true", help="plan the TFLite target for tflite-micro, as export --micro does")
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
     p.set_defaults(handler=_cmd_inspect)
 
@@ -59,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quantize", default="none", choices=[q.value for q in Quantization], help="weight/activation storage (default: none)")
     p.add_argument("--calibration", metavar="F", help="int8 calibration data, same formats as --data (default: generated samples, with a warning)")
     p.add_argument("--int8-io", choices=[v.value for v in Int8IO], help="integer inputs/outputs for an int8 TFLite artifact (default: float IO)")
+    p.add_argument("--micro", action="store_true", help="TFLite for tflite-micro (microcontrollers): implies --batch 1 --quantize int8 --int8-io int8, TFLM kernels only, tensor arena measured")
     p.add_argument("--int8-per-tensor", action="store_true", help="one int8 weight scale per tensor: smaller files, usually a little less accurate (default: per-channel)")
     p.add_argument("--no-fold", action="store_true", help="do not fold Rescaling/Normalization into weights (debugging)")
     p.add_argument("--opset", type=int, default=17, metavar="N", help="ONNX opset (default: 17)")
@@ -152,7 +154,8 @@ def _version() -> str:
 def _cmd_inspect(args) -> int:
     from edgeprep.inspection import inspect_model, render
 
-    config = ExportConfig(unsafe_load=args.unsafe_load, custom_objects=tuple(args.custom_objects), allow_flex=args.allow_flex, onnx_extensions=args.onnx_extensions, host_steps=args.host_steps)
+    config = ExportConfig(unsafe_load=args.unsafe_load, custom_objects=tuple(args.custom_objects), allow_flex=args.allow_flex, onnx_extensions=args.onnx_extensions,
+                          host_steps=args.host_steps, micro=args.micro)
     inspection = inspect_model(args.model, config)
     print(json.dumps(inspection.to_json(), indent=2) if args.json else render(inspection))
     return EXIT_OK
@@ -184,6 +187,7 @@ def _cmd_export(args) -> int:
         onnx_optimize=OnnxOptimize(args.onnx_optimize),
         metadata=args.metadata,
         labels=args.labels,
+        micro=args.micro,
     )
     tolerance = _tolerance(args, default_tolerance(config.quantize))
     check_output_dir(args.out, args.model, args.force)

@@ -107,6 +107,11 @@ class ExportConfig:
             (`converters.tflite.metadata`); inputs MediaPipe cannot take are refused.
         labels: TFLite with ``metadata``: a text file of class labels, one per line, as many as the
             output has classes.
+        micro: a TFLite artifact that TensorFlow Lite for Microcontrollers runs (``--micro``): implies
+            ``batch=1``, ``quantize=INT8`` and ``int8_io=INT8`` (what TFLM applications feed), lowers
+            lookups and encodings with kernels TFLM registers, refuses ops it lacks, and measures the
+            tensor arena in tflite-micro (`converters.tflite.micro`). With the default ``targets`` it
+            narrows them to TFLite; an explicit ONNX target is refused.
     """
 
     targets: tuple[Target, ...] = ALL_TARGETS
@@ -134,6 +139,7 @@ class ExportConfig:
     host_steps: bool = False
     metadata: bool = False
     labels: str | None = None
+    micro: bool = False
 
     def __post_init__(self) -> None:
         """Refuse what cannot be exported, with the same one-line `UsageError` the CLI prints.
@@ -156,7 +162,7 @@ class ExportConfig:
             raise UsageError(f"batch_sizes={self.batch_sizes!r}: expected a tuple of batch sizes, at least one")
         for size in self.batch_sizes:
             _check_int("batch_sizes", size, minimum=1)
-        for name in ("fold", "unsafe_load", "resize_images", "int8_per_channel", "allow_flex", "onnx_extensions", "host_steps", "metadata"):
+        for name in ("fold", "unsafe_load", "resize_images", "int8_per_channel", "allow_flex", "onnx_extensions", "host_steps", "metadata", "micro"):
             if not isinstance(getattr(self, name), bool):
                 raise UsageError(f"{name}={getattr(self, name)!r}: expected True or False")
         if not isinstance(self.custom_objects, tuple) or not all(isinstance(c, str) for c in self.custom_objects):
@@ -164,12 +170,28 @@ class ExportConfig:
         for name in ("data", "calibration", "labels"):
             if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
                 raise UsageError(f"{name}={getattr(self, name)!r}: expected a path string or None")
+        if self.micro:
+            self._imply_micro()
         if (self.calibration or self.int8_io or not self.int8_per_channel) and self.quantize is not Quantization.INT8:
             raise UsageError("calibration, int8_io and int8_per_channel=False (--calibration, --int8-io, --int8-per-tensor) apply to --quantize int8 only")
         if self.labels is not None and not self.metadata:
             raise UsageError(f"labels={self.labels!r} (--labels): the labels go into the TFLite metadata; add --metadata")
         if self.metadata and Target.TFLITE not in self.targets:
             raise UsageError("metadata=True (--metadata): writes TFLite model metadata; add --target tflite")
+
+    def _imply_micro(self) -> None:
+        """``micro``: TFLite only, static batch 1, full int8 with int8 IO (set here when left at their defaults)."""
+        if self.targets == ALL_TARGETS:
+            object.__setattr__(self, "targets", (Target.TFLITE,))
+        if self.targets != (Target.TFLITE,):
+            raise UsageError("--micro writes a TFLite artifact for tflite-micro: pass --target tflite (or no --target)")
+        for name, implied in (("batch", 1), ("quantize", Quantization.INT8), ("int8_io", Int8IO.INT8)):
+            value = getattr(self, name)
+            if value in (None, Quantization.NONE):
+                object.__setattr__(self, name, implied)
+        if self.batch != 1 or self.quantize is not Quantization.INT8 or self.allow_flex:
+            raise UsageError(f"--micro implies --batch 1 --quantize int8 and no --allow-flex (tflite-micro runs static, full-integer, "
+                             f"builtin models); drop --batch {self.batch} / --quantize {self.quantize.value} / --allow-flex")
 
     def parity_batch_sizes(self) -> tuple[int, ...]:
         return (self.batch,) if self.batch else self.batch_sizes

@@ -13,7 +13,6 @@ Prints Markdown tables (paste into BENCHMARKS.md) and writes bench_quant.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -23,6 +22,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "scripts"))
 
 VARIANTS = (
     ("float32", {"quantize": "none"}),
@@ -124,6 +124,8 @@ def table(rows):
 
 
 def main() -> None:
+    from bench_report import write_fragment
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--out", default="bench-out/quant")
@@ -142,10 +144,7 @@ def main() -> None:
         "",
         table(rows),
     ])
-    print(section)
-    Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.markdown).write_text(section + "\n")
-    (out / "bench_quant.json").write_text(json.dumps(rows, indent=2))
+    write_fragment(args.markdown, section, out / "bench_quant.json", rows)
 
 
 if __name__ == "__main__":

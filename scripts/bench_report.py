@@ -42,6 +42,16 @@ def write_report(path: Path, results: list[dict], machine: dict, args: dict) -> 
     path.write_text("\n".join(lines) + "\n")
 
 
+def write_fragment(markdown: str | Path, section: str, results: Path, rows: list[dict]) -> None:
+    """Print a benchmark's section, write it to its ``benchmarks/*.md`` fragment and its rows as JSON."""
+    import json
+
+    print(section)
+    Path(markdown).parent.mkdir(parents=True, exist_ok=True)
+    Path(markdown).write_text(section + "\n")
+    results.write_text(json.dumps(rows, indent=2))
+
+
 FRAGMENTS = "<!-- below: benchmarks/*.md, each written by its own script; `python scripts/bench_report.py` re-assembles -->"
 
 

@@ -91,3 +91,12 @@ def test_07_keras2_seed(tmp_path):
         if name == "reviews":
             assert all(a["host_steps"] for a in manifest["artifacts"])  # TextVectorization on the host
     assert kinds == {"digits": "keras2_h5", "augmented": "keras2_keras", "reviews": "keras2_saved_model"}
+
+
+def test_10_microcontroller(tmp_path):
+    stdout = _run(EXAMPLES / "10_microcontroller" / "run.py", "--out", tmp_path, "--epochs", "2")
+    micro = json.loads((tmp_path / "dist" / "manifest.json").read_text())["artifacts"][0]["graph"]["micro"]
+    assert f"constexpr size_t kTensorArenaSize = {micro['arena_bytes']};" in stdout
+    assert "  resolver.AddConv2D();" in stdout and "  resolver.AddArgMax();" in stdout
+    run = next(line for line in stdout.splitlines() if line.startswith("tflite-micro on "))
+    assert float(run.split("top-1 agreement with Keras ")[1].split("%")[0]) >= 95.0

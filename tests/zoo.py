@@ -256,6 +256,26 @@ def convnext_tiny(size: int = 64, classes: int = 10):
     return calibrate(model, seed=13)
 
 
+def micro_tabular():
+    """Integer lookups (one-hot; ids with a mask), CategoryEncoding (multi-hot, one-hot), Discretization and
+    Normalization over four inputs, two outputs (a price and the ids): what `--micro` lowers for tflite-micro."""
+    keras = _keras()
+    keras.utils.set_random_seed(5)
+    rooms = keras.Input((1,), dtype="int64", name="rooms")
+    day = keras.Input((1,), dtype="int64", name="day")
+    tags = keras.Input((3,), dtype="int64", name="tags")
+    area = keras.Input((1,), name="area")
+    room = keras.layers.IntegerLookup(vocabulary=[1, 2, 3, 5, 8], output_mode="one_hot", name="room_lookup")(rooms)
+    ids = keras.layers.IntegerLookup(vocabulary=[10, 20, 30, 40], mask_token=0, name="tag_ids")(tags)
+    tag = keras.layers.CategoryEncoding(num_tokens=6, output_mode="multi_hot", name="tag_hot")(ids)
+    days = keras.layers.CategoryEncoding(num_tokens=7, output_mode="one_hot", name="day_hot")(day)
+    bins = keras.layers.Discretization(bin_boundaries=[60.0, 80.0, 100.0], output_mode="one_hot", name="area_bins")(area)
+    scaled = keras.layers.Normalization(mean=80.0, variance=400.0)(area)
+    hidden = keras.layers.Dense(8, activation="relu")(keras.layers.Concatenate()([room, tag, days, bins, scaled]))
+    outputs = {"price": keras.layers.Dense(1, name="price")(hidden), "tag_ids": ids}
+    return keras.Model({"rooms": rooms, "day": day, "tags": tags, "area": area}, outputs)
+
+
 ZOO = {
     "seed_cnn": seed_cnn,
     "augmented_cnn": augmented_cnn,

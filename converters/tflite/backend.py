@@ -30,11 +30,13 @@ def check_ops(artifact: Artifact, options: TFLiteOptions) -> list[str]:
 
 
 def notes(artifact: Artifact, options: TFLiteOptions) -> list[str]:
-    """The ops XNNPACK leaves to LiteRT's own kernels, when a static batch would fold them away."""
+    """Degenerate int8 ranges (`converters.tflite.scales`); the ops XNNPACK leaves to LiteRT's own
+    kernels, when a static batch would fold them away."""
+    warnings = [f"{Target.TFLITE.value}: {w}" for w in artifact.facts.get("quantization_warnings", [])]
     fallback = artifact.facts.get("xnnpack", {}).get("fallback_ops")
     if not fallback or options.batch is not None:
-        return []
-    return [f"{Target.TFLITE.value}: XNNPACK leaves {', '.join(fallback)} to LiteRT's own kernels; --batch 1 folds shape arithmetic away"]
+        return warnings
+    return warnings + [f"{Target.TFLITE.value}: XNNPACK leaves {', '.join(fallback)} to LiteRT's own kernels; --batch 1 folds shape arithmetic away"]
 
 
 BACKEND = ConverterBackend(Target.TFLITE, TFLiteOptions, "converters.tflite.convert", TFLiteRunner, check_ops, notes, planner="converters.tflite.rules")

@@ -4,7 +4,8 @@ Route: freeze the model at ``training=False`` (`converters.trace`), convert the 
 function with ``TFLITE_BUILTINS`` only, then rename the IO tensors in the flatbuffer to the Keras
 names. Select-TF (Flex) ops are never enabled silently: without ``allow_flex`` a graph that needs
 them fails here, naming the TensorFlow ops. The artifact's facts record what XNNPACK takes
-(`converters.tflite.delegate`): partitions and any op left to the built-in kernels. Whether the
+(`converters.tflite.delegate`): partitions and any op left to the built-in kernels; a ``--micro``
+artifact is checked in tflite-micro (`converters.tflite.micro`). Whether the
 ops meet the builtin-only policy is checked by the pipeline (`converters.tflite.backend.check_ops`).
 """
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from converters.tflite import metadata, pack, quantize, rewrite
+from converters.tflite import metadata, pack, quantize, rewrite, scales
 from converters.tflite.delegate import xnnpack_report
 from converters.tflite.options import TFLiteOptions
 from converters.tflite.runner import TFLITE_FLEX
@@ -52,7 +53,7 @@ def convert(model, options: TFLiteOptions) -> Artifact:
                 "(or --target onnx, which keeps the loop with a dynamic batch)"
             ) from None
         raise ConversionError(f"TFLite conversion failed: {str(exc).strip().splitlines()[0][:300]}") from None
-    data, ops, rewrites = _rename_and_count(data, frozen.input_tensors, frozen.output_tensors, options)
+    data, ops, int8_facts = _rename_and_count(data, frozen.input_tensors, frozen.output_tensors, options)
     described_facts = None
     if described:  # MediaPipe's metadata and labels (`converters.tflite.metadata`)
         data, described_facts = metadata.write(data, described, share_quantization=options.quantize is not Quantization.NONE)
@@ -60,15 +61,19 @@ def convert(model, options: TFLiteOptions) -> Artifact:
     requirements = (TFLITE_FLEX,) if flex else ()
     builtin_only = not flex and not any(op.startswith("CUSTOM:") for op in ops)
     facts = {"xnnpack": xnnpack_report(data)} if builtin_only else {}  # the stock interpreter loads only builtins
-    if rewrites:
-        facts["int8_rewrites"] = rewrites
+    facts.update(int8_facts)
     if described_facts:
         facts["metadata"] = described_facts
+    if options.micro:
+        from converters.tflite import micro
+
+        facts["micro"] = micro.check(data, ops, options)
     return Artifact(Target.TFLITE, data, dict(sorted(ops.items())), requirements, options.quantize, facts)
 
 
-def _rename_and_count(data: bytes, input_tensors, output_tensors, options: TFLiteOptions) -> tuple[bytes, Counter, dict[str, int]]:
-    """Name the IO tensors as in Keras; int8: rewrite ops XNNPACK does not take (`rewrite`); count ops (Flex ops by their TF name)."""
+def _rename_and_count(data: bytes, input_tensors, output_tensors, options: TFLiteOptions) -> tuple[bytes, Counter, dict]:
+    """Name the IO tensors as in Keras; int8: rewrite ops XNNPACK does not take (`rewrite`) and check the
+    scales (`scales`); count ops (Flex ops by their TF name). Returns the int8 facts too."""
     from tensorflow.lite.tools import flatbuffer_utils
 
     model = flatbuffer_utils.read_model_from_bytearray(bytearray(data))
@@ -90,12 +95,23 @@ def _rename_and_count(data: bytes, input_tensors, output_tensors, options: TFLit
     if names != list(options.output_names):
         order = [names.index(name) for name in options.output_names]
         subgraph.outputs = [subgraph.outputs[i] for i in order]
-    rewrites = rewrite.apply(model) if options.quantize is Quantization.INT8 else {}
+    int8_facts = {}
+    if options.quantize is Quantization.INT8:
+        rewrites = rewrite.apply(model)
+        int8_facts = {**({"int8_rewrites": rewrites} if rewrites else {}), **_check_scales(model)}
     ops: Counter = Counter()
     for graph in model.subgraphs:
         for operator in graph.operators:
             ops[_op_name(model, operator.opcodeIndex)] += 1
-    return pack.serialize(model, share_quantization=options.quantize is not Quantization.NONE), ops, rewrites
+    return pack.serialize(model, share_quantization=options.quantize is not Quantization.NONE), ops, int8_facts
+
+
+def _check_scales(model) -> dict:
+    """Degenerate int8 scales (`converters.tflite.scales`): refused, repaired (counted) or warned about."""
+    problems, warnings, repaired = scales.check(model, lambda index: _op_name(model, index))
+    if problems:
+        raise ConversionError(problems[0] + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
+    return {**({"zero_constant_scales": repaired} if repaired else {}), **({"quantization_warnings": warnings} if warnings else {})}
 
 
 def _op_name(model, opcode_index: int) -> str:

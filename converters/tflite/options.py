@@ -18,6 +18,7 @@ class TFLiteOptions(TargetOptions):
         batch: the static batch size the model was rebuilt with, or None for a dynamic batch.
         metadata: write MediaPipe's TFLite model metadata (`converters.tflite.metadata`).
         labels: a labels file (one per line) attached to that metadata, or None.
+        micro: check the artifact against tflite-micro (`converters.tflite.micro`).
     """
 
     int8_io: str | None = None
@@ -25,7 +26,8 @@ class TFLiteOptions(TargetOptions):
     batch: int | None = None
     metadata: bool = False
     labels: str | None = None
+    micro: bool = False
 
     @classmethod
     def own_fields(cls, config: ExportConfig) -> dict:
-        return dict(int8_io=config.int8_io, allow_flex=config.allow_flex, batch=config.batch, metadata=config.metadata, labels=config.labels)
+        return dict(int8_io=config.int8_io, allow_flex=config.allow_flex, batch=config.batch, metadata=config.metadata, labels=config.labels, micro=config.micro)

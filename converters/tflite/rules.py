@@ -14,6 +14,11 @@ calibration data, the price output was off by up to 0.50 with the bucketing on t
 the Discretization runs as a host step (NumPy, `edgeprep.runtime.host`) and the device gets its bin index.
 ONNX keeps it on the device: onnxruntime's QDQ quantization leaves comparisons in float. Runs after
 the lower phase, before the host split closes.
+
+With ``--micro`` (tflite-micro), ``place`` swaps the lookups and encodings lowered by the default
+rules for their families' micro variants (`MICRO_VARIANTS`: EQUAL / ARG_MAX / int32 GATHER instead of
+HASHTABLE, ONE_HOT and int64 positions); a layer without a micro variant keeps its lowering and is
+refused after conversion if TFLM lacks an op it needs, the op named (`converters.tflite.micro`).
 """
 
 from __future__ import annotations
@@ -22,7 +27,11 @@ from converters.rules import LowerDepthwiseGroupedConv, unrolled_recurrent
 from edgeprep.config import Action, ExportConfig, Quantization, Target
 from edgeprep.graph import Graph
 from edgeprep.transforms.base import LayerRule
+from edgeprep.families.category_encoding import LowerCategoryEncoding
+from edgeprep.families.category_encoding.device import micro_category_encoding
 from edgeprep.families.discretization import LowerDiscretization
+from edgeprep.families.index_lookup import LowerIndexLookup
+from edgeprep.families.index_lookup.device import micro_lookup
 from edgeprep.transforms.lower import LoweringRule
 from edgeprep.transforms.rewrite import Rewrite
 
@@ -31,20 +40,42 @@ FLOAT_ONLY: dict[LoweringRule, str] = {
     LowerDiscretization(): "int8 TFLite would compare the quantized input with quantized bin boundaries",
 }
 
+# lowering rule -> the tflite-micro variant of its device layer: (config, output, name) -> (layer, how) or None
+MICRO_VARIANTS: dict[LoweringRule, object] = {
+    LowerIndexLookup(): micro_lookup,
+    LowerCategoryEncoding(): micro_category_encoding,
+}
 
 RULES: tuple[LayerRule, ...] = (LowerDepthwiseGroupedConv(),)
 
 
 def place(graph: Graph, target: Target, config: ExportConfig) -> Rewrite:
     """With a dynamic batch, unroll recurrent layers (`converters.rules.unrolled_recurrent`); with
-    full-integer TFLite, move lowered layers whose math is exact only in float to the host."""
+    full-integer TFLite, move lowered layers whose math is exact only in float to the host; with
+    ``--micro``, use the micro variants of lowered lookups and encodings (`MICRO_VARIANTS`)."""
     rewrite = unrolled_recurrent(graph) if target is Target.TFLITE and config.batch is None else Rewrite()
     if target is not Target.TFLITE or config.quantize is not Quantization.INT8:
         return rewrite
+    if config.micro:
+        rewrite = rewrite.then(_micro_variants(graph))
     for call in graph.live_calls():
         if call.action is not Action.LOWERED:
             continue
         for rule, why in FLOAT_ONLY.items():
             if call.rule == rule.name:
                 rewrite = rewrite.then(rule.place_on_host(call, f"host step with --quantize int8: {why}; was: {call.detail}"))
+    return rewrite
+
+
+def _micro_variants(graph: Graph) -> Rewrite:
+    """Lowered lookups and encodings rewritten with kernels tflite-micro registers (`MICRO_VARIANTS`)."""
+    rewrite = Rewrite()
+    for call in graph.live_calls():
+        if call.action is not Action.LOWERED or len(call.inputs) != 1:
+            continue
+        for rule, variant in MICRO_VARIANTS.items():
+            if call.rule == rule.name:
+                micro = variant(rule.config(call.layer), call.outputs[0], f"{call.layer.name}_micro")
+                if micro is not None:
+                    rewrite = rewrite.then(Rewrite.of(call, op=micro[0], detail=micro[1]))
     return rewrite

@@ -11,6 +11,12 @@ device lowering and a host step cannot disagree. The shared math:
 - encodings: ``one_hot`` then MAX (multi_hot) or SUM (count, weighted count, tf_idf) over the
   sample axis (see `edgeprep.runtime.host.encode`).
 
+For ``--micro`` (TensorFlow Lite for Microcontrollers, which has no ONE_HOT, HASHTABLE, int64 GATHER
+positions or int64 CAST) ``micro_encode`` writes the same encodings with kernels TFLM registers: a
+one-hot is GREATER_EQUAL and LESS_EQUAL against the constant ``[0, depth)`` (in the index's own integer
+type, int64 included; EQUAL would be fused back into ONE_HOT by the converter), LOGICAL_AND, then
+CAST to float32; the reductions are unchanged.
+
 TensorFlow and Keras are imported on first use (`tf_ops`), so ``import edgeprep`` does not import them.
 """
 
@@ -89,6 +95,26 @@ def tf_ops() -> SimpleNamespace:
             return tf.cast(counts, dtype)
         return counts * tf.constant(np.asarray(idf, np.float32))
 
+    def micro_encode(x, mode, depth, dtype, table=None):
+        """``encode`` without ONE_HOT or integer CAST (one_hot / multi_hot / count, no weights or idf);
+        column j is hot where ``x == table[j]`` (``table``: ``[0, depth)`` by default); mode "int"
+        gives the hot column's number (ARG_MAX: one column must be hot)."""
+        if x.shape.rank == 0:
+            x = tf.expand_dims(x, -1)
+        if mode == "one_hot" and x.shape.rank > 1 and x.shape[-1] == 1:
+            x = tf.squeeze(x, -1)
+        table = np.arange(depth) if table is None else table
+        # x >= k and x <= k rather than x == k: the TFLite converter fuses CAST(EQUAL(x, range)) into ONE_HOT
+        column, k = tf.expand_dims(x, -1), tf.constant(np.asarray(table), dtype=x.dtype)
+        hot = tf.logical_and(tf.greater_equal(column, k), tf.less_equal(column, k))
+        if mode == "int":
+            return tf.argmax(tf.cast(hot, tf.int8), axis=-1, output_type=tf.int32)
+        hot = tf.cast(hot, tf.float32)
+        if mode == "one_hot":
+            return tf.cast(hot, dtype)
+        reduce = tf.reduce_max if mode == "multi_hot" else tf.reduce_sum
+        return tf.cast(reduce(hot, axis=-2), dtype)
+
     class Lowered(keras.layers.Layer):
         """Base: keeps the original call's output spec; string-friendly input handling."""
 
@@ -103,4 +129,4 @@ def tf_ops() -> SimpleNamespace:
             first = inputs[0] if isinstance(inputs, (list, tuple)) else inputs
             return keras.KerasTensor((first.shape[0], *self._spec[0]), dtype=self._spec[1])
 
-    return SimpleNamespace(tf=tf, upper_bound=upper_bound, like=like, encode=encode, Lowered=Lowered)
+    return SimpleNamespace(tf=tf, upper_bound=upper_bound, like=like, encode=encode, micro_encode=micro_encode, Lowered=Lowered)

@@ -85,6 +85,7 @@ class Config:
     golden_kb: int
     metadata: bool = False  # fields with a default may be missing (manifests of an earlier edgeprep)
     labels: str | None = None
+    micro: bool = False
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ runner uses it only then.
 
 from __future__ import annotations
 
+import enum
 import os
 
 import numpy as np
@@ -22,20 +23,31 @@ from .specs import TensorSpec
 TFLITE_FLEX = "tflite-flex"
 
 
+class Kernels(enum.Enum):
+    """Which LiteRT kernels run a model (the value names LiteRT's ``OpResolverType``)."""
+
+    DEFAULT = "AUTO"  # builtin kernels with the XNNPACK delegate: what apps get
+    BUILTIN = "BUILTIN_WITHOUT_DEFAULT_DELEGATES"  # LiteRT's optimized builtin kernels, no delegate
+    REFERENCE = "BUILTIN_REF"  # the reference kernels: tflite-micro's are the same code (bit-identical int8)
+
+
 class TFLiteRunner(Runner):
     """LiteRT interpreter behind the `Runner` interface."""
 
     name = "tflite"
 
-    def __init__(self, model: bytes | str | os.PathLike, threads: int = 1, requirements: tuple[str, ...] = ()):
+    def __init__(self, model: bytes | str | os.PathLike, threads: int = 1, requirements: tuple[str, ...] = (), kernels: Kernels | None = None):
+        """``kernels``: which of LiteRT's kernels run the model (default: `Kernels.DEFAULT`)."""
         if TFLITE_FLEX in requirements:  # opt-in Select-TF ops: TensorFlow's interpreter links the Flex delegate
-            from tensorflow.lite.python.interpreter import Interpreter
+            from tensorflow.lite.python.interpreter import Interpreter, OpResolverType
         else:
-            from ai_edge_litert.interpreter import Interpreter
+            from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
         content = model if isinstance(model, (bytes, bytearray)) else None
         path = None if content is not None else os.fspath(model)
-        self._interpreter = Interpreter(model_content=bytes(content) if content else None, model_path=path, num_threads=threads)
+        resolver = getattr(OpResolverType, (kernels or Kernels.DEFAULT).value)
+        self._interpreter = Interpreter(model_content=bytes(content) if content else None, model_path=path, num_threads=threads,
+                                        experimental_op_resolver_type=resolver)
         try:
             self._interpreter.allocate_tensors()
             allocated = True

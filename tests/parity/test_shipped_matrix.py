@@ -31,6 +31,7 @@ CASES = {
     "int8-io-int8": ("seed_cnn", None, {"targets": TFLITE, "quantize": Quantization.INT8, "int8_io": Int8IO.INT8}),
     "int8-io-uint8": ("seed_cnn", None, {"targets": TFLITE, "quantize": Quantization.INT8, "int8_io": Int8IO.UINT8}),
     "batch": ("seed_cnn", None, {"batch": 4}),
+    "micro": ("seed_cnn", None, {"micro": True}),
     "host-steps-text": ("seed_text", None, {}),
     "multi-input-feature-space": ("feature_space_tabular", {"cross": False}, {}),
     "multi-input-multi-output": ("tabular_numeric", None, {}),

@@ -6,6 +6,14 @@
 - integer vocabulary lookup: the binary search of `edgeprep.families.device` over the sorted keys;
 - inverse lookup: one GATHER from ``vocab + [oov_token]`` at ``i`` if ``0 <= i < V`` else ``V``;
 - then the output mode's encoding (`edgeprep.families.device`).
+
+``--micro`` (`micro_lookup`, integer vocabularies): TFLM has no int64 GATHER positions, SELECT or
+int64 CAST, so the key is compared with every token at once (EQUAL on int64 works: (..., V) bools),
+an always-true column is appended for OOV, ARG_MAX (int8 of the bools, first maximum) gives the
+matching position, and the encoding compares that position with a constant table "index -> position"
+(`edgeprep.families.device` ``micro_encode``): the one-hot of the index directly, or, in "int" mode,
+its ARG_MAX (the int32 index: TFLM's GATHER takes no int32 values). The mask token is one more key.
+O(V) per value: vocabularies of microcontroller size.
 """
 
 from __future__ import annotations
@@ -111,6 +119,56 @@ def lookup_class():
     return Lookup
 
 
+@functools.cache
+def micro_lookup_class():
+    """The ``MicroLookup`` layer class (imports TensorFlow)."""
+    ops = tf_ops()
+    tf = ops.tf
+
+    class MicroLookup(lookup_class()):
+        """IntegerLookup for tflite-micro: EQUAL over the table + ARG_MAX + int32 GATHER."""
+
+        def __init__(self, config, output_shape, output_dtype, **kwargs):
+            super().__init__(config, output_shape, output_dtype, **kwargs)
+            c = config
+            keys, indices = list(self._tokens), list(self._indices)
+            if c["mask_token"] is not None:  # the mask is one more key (index 0 in "int" mode, no column else)
+                keys.append(c["mask_token"])
+                indices.append(0 if c["output_mode"] == "int" else -1)
+            self._table = np.asarray(keys, np.int64)
+            # index j -> the position (in the hits, the OOV column last) that means it, -1 for none
+            size = max([*indices, self._default]) + 1 if c["output_mode"] == "int" else c["depth"]
+            self._positions = np.full(size, -1, np.int32)
+            self._positions[self._default] = len(keys)
+            for position, index in enumerate(indices):
+                if 0 <= index < size:
+                    self._positions[index] = position
+
+        def call(self, inputs):
+            c = self.config
+            x = tf.convert_to_tensor(inputs)
+            x = x if x.dtype == tf.int64 else tf.cast(x, tf.int32)
+            hits = tf.equal(tf.expand_dims(x, -1), tf.constant(self._table, x.dtype))
+            hits = tf.concat([hits, tf.ones_like(hits[..., :1])], axis=-1)  # OOV: the last column, always true
+            position = tf.argmax(tf.cast(hits, tf.int8), axis=-1, output_type=tf.int32)
+            mode = c["output_mode"]
+            return ops.micro_encode(position, mode, len(self._positions), tf.float32, table=self._positions)
+
+    return MicroLookup
+
+
 def lookup(config: dict, output, name: str):
     """The device StringLookup / IntegerLookup for ``config`` (`edgeprep.families.index_lookup.spec`)."""
     return lookup_class()(config, tuple(output.shape), str(output.dtype), name=name)
+
+
+def micro_lookup(config: dict, output, name: str):
+    """The tflite-micro IntegerLookup (int32 indices) and how it works, or None where only the default
+    lowering applies (strings, ``invert``, no or several OOV buckets, tf_idf)."""
+    if (config["key_dtype"] == "string" or config["invert"] or config["num_oov_indices"] != 1
+            or config["output_mode"] not in ("int", "one_hot", "multi_hot", "count")):
+        return None
+    dtype = "int32" if config["output_mode"] == "int" else "float32"
+    how = f"--micro: EQUAL against {len(config['vocabulary']) - config['token_start']} keys + ARG_MAX, then " + (
+        "the int32 index" if config["output_mode"] == "int" else f"{config['output_mode']}") + " by GREATER_EQUAL / LESS_EQUAL (TFLM kernels)"
+    return micro_lookup_class()(config, tuple(output.shape), dtype, name=name), how
