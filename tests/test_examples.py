@@ -91,3 +91,12 @@ def test_07_keras2_seed(tmp_path):
         if name == "reviews":
             assert all(a["host_steps"] for a in manifest["artifacts"])  # TextVectorization on the host
     assert kinds == {"digits": "keras2_h5", "augmented": "keras2_keras", "reviews": "keras2_saved_model"}
+
+
+def test_11_custom_standardize(tmp_path):
+    stdout = _run(EXAMPLES / "11_custom_standardize" / "example.py", "--out", tmp_path, "--epochs", "2")
+    runs = [line for line in stdout.splitlines() if line.startswith("run ")]
+    assert len(runs) == 2 and all(float(line.rsplit(" ", 1)[-1]) <= 1e-5 for line in runs)
+    assert "verify dist: passed" in stdout
+    manifest = json.loads((tmp_path / "dist" / "manifest.json").read_text())
+    assert manifest["passed"]
