@@ -83,7 +83,7 @@ def _step(op, captured: dict, layer: str) -> Step | None:
         if encoding:
             raise UnsupportedText(f"{layer}: standardize calls tf.strings.lower with encoding={encoding!r} ({op.type} "
                                   f"'{op.name}'), which lowercases non-ASCII letters and is not lowered; drop the encoding "
-                                  "(ASCII only, as Keras' 'lower'); the host step runs the same steps")
+                                  "(ASCII only, as Keras' 'lower'; --host-steps runs the same steps)")
         return Step(StepKind.LOWER)
     if op.type == "StringStrip":
         return Step(StepKind.STRIP)

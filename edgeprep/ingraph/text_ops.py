@@ -152,7 +152,9 @@ def replace(data, lengths, step):
             if k:
                 ahead, present = shift(ahead, -1), shift(present, -1)
             start = ops.logical_and(start, ops.logical_and(present, ops.equal(ahead, byte)))
-        if has_border(step.pattern):
+        if len(set(step.pattern)) == 1 and len(step.pattern) > 1:
+            start = repeated_byte_matches(start, ops.logical_and(valid, ops.equal(data, step.pattern[0])), len(step.pattern))
+        elif has_border(step.pattern):
             start = leftmost_matches(start, len(step.pattern))
     if step.first_only:
         first = ops.cumsum(ops.cast(start, "int32"), axis=1)
@@ -213,6 +215,19 @@ def row_gather(table, index):
     width = ops.shape(table)[1]
     rows = ops.expand_dims(ops.arange(ops.shape(table)[0], dtype="int32") * width, 1)
     return ops.take(ops.reshape(table, (-1,)), index + rows)
+
+
+def repeated_byte_matches(match, byte, width: int):
+    """RE2's matches of a pattern of one byte repeated ``width`` times (``"  "``, ``".."``): in each run of
+    that ``byte``, the candidates at offsets 0, width, 2 * width, ... from the run's start."""
+    from keras import ops
+
+    first = ops.logical_and(byte, ops.logical_not(shift(byte, 1)))
+    position = ops.broadcast_to(columns(match), ops.shape(match))
+    starts, _ = compact(position, first)
+    run = ops.maximum(ops.cumsum(ops.cast(first, "int32"), axis=1) - 1, 0)
+    offset = position - row_gather(starts, run)
+    return ops.logical_and(match, ops.equal(ops.mod(offset, width), 0))
 
 
 LIFT_LEVELS = 24  # binary lifting reaches 2**24 - 1 matches per text: any text up to 16 MiB
