@@ -6,6 +6,7 @@ Pure ``keras.ops`` functions (Keras imported inside them) that both converters k
 and ONNX opset 17, TFLITE, ONNX at opset 18), ``utf8`` the text contract (UTF-8 bytes
 ``[batch, max_bytes]`` plus lengths), ``farmhash`` / ``siphash`` the hashes, ``hashing`` the buckets
 that Keras' Hashing and HashedCrossing produce; ``text`` the TextVectorization layer and its byte
-encoding (``encode_texts``: uint8 ``[batch, longest]``, zero padded). tests/ingraph/ proves them
+encoding (``encode_texts``: uint8 ``[batch, longest]``, zero padded); ``standardize`` traces a custom
+standardize callable into the byte steps ``text_steps.standardize`` runs. tests/ingraph/ proves them
 bit-exact against TensorFlow and Keras on both targets. Not yet wired into the family rules.
 """

@@ -2,7 +2,7 @@
 
 `trace` runs ``tf.function(fn)`` on a string tensor of shape ``[None]`` and ``[None, 1]`` and reads
 the graph from the output back to the input as a chain of `edgeprep.runtime.host.text_vectorization.Step`
-(which both the in-graph layer, `edgeprep.ingraph.text_ops.standardize`, and the host step run):
+(which both the in-graph layer, `edgeprep.ingraph.text_steps.standardize`, and the host step run):
 
     StringLower (encoding "")              -> LOWER   (tf.strings.lower: ASCII A-Z only)
     StringStrip                            -> STRIP   (tf.strings.strip)

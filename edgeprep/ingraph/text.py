@@ -132,6 +132,7 @@ def _layer_class():
     from keras import ops
 
     from edgeprep.ingraph import text_ops as t
+    from edgeprep.ingraph import text_steps
 
     class BytesTextVectorization(keras.layers.Layer):
         """TextVectorization from uint8 UTF-8 bytes ``[batch, N]`` (zero padded), builtin ops only."""
@@ -155,7 +156,7 @@ def _layer_class():
         def call(self, inputs):
             c, table = self.config, self._table
             data, lengths = t.prepare(inputs)
-            data, lengths = t.standardize(data, lengths, self._steps)
+            data, lengths = text_steps.standardize(data, lengths, self._steps)
             split = {"whitespace": t.whitespace_tokens, "character": t.character_tokens, None: t.whole_tokens}[c["split"]]
             joined, starts, ends, counts = split(data, lengths)
             widths = _widths(c)

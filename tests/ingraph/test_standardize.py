@@ -52,7 +52,7 @@ def class_runs(x):
 
 
 def self_overlapping(x):
-    """Patterns with a border other than one repeated byte (`text_ops.leftmost_matches`)."""
+    """Patterns with a border other than one repeated byte (`text_steps.leftmost_matches`)."""
     import tensorflow as tf
 
     return tf.strings.regex_replace(tf.strings.regex_replace(x, "aba", "<>"), "abcab", "+")
@@ -113,10 +113,10 @@ def test_keras_io_traces_to_three_steps():
 
 
 def _device(steps, texts: list[str]) -> list[bytes]:
-    """The Keras-ops steps (`text_ops.standardize`) on ``texts``' bytes."""
-    from edgeprep.ingraph import text_ops
+    """The Keras-ops steps (`text_steps.standardize`) on ``texts``' bytes."""
+    from edgeprep.ingraph import text_ops, text_steps
 
-    data, lengths = text_ops.standardize(*text_ops.prepare(encode_texts(texts)), steps)
+    data, lengths = text_steps.standardize(*text_ops.prepare(encode_texts(texts)), steps)
     data, lengths = np.asarray(data), np.asarray(lengths)
     return [bytes(data[i, : lengths[i]].astype(np.uint8)) for i in range(len(texts))]
 
@@ -145,7 +145,7 @@ def test_steps_equal_tensorflow_on_the_corpus(name):
     ("aa", "X", "aaaaa b aa"),  # RE2 takes the leftmost match, then searches after its end
     ("aba", "<>", "ababababa abab"),
     ("aabaa", "-", "aabaabaa aabaaabaa"),  # periods 3 and 4
-    (r"\.\.\.", "…", "a.....b......c..d"),  # one byte repeated: `text_ops.repeated_byte_matches`
+    (r"\.\.\.", "…", "a.....b......c..d"),  # one byte repeated: `text_steps.repeated_byte_matches`
     (r"\s", "_", "".join(map(chr, range(1, 128)))),  # \s is [\t\n\f\r ]: no \v
     (r"[\x01-\x20]+", "", "\x01\x7f a\tb"),
     ("[]a]", "-", "a]b"),  # ']' first in a class is a member
@@ -275,7 +275,7 @@ class _Standardized:
         import keras
 
         from edgeprep.families.text_vectorization import spec
-        from edgeprep.ingraph import text_ops
+        from edgeprep.ingraph import text_ops, text_steps
 
         class Standardized(keras.layers.Layer):
             def __init__(self, steps, **kwargs):
@@ -283,7 +283,7 @@ class _Standardized:
                 self.steps = steps
 
             def call(self, inputs):
-                return text_ops.standardize(*text_ops.prepare(inputs), self.steps)
+                return text_steps.standardize(*text_ops.prepare(inputs), self.steps)
 
         data = keras.Input((None,), dtype="uint8", name="text")
         outputs = {"text_vectorization": text_vectorization(spec(layer), name="text_vectorization")(data)}

@@ -5,6 +5,8 @@
   with no standardize/split it is its inner lookup on the device
   (`edgeprep.families.index_lookup.device`); ``--allow-flex`` puts `device` (TensorFlow string ops) there;
 - host step: `host` (byte-exact standardize, split, ngrams, then the inner lookup); both read `spec`;
+- standardize: a built-in option or a custom callable traced into byte steps (`standardize_spec`,
+  `edgeprep.ingraph.standardize`); a callable it cannot lower is refused naming the op and the layer;
 - parity samples: sentences of vocabulary words in mixed case with punctuation, unicode words,
   tabs / newlines / non-breaking spaces, and empty strings;
 - adapt, Keras 2 and saving: those of its inner lookup (`edgeprep.families.index_lookup`).

@@ -152,7 +152,8 @@ def text_vectorization(values: np.ndarray, config: dict) -> np.ndarray:
     strings = np.asarray(values).astype(str)
     mode = config["output_mode"]
     length = config.get("output_sequence_length")
-    standardized = np.vectorize(lambda s: standardize(s, config.get("standardize")), otypes=[object])(strings).astype(str) if strings.size else strings
+    rules = steps(config.get("standardize"))
+    standardized = np.vectorize(lambda s: standardize(s, rules), otypes=[object])(strings).astype(str) if strings.size else strings
     if config.get("split") is None:
         found = index_lookup(standardized, config["lookup"])
         if mode != "int" or length is None:
