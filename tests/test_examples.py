@@ -100,3 +100,12 @@ def test_10_microcontroller(tmp_path):
     assert "  resolver.AddConv2D();" in stdout and "  resolver.AddArgMax();" in stdout
     run = next(line for line in stdout.splitlines() if line.startswith("tflite-micro on "))
     assert float(run.split("top-1 agreement with Keras ")[1].split("%")[0]) >= 95.0
+
+
+def test_11_custom_standardize(tmp_path):
+    stdout = _run(EXAMPLES / "11_custom_standardize" / "example.py", "--out", tmp_path, "--epochs", "2")
+    runs = [line for line in stdout.splitlines() if line.startswith("run ")]
+    assert len(runs) == 2 and all(float(line.rsplit(" ", 1)[-1]) <= 1e-5 for line in runs)
+    assert "verify dist: passed" in stdout
+    manifest = json.loads((tmp_path / "dist" / "manifest.json").read_text())
+    assert manifest["passed"]

@@ -1,5 +1,6 @@
 """Preprocessing computed on the device with builtin ops: TensorFlow's string and integer hashes,
-and TextVectorization on UTF-8 bytes (``text``, ``text_ops``).
+and TextVectorization on UTF-8 bytes (``text``, ``text_ops``; its standardize steps ``text_steps``, custom
+standardize callables traced into them by ``standardize``).
 
 Pure ``keras.ops`` functions (Keras imported inside them) that both converters keep as builtins:
 ``uint64`` holds the 64-bit arithmetic and its three forms (`uint64.Bitwise`: PORTABLE for TFLite

@@ -7,7 +7,8 @@ ending in NUL cannot be sent (`encode_texts` refuses it instead of dropping it).
 The layer reproduces Keras' ``TextVectorization.call`` for the built-in options
 (`edgeprep.ingraph.text_ops` holds each step and what was measured):
 
-    standardize (lower, strip_punctuation, both, None) -> split (whitespace, character, None)
+    standardize (steps: the built-in options and traced callables, `edgeprep.ingraph.standardize`)
+    -> split (whitespace, character, None)
     -> ngrams (widths in order, joined by " ") -> exact vocabulary lookup -> output mode
 
 The lookup packs each token's bytes into int64 words and binary-searches the vocabulary's packed
@@ -15,7 +16,7 @@ words, then compares the candidate in full (no hash). ``int`` rows are padded wi
 ``output_sequence_length``, or padded to the longest row of the batch; ``multi_hot`` / ``count`` /
 ``tf_idf`` count the ids per row (`text_ops.count_ids`; ids outside ``[0, depth)``, the mask
 token included, are dropped as Keras drops them). Hashed OOV buckets (``num_oov_indices > 1``) and
-custom callables are not handled here (`UnsupportedText`).
+custom split callables are not handled here (`UnsupportedText`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgeprep.ingraph.text_ops import pack_numpy
+from edgeprep.runtime.host.text_vectorization import steps
 
 MASK_DROPPED = -1  # the mask token's id outside int mode: dropped by the counting
 
@@ -102,8 +104,7 @@ def check(config: dict, text_rank: int = 2) -> None:
         raise UnsupportedText(f"a string input of rank {text_rank}")
     if text_rank == 1 and config["split"] is None and config["output_sequence_length"] is not None:
         raise UnsupportedText("split=None with output_sequence_length on a rank-1 input (Keras slices the batch axis)")
-    if config["standardize"] not in (None, "lower", "strip_punctuation", "lower_and_strip_punctuation"):
-        raise UnsupportedText(f"standardize={config['standardize']!r}: a custom callable is not lowered")
+    standardize_steps(config)
     if config["split"] not in (None, "whitespace", "character"):
         raise UnsupportedText(f"split={config['split']!r}: a custom callable is not lowered")
     if config["output_mode"] not in ("int", "multi_hot", "count", "tf_idf"):
@@ -111,6 +112,14 @@ def check(config: dict, text_rank: int = 2) -> None:
     if config["lookup"]["invert"]:
         raise UnsupportedText("an inverted lookup")
     vocabulary(config["lookup"])
+
+
+def standardize_steps(config: dict):
+    """The standardize steps of ``config`` (a built-in option or traced steps; a callable is traced by `spec`)."""
+    try:
+        return steps(config["standardize"])
+    except ValueError as error:
+        raise UnsupportedText(f"standardize={config['standardize']!r}: a custom callable is traced by the family's spec(), not here") from error
 
 
 def _widths(config: dict) -> tuple[int, ...] | None:
@@ -123,6 +132,7 @@ def _layer_class():
     from keras import ops
 
     from edgeprep.ingraph import text_ops as t
+    from edgeprep.ingraph import text_steps
 
     class BytesTextVectorization(keras.layers.Layer):
         """TextVectorization from uint8 UTF-8 bytes ``[batch, N]`` (zero padded), builtin ops only."""
@@ -133,6 +143,7 @@ def _layer_class():
             self.config = config
             self._squeeze = text_rank == 1 and config["split"] is None and config["output_mode"] == "int"
             self._table = vocabulary(config["lookup"])
+            self._steps = standardize_steps(config)
 
         def compute_output_spec(self, inputs):
             c = self.config
@@ -145,8 +156,7 @@ def _layer_class():
         def call(self, inputs):
             c, table = self.config, self._table
             data, lengths = t.prepare(inputs)
-            standardize = c["standardize"] or ""
-            data, lengths = t.standardize(data, lengths, "lower" in standardize, "strip" in standardize)
+            data, lengths = text_steps.standardize(data, lengths, self._steps)
             split = {"whitespace": t.whitespace_tokens, "character": t.character_tokens, None: t.whole_tokens}[c["split"]]
             joined, starts, ends, counts = split(data, lengths)
             widths = _widths(c)

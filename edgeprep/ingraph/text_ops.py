@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
-WHITESPACE = b" \t\n\v\f\r"
-PUNCTUATION = b"!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
+from edgeprep.runtime.host.text_vectorization import PUNCTUATION_BYTES as PUNCTUATION
+from edgeprep.runtime.host.text_vectorization import WHITESPACE_BYTES as WHITESPACE
 SPACE = ord(" ")
 CONTENT, BLANK, PUNCT = 0, 1, 2
 BYTE_CLASS = np.zeros(256, np.int32)
@@ -103,18 +103,6 @@ def shift(mask, by: int):
 
     pad = ops.zeros_like(mask[:, :1])
     return ops.concatenate([pad, mask[:, :-1]], axis=1) if by > 0 else ops.concatenate([mask[:, 1:], pad], axis=1)
-
-
-def standardize(data, lengths, lower: bool, strip: bool):
-    """Keras' ``lower`` then punctuation stripping: (bytes, lengths)."""
-    from keras import ops
-
-    if lower:
-        data = lower_ascii(data)
-    if strip:
-        keep = ops.logical_and(inside(data, lengths), ops.not_equal(byte_class(data), PUNCT))
-        data, lengths = compact(data, keep)
-    return data, lengths
 
 
 def whitespace_tokens(data, lengths):

@@ -79,12 +79,12 @@ def layers():
     return out
 
 
-def batches() -> list[list[str]]:
-    """The corpus sorted by byte length, in batches of at most `BATCH` texts and `BATCH_BYTES` padded
+def batches(texts: list[str] | None = None) -> list[list[str]]:
+    """The corpus (or ``texts``) sorted by byte length, in batches of at most `BATCH` texts and `BATCH_BYTES` padded
     bytes (as a client would send them); each batch has a token (a batch without any ends
     test_artifact_equals_text_vectorization)."""
     out: list[list[str]] = [[]]
-    for text in sorted(CORPUS, key=lambda t: len(t.encode())):
+    for text in sorted(CORPUS if texts is None else texts, key=lambda t: len(t.encode())):
         if len(out[-1]) >= BATCH or (len(out[-1]) + 1) * len(text.encode()) > BATCH_BYTES:
             out.append([])
         out[-1].append(text)
@@ -171,8 +171,14 @@ def test_encode_texts_contract():
         encode_texts(["abc\x00"])
 
 
+def _split_words(x):
+    import tensorflow as tf
+
+    return tf.strings.reduce_join(tf.strings.split(x), axis=-1, separator=" ")
+
+
 @pytest.mark.parametrize("options, message", [
-    (dict(standardize=lambda x: x), "custom callable"),
+    (dict(standardize=_split_words), "standardize runs the op UnsortedSegmentJoin"),  # a callable is traced (tests/ingraph/test_standardize.py)
     (dict(split=lambda x: x), "custom callable"),
 ])
 def test_unsupported_options_are_refused(options, message):

@@ -5,6 +5,8 @@
   with no standardize/split it is its inner lookup on the device
   (`edgeprep.families.index_lookup.device`); ``--allow-flex`` puts `device` (TensorFlow string ops) there;
 - host step: `host` (byte-exact standardize, split, ngrams, then the inner lookup); both read `spec`;
+- standardize: a built-in option or a custom callable traced into byte steps (`standardize_spec`,
+  `edgeprep.ingraph.standardize`); a callable it cannot lower is refused naming the op and the layer;
 - parity samples: sentences of vocabulary words in mixed case with punctuation, unicode words,
   tabs / newlines / non-breaking spaces, and empty strings;
 - adapt, Keras 2 and saving: those of its inner lookup (`edgeprep.families.index_lookup`).
@@ -23,10 +25,14 @@ from edgeprep.transforms.rewrite import Refusal
 
 
 def spec(layer) -> dict:
-    """The portable config: the text options and the inner lookup's spec."""
+    """The portable config: the text options and the inner lookup's spec.
+
+    ``standardize`` is the built-in option's name (or None), or for a callable its traced steps as
+    JSON dicts (`edgeprep.ingraph.standardize.trace`; raises `UnsupportedText` naming what it cannot lower).
+    """
     lookup = index_lookup.spec(layer._lookup_layer)
     return {
-        "standardize": layer._standardize,
+        "standardize": standardize_spec(layer),
         "split": layer._split,
         "ngrams": list(layer._ngrams) if layer._ngrams else None,
         "output_mode": layer._output_mode,
@@ -34,6 +40,15 @@ def spec(layer) -> dict:
         "lookup": lookup,
         "dtype": lookup["dtype"],
     }
+
+
+def standardize_spec(layer):
+    """``layer``'s standardize for `spec`: the built-in name, or the traced steps of its callable."""
+    if not callable(layer._standardize):
+        return layer._standardize
+    from edgeprep.ingraph.standardize import trace
+
+    return [step.to_json() for step in trace(layer._standardize, layer.name)]
 
 
 def sample_hint(layer) -> VocabularyHint:
@@ -52,8 +67,15 @@ class HostTextVectorization(LoweringRule):
 
     def check(self, call, graph, target):
         layer = call.layer
-        if callable(layer._standardize) or callable(layer._split):
-            return Refusal.fatal(f"{layer.name}: a custom standardize/split callable cannot be exported; use the built-in options")
+        if callable(layer._split):
+            return Refusal.fatal(f"{layer.name}: a custom split callable cannot be exported; use the built-in options")
+        if callable(layer._standardize):
+            from edgeprep.ingraph.text import UnsupportedText
+
+            try:
+                standardize_spec(layer)
+            except UnsupportedText as error:
+                return Refusal.fatal(str(error))
         if layer._split is None and layer._ngrams:
             return Refusal.fatal(f"{layer.name}: ngrams without split is not supported; set split='whitespace'")
         if layer._encoding.lower().replace("-", "") != "utf8":

@@ -28,14 +28,17 @@ def text_class():
         def call(self, inputs):
             from keras.src.utils.tf_utils import tf_encode_categorical_inputs
 
-            from edgeprep.families.text_vectorization.host import PUNCTUATION
+            from edgeprep.families.text_vectorization.host import StepKind, steps
 
             c, lookup = self.config, self.config["lookup"]
             x = tf.convert_to_tensor(inputs)
-            if c["standardize"] in ("lower", "lower_and_strip_punctuation"):
-                x = tf.strings.lower(x)
-            if c["standardize"] in ("strip_punctuation", "lower_and_strip_punctuation"):
-                x = tf.strings.regex_replace(x, PUNCTUATION.pattern, "")
+            for step in steps(c["standardize"]):  # built-in options and traced callables alike
+                if step.kind is StepKind.LOWER:
+                    x = tf.strings.lower(x)
+                elif step.kind is StepKind.STRIP:
+                    x = tf.strings.strip(x)
+                else:
+                    x = tf.strings.regex_replace(x, step.regex(), step.rewrite.decode().replace("\\", "\\\\"), replace_global=not step.first_only)
             if c["split"] is not None:
                 if x.shape.rank > 1:
                     x = tf.squeeze(x, -1)
