@@ -251,7 +251,9 @@ class RawCall:
             interpreter.allocate_tensors()
         for name, value in feed.items():
             detail = self.details[_tflite_name(self.details, name)]
-            interpreter.set_tensor(detail["index"], value.astype(detail["dtype"]) if detail["dtype"] is not np.object_ else value)
+            if detail["dtype"] in (np.bytes_, np.object_):  # a LiteRT string tensor (a lookup on the device): UTF-8 bytes
+                value = np.array([v.encode("utf-8") if isinstance(v, str) else v for v in value.reshape(-1)], object).reshape(value.shape)
+            interpreter.set_tensor(detail["index"], value.astype(detail["dtype"]))
         interpreter.invoke()
         return [interpreter.get_tensor(d["index"]) for d in interpreter.get_output_details()]
 
