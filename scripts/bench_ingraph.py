@@ -288,8 +288,7 @@ def ingraph_artifact(case: Case, target, work: Path, handmade: bool) -> tuple[by
     (entry,) = manifest.artifacts
     assert not entry.host_steps, f"{case.name}: the in-graph export still has host steps {entry.host_steps}"
     if not handmade:
-        encodings = getattr(manifest, "input_encodings", None) or {}
-        byte_inputs = {name: 3 for name, encoding in encodings.items() if str(encoding) == "utf8-bytes"}
+        byte_inputs = {spec.name: 3 for spec in manifest.inputs if str(getattr(spec, "encoding", None)) == "utf8-bytes"}
     return (out / entry.file).read_bytes(), byte_inputs
 
 
