@@ -104,8 +104,6 @@ def mix(words: Sequence, outputs: Sequence[Sequence[Term]], constants: Sequence[
     from keras import ops
 
     if bitwise is not Bitwise.PORTABLE:
-        if bitwise is Bitwise.TFLITE and sum(1 for terms in outputs for term in terms if term.rotate or term.shift) >= 2:
-            return _mix_stacked(words, outputs, constants, bitwise)
         results = []
         for o, terms in enumerate(outputs):
             values = [_term(words[term.word], term, bitwise) for term in terms]
@@ -136,67 +134,6 @@ def mix(words: Sequence, outputs: Sequence[Sequence[Term]], constants: Sequence[
     parity = ops.mod(parity, 2)
     values = from_bits(ops.reshape(parity, (-1, *static, m, 64)))
     return [values[..., o] for o in range(m)]
-
-
-def _mix_stacked(words, outputs, constants, bitwise: Bitwise) -> list:
-    """`mix` with native ops, every term at once: the terms' words gathered into one ``[..., k * m]``
-    tensor (``k`` terms per output, padded with a zero word), rotated and shifted with per-column
-    amounts, then XORed over ``k``: a few ops per call instead of ~10 per rotated term."""
-    from keras import ops
-
-    m = len(outputs)
-    extra = [ops.zeros_like(words[0])]
-    columns = [list(terms) for terms in outputs]
-    for o, terms in enumerate(columns):
-        if constants is not None and constants[o]:
-            extra.append(ops.zeros_like(words[0]) + np.int64(signed(constants[o])))
-            terms.append(Term(len(words) + len(extra) - 1))
-    k = max(len(terms) for terms in columns)
-    slots = [terms[t] if t < len(terms) else Term(len(words)) for t in range(k) for terms in columns]  # t-major
-    stacked = ops.stack([*words, *extra], axis=-1)
-    static = tuple(stacked.shape[1:-1])
-    x = ops.take(stacked, np.array([term.word for term in slots], np.int32), axis=-1)  # [..., k*m]
-    rotate = np.array([term.rotate for term in slots])
-    if rotate.any():
-        x = shift_right_columns(x, rotate, bitwise) + x * np.array([signed(1 << (64 - int(r))) if r else 0 for r in rotate], np.int64)
-    shift = np.array([term.shift for term in slots])
-    if shift.any():
-        x = shift_right_columns(x, shift, bitwise)
-    if bitwise is Bitwise.ONNX:
-        parts = ops.reshape(x, (-1, *static, k, m))
-        result = parts[..., 0, :]
-        for t in range(1, k):
-            result = ops.bitwise_xor(result, parts[..., t, :])
-    else:
-        import tensorflow as tf
-
-        parts = ops.reshape(tf.bitcast(x, "int32"), (-1, *static, k, m, 2))
-        result = parts[..., 0, :, :]
-        for t in range(1, k):
-            result = ops.bitwise_xor(result, parts[..., t, :, :])
-        result = tf.bitcast(result, "int64")
-    return [result[..., o] for o in range(m)]
-
-
-def shift_right_columns(x, amounts: np.ndarray, bitwise: Bitwise):
-    """Logical ``x >> amounts`` of ``x`` ``[..., T]`` with a static amount (0 to 63) per last-axis column."""
-    import tensorflow as tf
-    from keras import ops
-
-    amounts = np.asarray(amounts)
-    if bitwise is Bitwise.ONNX:
-        return ops.cast(tf.bitwise.right_shift(ops.cast(x, "uint64"), amounts.astype(np.uint64)), "int64")
-    halves = tf.bitcast(x, "uint32")
-    low, high = halves[..., 0], halves[..., 1]
-    small = amounts < 32
-    high_part = ops.cast(tf.bitwise.right_shift(high, np.where(small, 0, amounts - 32).astype(np.uint32)), "int64")
-    if not small.any():
-        return high_part
-    high_part = high_part * np.where(small, [signed(1 << (32 - int(a))) for a in np.minimum(amounts, 32)], 1).astype(np.int64)
-    low_part = ops.cast(tf.bitwise.right_shift(low, np.where(small, amounts, 0).astype(np.uint32)), "int64")
-    if not small.all():
-        low_part = low_part * small.astype(np.int64)
-    return high_part + low_part
 
 
 def xor(a, b, bitwise: Bitwise):
