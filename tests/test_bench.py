@@ -47,3 +47,19 @@ def test_bench_times_the_text_model_per_raw_example_against_predict_on_batch(tmp
     assert "| 1, none |" in goal, goal  # the embedding's GATHER is data, not shape arithmetic
     artifacts = [row for row in text.splitlines() if re.match(r"\| \(c\) edgeprep \| (tflite|onnx) \|", row)]
     assert len(artifacts) == 2 and all(re.search(r"\| \d+\.\d{3} \|", row) for row in artifacts), artifacts
+
+
+def test_bench_ingraph_times_every_variant_on_both_targets(tmp_path):
+    """scripts/bench_ingraph.py (issue 16): (a) in graph, (b) host steps + artifact and (c) Keras, batch 1 and 256."""
+    out = tmp_path / "ingraph.md"
+    result = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "bench_ingraph.py"), "--models", "hashing_int", "--runs", "3", "--warmup", "1", "--out", str(out)],
+        capture_output=True, text=True, timeout=900,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = [line.split("|")[1:-1] for line in out.read_text().splitlines() if line.startswith("| hashing_int64 |")]
+    assert sorted((r[1].strip(), r[2].strip()) for r in rows) == [("onnx", "1"), ("onnx", "256"), ("tflite", "1"), ("tflite", "256")]
+    for row in rows:
+        times = [float(cell) for cell in row[3:6]]
+        assert all(t > 0 for t in times), row
+        assert row[-1].strip() == "1", row  # (b) really has its host step
