@@ -1,0 +1,91 @@
+"""The catalog of public Keras examples rebuilt in this folder: one `Example` per model.
+
+Each module here rebuilds one keras-io example (or the preprocessing-layers guide's recipes) on
+synthetic data of the example's schema: ``build() -> keras.Model`` and ``raw_inputs(n, rng)``
+(the raw features the exported model takes, keyed by input name). Multi-model examples take a
+``variant``. tests/public_examples/test_public_examples.py exports each one with the default CLI
+and compares ``edgeprep run`` with Keras; scripts/gallery_table.py writes README's gallery table.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+import numpy as np
+
+PREPROCESSING_MODULE = "keras.src.layers.preprocessing"
+
+
+@dataclass(frozen=True)
+class Example:
+    """One rebuilt model.
+
+    Attributes:
+        name: id in tests and in the README table.
+        module: the module of this folder that rebuilds it.
+        variant: which of the module's models (None when it has one).
+        source: the keras-io file the module follows.
+        slow: skipped unless EDGEPREP_SLOW=1.
+    """
+
+    name: str
+    module: str
+    variant: str | None
+    source: str
+    slow: bool = True
+
+    def _module(self):
+        return importlib.import_module(self.module)
+
+    def build(self):
+        """The Keras model, weights seeded (built afresh on every call)."""
+        module = self._module()
+        return module.build(self.variant) if self.variant else module.build()
+
+    def raw_inputs(self, n: int, seed: int = 0) -> dict[str, np.ndarray]:
+        """``n`` raw rows of the example's schema, keyed by the model's input names."""
+        module = self._module()
+        rng = np.random.default_rng(seed)
+        return module.raw_inputs(n, rng, self.variant) if self.variant else module.raw_inputs(n, rng)
+
+
+GUIDE = "guides/preprocessing_layers.py"
+EXAMPLES = (
+    Example("guide_string_one_hot", "guide_recipes", "string_one_hot", GUIDE, slow=False),
+    Example("guide_integer_one_hot", "guide_recipes", "integer_one_hot", GUIDE),
+    Example("guide_hashing_trick", "guide_recipes", "hashing_trick", GUIDE, slow=False),
+    Example("guide_numeric_normalization", "guide_recipes", "numeric_normalization", GUIDE),
+    Example("guide_text_int_gru", "guide_recipes", "text_int_gru", GUIDE),
+    Example("guide_text_multi_hot", "guide_recipes", "text_multi_hot", GUIDE, slow=False),
+    Example("guide_text_tf_idf", "guide_recipes", "text_tf_idf", GUIDE),
+    Example("structured_feature_space", "structured_feature_space", None, "examples/structured_data/structured_data_classification_with_feature_space.py"),
+    Example("structured_from_scratch", "structured_from_scratch", None, "examples/structured_data/structured_data_classification_from_scratch.py"),
+    Example("wide_deep", "wide_deep_cross", "wide_deep", "examples/structured_data/wide_deep_cross_networks.py"),
+    Example("deep_cross", "wide_deep_cross", "deep_cross", "examples/structured_data/wide_deep_cross_networks.py"),
+    Example("text_from_scratch", "text_from_scratch", None, "examples/nlp/text_classification_from_scratch.py"),
+    Example("multi_label_tf_idf", "multi_label_tf_idf", None, "examples/nlp/multi_label_classification.py"),
+    Example("pretrained_embeddings", "pretrained_embeddings", None, "examples/nlp/pretrained_word_embeddings.py"),
+    Example("image_from_scratch", "image_from_scratch", None, "examples/vision/image_classification_from_scratch.py"),
+    Example("efficientnet_fine_tuning", "efficientnet_fine_tuning", None, "examples/vision/image_classification_efficientnet_fine_tuning.py"),
+    Example("mlp_mixer", "mlp_mixer", None, "examples/vision/mlp_image_classification.py"),
+    Example("stft_audio_1d", "stft_audio", "1d", "examples/audio/stft.py"),
+    Example("stft_audio_2d", "stft_audio", "2d", "examples/audio/stft.py"),
+    Example("timeseries_normalization", "timeseries_normalization", None, "examples/timeseries/timeseries_weather_forecasting.py"),
+)
+BY_NAME = {example.name: example for example in EXAMPLES}
+
+
+def preprocessing_layers(model) -> list[str]:
+    """The class names of Keras preprocessing layers anywhere in ``model`` (nested models included), sorted."""
+    found: set[str] = set()
+
+    def walk(layer) -> None:
+        if type(layer).__module__.startswith(PREPROCESSING_MODULE):
+            found.add(type(layer).__name__)
+        for inner in getattr(layer, "layers", ()) or ():
+            walk(inner)
+
+    walk(model)
+    return sorted(found)
+

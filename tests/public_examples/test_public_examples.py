@@ -1,0 +1,64 @@
+"""Keras' public examples, used as a new user would: ``edgeprep export`` with default flags, then
+``edgeprep run`` on raw inputs of the example's schema for both targets, equal to Keras' predict
+within the manifest's tolerance (issue 19). The models are rebuilt in this folder (gallery.py).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edgeprep.config import ALL_TARGETS
+from edgeprep.manifest import Manifest
+from edgeprep.runtime.compare import Tolerance, compare
+from gallery import EXAMPLES
+from helpers import error_lines, run_cli
+
+ROWS = 16
+
+# Failing today, each with the error it fails with and who fixes it; strict, so a fix flips them red.
+KNOWN_FAILURES: dict[str, str] = {}
+
+
+def _params():
+    for example in EXAMPLES:
+        marks = [pytest.mark.slow] if example.slow else []
+        if example.name in KNOWN_FAILURES:
+            marks.append(pytest.mark.xfail(strict=True, reason=KNOWN_FAILURES[example.name]))
+        yield pytest.param(example, id=example.name, marks=marks)
+
+
+def keras_outputs(model, raw: dict[str, np.ndarray], names: list[str]) -> dict[str, np.ndarray]:
+    """Keras' answer on ``raw`` in one batch (as ``edgeprep run`` gets it), keyed by the manifest's output names."""
+    outputs = model.predict_on_batch(raw)
+    outputs = list(outputs.values()) if isinstance(outputs, dict) else outputs if isinstance(outputs, (list, tuple)) else [outputs]
+    return {name: np.asarray(value) for name, value in zip(names, outputs)}
+
+
+def as_input_dtypes(model, raw: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Numeric raw columns in the dtype of the model's input of that name (strings as they are)."""
+    dtypes = {tensor.name: str(tensor.dtype) for tensor in model.inputs}
+    return {name: value if value.dtype.kind in "US" else value.astype(dtypes.get(name, value.dtype)) for name, value in raw.items()}
+
+
+@pytest.mark.parametrize("example", _params())
+def test_public_example(example, tmp_path):
+    model = example.build()
+    path = tmp_path / f"{example.name}.keras"
+    model.save(path)
+    dist = tmp_path / "dist"
+    exported = run_cli("export", path, "--out", dist, timeout=1500)
+    assert exported.returncode == 0, (error_lines(exported.stderr) or [exported.stderr[-3000:]], exported.stdout[-2000:])
+
+    manifest = Manifest.read(dist)
+    raw = as_input_dtypes(model, example.raw_inputs(ROWS, seed=1))
+    np.savez(tmp_path / "raw.npz", **raw)
+    reference = keras_outputs(model, raw, [tensor.name for tensor in manifest.outputs])
+    tolerance = Tolerance.from_json(manifest["tolerance"])
+    for target in ALL_TARGETS:
+        out = tmp_path / f"{target.value}.npz"
+        ran = run_cli("run", dist, "--target", target.value, "--input", tmp_path / "raw.npz", "--output", out)
+        assert ran.returncode == 0, (target.value, error_lines(ran.stderr) or ran.stderr[-3000:])
+        with np.load(out) as actual:
+            report = compare(target.value, "keras", reference, dict(actual), tolerance)
+        assert report.passed, report.summary()
