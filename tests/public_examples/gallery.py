@@ -89,3 +89,16 @@ def preprocessing_layers(model) -> list[str]:
     walk(model)
     return sorted(found)
 
+
+
+def as_input_dtypes(model, raw: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Numeric raw columns in the dtype of the model's input of that name (strings as they are)."""
+    dtypes = {tensor.name: str(tensor.dtype) for tensor in model.inputs}
+    return {name: value if value.dtype.kind in "US" else value.astype(dtypes.get(name, value.dtype)) for name, value in raw.items()}
+
+
+def keras_outputs(model, raw: dict[str, np.ndarray], names: list[str]) -> dict[str, np.ndarray]:
+    """Keras' answer on ``raw`` in one batch (as ``edgeprep run`` gets it), keyed by ``names`` in output order."""
+    outputs = model.predict_on_batch(raw)
+    outputs = list(outputs.values()) if isinstance(outputs, dict) else outputs if isinstance(outputs, (list, tuple)) else [outputs]
+    return {name: np.asarray(value) for name, value in zip(names, outputs)}

@@ -11,7 +11,7 @@ import pytest
 from edgeprep.config import ALL_TARGETS
 from edgeprep.manifest import Manifest
 from edgeprep.runtime.compare import Tolerance, compare
-from gallery import EXAMPLES
+from gallery import EXAMPLES, as_input_dtypes, keras_outputs
 from helpers import error_lines, run_cli
 
 ROWS = 16
@@ -26,19 +26,6 @@ def _params():
         if example.name in KNOWN_FAILURES:
             marks.append(pytest.mark.xfail(strict=True, reason=KNOWN_FAILURES[example.name]))
         yield pytest.param(example, id=example.name, marks=marks)
-
-
-def keras_outputs(model, raw: dict[str, np.ndarray], names: list[str]) -> dict[str, np.ndarray]:
-    """Keras' answer on ``raw`` in one batch (as ``edgeprep run`` gets it), keyed by the manifest's output names."""
-    outputs = model.predict_on_batch(raw)
-    outputs = list(outputs.values()) if isinstance(outputs, dict) else outputs if isinstance(outputs, (list, tuple)) else [outputs]
-    return {name: np.asarray(value) for name, value in zip(names, outputs)}
-
-
-def as_input_dtypes(model, raw: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Numeric raw columns in the dtype of the model's input of that name (strings as they are)."""
-    dtypes = {tensor.name: str(tensor.dtype) for tensor in model.inputs}
-    return {name: value if value.dtype.kind in "US" else value.astype(dtypes.get(name, value.dtype)) for name, value in raw.items()}
 
 
 @pytest.mark.parametrize("example", _params())
