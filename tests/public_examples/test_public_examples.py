@@ -5,6 +5,8 @@ within the manifest's tolerance (issue 19). The models are rebuilt in this folde
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -12,7 +14,7 @@ from edgeprep.config import ALL_TARGETS
 from edgeprep.manifest import Manifest
 from edgeprep.runtime.compare import Tolerance, compare
 from gallery import EXAMPLES, as_input_dtypes, keras_outputs
-from helpers import error_lines, run_cli
+from helpers import REPO, error_lines, run_cli
 
 ROWS = 16
 
@@ -49,3 +51,10 @@ def test_public_example(example, tmp_path):
         with np.load(out) as actual:
             report = compare(target.value, "keras", reference, dict(actual), tolerance)
         assert report.passed, report.summary()
+
+
+def test_readme_gallery_lists_every_example():
+    """README's gallery table (scripts/gallery_table.py) has one row per example of the catalog, in its order."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    section = text.split("<!-- BEGIN gallery -->")[1].split("<!-- END gallery -->")[0]
+    assert re.findall(r"^\| \[([a-z0-9_]+)\]", section, re.M) == [example.name for example in EXAMPLES]
