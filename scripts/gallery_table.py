@@ -5,7 +5,7 @@
 
 For each model of tests/public_examples/ (the catalog in gallery.py), every step in its own
 subprocess, one at a time: build it and save it with 16 raw rows and Keras' answer on them;
-``edgeprep export`` with default flags (both targets; when that fails, each target alone, so the
+``edgeprep export`` with default flags (plus ``--custom-objects`` where the file needs it; both targets; when that fails, each target alone, so the
 table says which one works) and ``edgeprep run`` per target on the raw rows, compared with Keras
 under the manifest's tolerance, as tests/public_examples/test_public_examples.py does; then Keras'
 own ``model.export(format="litert")`` and ``model.export(format="onnx")``, the file loaded in
@@ -34,7 +34,8 @@ EXAMPLES_DIR = REPO / "tests" / "public_examples"
 ROWS = 16
 KERAS_FORMATS = (("tflite", "litert", "model.tflite"), ("onnx", "onnx", "model.onnx"))
 KERAS_IO = "https://github.com/keras-team/keras-io/blob/master/"
-ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+# The examples' folder is on the path so that `--custom-objects` finds their modules.
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), str(EXAMPLES_DIR), os.environ.get("PYTHONPATH")]))}
 
 
 def _catalog():
@@ -45,9 +46,11 @@ def _catalog():
 
 
 def _short(text: str, limit: int = 110) -> str:
-    """One line of an error, without the newlines and pipes that would break a table cell."""
+    """The last line of an error, cut to ``limit``, without what would break a table cell or name a temporary path."""
     line = next((line for line in reversed(text.strip().splitlines()) if line.strip()), "no output")
     line = line.replace("edgeprep: error: ", "").replace("|", "/").strip()
+    line = re.sub(r"Load model from \S+ failed:", "", line)  # onnxruntime: keep the reason, not the path
+    line = re.sub(r"/tmp/\S+/", "", line)
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
@@ -87,12 +90,12 @@ def _worker(command: str, name: str, work: Path) -> int:
         try:
             model.export(str(path), format=fmt, verbose=False)
         except Exception as exc:  # Keras' own export failing is a result
-            result[target] = f"export fails: {type(exc).__name__}: {_short(str(exc) or repr(exc), 80)}"
+            result[target] = f"export fails: {type(exc).__name__}: {_short(str(exc) or repr(exc), 90)}"
             continue
         try:
             outputs = _run_keras_artifact(target, path, [raw[t.name] for t in model.inputs])
         except Exception as exc:
-            result[target] = f"written; the runtime refuses it: {type(exc).__name__}: {_short(str(exc), 80)}"
+            result[target] = f"written, does not run: {_short(str(exc), 90)}"
             continue
         result[target] = _verdict(reference, outputs)
     print(json.dumps(result))
@@ -137,7 +140,7 @@ def _verdict(reference: list[np.ndarray], outputs: list[np.ndarray]) -> str:
     return f"runs, equal (max rel {report.max_rel:.0e})" if report.passed else f"runs, differs: {_short(report.summary(), 80)}"
 
 
-def _edgeprep_cells(work: Path, timeout: int) -> dict[str, str]:
+def _edgeprep_cells(work: Path, flags: tuple[str, ...], timeout: int) -> dict[str, str]:
     """edgeprep export (default flags) and run per target, compared with Keras under the manifest's tolerance."""
     from edgeprep.manifest import Manifest
     from edgeprep.runtime.compare import Tolerance, compare
@@ -152,12 +155,12 @@ def _edgeprep_cells(work: Path, timeout: int) -> dict[str, str]:
         report = compare(target, "keras", reference, dict(np.load(out)), Tolerance.from_json(manifest["tolerance"]))
         return f"passes (max rel {report.max_rel:.0e})" if report.passed else f"differs: {_short(report.summary(), 80)}"
 
-    exported = _edgeprep("export", work / "model.keras", "--out", work / "dist", timeout=timeout)
+    exported = _edgeprep("export", work / "model.keras", "--out", work / "dist", *flags, timeout=timeout)
     if exported.returncode == 0:
         return {target: run_target(work / "dist", target) for target in ("tflite", "onnx")}
     cells = {}
     for target in ("tflite", "onnx"):
-        alone = _edgeprep("export", work / "model.keras", "--out", work / f"dist_{target}", "--target", target, timeout=timeout)
+        alone = _edgeprep("export", work / "model.keras", "--out", work / f"dist_{target}", "--target", target, *flags, timeout=timeout)
         if alone.returncode == 0:
             cells[target] = f"only with `--target {target}`: " + run_target(work / f"dist_{target}", target)
         else:
@@ -174,7 +177,7 @@ def measure(name: str, root: Path, timeout: int) -> dict:
     if prepared.returncode != 0:
         return {"name": name, "error": f"the model does not build: {_short(prepared.stderr)}"}
     row = {"name": name, "layers": json.loads((work / "layers.json").read_text())}
-    row["edgeprep"] = _edgeprep_cells(work, timeout)
+    row["edgeprep"] = _edgeprep_cells(work, _catalog().BY_NAME[name].export_flags, timeout)
     keras_run = _run([*me, "keras", name, str(work)], timeout)
     lines = [line for line in keras_run.stdout.splitlines() if line.startswith("{")]
     row["keras"] = json.loads(lines[-1]) if lines else {t: f"crashes: {_short(keras_run.stderr)}" for t, _, _ in KERAS_FORMATS}

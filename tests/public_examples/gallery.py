@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 PREPROCESSING_MODULE = "keras.src.layers.preprocessing"
+HERE = Path(__file__).resolve().parent
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,7 @@ class Example:
         variant: which of the module's models (None when it has one).
         source: the keras-io file the module follows.
         slow: skipped unless EDGEPREP_SLOW=1.
+        custom_objects: ``--custom-objects`` values the model file needs (modules of this folder).
     """
 
     name: str
@@ -34,6 +37,12 @@ class Example:
     variant: str | None
     source: str
     slow: bool = True
+    custom_objects: tuple[str, ...] = ()
+
+    @property
+    def export_flags(self) -> tuple[str, ...]:
+        """The flags ``edgeprep export`` needs beyond the defaults: only what loading the file requires."""
+        return tuple(flag for value in self.custom_objects for flag in ("--custom-objects", value))
 
     def _module(self):
         return importlib.import_module(self.module)
@@ -63,7 +72,7 @@ EXAMPLES = (
     Example("structured_from_scratch", "structured_from_scratch", None, "examples/structured_data/structured_data_classification_from_scratch.py"),
     Example("wide_deep", "wide_deep_cross", "wide_deep", "examples/structured_data/wide_deep_cross_networks.py"),
     Example("deep_cross", "wide_deep_cross", "deep_cross", "examples/structured_data/wide_deep_cross_networks.py"),
-    Example("text_from_scratch", "text_from_scratch", None, "examples/nlp/text_classification_from_scratch.py"),
+    Example("text_from_scratch", "text_from_scratch", None, "examples/nlp/text_classification_from_scratch.py", custom_objects=("text_from_scratch:custom_standardization",)),
     Example("multi_label_tf_idf", "multi_label_tf_idf", None, "examples/nlp/multi_label_classification.py"),
     Example("pretrained_embeddings", "pretrained_embeddings", None, "examples/nlp/pretrained_word_embeddings.py"),
     Example("image_from_scratch", "image_from_scratch", None, "examples/vision/image_classification_from_scratch.py"),

@@ -5,6 +5,7 @@ within the manifest's tolerance (issue 19). The models are rebuilt in this folde
 
 from __future__ import annotations
 
+import os
 import re
 
 import numpy as np
@@ -13,13 +14,39 @@ import pytest
 from edgeprep.config import ALL_TARGETS
 from edgeprep.manifest import Manifest
 from edgeprep.runtime.compare import Tolerance, compare
-from gallery import EXAMPLES, as_input_dtypes, keras_outputs
+from gallery import EXAMPLES, HERE, as_input_dtypes, keras_outputs
 from helpers import REPO, error_lines, run_cli
 
 ROWS = 16
 
 # Failing today, each with the error it fails with and who fixes it; strict, so a fix flips them red.
-KNOWN_FAILURES: dict[str, str] = {}
+KNOWN_FAILURES: dict[str, str] = {
+    "text_from_scratch": (
+        "export exits 2: the example's custom_standardization callable is refused ('a custom standardize/split "
+        "callable cannot be exported; use the built-in options'); fixed by helper standardize (issue 19)"
+    ),
+    "guide_text_int_gru": (
+        "export exits 2: 'cannot export: gru (GRU) loops over a dynamic number of timesteps, which TFLite converts "
+        "only with a static batch (unrolled up to 64 steps); pass --batch 1, or --target onnx' (TextVectorization "
+        "without output_sequence_length): issue 19 item 2, recurrent layers on TFLite with a dynamic batch; "
+        "--target onnx alone passes"
+    ),
+    "timeseries_normalization": (
+        "export exits 2: 'cannot export: lstm (LSTM) loops over 120 timesteps, which TFLite converts only with a "
+        "static batch (unrolled up to 64 steps); pass --batch 1, or --target onnx': issue 19 item 2, recurrent "
+        "layers on TFLite with a dynamic batch"
+    ),
+    "stft_audio_1d": (
+        "export exits 2: 'the Keras original fails on edgeprep's generated samples (waveform (1, 1360, 1); "
+        "InvalidArgumentError ... Conv1D.call()): edgeprep drew inputs this model cannot take; pass --data FILE': "
+        "issue 19 item 3, sample lengths must come from what the layers need"
+    ),
+    "stft_audio_2d": (
+        "export exits 2: 'the Keras original fails on edgeprep's generated samples (waveform (1, 1200, 1); "
+        "InvalidArgumentError ... GlobalMaxPooling2D.call()): edgeprep drew inputs this model cannot take; pass "
+        "--data FILE': issue 19 item 3, sample lengths must come from what the layers need"
+    ),
+}
 
 
 def _params():
@@ -36,7 +63,8 @@ def test_public_example(example, tmp_path):
     path = tmp_path / f"{example.name}.keras"
     model.save(path)
     dist = tmp_path / "dist"
-    exported = run_cli("export", path, "--out", dist, timeout=1500)
+    env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))}  # for --custom-objects
+    exported = run_cli("export", path, "--out", dist, *example.export_flags, env=env, timeout=1500)
     assert exported.returncode == 0, (error_lines(exported.stderr) or [exported.stderr[-3000:]], exported.stdout[-2000:])
 
     manifest = Manifest.read(dist)

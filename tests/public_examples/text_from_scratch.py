@@ -4,7 +4,9 @@ TextVectorization with the example's ``custom_standardization`` (lowercase, ``<b
 a space, punctuation removed), ``max_tokens`` and ``output_sequence_length``; Embedding, Dropout,
 two Conv1D(kernel 7, stride 3, relu), GlobalMaxPooling1D, Dense(relu), Dropout, Dense(1, sigmoid);
 the exported model is the example's ``end_to_end_model`` (string in). Widths and lengths are
-smaller than the example's (20000 tokens, 128 dims, 500 steps, 128 filters).
+smaller than the example's (20000 tokens, 128 dims, 500 steps, 128 filters). As in any Keras
+file with a custom function, loading it takes ``--custom-objects text_from_scratch:custom_standardization``
+(the function is registered when this module is imported).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import re
 import string
 
+import keras
 import numpy as np
 
 import words
@@ -19,6 +22,7 @@ import words
 MAX_FEATURES, EMBEDDING_DIM, SEQUENCE_LENGTH, FILTERS = 2000, 32, 100, 32
 
 
+@keras.saving.register_keras_serializable(package="public_examples")
 def custom_standardization(input_data):
     import tensorflow as tf
 
@@ -32,12 +36,10 @@ def raw_inputs(n: int, rng) -> dict[str, np.ndarray]:
 
 
 def build():
-    import keras
     from keras import layers
 
     keras.utils.set_random_seed(21)
-    standardize = keras.saving.register_keras_serializable(package="public_examples")(custom_standardization)
-    vectorize_layer = layers.TextVectorization(standardize=standardize, max_tokens=MAX_FEATURES, output_mode="int", output_sequence_length=SEQUENCE_LENGTH)
+    vectorize_layer = layers.TextVectorization(standardize=custom_standardization, max_tokens=MAX_FEATURES, output_mode="int", output_sequence_length=SEQUENCE_LENGTH)
     vectorize_layer.adapt(words.reviews(500, np.random.default_rng(21)))
     inputs = keras.Input(shape=(None,), dtype="int64")
     x = layers.Embedding(MAX_FEATURES, EMBEDDING_DIM)(inputs)
