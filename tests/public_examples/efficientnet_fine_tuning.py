@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 
+import gallery
+
 SIZE, CLASSES = 64, 120
 
 
 def raw_inputs(n: int, rng) -> dict[str, np.ndarray]:
-    return {"image": rng.integers(0, 256, (n, SIZE, SIZE, 3)).astype("float32")}
+    return gallery.images(n, rng, SIZE)
 
 
 def build():

@@ -100,6 +100,11 @@ def preprocessing_layers(model) -> list[str]:
 
 
 
+def images(n: int, rng, size: int) -> dict[str, np.ndarray]:
+    """``n`` raw RGB images of ``size`` x ``size``: integer pixel values 0..255 as float32, under the input name ``image``."""
+    return {"image": rng.integers(0, 256, (n, size, size, 3)).astype("float32")}
+
+
 def as_input_dtypes(model, raw: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Numeric raw columns in the dtype of the model's input of that name (strings as they are)."""
     dtypes = {tensor.name: str(tensor.dtype) for tensor in model.inputs}

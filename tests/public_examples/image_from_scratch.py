@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 
+import gallery
+
 SIZE = 64
 
 
 def raw_inputs(n: int, rng) -> dict[str, np.ndarray]:
-    return {"image": rng.integers(0, 256, (n, SIZE, SIZE, 3)).astype("float32")}
+    return gallery.images(n, rng, SIZE)
 
 
 def build():
@@ -23,11 +25,15 @@ def build():
     from keras import layers
 
     keras.utils.set_random_seed(31)
+    data_augmentation_layers = [layers.RandomFlip("horizontal"), layers.RandomRotation(0.1)]
+
+    def data_augmentation(images):
+        for layer in data_augmentation_layers:
+            images = layer(images)
+        return images
+
     inputs = keras.Input(shape=(SIZE, SIZE, 3), name="image")
-    x = inputs
-    for layer in [layers.RandomFlip("horizontal"), layers.RandomRotation(0.1)]:
-        x = layer(x)
-    x = layers.Rescaling(1.0 / 255)(x)
+    x = layers.Rescaling(1.0 / 255)(data_augmentation(inputs))
     x = layers.Conv2D(16, 3, strides=2, padding="same")(x)
     x = layers.BatchNormalization()(x)
     x = layers.Activation("relu")(x)

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import numpy as np
 
+import gallery
+
 IMAGE_SIZE, PATCH_SIZE, EMBEDDING_DIM, NUM_BLOCKS, CLASSES = 64, 8, 64, 2, 100
 NUM_PATCHES = (IMAGE_SIZE // PATCH_SIZE) ** 2
 
 
 def raw_inputs(n: int, rng) -> dict[str, np.ndarray]:
-    return {"image": rng.integers(0, 256, (n, 32, 32, 3)).astype("float32")}
+    return gallery.images(n, rng, 32)
 
 
 def _patches(images):
