@@ -54,6 +54,22 @@ def _short(text: str, limit: int = 110) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
+def _reason(exc: Exception) -> str:
+    """What stopped Keras' file, in a few words: the op a runtime lacks, or the error's last line."""
+    text = str(exc) or repr(exc)
+    patterns = (
+        (r'In Node, \("[^"]*", (\w+),', "onnxruntime has no {} op"),
+        (r"Node number \d+ \((\w+)\) failed to prepare", "needs the Flex delegate ({})"),
+        (r"'tf\.(\w+)' op is neither a custom op nor a flex op", "the converter cannot lower tf.{}"),
+        (r"failed to legalize operation 'tf\.(\w+)'", "the converter cannot lower tf.{}"),
+    )
+    for pattern, template in patterns:
+        found = re.search(pattern, text)
+        if found:
+            return template.format(found.group(1))
+    return f"{type(exc).__name__}: {_short(text, 90)}"
+
+
 def _run(args: list[str], timeout: int) -> subprocess.CompletedProcess:
     try:
         return subprocess.run(args, capture_output=True, text=True, env=ENV, timeout=timeout, cwd=REPO)
@@ -90,12 +106,12 @@ def _worker(command: str, name: str, work: Path) -> int:
         try:
             model.export(str(path), format=fmt, verbose=False)
         except Exception as exc:  # Keras' own export failing is a result
-            result[target] = f"export fails: {type(exc).__name__}: {_short(str(exc) or repr(exc), 90)}"
+            result[target] = f"export fails: {_reason(exc)}"
             continue
         try:
             outputs = _run_keras_artifact(target, path, [raw[t.name] for t in model.inputs])
         except Exception as exc:
-            result[target] = f"written, does not run: {_short(str(exc), 90)}"
+            result[target] = f"written, does not run: {_reason(exc)}"
             continue
         result[target] = _verdict(reference, outputs)
     print(json.dumps(result))
@@ -111,14 +127,14 @@ def _run_keras_artifact(target: str, path: Path, feeds: list[np.ndarray]) -> lis
         specs = session.get_inputs()
         feed = {spec.name: (value.astype(object) if value.dtype.kind == "U" else value) for spec, value in zip(specs, feeds)}
         if len(specs) != len(feeds):
-            raise RuntimeError(f"{len(specs)} graph inputs for a model with {len(feeds)} inputs")
+            raise RuntimeError(f"the file takes {len(specs)} inputs, the model {len(feeds)}")
         return session.run(None, feed)
     from ai_edge_litert.interpreter import Interpreter
 
     interpreter = Interpreter(model_path=str(path))
     details = interpreter.get_input_details()
     if len(details) != len(feeds):
-        raise RuntimeError(f"{len(details)} inputs for a model with {len(feeds)} inputs")
+        raise RuntimeError(f"the file takes {len(details)} inputs, the model {len(feeds)}")
     for detail, value in zip(details, feeds):
         interpreter.resize_tensor_input(detail["index"], value.shape)
     interpreter.allocate_tensors()
