@@ -5,12 +5,14 @@
 
 For each model of tests/public_examples/ (the catalog in gallery.py), every step in its own
 subprocess, one at a time: build it and save it with 16 raw rows and Keras' answer on them;
-``edgeprep export`` with default flags (plus ``--custom-objects`` where the file needs it; both targets; when that fails, each target alone, so the
-table says which one works) and ``edgeprep run`` per target on the raw rows, compared with Keras
-under the manifest's tolerance, as tests/public_examples/test_public_examples.py does; then Keras'
-own ``model.export(format="litert")`` and ``model.export(format="onnx")``, the file loaded in
-ai-edge-litert / onnxruntime and run on the same rows. The rows are written between
-``<!-- BEGIN gallery -->`` and ``<!-- END gallery -->`` with the date and the versions.
+``edgeprep export`` with default flags (plus ``--custom-objects`` where the file needs it) for both
+targets, or each target alone when that fails (so the table says which one works); ``edgeprep run``
+per target on the raw rows, compared with Keras under the manifest's tolerance (the test's own
+`gallery.run_against_keras`); then Keras' own ``model.export(format="litert")`` and
+``model.export(format="onnx")``, each file run in ai-edge-litert / onnxruntime on the same rows.
+The rows go between ``<!-- BEGIN gallery -->`` and ``<!-- END gallery -->`` with the date and the
+versions; the rows are also printed to stderr as JSON, and ``--rows LOG`` writes the table from them (the
+last row per example, so a later ``--only`` run appended to the log replaces its rows).
 """
 
 from __future__ import annotations
@@ -34,8 +36,7 @@ EXAMPLES_DIR = REPO / "tests" / "public_examples"
 ROWS = 16
 KERAS_FORMATS = (("tflite", "litert", "model.tflite"), ("onnx", "onnx", "model.onnx"))
 KERAS_IO = "https://github.com/keras-team/keras-io/blob/master/"
-# The examples' folder is on the path so that `--custom-objects` finds their modules.
-ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), str(EXAMPLES_DIR), os.environ.get("PYTHONPATH")]))}
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
 
 
 def _catalog():
@@ -77,10 +78,6 @@ def _run(args: list[str], timeout: int) -> subprocess.CompletedProcess:
         return subprocess.CompletedProcess(args, -1, "", f"timed out after {timeout} s")
 
 
-def _edgeprep(*args, timeout: int) -> subprocess.CompletedProcess:
-    return _run([sys.executable, "-m", "edgeprep.cli", *map(str, args)], timeout)
-
-
 def _worker(command: str, name: str, work: Path) -> int:
     """In a subprocess: ``prepare`` (model, raw rows, Keras' answer) or ``keras`` (Keras' own exports, run)."""
     import logging
@@ -95,7 +92,7 @@ def _worker(command: str, name: str, work: Path) -> int:
     if command == "prepare":
         model.save(work / "model.keras")
         np.savez(work / "raw.npz", **raw)
-        np.savez(work / "reference.npz", **gallery.keras_outputs(model, raw, list(model.output_names)))
+        np.savez(work / "reference.npz", **gallery.keras_outputs(model, raw, [tensor.name for tensor in model.outputs]))
         (work / "layers.json").write_text(json.dumps(gallery.preprocessing_layers(model)))
         return 0
     reference = list(np.load(work / "reference.npz").values())
@@ -109,7 +106,7 @@ def _worker(command: str, name: str, work: Path) -> int:
             result[target] = f"export fails: {_reason(exc)}"
             continue
         try:
-            outputs = _run_keras_artifact(target, path, [raw[t.name] for t in model.inputs])
+            outputs = _run_keras_artifact(target, path, {t.name: raw[t.name] for t in model.inputs})
         except Exception as exc:
             result[target] = f"written, does not run: {_reason(exc)}"
             continue
@@ -118,27 +115,34 @@ def _worker(command: str, name: str, work: Path) -> int:
     return 0
 
 
-def _run_keras_artifact(target: str, path: Path, feeds: list[np.ndarray]) -> list[np.ndarray]:
-    """Keras' file in its runtime, inputs in the model's order (Keras' export keeps that order)."""
+def _by_name(names: list[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """The feeds in the order of a file's input ``names`` (``serving_default_<name>:0`` and the like), else in model order."""
+    if len(names) != len(feeds):
+        raise RuntimeError(f"the file takes {len(names)} inputs, the model {len(feeds)}")
+    stripped = [re.sub(r"^serving_default_|:\d+$", "", name) for name in names]
+    if sorted(stripped) == sorted(feeds):
+        return [feeds[name] for name in stripped]
+    return list(feeds.values())
+
+
+def _run_keras_artifact(target: str, path: Path, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """Keras' file in its runtime, each input fed by its name."""
     if target == "onnx":
         import onnxruntime
 
         session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        specs = session.get_inputs()
-        feed = {spec.name: (value.astype(object) if value.dtype.kind == "U" else value) for spec, value in zip(specs, feeds)}
-        if len(specs) != len(feeds):
-            raise RuntimeError(f"the file takes {len(specs)} inputs, the model {len(feeds)}")
-        return session.run(None, feed)
+        names = [spec.name for spec in session.get_inputs()]
+        values = _by_name(names, feeds)
+        return session.run(None, {name: (value.astype(object) if value.dtype.kind == "U" else value) for name, value in zip(names, values)})
     from ai_edge_litert.interpreter import Interpreter
 
     interpreter = Interpreter(model_path=str(path))
     details = interpreter.get_input_details()
-    if len(details) != len(feeds):
-        raise RuntimeError(f"the file takes {len(details)} inputs, the model {len(feeds)}")
-    for detail, value in zip(details, feeds):
+    values = _by_name([detail["name"] for detail in details], feeds)
+    for detail, value in zip(details, values):
         interpreter.resize_tensor_input(detail["index"], value.shape)
     interpreter.allocate_tensors()
-    for detail, value in zip(details, feeds):
+    for detail, value in zip(details, values):
         interpreter.set_tensor(detail["index"], value.astype(detail["dtype"]) if value.dtype.kind != "U" else value.astype(object))
     interpreter.invoke()
     return [interpreter.get_tensor(detail["index"]) for detail in interpreter.get_output_details()]
@@ -157,26 +161,27 @@ def _verdict(reference: list[np.ndarray], outputs: list[np.ndarray]) -> str:
 
 
 def _edgeprep_cells(work: Path, flags: tuple[str, ...], timeout: int) -> dict[str, str]:
-    """edgeprep export (default flags) and run per target, compared with Keras under the manifest's tolerance."""
-    from edgeprep.manifest import Manifest
-    from edgeprep.runtime.compare import Tolerance, compare
+    """edgeprep export (default flags) and run per target, compared with Keras as the test does."""
+    gallery = _catalog()
+    reference = list(np.load(work / "reference.npz").values())
 
     def run_target(dist: Path, target: str) -> str:
-        manifest = Manifest.read(dist)
-        out = work / f"{dist.name}.{target}.npz"
-        ran = _edgeprep("run", dist, "--target", target, "--input", work / "raw.npz", "--output", out, timeout=timeout)
-        if ran.returncode != 0:
+        ran, report = gallery.run_against_keras(dist, target, work / "raw.npz", reference, work / f"{dist.name}.{target}.npz")
+        if report is None:
             return f"exported; run fails: {_short(ran.stderr)}"
-        reference = dict(zip([t.name for t in manifest.outputs], np.load(work / "reference.npz").values()))
-        report = compare(target, "keras", reference, dict(np.load(out)), Tolerance.from_json(manifest["tolerance"]))
         return f"passes (max rel {report.max_rel:.0e})" if report.passed else f"differs: {_short(report.summary(), 80)}"
 
-    exported = _edgeprep("export", work / "model.keras", "--out", work / "dist", *flags, timeout=timeout)
-    if exported.returncode == 0:
+    def export(out: Path, *more: str) -> subprocess.CompletedProcess:
+        try:
+            return gallery.edgeprep_cli("export", work / "model.keras", "--out", out, *more, *flags, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return subprocess.CompletedProcess([], -1, "", f"timed out after {timeout} s")
+
+    if export(work / "dist").returncode == 0:
         return {target: run_target(work / "dist", target) for target in ("tflite", "onnx")}
     cells = {}
     for target in ("tflite", "onnx"):
-        alone = _edgeprep("export", work / "model.keras", "--out", work / f"dist_{target}", "--target", target, *flags, timeout=timeout)
+        alone = export(work / f"dist_{target}", "--target", target)
         if alone.returncode == 0:
             cells[target] = f"only with `--target {target}`: " + run_target(work / f"dist_{target}", target)
         else:
@@ -204,7 +209,7 @@ def _cell(text: str) -> str:
     return text.replace("|", "/")
 
 
-def table(rows: list[dict], seconds: float) -> str:
+def table(rows: list[dict], measured: float) -> str:
     """The Markdown section: how it was measured, then one row per example."""
     import keras
     import onnxruntime
@@ -213,11 +218,12 @@ def table(rows: list[dict], seconds: float) -> str:
     from edgeprep import __version__ as edgeprep_version
 
     gallery = _catalog()
-    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(measured))
+    custom = ", ".join(example.name for example in gallery.EXAMPLES if example.custom_objects)
     lines = [
-        f"Measured {stamp} by `scripts/gallery_table.py` in {seconds / 60:.0f} min (edgeprep {edgeprep_version}, Keras {keras.__version__}, "
+        f"Measured {stamp} by `scripts/gallery_table.py` (edgeprep {edgeprep_version}, Keras {keras.__version__}, "
         f"TensorFlow {tf.__version__}, onnxruntime {onnxruntime.__version__}; {platform.machine()}). {ROWS} raw rows per model; "
-        "edgeprep: `edgeprep export MODEL --out DIR`, then `edgeprep run` per target, against Keras' `predict` under the "
+        f"edgeprep: `edgeprep export MODEL --out DIR` (plus `--custom-objects` for {custom}), then `edgeprep run` per target, against Keras' `predict` under the "
         "manifest's tolerance; Keras: `model.export(format=...)`, the file run in ai-edge-litert / onnxruntime, against "
         "`predict` under the float32 rule (rtol 1e-5).",
         "",
@@ -231,7 +237,8 @@ def table(rows: list[dict], seconds: float) -> str:
             lines.append(f"| {link} | | {_cell(row['error'])} | | | |")
             continue
         cells = [row["edgeprep"]["tflite"], row["edgeprep"]["onnx"], row["keras"].get("tflite", ""), row["keras"].get("onnx", "")]
-        lines.append(f"| {link} | {', '.join(row['layers'])} | " + " | ".join(_cell(c) for c in cells) + " |")
+        public = [name for name in row["layers"] if hasattr(keras.layers, name)]  # not FeatureSpace's internal TFDConcat
+        lines.append(f"| {link} | {', '.join(public)} | " + " | ".join(_cell(c) for c in cells) + " |")
     return "\n".join(lines)
 
 
@@ -248,16 +255,25 @@ def main() -> int:
     parser.add_argument("--only", nargs="+", metavar="NAME", help="measure these examples only")
     parser.add_argument("--timeout", type=int, default=1500, help="seconds per subprocess (default: 1500)")
     parser.add_argument("--work", metavar="DIR", help="keep the models and artifacts here (default: a temporary directory)")
+    parser.add_argument("--rows", metavar="LOG", help="write README's table from the rows an earlier run printed to stderr (no measuring)")
     parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         return _worker(args.worker[0], args.worker[1], Path(args.worker[2]))
     gallery = _catalog()
+    if args.rows:
+        log = Path(args.rows)
+        found = {}  # the last row printed per example (a log may hold a later --only run too)
+        for line in log.read_text(encoding="utf-8").splitlines():
+            if line.startswith('{"name"'):
+                row = json.loads(line)
+                found[row["name"]] = row
+        write_readme(table([found[example.name] for example in gallery.EXAMPLES if example.name in found], log.stat().st_mtime))
+        return 0
     names = args.only or [example.name for example in gallery.EXAMPLES]
     unknown = sorted(set(names) - set(gallery.BY_NAME))
     if unknown:
         parser.error(f"unknown example(s) {', '.join(unknown)}; choose from {', '.join(gallery.BY_NAME)}")
-    start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="gallery-") as temporary:
         root = Path(args.work or temporary)
         rows = []
@@ -265,7 +281,7 @@ def main() -> int:
             print(f"{name} ...", file=sys.stderr, flush=True)
             rows.append(measure(name, root, args.timeout))
             print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
-    section = table(rows, time.perf_counter() - start)
+    section = table(rows, time.time())
     if args.only:
         print(section)
     else:

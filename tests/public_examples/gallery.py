@@ -10,6 +10,9 @@ and compares ``edgeprep run`` with Keras; scripts/gallery_table.py writes README
 from __future__ import annotations
 
 import importlib
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,3 +119,29 @@ def keras_outputs(model, raw: dict[str, np.ndarray], names: list[str]) -> dict[s
     outputs = model.predict_on_batch(raw)
     outputs = list(outputs.values()) if isinstance(outputs, dict) else outputs if isinstance(outputs, (list, tuple)) else [outputs]
     return {name: np.asarray(value) for name, value in zip(names, outputs)}
+
+
+def edgeprep_cli(*args, timeout: int = 1500) -> subprocess.CompletedProcess:
+    """``edgeprep ARGS`` in a subprocess, this folder on PYTHONPATH (``--custom-objects`` imports its modules)."""
+    path = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": path}
+    return subprocess.run([sys.executable, "-m", "edgeprep.cli", *map(str, args)], env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def run_against_keras(dist: Path, target: str, raw: Path, reference: list[np.ndarray], out: Path):
+    """``edgeprep run DIST --target TARGET`` on the raw rows in ``raw``, compared with Keras' ``reference``
+    (in output order) under the manifest's tolerance.
+
+    Returns:
+        (the finished ``edgeprep run``, its `ParityReport` or None when it failed).
+    """
+    from edgeprep.manifest import Manifest
+    from edgeprep.runtime.compare import Tolerance, compare
+
+    ran = edgeprep_cli("run", dist, "--target", target, "--input", raw, "--output", out)
+    if ran.returncode != 0:
+        return ran, None
+    manifest = Manifest.read(dist)
+    expected = dict(zip([tensor.name for tensor in manifest.outputs], reference))
+    with np.load(out) as actual:
+        return ran, compare(target, "keras", expected, dict(actual), Tolerance.from_json(manifest["tolerance"]))

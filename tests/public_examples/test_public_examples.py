@@ -5,17 +5,14 @@ within the manifest's tolerance (issue 19). The models are rebuilt in this folde
 
 from __future__ import annotations
 
-import os
 import re
 
 import numpy as np
 import pytest
 
 from edgeprep.config import ALL_TARGETS
-from edgeprep.manifest import Manifest
-from edgeprep.runtime.compare import Tolerance, compare
-from gallery import EXAMPLES, HERE, as_input_dtypes, keras_outputs
-from helpers import REPO, error_lines, run_cli
+from gallery import EXAMPLES, as_input_dtypes, edgeprep_cli, keras_outputs, run_against_keras
+from helpers import REPO, error_lines
 
 ROWS = 16
 
@@ -63,21 +60,15 @@ def test_public_example(example, tmp_path):
     path = tmp_path / f"{example.name}.keras"
     model.save(path)
     dist = tmp_path / "dist"
-    env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))}  # for --custom-objects
-    exported = run_cli("export", path, "--out", dist, *example.export_flags, env=env, timeout=1500)
+    exported = edgeprep_cli("export", path, "--out", dist, *example.export_flags)
     assert exported.returncode == 0, (error_lines(exported.stderr) or [exported.stderr[-3000:]], exported.stdout[-2000:])
 
-    manifest = Manifest.read(dist)
     raw = as_input_dtypes(model, example.raw_inputs(ROWS, seed=1))
     np.savez(tmp_path / "raw.npz", **raw)
-    reference = keras_outputs(model, raw, [tensor.name for tensor in manifest.outputs])
-    tolerance = Tolerance.from_json(manifest["tolerance"])
+    reference = keras_outputs(model, raw, [tensor.name for tensor in model.outputs])
     for target in ALL_TARGETS:
-        out = tmp_path / f"{target.value}.npz"
-        ran = run_cli("run", dist, "--target", target.value, "--input", tmp_path / "raw.npz", "--output", out)
+        ran, report = run_against_keras(dist, target.value, tmp_path / "raw.npz", list(reference.values()), tmp_path / f"{target.value}.npz")
         assert ran.returncode == 0, (target.value, error_lines(ran.stderr) or ran.stderr[-3000:])
-        with np.load(out) as actual:
-            report = compare(target.value, "keras", reference, dict(actual), tolerance)
         assert report.passed, report.summary()
 
 
