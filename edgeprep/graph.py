@@ -316,6 +316,20 @@ def _unique(path: str, seen: dict[str, int]) -> str:
     return path if count == 1 else f"{path}#{count}"
 
 
+def _host_output_shape(step, tensor) -> tuple:
+    """The shape of what a host step returns, where Keras' symbolic shape says otherwise.
+
+    A TextVectorization with a split and a multi_hot / count / tf_idf output on ``(N, 1)`` strings
+    is ``(N, 1, V)`` symbolically but ``(N, V)`` when it runs (Keras squeezes the trailing 1 before
+    splitting; the host step does the same), so the device input takes ``(N, V)``.
+    """
+    shape = tuple(tensor.shape)
+    config = step.config
+    if step.kind is HostKind.TEXT_VECTORIZATION and config.get("split") is not None and config.get("output_mode") != "int" and len(shape) == 3 and shape[1] == 1:
+        return (shape[0], shape[2])
+    return shape
+
+
 def rebuild(graph: Graph, batch: int | None = None, name: str | None = None, split=None):
     """Build a Functional model computing ``graph`` (with its edits) on fresh inputs.
 
@@ -333,8 +347,8 @@ def rebuild(graph: Graph, batch: int | None = None, name: str | None = None, spl
     values: dict[int, Any] = {}
     new_inputs = []
 
-    def fresh(input_name, tensor, dtype):
-        shape = tuple(tensor.shape)
+    def fresh(input_name, tensor, dtype, shape=None):
+        shape = tuple(tensor.shape) if shape is None else shape
         if batch is not None and shape:
             shape = (batch, *shape[1:])
         return keras.Input(batch_shape=shape, dtype=dtype, name=input_name)
@@ -343,14 +357,16 @@ def rebuild(graph: Graph, batch: int | None = None, name: str | None = None, spl
         by_name = {}
         for input_name, tensor in zip(graph.input_names, graph.inputs):
             by_name[input_name] = (tensor, tensor.dtype)
-        dtypes = {step.output: step.dtype for step in split.steps}
+        steps = {step.output: step for step in split.steps}
+        shapes = {}
         for call in graph.calls:
             out_name = split.output_name(call)
             if out_name is not None:
-                by_name[out_name] = (call.outputs[0], dtypes[out_name])
+                by_name[out_name] = (call.outputs[0], steps[out_name].dtype)
+                shapes[out_name] = _host_output_shape(steps[out_name], call.outputs[0])
         for input_name in split.device_inputs:
             tensor, dtype = by_name[input_name]
-            new = fresh(input_name, tensor, dtype)
+            new = fresh(input_name, tensor, dtype, shapes.get(input_name))
             values[id(tensor)] = new
             new_inputs.append(new)
     else:
