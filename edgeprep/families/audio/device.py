@@ -27,6 +27,9 @@ complex-valued ops ONNX Runtime cannot run. The same numbers, op by op:
    ``max(., max(.) - top_db)`` with the max over the whole batch, as Keras takes it.
 8. ``(..., time, mel)`` swapped to Keras' ``(..., num_mel_bins, time)``.
 
+Every op runs under the name scope `FLOAT_SCOPE`: quantizers keep those ops in float32
+(`converters.onnx.quantize`), since int8 power spectra lose the quiet bins (docs/UPSTREAM.md).
+
 Measured against the alternatives in docs/UPSTREAM.md ("Audio front ends").
 """
 
@@ -38,6 +41,8 @@ import math
 import numpy as np
 
 from edgeprep.families.device import tf_ops
+
+FLOAT_SCOPE = "edgeprep_float"  # name scope of ops that stay float32 in quantized artifacts
 
 
 def split(n: int) -> tuple[int, int]:
@@ -93,6 +98,10 @@ def mel_class():
             self._ref_db = np.float32(ref_db)
 
         def call(self, inputs):
+            with tf.name_scope(FLOAT_SCOPE):
+                return self._spectrogram(inputs)
+
+        def _spectrogram(self, inputs):
             c = self.config
             n, stride = c["fft_length"], c["sequence_stride"]
             n1, n2, k2 = self._bases["factors"]
