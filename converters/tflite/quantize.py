@@ -9,6 +9,11 @@
   scale per channel (for weights and again for biases) for a slightly smaller file. The per-channel
   zero points (all zero) are stored once and shared (`converters.tflite.pack`). After conversion,
   int8 ops XNNPACK does not take are rewritten (`converters.tflite.rewrite`).
+  Ops under the name scope `edgeprep.families.audio.device.FLOAT_SCOPE` (a spectrogram front end:
+  an int8 power spectrum loses its quiet bins) stay float32: the converter only calibrates, and
+  `finish` quantizes with those ops' tensors denylisted (TensorFlow's selective quantization,
+  as `tf.lite.experimental.QuantizationDebugger` does it). The int8 part starts at the front
+  end's output, so such an artifact is int8 with a float32 front end, not integer-only.
 """
 
 from __future__ import annotations
@@ -18,8 +23,8 @@ from edgeprep.config import Quantization
 from edgeprep.errors import ConversionError
 
 
-def configure(converter, options: TFLiteOptions, input_names: tuple[str, ...]) -> None:
-    """Set ``converter`` up for ``options.quantize``."""
+def configure(converter, options: TFLiteOptions, input_names: tuple[str, ...], float_scoped: bool = False) -> None:
+    """Set ``converter`` up for ``options.quantize``; ``float_scoped``: the graph has `FLOAT_SCOPE` ops (see `finish`)."""
     import tensorflow as tf
 
     mode = options.quantize
@@ -34,10 +39,41 @@ def configure(converter, options: TFLiteOptions, input_names: tuple[str, ...]) -
         converter.representative_dataset = _representative(options.calibration, input_names)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter._experimental_disable_per_channel = not options.int8_per_channel
+        converter._experimental_calibrate_only = float_scoped  # `finish` quantizes
         if options.int8_io:
             io_type = {"int8": tf.int8, "uint8": tf.uint8}[options.int8_io]
             converter.inference_input_type = io_type
             converter.inference_output_type = io_type
+
+
+def has_float_scope(graph) -> bool:
+    """Whether the TensorFlow ``graph`` has ops under `FLOAT_SCOPE`."""
+    from edgeprep.families.audio.device import FLOAT_SCOPE
+
+    return any(f"/{FLOAT_SCOPE}/" in op.name for op in graph.get_operations())
+
+
+def finish(converter, data: bytes, options: TFLiteOptions) -> bytes:
+    """The converter's output, quantized here when `configure` left it calibrated only.
+
+    The same MLIR quantizer and arguments as the converter's own int8 path, plus every tensor under
+    `FLOAT_SCOPE` as a denylisted node (kept float32, quantized at its int8 readers).
+    """
+    if not getattr(converter, "_experimental_calibrate_only", False):
+        return data
+    import tensorflow as tf
+    from tensorflow.lite.python.convert import mlir_quantize
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    from edgeprep.families.audio.device import FLOAT_SCOPE
+
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(data))
+    names = {tensor.name.decode() for subgraph in model.subgraphs for tensor in subgraph.tensors}
+    io_type = {"int8": tf.int8, "uint8": tf.uint8}.get(options.int8_io, tf.float32)
+    return mlir_quantize(
+        data, disable_per_channel=not options.int8_per_channel, input_data_type=io_type, output_data_type=io_type,
+        denylisted_nodes=sorted(name for name in names if f"/{FLOAT_SCOPE}/" in name),
+    )
 
 
 def _representative(calibration, input_names: tuple[str, ...]):

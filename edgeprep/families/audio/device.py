@@ -27,8 +27,10 @@ complex-valued ops ONNX Runtime cannot run. The same numbers, op by op:
    ``max(., max(.) - top_db)`` with the max over the whole batch, as Keras takes it.
 8. ``(..., time, mel)`` swapped to Keras' ``(..., num_mel_bins, time)``.
 
-Every op runs under the name scope `FLOAT_SCOPE`: quantizers keep those ops in float32
-(`converters.onnx.quantize`), since int8 power spectra lose the quiet bins (docs/UPSTREAM.md).
+Every op runs under the name scope `FLOAT_SCOPE`: the int8 / dynamic quantizers keep those ops in
+float32 (`converters.onnx.quantize`, `converters.tflite.quantize`), since an int8 power spectrum
+loses its quiet bins (docs/UPSTREAM.md "Audio front ends"). Where TFLite keeps Keras' own layer
+(RFFT2D), `scoped_class` runs it under the same scope.
 
 Measured against the alternatives in docs/UPSTREAM.md ("Audio front ends").
 """
@@ -133,3 +135,22 @@ def mel_class():
             return tf.cast(tf.linalg.matrix_transpose(mel), self._spec[1])
 
     return MelSpectrogramDFT
+
+
+@functools.cache
+def scoped_class():
+    """The ``FloatScoped`` layer class: Keras' own layer, run under `FLOAT_SCOPE` (imports TensorFlow)."""
+    ops = tf_ops()
+
+    class FloatScoped(ops.Lowered):
+        """Calls ``layer`` unchanged inside ``tf.name_scope(FLOAT_SCOPE)``."""
+
+        def __init__(self, config, output_shape, output_dtype, layer=None, **kwargs):
+            super().__init__(config, output_shape, output_dtype, **kwargs)
+            self._layer = layer
+
+        def call(self, inputs):
+            with ops.tf.name_scope(FLOAT_SCOPE):
+                return self._layer(inputs)
+
+    return FloatScoped
