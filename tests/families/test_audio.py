@@ -268,3 +268,12 @@ def test_int8_tflite_keeps_the_lowered_front_end_float(tmp_path):
     assert output.top1 >= 0.97 and output.sqnr_db >= 12.0
     types = _tflite_output_types(result.artifacts[Target.TFLITE])
     assert "RFFT2D" not in types and types["BATCH_MATMUL"] == types["LOG"] == {"float32"} and types["CONV_2D"] == {"int8"}
+
+
+def test_dynamic_tflite_of_a_lowered_spectrogram_is_refused_naming_the_layer(tmp_path):
+    """Measured before the refusal: spectrogram SQNR -4.8 dB, logits 11.9 dB, top-1 50% (parity failed)."""
+    from edgeprep.errors import ConversionError
+
+    with pytest.raises(ConversionError, match=r"^mel: TFLite dynamic range quantization .* use --quantize int8 or float16"):
+        edgeprep.export(_audio_classifier(fft_length=400), tmp_path / "dist", targets=["tflite"], quantize="dynamic")
+    assert not (tmp_path / "dist").exists()
