@@ -5,6 +5,9 @@
   float16's 65504) cannot overflow before the folded scale has brought them into range.
 - ``dynamic``: ``onnxruntime.quantization.quantize_dynamic``: int8 weights, activations quantized
   on the fly, per-channel.
+- In ``dynamic`` and ``int8`` the nodes of lowered layers that must stay float (name scope
+  `edgeprep.families.audio.device.FLOAT_SCOPE`: the spectrogram front end, whose power spectrum
+  spans 80 dB that 256 levels cannot hold) are excluded from quantization (`float_nodes`).
 - ``int8``: ``quantize_static`` in QDQ format, int8 weights (per-channel unless asked per-tensor) and
   uint8 activations, calibrated on the same samples as TFLite (real data from ``--calibration``,
   else generated). uint8 activations (U8S8), not int8, because that is what onnxruntime's CPU
@@ -39,7 +42,7 @@ def quantize(proto, options: ONNXOptions):
         onnx.save(proto, str(source))
         try:
             if mode is Quantization.DYNAMIC:
-                quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True)
+                quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True, nodes_to_exclude=float_nodes(proto.graph))
             else:
                 _static(source, target, options)
         except ConversionError:
@@ -49,6 +52,13 @@ def quantize(proto, options: ONNXOptions):
         quantized = onnx.load(str(target))
         compact_names(quantized.graph)
         return quantized
+
+
+def float_nodes(graph) -> list[str]:
+    """Names of the nodes under `FLOAT_SCOPE` (tf2onnx keeps TensorFlow's scoped op names)."""
+    from edgeprep.families.audio.device import FLOAT_SCOPE
+
+    return [node.name for node in graph.node if f"/{FLOAT_SCOPE}/" in node.name]
 
 
 def compact_names(graph) -> None:
@@ -223,7 +233,10 @@ def _static(source: Path, target: Path, options: ONNXOptions) -> None:
 
     prepared = source.with_name("prepared.onnx")
     quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
+    import onnx
+
     quantize_static(
         str(prepared), str(target), Reader(), quant_format=QuantFormat.QDQ, per_channel=options.int8_per_channel,
         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,  # U8S8: see the module docstring
+        nodes_to_exclude=float_nodes(onnx.load(str(prepared)).graph),
     )

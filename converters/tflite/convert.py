@@ -37,9 +37,11 @@ def convert(model, options: TFLiteOptions) -> Artifact:
     if options.allow_flex:
         ops_sets.append(tf.lite.OpsSet.SELECT_TF_OPS)
     converter.target_spec.supported_ops = ops_sets
-    quantize.configure(converter, options, options.input_names)
+    scopes = quantize.float_scopes(frozen.function.graph)
+    quantize.refuse_dynamic(scopes, options)
+    quantize.configure(converter, options, options.input_names, bool(scopes))
     try:
-        data = converter.convert()
+        data = quantize.finish(converter, converter.convert(), options)
     except Exception as exc:  # the converter raises ConverterError with MLIR diagnostics
         missing = sorted(set(_MISSING_OP.findall(str(exc))))
         if missing:

@@ -6,7 +6,8 @@
   has no ONNX conversion); for TFLite only when ``fft_length`` is not a power of two (LiteRT's
   RFFT2D refuses it at run time). Otherwise TFLite keeps Keras' own layer: RFFT2D is 7x closer to
   Keras and smaller than the lowering, which is only ~20% faster there (scripts/bench_audio.py,
-  docs/UPSTREAM.md "Audio front ends"). STFTSpectrogram is kept as it is (`edgeprep.transforms.coverage`): Keras
+  docs/UPSTREAM.md "Audio front ends"), run under `device.FLOAT_SCOPE` (`device.scoped_class`) so
+  that int8 artifacts keep it float32 as they keep the lowering. STFTSpectrogram is kept as it is (`edgeprep.transforms.coverage`): Keras
   already computes it as a strided Conv1D with constant DFT kernels, and every mode, padding,
   scaling and ``expand_dims`` converts to both targets (tests/families/test_audio.py).
 - parity samples: a dynamic time axis gets room for ``FRAMES`` frames,
@@ -89,13 +90,15 @@ class LowerMelSpectrogram(LayerRule):
         layer = call.layer
         if layer.power_to_db and layer.top_db is None:
             return Refusal.fatal(f"{layer.name}: power_to_db with top_db=None fails in Keras itself; set top_db")
-        n = layer.fft_length
-        if target is Target.TFLITE and n & (n - 1) == 0:
-            return Refusal.note(f"kept: TFLite's RFFT2D builtin computes the power-of-two fft_length {n} (closer to Keras than the lowering)")
         return None
 
     def rewrite(self, call, graph, target):
         config = spec(call.layer)
+        n = config["fft_length"]
+        if target is Target.TFLITE and n & (n - 1) == 0:
+            op = device.scoped_class()(config, tuple(call.outputs[0].shape), call.layer.compute_dtype, name=f"{call.layer.name}_scoped", layer=call.layer)
+            return self.replace_op(call, op, f"kept Keras' layer: TFLite's RFFT2D builtin computes the power-of-two fft_length {n} "
+                                             "(closer to Keras than the lowering); float32 in int8 artifacts")
         op = device.mel_class()(config, tuple(call.outputs[0].shape), call.layer.compute_dtype,
                                 name=f"{call.layer.name}_lowered", **mel_constants(call.layer))
         n1, n2 = device.split(config["fft_length"])

@@ -27,6 +27,11 @@ complex-valued ops ONNX Runtime cannot run. The same numbers, op by op:
    ``max(., max(.) - top_db)`` with the max over the whole batch, as Keras takes it.
 8. ``(..., time, mel)`` swapped to Keras' ``(..., num_mel_bins, time)``.
 
+Every op runs under the name scope `FLOAT_SCOPE`: the int8 / dynamic quantizers keep those ops in
+float32 (`converters.onnx.quantize`, `converters.tflite.quantize`), since an int8 power spectrum
+loses its quiet bins (docs/UPSTREAM.md "Audio front ends"). Where TFLite keeps Keras' own layer
+(RFFT2D), `scoped_class` runs it under the same scope.
+
 Measured against the alternatives in docs/UPSTREAM.md ("Audio front ends").
 """
 
@@ -38,6 +43,8 @@ import math
 import numpy as np
 
 from edgeprep.families.device import tf_ops
+
+FLOAT_SCOPE = "edgeprep_float"  # name scope of ops that stay float32 in quantized artifacts
 
 
 def split(n: int) -> tuple[int, int]:
@@ -93,6 +100,10 @@ def mel_class():
             self._ref_db = np.float32(ref_db)
 
         def call(self, inputs):
+            with tf.name_scope(FLOAT_SCOPE):
+                return self._spectrogram(inputs)
+
+        def _spectrogram(self, inputs):
             c = self.config
             n, stride = c["fft_length"], c["sequence_stride"]
             n1, n2, k2 = self._bases["factors"]
@@ -124,3 +135,22 @@ def mel_class():
             return tf.cast(tf.linalg.matrix_transpose(mel), self._spec[1])
 
     return MelSpectrogramDFT
+
+
+@functools.cache
+def scoped_class():
+    """The ``FloatScoped`` layer class: Keras' own layer, run under `FLOAT_SCOPE` (imports TensorFlow)."""
+    ops = tf_ops()
+
+    class FloatScoped(ops.Lowered):
+        """Calls ``layer`` unchanged inside ``tf.name_scope(FLOAT_SCOPE)``."""
+
+        def __init__(self, config, output_shape, output_dtype, layer=None, **kwargs):
+            super().__init__(config, output_shape, output_dtype, **kwargs)
+            self._layer = layer
+
+        def call(self, inputs):
+            with ops.tf.name_scope(FLOAT_SCOPE):
+                return self._layer(inputs)
+
+    return FloatScoped
