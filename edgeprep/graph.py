@@ -316,6 +316,15 @@ def _unique(path: str, seen: dict[str, int]) -> str:
     return path if count == 1 else f"{path}#{count}"
 
 
+def _returned_shape(call) -> tuple | None:
+    """The shape a host layer returns where Keras' symbolic one differs, else None: TextVectorization's
+    multi_hot / count / tf_idf output on a (None, 1) input is (None, 1, V) symbolically, (N, V) when called."""
+    shape, given = tuple(call.outputs[0].shape), tuple(call.inputs[0].shape) if call.inputs else ()
+    if call.class_name == "TextVectorization" and len(given) == 2 and given[1] == 1 and len(shape) == 3 and shape[1] == 1:
+        return (shape[0], shape[2])
+    return None
+
+
 def rebuild(graph: Graph, batch: int | None = None, name: str | None = None, split=None):
     """Build a Functional model computing ``graph`` (with its edits) on fresh inputs.
 
@@ -333,8 +342,8 @@ def rebuild(graph: Graph, batch: int | None = None, name: str | None = None, spl
     values: dict[int, Any] = {}
     new_inputs = []
 
-    def fresh(input_name, tensor, dtype):
-        shape = tuple(tensor.shape)
+    def fresh(input_name, tensor, dtype, shape=None):
+        shape = tuple(tensor.shape) if shape is None else shape
         if batch is not None and shape:
             shape = (batch, *shape[1:])
         return keras.Input(batch_shape=shape, dtype=dtype, name=input_name)
@@ -344,13 +353,15 @@ def rebuild(graph: Graph, batch: int | None = None, name: str | None = None, spl
         for input_name, tensor in zip(graph.input_names, graph.inputs):
             by_name[input_name] = (tensor, tensor.dtype)
         dtypes = {step.output: step.dtype for step in split.steps}
+        shapes = {}
         for call in graph.calls:
             out_name = split.output_name(call)
             if out_name is not None:
                 by_name[out_name] = (call.outputs[0], dtypes[out_name])
+                shapes[out_name] = _returned_shape(call)
         for input_name in split.device_inputs:
             tensor, dtype = by_name[input_name]
-            new = fresh(input_name, tensor, dtype)
+            new = fresh(input_name, tensor, dtype, shapes.get(input_name))
             values[id(tensor)] = new
             new_inputs.append(new)
     else:
