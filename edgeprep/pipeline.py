@@ -73,7 +73,7 @@ def export(
     from edgeprep.graph import flatten, rebuild
     from edgeprep.load import load
     from edgeprep.parity.chain import Link, run_chain
-    from edgeprep.parity.samples import generate, input_hints
+    from edgeprep.parity.samples import input_hints
     from edgeprep.plan import make_plans
     from edgeprep.runners import KerasRunner
 
@@ -86,8 +86,10 @@ def export(
         plans = make_plans(loaded.model, config)
     collect([p for plan in plans.values() for p in plan.problems], UnsupportedLayerError, "cannot export")
     original = loaded.original_runner()
-    hints = input_hints(flatten(loaded.model))
+    flat = flatten(loaded.model)
+    hints = input_hints(flat)
     source = open_data(config.data, original.inputs(), config.resize_images) if config.data else None
+    generated = None if source else generated_samples(original.inputs(), hints, flat, config)
 
     calibration, calibration_info = _calibration(config, original.inputs(), hints, progress)
 
@@ -120,7 +122,7 @@ def export(
             runner = with_host_steps(device, plan.split, original.inputs(), list(plan.graph.output_names))
             transformed_runner = KerasRunner(transformed[target], f"transformed[{target.value}]", names=(plan.graph.input_names, plan.graph.output_names))
             links[target] = Link(transformed_runner, runner, bool(plan.reference_changes))
-        batches = source.batches(config.data_batch) if source else generate(original.inputs(), hints, config.parity_batch_sizes(), config.seed)
+        batches = source.batches(config.data_batch) if source else generated.feeds
         chain = run_chain(batches, original, links, config.golden_kb * 1024, progress, generated=source is None)
 
     evidence = chain.evidence(tolerance)
@@ -132,7 +134,7 @@ def export(
     if host_steps:
         files[PREPROCESS] = preprocess_json(list(host_steps.values()))
         files.update(_device_golden(plans, golden_inputs))
-    manifest = _manifest(loaded, original, plans, artifacts, evidence, config, tolerance, hints, source, chain, calibration_info, files)
+    manifest = _manifest(loaded, original, plans, artifacts, evidence, config, tolerance, hints, source, chain, calibration_info, files, generated)
     files.update(_report_files(manifest, chain, evidence, loaded))
     files["golden/inputs.npz"] = npz_bytes(golden_inputs)
     files["golden/outputs.npz"] = npz_bytes(golden_outputs)
@@ -146,6 +148,25 @@ def export(
         failed = "; ".join(report.summary() for report in result.reports.values() if not report)
         raise ParityError(f"parity failed ({failed}); evidence in {out / 'report.html'}", result)
     return result
+
+
+@dataclass(frozen=True)
+class GeneratedSamples:
+    """The generated parity batches, their sizes and what they cover (`edgeprep.parity.coverage`)."""
+
+    feeds: list
+    batch_sizes: tuple[int, ...]
+    coverage: dict[str, str]
+
+
+def generated_samples(specs, hints, graph, config: ExportConfig) -> GeneratedSamples:
+    """At least 64 rows (more for a large vocabulary or a cross), in ``--batch N`` batches when the batch is static."""
+    from edgeprep.parity.samples import batch_plan, coverage, crossed_inputs, generate, sample_rows
+
+    crosses = crossed_inputs(graph)
+    sizes = batch_plan(config.parity_batch_sizes(), config.batch, sample_rows(specs, hints, crosses))
+    feeds = generate(specs, hints, sizes, config.seed, crosses)
+    return GeneratedSamples(feeds, sizes, coverage(feeds, hints, crosses))
 
 
 def padding_warnings(plan: Plan, config: ExportConfig) -> list[str]:
@@ -269,7 +290,7 @@ def _report_files(manifest: Manifest, chain, evidence, loaded) -> dict[str, byte
     return {"report.json": report_json(data), "report.html": render_html(title, data, chain.verdicts, manifest)}
 
 
-def _manifest(loaded, original, plans, artifacts, evidence, config: ExportConfig, tolerance: Tolerance, hints, source, chain, calibration_info, files) -> Manifest:
+def _manifest(loaded, original, plans, artifacts, evidence, config: ExportConfig, tolerance: Tolerance, hints, source, chain, calibration_info, files, generated) -> Manifest:
     """The manifest of this export; ``files`` holds the host spec and device golden inputs already written."""
     versions = manifest_mod.tool_versions()
     batch = config.batch
@@ -298,8 +319,9 @@ def _manifest(loaded, original, plans, artifacts, evidence, config: ExportConfig
             source=source.describe() if source else "generated",
             count=chain.samples,
             seed=None if source else config.seed,
-            batch_sizes=tuple(config.parity_batch_sizes()) if not source else (config.data_batch,),
+            batch_sizes=generated.batch_sizes if not source else (config.data_batch,),
             ranges=None if source else {name: hint.reason for name, hint in hints.items()},
+            coverage=generated.coverage if not source and generated.coverage else None,
         ),
         golden=manifest_mod.Golden(
             inputs="golden/inputs.npz",
