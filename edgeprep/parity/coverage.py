@@ -49,10 +49,17 @@ def targets(hint: InputHint) -> tuple[list, list]:
     if vocabulary.text_words:
         return list(dict.fromkeys(vocabulary.text_words)), []
     if vocabulary.strings:
-        return list(dict.fromkeys(vocabulary.strings)), list(OOV_STRINGS) if vocabulary.oov else []
+        return list(dict.fromkeys(vocabulary.strings)), string_extras(vocabulary)
     if vocabulary.ints:
         return list(dict.fromkeys(int(v) for v in vocabulary.ints)), list(OOV_INTS) if vocabulary.oov else []
     return list(dict.fromkeys(float(v) for v in vocabulary.floats)), list(vocabulary.nonfinite)
+
+
+def string_extras(vocabulary: VocabularyHint) -> list[str]:
+    """The OOV strings drawn for a string vocabulary: generic edge cases and upper-cased entries."""
+    if not vocabulary.oov:
+        return []
+    return list(dict.fromkeys([*OOV_STRINGS, *(s.upper() for s in vocabulary.strings[:5])]))
 
 
 def elements(spec: TensorSpec, hint: InputHint) -> int:

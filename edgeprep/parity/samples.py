@@ -30,7 +30,7 @@ import dataclasses
 
 import numpy as np
 
-from edgeprep.parity.coverage import MAX_SAMPLES, MIN_SAMPLES, coverage, crossed_inputs, elements, pairs, sample_rows  # noqa: F401 (re-exported)
+from edgeprep.parity.coverage import MAX_SAMPLES, MIN_SAMPLES, coverage, crossed_inputs, elements, pairs, sample_rows, string_extras  # noqa: F401 (re-exported)
 from edgeprep.parity.hints import OOV_INTS, OOV_STRINGS, InputHint, VocabularyHint  # noqa: F401 (re-exported)
 from edgeprep.specs import TensorSpec
 
@@ -271,7 +271,7 @@ def draw_vocabulary(dtype: np.dtype | str, hint: VocabularyHint, shape: tuple[in
             queue = list(rng.permutation(list(dict.fromkeys(hint.text_words))))
             values = [_sentence(hint.text_words, rng, queue) for _ in range(size)]
         else:
-            values = _pick(list(hint.strings) or ["a", "b"], list(OOV_STRINGS) + [s.upper() for s in hint.strings[:5]] if hint.oov else [], size, rng)
+            values = _pick(list(hint.strings) or ["a", "b"], string_extras(hint), size, rng)
         return np.asarray(values, dtype=str).reshape(shape)
     kind = np.dtype(dtype_name).kind
     if kind in "iu":
