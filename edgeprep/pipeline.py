@@ -73,7 +73,8 @@ def export(
     from edgeprep.graph import flatten, rebuild
     from edgeprep.load import load
     from edgeprep.parity.chain import Link, run_chain
-    from edgeprep.parity.samples import input_hints
+    from edgeprep.parity.heldout import describe as held_out_rows, split_rows
+    from edgeprep.parity.samples import generated_samples, input_hints
     from edgeprep.plan import make_plans
     from edgeprep.runners import KerasRunner
 
@@ -89,9 +90,14 @@ def export(
     flat = flatten(loaded.model)
     hints = input_hints(flat)
     source = open_data(config.data, original.inputs(), config.resize_images) if config.data else None
-    generated = None if source else generated_samples(original.inputs(), hints, flat, config)
+    calibration_source = (
+        open_data(config.calibration, original.inputs(), config.resize_images, flag="--calibration")
+        if config.quantize is Quantization.INT8 and config.calibration else None
+    )
+    held_out = calibration_source if source is None else None  # a quantized export is judged on real rows
+    generated = None if source or held_out else generated_samples(original.inputs(), hints, flat, config.parity_batch_sizes(), config.batch, config.seed)
 
-    calibration, calibration_info = _calibration(config, original.inputs(), hints, progress)
+    calibration, calibration_info = _calibration(config, original.inputs(), hints, progress, calibration_source, held_out is not None)
 
     transformed = {target: rebuild(plan.graph, batch=config.batch) for target, plan in plans.items()}
     artifacts: dict[Target, Artifact] = {}
@@ -122,8 +128,11 @@ def export(
             runner = with_host_steps(device, plan.split, original.inputs(), list(plan.graph.output_names))
             transformed_runner = KerasRunner(transformed[target], f"transformed[{target.value}]", names=(plan.graph.input_names, plan.graph.output_names))
             links[target] = Link(transformed_runner, runner, bool(plan.reference_changes))
-        batches = source.batches(config.data_batch) if source else generated.feeds
-        chain = run_chain(batches, original, links, config.golden_kb * 1024, progress, generated=source is None)
+        if generated is not None:
+            batches = generated.feeds
+        else:
+            batches = source.batches(config.data_batch) if source else split_rows(held_out.batches(config.data_batch), True, held_out.label)
+        chain = run_chain(batches, original, links, config.golden_kb * 1024, progress, generated=generated is not None)
 
     evidence = chain.evidence(tolerance)
     for entry in evidence.values():
@@ -134,7 +143,8 @@ def export(
     if host_steps:
         files[PREPROCESS] = preprocess_json(list(host_steps.values()))
         files.update(_device_golden(plans, golden_inputs))
-    manifest = _manifest(loaded, original, plans, artifacts, evidence, config, tolerance, hints, source, chain, calibration_info, files, generated)
+    samples_source = source.describe() if source else held_out_rows(held_out.describe(), chain.samples) if held_out else None
+    manifest = _manifest(loaded, original, plans, artifacts, evidence, config, tolerance, hints, samples_source, chain, calibration_info, files, generated)
     files.update(_report_files(manifest, chain, evidence, loaded))
     files["golden/inputs.npz"] = npz_bytes(golden_inputs)
     files["golden/outputs.npz"] = npz_bytes(golden_outputs)
@@ -148,25 +158,6 @@ def export(
         failed = "; ".join(report.summary() for report in result.reports.values() if not report)
         raise ParityError(f"parity failed ({failed}); evidence in {out / 'report.html'}", result)
     return result
-
-
-@dataclass(frozen=True)
-class GeneratedSamples:
-    """The generated parity batches, their sizes and what they cover (`edgeprep.parity.coverage`)."""
-
-    feeds: list
-    batch_sizes: tuple[int, ...]
-    coverage: dict[str, str]
-
-
-def generated_samples(specs, hints, graph, config: ExportConfig) -> GeneratedSamples:
-    """At least 64 rows (more for a large vocabulary or a cross), in ``--batch N`` batches when the batch is static."""
-    from edgeprep.parity.samples import batch_plan, coverage, crossed_inputs, generate, sample_rows
-
-    crosses = crossed_inputs(graph)
-    sizes = batch_plan(config.parity_batch_sizes(), config.batch, sample_rows(specs, hints, crosses))
-    feeds = generate(specs, hints, sizes, config.seed, crosses)
-    return GeneratedSamples(feeds, sizes, coverage(feeds, hints, crosses))
 
 
 def padding_warnings(plan: Plan, config: ExportConfig) -> list[str]:
@@ -207,19 +198,22 @@ def _raise_failed_targets(failures: dict[Target, EdgeprepError], converted: dict
     ) from error
 
 
-def _calibration(config: ExportConfig, specs, hints, progress: Progress):
-    """The int8 calibration sample stream and its description (None for other modes)."""
+def _calibration(config: ExportConfig, specs, hints, progress: Progress, source=None, hold_out: bool = False):
+    """The int8 calibration sample stream and its description (None for other modes); with
+    ``hold_out``, the rows parity is judged on (`edgeprep.parity.heldout`) are left out of it."""
     import itertools
 
-    from edgeprep.data import open_data
+    from edgeprep.parity.heldout import ROWS, rebatch, split_rows
     from edgeprep.parity.samples import generate
 
     if config.quantize is not Quantization.INT8:
         return None, None
     batch = 32 if config.batch is None else config.batch
     count = max(1, config.calibration_samples // batch)
-    if config.calibration:
-        source = open_data(config.calibration, specs, config.resize_images, flag="--calibration")
+    if source is not None:
+        if hold_out:
+            info = {**source.describe(), "samples": count * batch, "held_out": f"{ROWS}: not used for calibration, parity runs on them"}
+            return (lambda: itertools.islice(rebatch(split_rows(source.batches(batch), False), batch), count)), info
         return (lambda: itertools.islice(source.batches(batch), count)), {**source.describe(), "samples": count * batch}
     progress.note(
         "WARNING: int8 calibration on generated samples is a guess at your data's ranges; "
@@ -316,7 +310,7 @@ def _manifest(loaded, original, plans, artifacts, evidence, config: ExportConfig
         host=_host_entry(plans, files),
         tolerance=manifest_mod.decode(manifest_mod.Criteria, tolerance.to_json()),
         samples=manifest_mod.Samples(
-            source=source.describe() if source else "generated",
+            source=source if source else "generated",
             count=chain.samples,
             seed=None if source else config.seed,
             batch_sizes=generated.batch_sizes if not source else (config.data_batch,),

@@ -194,3 +194,37 @@ def test_force_replaces_a_non_export_directory_and_only_then(saved, tmp_path):
     again = run_cli("export", saved["tabular_numeric"], "--out", out, "--target", "onnx")  # an earlier export: no --force needed
     assert again.returncode == 0, again.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ci", "notes"]
+
+
+def test_int8_with_calibration_and_no_data_is_judged_on_held_out_digits(tmp_path):
+    """Issue 19: a well-calibrated digits CNN, ``--quantize int8 --calibration digits.npz`` and no ``--data``
+    is judged on a held-out slice of the calibration rows (never on noise): exit 0, top-1 reported."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    train = root / "examples" / "01_image_normalization" / "train.py"
+    done = subprocess.run([sys.executable, str(train), "--out", str(tmp_path / "digits.keras"), "--epochs", "15"],
+                          capture_output=True, text=True, timeout=600, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    sys.path.insert(0, str(train.parent))
+    try:
+        from train import load_digits_uint8
+    finally:
+        sys.path.remove(str(train.parent))
+    images, _ = load_digits_uint8()
+    np.savez(tmp_path / "digits.npz", image=images)
+
+    result = run_cli("export", tmp_path / "digits.keras", "--out", tmp_path / "dist", "--quantize", "int8",
+                     "--calibration", tmp_path / "digits.npz")
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    manifest = json.loads((tmp_path / "dist" / "manifest.json").read_text())
+    samples = manifest["samples"]
+    held_out = len(images) // 5
+    assert samples["source"]["rows"] == "every 5th row (row index % 5 == 4)" and samples["source"]["held_out_from"] == "calibration"
+    assert samples["count"] == samples["source"]["count"] == held_out
+    assert "not used for calibration" in manifest["quantization"]["calibration"]["held_out"]
+    assert [p["target"] for p in manifest["parity"]] == ["tflite", "onnx"]
+    for parity in manifest["parity"]:
+        assert parity["passed"] and parity["top1"] >= 0.97
+    assert "top-1" in result.stdout or "top1" in result.stdout

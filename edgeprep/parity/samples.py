@@ -27,6 +27,7 @@ manifest so a failure reproduces.
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -202,6 +203,24 @@ def _draw_pairs(pools, specs, crosses, hints, start: int) -> None:
                 pools[name] = pools[name].astype(f"<U{max([pools[name].dtype.itemsize // 4, *map(len, values)])}")
             pools[name].reshape(total, -1)[row:row + len(wanted), 0] = values
         row += len(wanted)
+
+
+@dataclass(frozen=True)
+class GeneratedSamples:
+    """The generated parity batches, their sizes and what they cover (`edgeprep.parity.coverage`)."""
+
+    feeds: list
+    batch_sizes: tuple[int, ...]
+    coverage: dict[str, str]
+
+
+def generated_samples(specs, hints, graph, batch_sizes: tuple[int, ...], static: int | None, seed: int) -> GeneratedSamples:
+    """The export's parity samples: at least `MIN_SAMPLES` rows (more for a large vocabulary or a
+    cross), in ``batch_sizes`` and then batches of `FILL_BATCH`, or all of the static batch size."""
+    crosses = crossed_inputs(graph)
+    sizes = batch_plan(batch_sizes, static, sample_rows(specs, hints, crosses))
+    feeds = generate(specs, hints, sizes, seed, crosses)
+    return GeneratedSamples(feeds, sizes, coverage(feeds, hints, crosses))
 
 
 def edges(spec: TensorSpec, hint: InputHint, row_shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
