@@ -228,3 +228,39 @@ def test_int8_with_calibration_and_no_data_is_judged_on_held_out_digits(tmp_path
     for parity in manifest["parity"]:
         assert parity["passed"] and parity["top1"] >= 0.97
     assert "top-1" in result.stdout or "top1" in result.stdout
+
+
+def _will_fail_models():
+    """Models whose export fails on exactly one target (measured below), each through a layer with no rule."""
+    import keras
+
+    x = keras.Input((8, 8, 4), name="image")
+    grouped = keras.Model(x, keras.layers.Dense(2)(keras.layers.Flatten()(keras.layers.Conv2D(4, 3, groups=2, name="partly_grouped")(x))))
+    x = keras.Input((8, 8, 3), name="image")
+    bicubic = keras.Model(x, keras.layers.Flatten()(keras.layers.UpSampling2D(2, interpolation="bicubic", name="bicubic_up")(x)))
+    x = keras.Input((16, 6), name="series")
+    grouped_1d = keras.Model(x, keras.layers.GlobalAveragePooling1D()(keras.layers.Conv1D(6, 3, groups=3, name="grouped_1d")(x)))
+    return {"partly_grouped": (grouped, "onnx"), "bicubic_up": (bicubic, "tflite"), "grouped_1d": (grouped_1d, "onnx")}
+
+
+def test_inspect_predicts_the_target_and_layer_an_export_fails_on(tmp_path):
+    import edgeprep
+
+    for index, (layer, (model, failing)) in enumerate(_will_fail_models().items()):
+        other = "tflite" if failing == "onnx" else "onnx"
+        with pytest.raises(edgeprep.EdgeprepError) as caught:  # the export: fails on one target, names the other
+            edgeprep.export(model, tmp_path / layer)
+        assert f"conversion to {failing} failed" in str(caught.value) and f"pass --target {other}" in str(caught.value)
+        assert not (tmp_path / layer).exists()
+        edgeprep.export(model, tmp_path / f"{layer}-{other}", targets=[other])  # the other target alone exports and verifies
+        if index == 0:  # the CLI once, the API for the others
+            model.save(tmp_path / f"{layer}.keras")
+            result = run_cli("inspect", tmp_path / f"{layer}.keras", "--json")
+            assert result.returncode == 0, result.stderr
+            report = json.loads(result.stdout)
+        else:
+            report = edgeprep.inspect(model).to_json()
+        assert list(report["will_fail"]) == [failing] and list(report["will_fail"][failing]) == [layer]
+        row = next(r for r in report["layers"] if r["layer"] == layer)
+        assert row[failing] == "will fail" and row[other] == "kept" and f"will fail on {failing}: " in row["detail"]
+        assert any(line.startswith(f"{layer} will fail on {failing}: ") and line.endswith(f"--target {other}") for line in report["advice"])
