@@ -126,12 +126,8 @@ def parse_spec(data: dict, source: str = "spec") -> Spec:
     inputs = []
     for name, table in tables.items():
         where = f"inputs.{name}"
-        if not isinstance(table, dict):
-            problems.append(f"{where} must be a table")
+        if not _is_table(table, where, ("dtype", "shape", "layers"), problems):
             continue
-        extra = sorted(set(table) - {"dtype", "shape", "layers"})
-        if extra:
-            problems.append(f"{where}: unknown key(s) {', '.join(extra)} (allowed: dtype, shape, layers)")
         dtype = table.get("dtype", "float32")
         if dtype not in DTYPES:
             problems.append(f"{where}: dtype {dtype!r} is not one of {', '.join(DTYPES)}")
@@ -150,6 +146,17 @@ def parse_spec(data: dict, source: str = "spec") -> Spec:
     return Spec(tuple(inputs), Combine(combine), source, crosses)
 
 
+def _is_table(table, where: str, allowed: tuple[str, ...], problems: list[str]) -> bool:
+    """Whether ``table`` is a table; notes it when not, and any key outside ``allowed``."""
+    if not isinstance(table, dict):
+        problems.append(f"{where} must be a table")
+        return False
+    extra = sorted(set(table) - set(allowed))
+    if extra:
+        problems.append(f"{where}: unknown key(s) {', '.join(extra)} (allowed: {', '.join(allowed)})")
+    return True
+
+
 def _layers(table: dict, where: str, problems: list[str]) -> tuple[LayerSpec, ...]:
     layers = []
     for index, entry in enumerate(table.get("layers", [])):
@@ -161,7 +168,7 @@ def _layers(table: dict, where: str, problems: list[str]) -> tuple[LayerSpec, ..
 
 
 def _crosses(tables, inputs: list[InputSpec], problems: list[str]) -> tuple[CrossSpec, ...]:
-    """The [crosses.NAME] tables: two or more known inputs of shape [1], and at least one layer."""
+    """The [crosses.NAME] tables: two or more declared inputs, and at least one layer."""
     if not isinstance(tables, dict):
         problems.append("crosses must be tables [crosses.NAME] with inputs and layers")
         return ()
@@ -169,12 +176,8 @@ def _crosses(tables, inputs: list[InputSpec], problems: list[str]) -> tuple[Cros
     crosses = []
     for name, table in tables.items():
         where = f"crosses.{name}"
-        if not isinstance(table, dict):
-            problems.append(f"{where} must be a table")
+        if not _is_table(table, where, ("inputs", "layers"), problems):
             continue
-        extra = sorted(set(table) - {"inputs", "layers"})
-        if extra:
-            problems.append(f"{where}: unknown key(s) {', '.join(extra)} (allowed: inputs, layers)")
         names = table.get("inputs")
         if not isinstance(names, list) or len(names) < 2 or not all(isinstance(n, str) for n in names):
             problems.append(f"{where}: inputs must list two or more input names, e.g. inputs = [\"city\", \"code\"]")
