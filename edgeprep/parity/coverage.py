@@ -41,17 +41,23 @@ def crossed_inputs(graph) -> tuple[tuple[str, ...], ...]:
     return tuple(groups)
 
 
-def targets(hint: InputHint) -> tuple[list, list]:
-    """What an input's samples must hit: (vocabulary values, edge values: OOV, mask extras, NaN/Inf)."""
+def targets(hint: InputHint, kind: str = "") -> tuple[list, list]:
+    """What an input's samples must hit: (vocabulary values, edge values: OOV, mask extras, NaN/Inf).
+
+    ``kind`` is the input's NumPy dtype kind: a hint merged from layers of several kinds (an integer
+    input read by an IntegerLookup and a HashedCrossing) gives the values of that kind.
+    """
     if hint.kind != "vocabulary":
         return [], []
     vocabulary: VocabularyHint = hint.low
     if vocabulary.text_words:
         return list(dict.fromkeys(vocabulary.text_words)), []
-    if vocabulary.strings:
+    if vocabulary.strings and (kind in "USO" if kind else True):
         return list(dict.fromkeys(vocabulary.strings)), string_extras(vocabulary)
-    if vocabulary.ints:
+    if vocabulary.ints and (kind in "iu" if kind else True):
         return list(dict.fromkeys(int(v) for v in vocabulary.ints)), list(OOV_INTS) if vocabulary.oov else []
+    if kind and kind not in "f":
+        return [], []
     return list(dict.fromkeys(float(v) for v in vocabulary.floats)), list(vocabulary.nonfinite)
 
 
@@ -67,11 +73,12 @@ def elements(spec: TensorSpec, hint: InputHint) -> int:
     return int(np.prod([dim if dim is not None else (want or 8) for dim, want in zip(spec.shape[1:], sized)]))
 
 
-def pairs(crosses, hints: dict[str, InputHint]) -> list[list[tuple]]:
-    """Per cross of one-element vocabulary inputs: the value pairs (tuples) to draw, at most `MAX_PAIRS`."""
+def pairs(crosses, hints: dict[str, InputHint], kinds: dict[str, str]) -> list[list[tuple]]:
+    """Per cross of one-element vocabulary inputs: the value pairs (tuples) to draw, at most `MAX_PAIRS`
+    (``kinds``: input name -> NumPy dtype kind)."""
     out = []
     for names in crosses:
-        values = [targets(hints[n])[0] if n in hints else [] for n in names]
+        values = [targets(hints[n], kinds.get(n, ""))[0] if n in hints else [] for n in names]
         if not all(values):
             out.append([])
             continue
@@ -85,10 +92,15 @@ def sample_rows(specs: list[TensorSpec], hints: dict[str, InputHint], crosses=()
     need = MIN_SAMPLES
     for spec in specs:
         hint = hints.get(spec.name, InputHint("default"))
-        common, extras = targets(hint)
+        common, extras = targets(hint, kind_of(spec))
         per_row = WORDS_PER_ROW if hint.kind == "vocabulary" and hint.low.text_words else elements(spec, hint)
         need = max(need, -(-(len(common) + len(extras)) // max(1, per_row)))
-    return min(MAX_SAMPLES, need + sum(len(p) for p in pairs(crosses, hints)))
+    return min(MAX_SAMPLES, need + sum(len(p) for p in pairs(crosses, hints, {spec.name: kind_of(spec) for spec in specs})))
+
+
+def kind_of(spec: TensorSpec) -> str:
+    """The NumPy dtype kind of an input ("U" for strings)."""
+    return "U" if spec.is_string else np.dtype(spec.dtype).kind
 
 
 def coverage(feeds: list[dict[str, np.ndarray]], hints: dict[str, InputHint], crosses=()) -> dict[str, str]:
@@ -97,7 +109,7 @@ def coverage(feeds: list[dict[str, np.ndarray]], hints: dict[str, InputHint], cr
     joined = {name: np.concatenate([feed[name] for feed in feeds]) for name in feeds[0]} if feeds else {}
     for name, values in joined.items():
         hint = hints.get(name, InputHint("default"))
-        common, extras = targets(hint)
+        common, extras = targets(hint, values.dtype.kind)
         if not common and not extras:
             continue
         if values.dtype.kind in "iu":  # what the input's dtype can hold (2**40 + 3 is clipped in an int32)
@@ -112,7 +124,7 @@ def coverage(feeds: list[dict[str, np.ndarray]], hints: dict[str, InputHint], cr
         if extras:
             parts.append(f"{_hits(values, extras)}/{len(extras)} edge values (OOV, NaN/Inf)")
         out[name] = ", ".join(parts)
-    for names, wanted in zip(crosses, pairs(crosses, hints)):
+    for names, wanted in zip(crosses, pairs(crosses, hints, {name: values.dtype.kind for name, values in joined.items()})):
         if wanted and all(n in joined for n in names):
             rows = set(zip(*(joined[n].reshape(len(joined[n]), -1)[:, 0].tolist() for n in names)))
             out[" x ".join(names)] = f"{sum(tuple(p) in rows for p in wanted)}/{len(wanted)} crossing pairs"

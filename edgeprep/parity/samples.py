@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edgeprep.parity.coverage import MAX_SAMPLES, MIN_SAMPLES, coverage, crossed_inputs, elements, pairs, sample_rows, string_extras  # noqa: F401 (re-exported)
+from edgeprep.parity.coverage import MAX_SAMPLES, MIN_SAMPLES, coverage, crossed_inputs, elements, kind_of, pairs, sample_rows, string_extras  # noqa: F401 (re-exported)
 from edgeprep.parity.hints import OOV_INTS, OOV_STRINGS, InputHint, VocabularyHint  # noqa: F401 (re-exported)
 from edgeprep.specs import TensorSpec
 
@@ -158,7 +158,8 @@ def generate(specs: list[TensorSpec], hints: dict[str, InputHint], batch_sizes: 
     """
     rng = np.random.default_rng(seed)
     total = sum(batch_sizes)
-    base = max(min(total, MIN_SAMPLES), total - sum(map(len, pairs(crosses, hints))))  # rows before the crossing pairs
+    kinds = {spec.name: kind_of(spec) for spec in specs}
+    base = max(min(total, MIN_SAMPLES), total - sum(map(len, pairs(crosses, hints, kinds))))  # rows before the crossing pairs
     pools, vocabulary_inputs = {}, set()
     for spec in specs:
         hint = hints.get(spec.name, InputHint("default"))
@@ -193,7 +194,7 @@ def _draw_pairs(pools, specs, crosses, hints, start: int) -> None:
     by_name = {spec.name: spec for spec in specs}
     total = len(next(iter(pools.values()))) if pools else 0
     row = start
-    for names, wanted in zip(crosses, pairs(crosses, hints)):
+    for names, wanted in zip(crosses, pairs(crosses, hints, {spec.name: kind_of(spec) for spec in specs})):
         if not wanted or any(n not in by_name or elements(by_name[n], hints[n]) != 1 for n in names):
             continue
         wanted = wanted[: max(0, total - row)]
