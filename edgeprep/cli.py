@@ -111,6 +111,7 @@ def _loading_flags(p: argparse.ArgumentParser) -> None:
 def _opt_in_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--allow-flex", action="store_true", help="TFLite: Select-TF (Flex) ops instead of host steps; the artifact needs the Flex delegate")
     p.add_argument("--onnx-extensions", action="store_true", help="ONNX: onnxruntime-extensions string ops instead of host steps where they are exact")
+    p.add_argument("--host-steps", action="store_true", help="keep TextVectorization / Hashing / HashedCrossing as NumPy host steps in front of the artifact (default: in the artifact, text fed as UTF-8 bytes)")
 
 
 def _data_flags(p: argparse.ArgumentParser) -> None:
@@ -149,7 +150,7 @@ def _version() -> str:
 def _cmd_inspect(args) -> int:
     from edgeprep.inspection import inspect_model, render
 
-    config = ExportConfig(unsafe_load=args.unsafe_load, custom_objects=tuple(args.custom_objects), allow_flex=args.allow_flex, onnx_extensions=args.onnx_extensions)
+    config = ExportConfig(unsafe_load=args.unsafe_load, custom_objects=tuple(args.custom_objects), allow_flex=args.allow_flex, onnx_extensions=args.onnx_extensions, host_steps=args.host_steps)
     inspection = inspect_model(args.model, config)
     print(json.dumps(inspection.to_json(), indent=2) if args.json else render(inspection))
     return EXIT_OK
@@ -176,6 +177,7 @@ def _cmd_export(args) -> int:
         int8_per_channel=not args.int8_per_tensor,
         allow_flex=args.allow_flex,
         onnx_extensions=args.onnx_extensions,
+        host_steps=args.host_steps,
         onnx_layout=OnnxLayout(args.onnx_layout),
         onnx_optimize=OnnxOptimize(args.onnx_optimize),
     )

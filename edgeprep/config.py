@@ -100,6 +100,9 @@ class ExportConfig:
             where a layer has no standard lowering, instead of a host step.
         onnx_layout: layout of the ONNX artifact's rank-4 inputs and outputs.
         onnx_optimize: how far the ONNX graph is optimised.
+        host_steps: keep TextVectorization, Hashing and HashedCrossing (and what they pull with them)
+            as host steps in front of the artifact, as before issue 16; by default they are lowered
+            into the artifact, which then takes text as UTF-8 bytes (``--host-steps``).
     """
 
     targets: tuple[Target, ...] = ALL_TARGETS
@@ -124,6 +127,7 @@ class ExportConfig:
     onnx_extensions: bool = False
     onnx_layout: OnnxLayout = OnnxLayout.NHWC
     onnx_optimize: OnnxOptimize = OnnxOptimize.PORTABLE
+    host_steps: bool = False
 
     def __post_init__(self) -> None:
         """Refuse what cannot be exported, with the same one-line `UsageError` the CLI prints.
@@ -146,7 +150,7 @@ class ExportConfig:
             raise UsageError(f"batch_sizes={self.batch_sizes!r}: expected a tuple of batch sizes, at least one")
         for size in self.batch_sizes:
             _check_int("batch_sizes", size, minimum=1)
-        for name in ("fold", "unsafe_load", "resize_images", "int8_per_channel", "allow_flex", "onnx_extensions"):
+        for name in ("fold", "unsafe_load", "resize_images", "int8_per_channel", "allow_flex", "onnx_extensions", "host_steps"):
             if not isinstance(getattr(self, name), bool):
                 raise UsageError(f"{name}={getattr(self, name)!r}: expected True or False")
         if not isinstance(self.custom_objects, tuple) or not all(isinstance(c, str) for c in self.custom_objects):

@@ -217,10 +217,10 @@ def test_exports_are_byte_identical_across_processes_and_within_one(models, tmp_
 def test_unsupported_layer_is_refused_before_anything_is_written(tmp_path):
     import keras
 
-    inputs = keras.Input((4000,), name="audio")
-    spectrogram = keras.layers.MelSpectrogram(num_mel_bins=16, sampling_rate=8000, sequence_stride=256, fft_length=512)(inputs)
-    outputs = keras.layers.Dense(2)(keras.layers.Flatten()(spectrogram))
-    keras.Model(inputs, outputs).save(tmp_path / "mel.keras")
-    result = run_cli("export", tmp_path / "mel.keras", "--out", tmp_path / "out", "--target", "onnx")
-    _assert_one_line_exit_2(result, "MelSpectrogram", "RFFT")
+    images, boxes, labels = keras.Input((8, 8, 3), name="images"), keras.Input((4, 4), name="boxes"), keras.Input((4,), name="labels")
+    padded = keras.layers.MaxNumBoundingBoxes(max_number=2)({"images": images, "bounding_boxes": {"boxes": boxes, "labels": labels}})
+    outputs = keras.layers.Dense(2)(keras.layers.Flatten()(padded["bounding_boxes"]["boxes"]))
+    keras.Model([images, boxes, labels], outputs).save(tmp_path / "boxes.keras")
+    result = run_cli("export", tmp_path / "boxes.keras", "--out", tmp_path / "out", "--target", "onnx")
+    _assert_one_line_exit_2(result, "MaxNumBoundingBoxes", "inference model")
     assert not (tmp_path / "out").exists()

@@ -17,7 +17,9 @@ def xnnpack_report(model: bytes, threads: int = 1) -> dict:
 
     Returns:
         ``{"partitions", "nodes", "delegated_nodes", "fallback_ops": {op: count}}``; a dynamic
-        batch dimension is allocated at 1, as the interpreter does by default.
+        batch dimension is allocated at 1, as the interpreter does by default. A model that cannot
+        be allocated at those default sizes (a dynamic audio length shorter than its reflect padding)
+        gives ``{"measured": False, "reason"}`` instead.
     """
     from ai_edge_litert.interpreter import Interpreter
 
@@ -25,7 +27,10 @@ def xnnpack_report(model: bytes, threads: int = 1) -> dict:
     # The node list is only exposed on the native object; holding a reference to it would make
     # allocate_tensors refuse to run, so it is looked up each time.
     original = interpreter._interpreter.NumNodes()  # noqa: SLF001
-    interpreter.allocate_tensors()
+    try:
+        interpreter.allocate_tensors()
+    except RuntimeError as error:
+        return {"measured": False, "reason": str(error).splitlines()[0]}
     native = interpreter._interpreter  # noqa: SLF001
     names = [native.NodeName(i) for i in range(native.NumNodes())]
     inputs = [[int(t) for t in native.NodeInputs(i)] for i in range(native.NumNodes())]

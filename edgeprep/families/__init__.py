@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from edgeprep.config import HostKind
 from edgeprep.families import (
-    affine, audio, augmentation, category_encoding, discretization, hashed_crossing, hashing, index_lookup, text_vectorization,
+    affine, audio, augmentation, category_encoding, discretization, glue, hashed_crossing, hashing, index_lookup, text_vectorization,
 )
 from edgeprep.families.base import Family, HostFn
 from edgeprep.transforms.base import LayerRule, Phase
@@ -32,6 +32,7 @@ FAMILIES: tuple[Family, ...] = (
     affine.FAMILY,
     augmentation.FAMILY,
     audio.FAMILY,
+    glue.FAMILY,
 )
 
 # Every family's rules, then the refusals of layers no family takes (the end of the lower phase).

@@ -69,6 +69,7 @@ class Config:
     onnx_opset: int
     allow_flex: bool
     onnx_extensions: bool
+    host_steps: bool
     onnx_layout: str
     onnx_optimize: str
     int8_io: str | None

@@ -36,13 +36,17 @@ class TFLiteRunner(Runner):
         content = model if isinstance(model, (bytes, bytearray)) else None
         path = None if content is not None else os.fspath(model)
         self._interpreter = Interpreter(model_content=bytes(content) if content else None, model_path=path, num_threads=threads)
-        self._interpreter.allocate_tensors()
+        try:
+            self._interpreter.allocate_tensors()
+            allocated = True
+        except RuntimeError:  # a dynamic axis at its default size 1 can be too short (an audio frame's reflect padding)
+            allocated = False  # allocated at the first feed's shapes instead
         self._input_details = self._interpreter.get_input_details()
         self._output_details = self._interpreter.get_output_details()
         self._inputs = [_spec(d) for d in self._input_details]
         self._outputs = [_spec(d) for d in self._output_details]
         self.quantized_io = any(_quantization(d) for d in self._input_details + self._output_details)
-        self._shapes: dict[int, tuple] = {d["index"]: tuple(d["shape"]) for d in self._input_details}
+        self._shapes: dict[int, tuple | None] = {d["index"]: tuple(d["shape"]) if allocated else None for d in self._input_details}
 
     def inputs(self) -> list[TensorSpec]:
         return self._inputs

@@ -20,7 +20,7 @@ KEPT_AS_IS: dict[str, str] = {
     "Resizing": "RESIZE_BILINEAR / NEAREST, crop or pad",
     "CenterCrop": "SLICE (and RESIZE when smaller)",
     "AutoContrast": "per-image min/max rescale (REDUCE_MIN/MAX, SUB, DIV)",
-    "STFTSpectrogram": "framed real DFT as MATMUL with a constant basis",
+    "STFTSpectrogram": "strided Conv1D with constant DFT kernels (CONV_2D / Conv); every mode, padding, scaling and expand_dims",
     "ContrastLimitedAdaptiveHistogramEqualization": "deterministic tiled histogram equalization (GATHER, reductions)",
 }
 
@@ -29,7 +29,6 @@ CONTAINERS: dict[str, str] = {"Pipeline": "its layers are inlined into the graph
 
 # class -> {target: reason}
 UNSUPPORTED: dict[str, dict[Target, str]] = {
-    "MelSpectrogram": {Target.ONNX: "MelSpectrogram uses TensorFlow's RFFT, which tf2onnx leaves as a non-ONNX op; export it to tflite (RFFT2D is a builtin) or compute the spectrogram before the model"},
     "MaxNumBoundingBoxes": {t: "MaxNumBoundingBoxes pads bounding-box dictionaries for training pipelines; it has no place in an inference model" for t in Target},
 }
 

@@ -3,8 +3,10 @@
 A host step can only read raw model inputs or other host steps' outputs (the device artifact
 runs after the host). So when a HOST layer reads a value computed by a device layer, that
 producer moves to the host too if its rule can run it there (a rule of
-`edgeprep.families.HOST_RULES`, e.g. the StringLookup feeding a HashedCrossing); otherwise
-the plan reports a problem. Every host output that a device layer or
+`edgeprep.families.HOST_RULES`, e.g. the StringLookup feeding a HashedCrossing), or if it is
+shape and dtype glue (Reshape, Flatten, Concatenate, casts, slices, expand / squeeze:
+`edgeprep.families.glue`) whose own inputs are raw inputs, host values or such producers in turn
+(a ``glue`` host step); otherwise the plan reports a problem naming the host layer and the producer. Every host output that a device layer or
 a model output reads becomes an input of the device artifact, named after its layer.
 """
 
@@ -12,8 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from edgeprep.config import Action
-from edgeprep.graph import Call, Graph
+from edgeprep.config import Action, HostKind
+from edgeprep.graph import Call, Graph, HostPlacement
 from edgeprep.runtime.host.steps import HostStep
 from edgeprep.transforms.rewrite import Rewrite
 
@@ -48,6 +50,39 @@ def _host_rule_for(call: Call, target):
     return next((rule for rule in HOST_RULES if target in rule.targets and rule.matches(call)), None)
 
 
+def _host_movable(producer: Call, graph: Graph, target) -> bool:
+    """Whether the rule of ``producer`` can run it on the host (`edgeprep.families.HOST_RULES`)."""
+    rule = _host_rule_for(producer, target)
+    return rule is not None and producer.action in (Action.LOWERED, Action.KEPT) and rule.check(producer, graph, target) is None
+
+
+def _glue_config(call: Call, graph: Graph, target) -> dict | None:
+    """The glue host config of a kept glue ``call`` whose inputs all can be on the host, else None."""
+    from edgeprep.families import glue
+
+    config = glue.spec(call) if call.action is Action.KEPT else None
+    if config is None:
+        return None
+    for tensor in call.inputs:
+        producer = graph.producer(tensor)
+        if producer is None or producer.action is Action.HOST or _host_movable(producer, graph, target):
+            continue
+        if _glue_config(producer, graph, target) is None:
+            return None
+    return config
+
+
+def _move_to_host(producer: Call, graph: Graph, target, consumer: str) -> Rewrite | None:
+    """The rewrite that runs ``producer`` on the host (its rule's host step, or a glue step), or None."""
+    detail = f"feeds host step {consumer}, so runs on the host too"
+    if _host_movable(producer, graph, target):
+        return _host_rule_for(producer, target).place_on_host(producer, detail)
+    config = _glue_config(producer, graph, target)
+    if config is None:
+        return None
+    return Rewrite.on_host(producer, HostPlacement(HostKind.GLUE, config), f"shape/dtype glue that {detail}", "host-glue")
+
+
 def close_host_split(graph: Graph, target) -> Rewrite:
     """Move device producers of host inputs to the host where possible; the problems where not.
 
@@ -67,9 +102,8 @@ def close_host_split(graph: Graph, target) -> Rewrite:
                 producer = graph.producer(tensor)
                 if producer is None or producer.action is Action.HOST:
                     continue
-                rule = _host_rule_for(producer, target)
-                if rule is not None and producer.action in (Action.LOWERED, Action.KEPT) and rule.check(producer, graph, target) is None:
-                    moved = rule.place_on_host(producer, f"feeds host step {call.layer.name}, so runs on the host too")
+                moved = _move_to_host(producer, graph, target, call.layer.name)
+                if moved is not None:
                     graph, rewrite = graph.apply(moved), rewrite.then(moved)
                     changed = True
                 else:

@@ -1,4 +1,5 @@
-"""The audio family: parity samples give a dynamic time axis room for the layer's frames (issue 19, item 3)."""
+"""The audio family: parity samples give a dynamic time axis room for the frames (issue 19, item 3); MelSpectrogram
+lowered for ONNX and every STFTSpectrogram mode exported to both targets (issue 16, item 5)."""
 
 from __future__ import annotations
 
@@ -56,3 +57,134 @@ def test_stft_with_a_dynamic_length_exports_and_verifies(tmp_path):
     assert result.manifest.samples.ranges["audio"].endswith("row shape (1120, 1) for stft (STFTSpectrogram)")
     for report in result.reports.values():
         assert report.passed
+
+
+MEL_CONFIGS = {
+    "speech": {"fft_length": 512, "sequence_stride": 160, "num_mel_bins": 40},
+    "hamming-short-window-magnitude": {"fft_length": 400, "sequence_length": 300, "sequence_stride": 128, "window": "hamming",
+                                       "mag_exp": 1.0, "power_to_db": False, "num_mel_bins": 24},
+    "no-window-band-limited": {"fft_length": 256, "sequence_stride": 100, "window": None, "sampling_rate": 8000, "min_freq": 100.0,
+                               "max_freq": 3000.0, "num_mel_bins": 20, "top_db": 40.0, "ref_power": 2.0, "min_power": 1e-6},
+    "prime-fft": {"fft_length": 251, "sequence_stride": 64, "num_mel_bins": 16, "sampling_rate": 8000, "mag_exp": 3.0},
+}
+
+
+def _tone(batch: int, length: int) -> np.ndarray:
+    t = np.arange(length) / 16000
+    rng = np.random.default_rng(0)
+    return (0.5 * np.sin(2 * np.pi * 440 * t)[None] + 0.01 * rng.standard_normal((batch, length))).astype(np.float32)
+
+
+@pytest.mark.parametrize("name", [*MEL_CONFIGS, "keras-defaults"])
+def test_lowered_mel_spectrogram_computes_what_keras_computes(name):
+    import keras
+
+    from edgeprep.families.audio import device
+
+    layer = keras.layers.MelSpectrogram(**MEL_CONFIGS.get(name, {}))
+    x = np.concatenate([_tone(2, 6000), np.random.default_rng(1).uniform(0, 4, (2, 6000)).astype(np.float32)])
+    expected = np.asarray(layer(x))
+    lowered = device.mel_class()(audio.spec(layer), (None, *expected.shape[1:]), "float32", **audio.mel_constants(layer))
+    got = np.asarray(lowered(x))
+    assert got.shape == expected.shape
+    # float32 DFTs of different factorisations: a few 1e-6 of the output's scale (dB of a tone in noise included)
+    assert np.abs(got - expected).max() <= 2e-5 * np.abs(expected).max()
+
+
+def test_dft_factors_and_mel_reordering():
+    from edgeprep.families.audio import device
+
+    assert device.split(2048) == (32, 64) and device.split(400) == (20, 20) and device.split(251) == (1, 251)
+    frame = np.random.default_rng(0).standard_normal(48)
+    bases = device.dft_bases(48)
+    n1, n2, k2 = bases["factors"]
+    y = bases["stage1"].astype(np.float64) @ frame.reshape(n1, n2)
+    yr, yi = y[:n1], y[n1:]
+    z = np.concatenate([yr * bases["cos"] + yi * bases["sin"], yi * bases["cos"] - yr * bases["sin"]], axis=-1)
+    x = z @ bases["stage2"]
+    power = (x[:, :k2] ** 2 + x[:, k2:] ** 2).reshape(-1)
+    identity = device.reordered_mel(np.eye(25, dtype=np.float32), 48, n1, k2)
+    np.testing.assert_allclose(power @ identity, np.abs(np.fft.rfft(frame)) ** 2, rtol=1e-5)
+
+
+def _mel_model(length, **options):
+    import keras
+
+    keras.utils.set_random_seed(0)
+    audio_in = keras.Input((length,), name="audio")
+    return keras.Model(audio_in, keras.layers.MelSpectrogram(name="mel", **options)(audio_in))
+
+
+def _onnx_op_types(path) -> set[str]:
+    import onnx
+
+    return {node.op_type for node in onnx.load(str(path)).graph.node}
+
+
+@pytest.mark.parametrize("name", list(MEL_CONFIGS))
+def test_mel_spectrogram_exports_to_both_targets(name, tmp_path):
+    result = edgeprep.export(_mel_model(4000, **MEL_CONFIGS[name]), tmp_path / "dist")
+    assert result.passed and set(result.artifacts) == {Target.TFLITE, Target.ONNX}
+    for report in result.reports.values():
+        assert report.passed and report.max_rel <= 1e-5
+    (lowered,) = [t for t in result.manifest.transforms if t.class_name == "MelSpectrogram" and t.target in ("onnx", None)]
+    assert lowered.action == "lowered" and "MatMul stages" in lowered.detail
+    ops = _onnx_op_types(result.artifacts[Target.ONNX])
+    assert {"Gather", "MatMul"} <= ops and not any("FFT" in op or "DFT" in op for op in ops)
+    n = MEL_CONFIGS[name]["fft_length"]
+    tflite_ops = result.manifest.artifact("tflite").ops
+    if n & (n - 1) == 0:  # TFLite keeps Keras' own layer (measured: closer); RFFT2D takes powers of two only
+        assert "RFFT2D" in tflite_ops
+    else:
+        assert "RFFT2D" not in tflite_ops and "GATHER" in tflite_ops
+
+
+def test_mel_spectrogram_with_a_dynamic_length_exports_and_runs_longer_audio(tmp_path):
+    from edgeprep.runtime.directory import run
+
+    result = edgeprep.export(_mel_model(None, fft_length=256, sequence_stride=64, num_mel_bins=16), tmp_path / "dist")
+    assert result.passed and all(report.passed for report in result.reports.values())
+    x = _tone(2, 3000)
+    expected = np.asarray(_mel_model(None, fft_length=256, sequence_stride=64, num_mel_bins=16)(x))
+    for target in (Target.TFLITE, Target.ONNX):
+        got = run(tmp_path / "dist", target.value, {"audio": x})
+        (value,) = got.values()
+        assert value.shape == expected.shape == (2, 16, 3000 // 64 + 1)
+        assert np.abs(value - expected).max() <= 2e-5 * np.abs(expected).max()
+
+
+def test_default_export_of_a_small_audio_classifier_exits_0(tmp_path):
+    import keras
+
+    from helpers import run_cli
+
+    keras.utils.set_random_seed(0)
+    audio_in = keras.Input((8000,), name="audio")
+    x = keras.layers.MelSpectrogram(fft_length=512, sequence_stride=256, num_mel_bins=32, sampling_rate=8000, name="mel")(audio_in)
+    x = keras.layers.Reshape((32, 32, 1))(x)
+    x = keras.layers.Conv2D(8, 3, activation="relu")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    keras.Model(audio_in, keras.layers.Dense(4, name="logits")(x)).save(tmp_path / "audio.keras")
+    result = run_cli("export", tmp_path / "audio.keras", "--out", tmp_path / "dist")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "dist" / "model.tflite").exists() and (tmp_path / "dist" / "model.onnx").exists()
+
+
+STFT_CASES = [{"mode": mode} for mode in ("log", "magnitude", "psd", "real", "imag", "angle", "stft")] + [
+    {"mode": "log", "padding": "same", "frame_length": 200, "frame_step": 80, "fft_length": 256, "window": "hamming", "periodic": True},
+    {"mode": "psd", "scaling": "spectrum", "expand_dims": True},
+    {"mode": "magnitude", "scaling": None, "window": None, "padding": "same"},
+]
+
+
+@pytest.mark.parametrize("options", STFT_CASES, ids=lambda o: "-".join(f"{v}" for v in o.values()))
+def test_every_stft_mode_exports_to_both_targets(options, tmp_path):
+    import keras
+
+    keras.utils.set_random_seed(0)
+    audio_in = keras.Input((1024, 2), name="audio")
+    layer = keras.layers.STFTSpectrogram(**({"frame_length": 128} | options), name="stft")
+    result = edgeprep.export(keras.Model(audio_in, layer(audio_in)), tmp_path / "dist")
+    assert result.passed and set(result.artifacts) == {Target.TFLITE, Target.ONNX}
+    for report in result.reports.values():
+        assert report.passed and report.max_rel <= 1e-6

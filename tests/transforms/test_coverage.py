@@ -39,10 +39,10 @@ def test_entries_name_real_keras_classes():
 def test_unsupported_classes_stop_the_plan_with_their_reason():
     import keras
 
-    name = "MelSpectrogram"
-    inputs = keras.Input((512,), name="audio")
-    layer = keras.layers.MelSpectrogram(num_mel_bins=16, sampling_rate=8000, sequence_stride=64, fft_length=128)
-    model = keras.Model(inputs, layer(inputs))
+    name = "MaxNumBoundingBoxes"
+    images, boxes, labels = keras.Input((8, 8, 3), name="images"), keras.Input((4, 4), name="boxes"), keras.Input((4,), name="labels")
+    padded = keras.layers.MaxNumBoundingBoxes(max_number=2)({"images": images, "bounding_boxes": {"boxes": boxes, "labels": labels}})
+    model = keras.Model([images, boxes, labels], padded["bounding_boxes"]["boxes"])
     for target in Target:
         plan = make_plan(model, target, ExportConfig())
         if target in UNSUPPORTED[name]:

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError, LoadError
-from . import category_encoding, discretization, hashed_crossing, hashing, index_lookup, text_vectorization
+from . import category_encoding, discretization, glue, hashed_crossing, hashing, index_lookup, text_vectorization
 
 FORMAT = "edgeprep-preprocess/1"
 PREPROCESS = "preprocess.json"
@@ -36,6 +36,7 @@ class HostKind(enum.Enum):
     HASHING = "hashing"
     HASHED_CROSSING = "hashed_crossing"
     TEXT_VECTORIZATION = "text_vectorization"
+    GLUE = "glue"
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ KINDS: dict[HostKind, Callable[[list[np.ndarray], dict], np.ndarray]] = {
     HostKind.HASHING: hashing.run,
     HostKind.HASHED_CROSSING: hashed_crossing.run,
     HostKind.TEXT_VECTORIZATION: text_vectorization.run,
+    HostKind.GLUE: glue.run,
 }
 
 
