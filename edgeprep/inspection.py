@@ -148,9 +148,10 @@ def _convert_alone(target: Target, calls: list, config: ExportConfig) -> str | N
     inputs, outputs = [], []
     for index, call in enumerate(calls):
         fresh = [keras.Input(batch_shape=(config.batch, *t.shape[1:]), dtype=t.dtype, name=f"trial{index}_{n}") for n, t in enumerate(call.inputs)]
-        try:
-            result = call.layer(fresh[0] if len(fresh) == 1 else fresh)
-        except Exception:  # a layer that takes more than tensors: the plan has the last word
+        try:  # a copy from its config: the model's own layers stay as they are (weights do not decide which ops convert)
+            layer = type(call.layer).from_config(call.layer.get_config())
+            result = layer(fresh[0] if len(fresh) == 1 else fresh)
+        except Exception:  # a layer that takes more than tensors, or has no faithful config: the plan has the last word
             continue
         inputs.extend(fresh)
         outputs.extend(keras.tree.flatten(result))
