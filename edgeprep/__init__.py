@@ -43,7 +43,7 @@ def export(model, out_dir, targets=None, config: ExportConfig | None = None, tol
 
 
 def inspect(model, config: ExportConfig | None = None):
-    """Plan ``model`` for every target without converting; see `edgeprep.inspection`."""
+    """Plan ``model`` for every target, and convert its kept layers alone to predict which will fail; see `edgeprep.inspection`."""
     from edgeprep.inspection import inspect_model
 
     return inspect_model(model, config or ExportConfig())

@@ -73,7 +73,8 @@ def export(
     from edgeprep.graph import flatten, rebuild
     from edgeprep.load import load
     from edgeprep.parity.chain import Link, run_chain
-    from edgeprep.parity.samples import generate, input_hints
+    from edgeprep.parity.heldout import describe as held_out_rows, split_rows
+    from edgeprep.parity.samples import generated_samples, input_hints
     from edgeprep.plan import make_plans
     from edgeprep.runners import KerasRunner
 
@@ -86,10 +87,17 @@ def export(
         plans = make_plans(loaded.model, config)
     collect([p for plan in plans.values() for p in plan.problems], UnsupportedLayerError, "cannot export")
     original = loaded.original_runner()
-    hints = input_hints(flatten(loaded.model))
+    flat = flatten(loaded.model)
+    hints = input_hints(flat)
     source = open_data(config.data, original.inputs(), config.resize_images) if config.data else None
+    calibration_source = (
+        open_data(config.calibration, original.inputs(), config.resize_images, flag="--calibration")
+        if config.quantize is Quantization.INT8 and config.calibration else None
+    )
+    held_out = calibration_source if source is None else None  # a quantized export is judged on real rows
+    generated = None if source or held_out else generated_samples(original.inputs(), hints, flat, config.parity_batch_sizes(), config.batch, config.seed)
 
-    calibration, calibration_info = _calibration(config, original.inputs(), hints, progress)
+    calibration, calibration_info = _calibration(config, original.inputs(), hints, progress, calibration_source, held_out is not None)
 
     transformed = {target: rebuild(plan.graph, batch=config.batch) for target, plan in plans.items()}
     artifacts: dict[Target, Artifact] = {}
@@ -122,8 +130,11 @@ def export(
             runner = with_host_steps(device, plan.split, original.inputs(), list(plan.graph.output_names))
             transformed_runner = KerasRunner(transformed[target], f"transformed[{target.value}]", names=(plan.graph.input_names, plan.graph.output_names))
             links[target] = Link(transformed_runner, runner, bool(plan.reference_changes))
-        batches = source.batches(config.data_batch) if source else generate(original.inputs(), hints, config.parity_batch_sizes(), config.seed)
-        chain = run_chain(batches, original, links, config.golden_kb * 1024, progress, generated=source is None)
+        if generated is not None:
+            batches = generated.feeds
+        else:
+            batches = source.batches(config.data_batch) if source else split_rows(held_out.batches(config.data_batch), True, held_out.label)
+        chain = run_chain(batches, original, links, config.golden_kb * 1024, progress, generated=generated is not None)
 
     evidence = chain.evidence(tolerance)
     for entry in evidence.values():
@@ -134,7 +145,8 @@ def export(
     if host_steps:
         files[PREPROCESS] = preprocess_json(list(host_steps.values()))
         files.update(_device_golden(plans, golden_inputs))
-    manifest = _manifest(loaded, original, plans, artifacts, evidence, config, tolerance, hints, source, chain, calibration_info, files)
+    samples_source = source.describe() if source else held_out_rows(held_out.describe(), chain.samples) if held_out else None
+    manifest = _manifest(loaded, original, plans, artifacts, evidence, config, tolerance, hints, samples_source, chain, calibration_info, files, generated)
     files.update(_report_files(manifest, chain, evidence, loaded))
     files["golden/inputs.npz"] = npz_bytes(golden_inputs)
     files["golden/outputs.npz"] = npz_bytes(golden_outputs)
@@ -188,19 +200,22 @@ def _raise_failed_targets(failures: dict[Target, EdgeprepError], converted: dict
     ) from error
 
 
-def _calibration(config: ExportConfig, specs, hints, progress: Progress):
-    """The int8 calibration sample stream and its description (None for other modes)."""
+def _calibration(config: ExportConfig, specs, hints, progress: Progress, source=None, hold_out: bool = False):
+    """The int8 calibration sample stream and its description (None for other modes); with
+    ``hold_out``, the rows parity is judged on (`edgeprep.parity.heldout`) are left out of it."""
     import itertools
 
-    from edgeprep.data import open_data
+    from edgeprep.parity.heldout import ROWS, rebatch, split_rows
     from edgeprep.parity.samples import generate
 
     if config.quantize is not Quantization.INT8:
         return None, None
     batch = 32 if config.batch is None else config.batch
     count = max(1, config.calibration_samples // batch)
-    if config.calibration:
-        source = open_data(config.calibration, specs, config.resize_images, flag="--calibration")
+    if source is not None:
+        if hold_out:
+            info = {**source.describe(), "samples": count * batch, "held_out": f"{ROWS}: not used for calibration, parity runs on them"}
+            return (lambda: itertools.islice(rebatch(split_rows(source.batches(batch), False), batch), count)), info
         return (lambda: itertools.islice(source.batches(batch), count)), {**source.describe(), "samples": count * batch}
     progress.note(
         "WARNING: int8 calibration on generated samples is a guess at your data's ranges; "
@@ -271,7 +286,7 @@ def _report_files(manifest: Manifest, chain, evidence, loaded) -> dict[str, byte
     return {"report.json": report_json(data), "report.html": render_html(title, data, chain.verdicts, manifest)}
 
 
-def _manifest(loaded, original, plans, artifacts, evidence, config: ExportConfig, tolerance: Tolerance, hints, source, chain, calibration_info, files) -> Manifest:
+def _manifest(loaded, original, plans, artifacts, evidence, config: ExportConfig, tolerance: Tolerance, hints, source, chain, calibration_info, files, generated) -> Manifest:
     """The manifest of this export; ``files`` holds the host spec and device golden inputs already written."""
     versions = manifest_mod.tool_versions()
     batch = config.batch
@@ -297,11 +312,12 @@ def _manifest(loaded, original, plans, artifacts, evidence, config: ExportConfig
         host=_host_entry(plans, files),
         tolerance=manifest_mod.decode(manifest_mod.Criteria, tolerance.to_json()),
         samples=manifest_mod.Samples(
-            source=source.describe() if source else "generated",
+            source=source if source else "generated",
             count=chain.samples,
             seed=None if source else config.seed,
-            batch_sizes=tuple(config.parity_batch_sizes()) if not source else (config.data_batch,),
+            batch_sizes=generated.batch_sizes if not source else (config.data_batch,),
             ranges=None if source else {name: hint.reason for name, hint in hints.items()},
+            coverage=generated.coverage if not source and generated.coverage else None,
         ),
         golden=manifest_mod.Golden(
             inputs="golden/inputs.npz",

@@ -52,8 +52,25 @@ class KerasRunner(Runner):
 
             flat = [value if spec.is_string else tf.constant(value) for value, spec in zip(flat, self._inputs)]
         packed = tree.pack_sequence_as(self.model._inputs_struct, flat)
-        outputs = self.model(packed, training=False)
+        outputs = self._call(tuple(np.shape(value) for value in flat))(packed)
         return [_to_numpy(value) for value in tree.flatten(outputs)]
+
+    TRACE_AFTER = 3  # eager calls of one input shape before the call is traced
+
+    def _call(self, shapes: tuple):
+        """The model's call: eager, or traced once an input shape comes back (`TRACE_AFTER` calls):
+        parity on many batches of one size (``--batch 1``: 64 batches) then runs a recurrent loop
+        as a graph instead of step by step, while a few batches of different sizes never pay a trace."""
+        seen = self.__dict__.setdefault("_seen", {})
+        seen[shapes] = seen.get(shapes, 0) + 1
+        if seen[shapes] <= self.TRACE_AFTER:
+            return lambda packed: self.model(packed, training=False)
+        if "_traced" not in self.__dict__:
+            import tensorflow as tf
+
+            model = self.model
+            self._traced = tf.function(lambda packed: model(packed, training=False), reduce_retracing=True)
+        return self._traced
 
 
 def _keras_dtype(dtype) -> str:

@@ -194,3 +194,73 @@ def test_force_replaces_a_non_export_directory_and_only_then(saved, tmp_path):
     again = run_cli("export", saved["tabular_numeric"], "--out", out, "--target", "onnx")  # an earlier export: no --force needed
     assert again.returncode == 0, again.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ci", "notes"]
+
+
+def test_int8_with_calibration_and_no_data_is_judged_on_held_out_digits(tmp_path):
+    """Issue 19: a well-calibrated digits CNN, ``--quantize int8 --calibration digits.npz`` and no ``--data``
+    is judged on a held-out slice of the calibration rows (never on noise): exit 0, top-1 reported."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    train = root / "examples" / "01_image_normalization" / "train.py"
+    done = subprocess.run([sys.executable, str(train), "--out", str(tmp_path / "digits.keras"), "--epochs", "15"],
+                          capture_output=True, text=True, timeout=600, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    sys.path.insert(0, str(train.parent))
+    try:
+        from train import load_digits_uint8
+    finally:
+        sys.path.remove(str(train.parent))
+    images, _ = load_digits_uint8()
+    np.savez(tmp_path / "digits.npz", image=images)
+
+    result = run_cli("export", tmp_path / "digits.keras", "--out", tmp_path / "dist", "--quantize", "int8",
+                     "--calibration", tmp_path / "digits.npz")
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    manifest = json.loads((tmp_path / "dist" / "manifest.json").read_text())
+    samples = manifest["samples"]
+    held_out = len(images) // 5
+    assert samples["source"]["rows"] == "every 5th row (row index % 5 == 4)" and samples["source"]["held_out_from"] == "calibration"
+    assert samples["count"] == samples["source"]["count"] == held_out
+    assert "not used for calibration" in manifest["quantization"]["calibration"]["held_out"]
+    assert [p["target"] for p in manifest["parity"]] == ["tflite", "onnx"]
+    for parity in manifest["parity"]:
+        assert parity["passed"] and parity["top1"] >= 0.97
+    assert "top-1" in result.stdout or "top1" in result.stdout
+
+
+def _will_fail_models():
+    """Models whose export fails on exactly one target (measured below), each through a layer with no rule."""
+    import keras
+
+    x = keras.Input((8, 8, 4), name="image")
+    grouped = keras.Model(x, keras.layers.Dense(2)(keras.layers.Flatten()(keras.layers.Conv2D(4, 3, groups=2, name="partly_grouped")(x))))
+    x = keras.Input((8, 8, 3), name="image")
+    bicubic = keras.Model(x, keras.layers.Flatten()(keras.layers.UpSampling2D(2, interpolation="bicubic", name="bicubic_up")(x)))
+    x = keras.Input((16, 6), name="series")
+    grouped_1d = keras.Model(x, keras.layers.GlobalAveragePooling1D()(keras.layers.Conv1D(6, 3, groups=3, name="grouped_1d")(x)))
+    return {"partly_grouped": (grouped, "onnx"), "bicubic_up": (bicubic, "tflite"), "grouped_1d": (grouped_1d, "onnx")}
+
+
+def test_inspect_predicts_the_target_and_layer_an_export_fails_on(tmp_path):
+    import edgeprep
+
+    for index, (layer, (model, failing)) in enumerate(_will_fail_models().items()):
+        other = "tflite" if failing == "onnx" else "onnx"
+        with pytest.raises(edgeprep.EdgeprepError) as caught:  # the export: fails on one target, names the other
+            edgeprep.export(model, tmp_path / layer)
+        assert f"conversion to {failing} failed" in str(caught.value) and f"pass --target {other}" in str(caught.value)
+        assert not (tmp_path / layer).exists()
+        edgeprep.export(model, tmp_path / f"{layer}-{other}", targets=[other])  # the other target alone exports and verifies
+        if index == 0:  # the CLI once, the API for the others
+            model.save(tmp_path / f"{layer}.keras")
+            result = run_cli("inspect", tmp_path / f"{layer}.keras", "--json")
+            assert result.returncode == 0, result.stderr
+            report = json.loads(result.stdout)
+        else:
+            report = edgeprep.inspect(model).to_json()
+        assert list(report["will_fail"]) == [failing] and list(report["will_fail"][failing]) == [layer]
+        row = next(r for r in report["layers"] if r["layer"] == layer)
+        assert row[failing] == "will fail" and row[other] == "kept" and f"will fail on {failing}: " in row["detail"]
+        assert any(line.startswith(f"{layer} will fail on {failing}: ") and line.endswith(f"--target {other}") for line in report["advice"])

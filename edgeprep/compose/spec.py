@@ -7,8 +7,14 @@ A spec adds no semantics of its own: every layer is ``{class_name, config}`` exa
     dtype = "float32"                 # float32 (default), float64, int32, int64 or string
     shape = [1]                       # per-example shape (default [1], as FeatureSpace's inputs)
     layers = [{ class_name = "Normalization", config = {} }]
+    [crosses.city_X_code]             # optional: a feature cross, after the inputs
+    inputs = ["city", "code"]         # the raw inputs it crosses (two or more, of one shape)
+    layers = [{ class_name = "HashedCrossing", config = { num_bins = 64, output_mode = "one_hot" } }]
     [output]
-    combine = "concatenate"           # or "dict": outputs keyed by input name
+    combine = "concatenate"           # or "dict": outputs keyed by input (and cross) name
+
+Crosses are concatenated after the inputs, in the order written; their layers are called on the
+list of raw input tensors (``HashedCrossing(num_bins)((city, code))``, as in Keras' guide).
 """
 
 from __future__ import annotations
@@ -55,12 +61,22 @@ class InputSpec:
 
 
 @dataclass(frozen=True)
+class CrossSpec:
+    """One feature cross: the raw inputs it reads and the layers called on their list, in order."""
+
+    name: str
+    inputs: tuple[str, ...]
+    layers: tuple[LayerSpec, ...] = ()
+
+
+@dataclass(frozen=True)
 class Spec:
-    """A parsed spec: inputs in the order of concatenation, and how outputs combine."""
+    """A parsed spec: inputs in the order of concatenation, crosses after them, and how outputs combine."""
 
     inputs: tuple[InputSpec, ...]
     combine: Combine = Combine.CONCATENATE
     source: str = "spec"
+    crosses: tuple[CrossSpec, ...] = ()
 
 
 def read_spec(path: str | os.PathLike) -> Spec:
@@ -101,21 +117,17 @@ def _depth(value) -> int:
 def parse_spec(data: dict, source: str = "spec") -> Spec:
     """Check and parse a spec given as a dict (the TOML document's structure)."""
     problems: list[str] = []
-    unknown = sorted(set(data) - {"inputs", "output"})
+    unknown = sorted(set(data) - {"inputs", "crosses", "output"})
     if unknown:
-        problems.append(f"unknown top-level key(s) {', '.join(unknown)} (a spec has [inputs.NAME] tables and an [output] table)")
+        problems.append(f"unknown top-level key(s) {', '.join(unknown)} (a spec has [inputs.NAME] tables, optional [crosses.NAME] tables and an [output] table)")
     tables = data.get("inputs")
     if not isinstance(tables, dict) or not tables:
         collect(problems + ["no [inputs.NAME] table; declare one per raw input"], UsageError, source)
     inputs = []
     for name, table in tables.items():
         where = f"inputs.{name}"
-        if not isinstance(table, dict):
-            problems.append(f"{where} must be a table")
+        if not _is_table(table, where, ("dtype", "shape", "layers"), problems):
             continue
-        extra = sorted(set(table) - {"dtype", "shape", "layers"})
-        if extra:
-            problems.append(f"{where}: unknown key(s) {', '.join(extra)} (allowed: dtype, shape, layers)")
         dtype = table.get("dtype", "float32")
         if dtype not in DTYPES:
             problems.append(f"{where}: dtype {dtype!r} is not one of {', '.join(DTYPES)}")
@@ -123,38 +135,80 @@ def parse_spec(data: dict, source: str = "spec") -> Spec:
         if not isinstance(shape, list) or not all(isinstance(d, int) and d > 0 for d in shape):
             problems.append(f"{where}: shape must be a list of positive integers, e.g. [1]")
             shape = [1]
-        layers = []
-        for index, entry in enumerate(table.get("layers", [])):
-            if not isinstance(entry, dict) or "class_name" not in entry or not isinstance(entry.get("config", {}), dict):
-                problems.append(f"{where}.layers[{index}]: write each layer as {{ class_name = \"...\", config = {{ ... }} }}")
-                continue
-            layers.append(LayerSpec(entry["class_name"], dict(entry.get("config", {}))))
-        inputs.append(InputSpec(name, dtype, tuple(shape), tuple(layers)))
+        inputs.append(InputSpec(name, dtype, tuple(shape), _layers(table, where, problems)))
+    crosses = _crosses(data.get("crosses", {}), inputs, problems)
     output = data.get("output", {})
     combine = output.get("combine", "concatenate") if isinstance(output, dict) else None
     if combine not in {c.value for c in Combine}:
         problems.append(f"output.combine {combine!r} must be \"concatenate\" or \"dict\"")
         combine = "concatenate"
     collect(problems, UsageError, source)
-    return Spec(tuple(inputs), Combine(combine), source)
+    return Spec(tuple(inputs), Combine(combine), source, crosses)
+
+
+def _is_table(table, where: str, allowed: tuple[str, ...], problems: list[str]) -> bool:
+    """Whether ``table`` is a table; notes it when not, and any key outside ``allowed``."""
+    if not isinstance(table, dict):
+        problems.append(f"{where} must be a table")
+        return False
+    extra = sorted(set(table) - set(allowed))
+    if extra:
+        problems.append(f"{where}: unknown key(s) {', '.join(extra)} (allowed: {', '.join(allowed)})")
+    return True
+
+
+def _layers(table: dict, where: str, problems: list[str]) -> tuple[LayerSpec, ...]:
+    layers = []
+    for index, entry in enumerate(table.get("layers", [])):
+        if not isinstance(entry, dict) or "class_name" not in entry or not isinstance(entry.get("config", {}), dict):
+            problems.append(f"{where}.layers[{index}]: write each layer as {{ class_name = \"...\", config = {{ ... }} }}")
+            continue
+        layers.append(LayerSpec(entry["class_name"], dict(entry.get("config", {}))))
+    return tuple(layers)
+
+
+def _crosses(tables, inputs: list[InputSpec], problems: list[str]) -> tuple[CrossSpec, ...]:
+    """The [crosses.NAME] tables: two or more declared inputs, and at least one layer."""
+    if not isinstance(tables, dict):
+        problems.append("crosses must be tables [crosses.NAME] with inputs and layers")
+        return ()
+    shapes = {item.name: item.shape for item in inputs}
+    crosses = []
+    for name, table in tables.items():
+        where = f"crosses.{name}"
+        if not _is_table(table, where, ("inputs", "layers"), problems):
+            continue
+        names = table.get("inputs")
+        if not isinstance(names, list) or len(names) < 2 or not all(isinstance(n, str) for n in names):
+            problems.append(f"{where}: inputs must list two or more input names, e.g. inputs = [\"city\", \"code\"]")
+            continue
+        unknown = [n for n in names if n not in shapes]
+        if unknown:
+            problems.append(f"{where}: no [inputs.{unknown[0]}] table; a cross reads declared inputs ({', '.join(shapes)})")
+        if name in shapes:
+            problems.append(f"{where}: the name is taken by [inputs.{name}]; give the cross its own name, e.g. {'_X_'.join(names)}")
+        if "layers" not in table or not table["layers"]:
+            problems.append(f"{where}: no layers; write e.g. layers = [{{ class_name = \"HashedCrossing\", config = {{ num_bins = 64, output_mode = \"one_hot\" }} }}]")
+        crosses.append(CrossSpec(name, tuple(names), _layers(table, where, problems)))
+    return tuple(crosses)
 
 
 def instantiate(spec: Spec) -> dict[str, list]:
-    """Create every layer of ``spec`` (un-adapted); input name -> layers in order.
+    """Create every layer of ``spec`` (un-adapted); input (or cross) name -> layers in order.
 
     Raises:
         UsageError: an unknown layer class or a config Keras rejects, naming the input and layer.
     """
     problems: list[str] = []
     chains: dict[str, list] = {}
-    for item in spec.inputs:
+    for item in (*spec.inputs, *spec.crosses):
         chains[item.name] = []
         counts: dict[str, int] = {}
         for layer_spec in item.layers:
             counts[layer_spec.class_name] = counts.get(layer_spec.class_name, 0) + 1
         seen: dict[str, int] = {}
         for index, layer_spec in enumerate(item.layers):
-            where = f"inputs.{item.name} layer {index} ({layer_spec.class_name})"
+            where = f"{'crosses' if isinstance(item, CrossSpec) else 'inputs'}.{item.name} layer {index} ({layer_spec.class_name})"
             seen[layer_spec.class_name] = seen.get(layer_spec.class_name, 0) + 1
             suffix = f"_{seen[layer_spec.class_name]}" if counts[layer_spec.class_name] > 1 else ""
             default_name = f"{item.name}_{snake(layer_spec.class_name)}{suffix}"

@@ -58,9 +58,13 @@ def tf_ops() -> SimpleNamespace:
             candidate = lo + step
             probe = tf.gather(keys, candidate - 1)
             # x >= k for integers: tf2onnx compares int64 Less/Greater in float32 (wrong for close keys
-            # >= 2**24), GreaterEqual exactly; floats keep not(x < k), which sends NaN to the last bin.
-            at_least = tf.greater_equal(x, probe) if x.dtype.is_integer else tf.logical_not(tf.less(x, probe))
-            lo = tf.where(at_least, candidate, lo)
+            # >= 2**24), GreaterEqual exactly; floats select on x < k with the branches swapped, which
+            # sends NaN to the last bin (the TFLite converter turns LOGICAL_NOT(LESS) into GREATER_EQUAL,
+            # which sent NaN to bin 0: found by the generated NaN samples).
+            if x.dtype.is_integer:
+                lo = tf.where(tf.greater_equal(x, probe), candidate, lo)
+            else:
+                lo = tf.where(tf.less(x, probe), lo, candidate)
             step //= 2
         return lo
 

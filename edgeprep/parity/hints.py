@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+OOV_STRINGS = ("", "zzz-not-in-vocab", "Ünïcödé", "日本語", "MiXeD CaSe", " ", "a\u00a0b", "emoji🙂")
+OOV_INTS = (-1, 0, -987654321, 2**40 + 3, 999999)
+
 
 @dataclass(frozen=True)
 class InputHint:
@@ -29,11 +32,12 @@ class VocabularyHint:
     text_words: tuple[str, ...] = ()
     oov: bool = True
     sources: tuple[str, ...] = field(default=())
+    nonfinite: tuple[float, ...] = ()  # NaN / ±Inf the layer has a policy for (docs/NUMERICS.md)
 
     def merge(self, other: "VocabularyHint") -> "VocabularyHint":
         return VocabularyHint(
             self.strings + other.strings, self.ints + other.ints, self.floats + other.floats, self.text_words + other.text_words,
-            self.oov and other.oov, self.sources + other.sources,
+            self.oov and other.oov, self.sources + other.sources, self.nonfinite + other.nonfinite,
         )
 
     @property

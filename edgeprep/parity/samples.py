@@ -13,6 +13,11 @@ Inputs read (directly or through look-through layers) by lookup, hashing, bucket
 layers are drawn from what those layers find interesting instead: each layer family's
 ``sample_hint`` (`edgeprep.families`) says what (every vocabulary entry, OOV values, the mask,
 ``""``, unicode, bin boundaries and their neighbours), and `draw_vocabulary` draws mostly from it.
+How many: at least `MIN_SAMPLES` rows, more when a vocabulary needs them (`sample_rows`: every
+vocabulary entry, OOV value, mask, bin boundary from both sides, NaN/Inf the layer has a policy for,
+and every pair of values a ``HashedCrossing`` reads, at least once), at most `MAX_SAMPLES`; drawn as
+one pool and cut into the batches (`batch_plan`: a static ``--batch N`` gives as many batches of N as
+that takes). `coverage` counts, from the drawn samples, what they hit (the manifest records it).
 In every batch of three or more rows, rows 0 and 1 are made of edge values only: each element is
 the low or the high edge of its range (0 or 255 for images, mean -/+ 3 std for normalised inputs,
 0 or 4 for plain floats), row 1 the mirror of row 0, so every element meets both extremes. Samples are seeded; the seed is recorded in the
@@ -22,14 +27,14 @@ manifest so a failure reproduces.
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 
 import numpy as np
 
-from edgeprep.parity.hints import InputHint, VocabularyHint
+from edgeprep.parity.coverage import MAX_SAMPLES, MIN_SAMPLES, coverage, crossed_inputs, elements, kind_of, pairs, sample_rows, string_extras  # noqa: F401 (re-exported)
+from edgeprep.parity.hints import OOV_INTS, OOV_STRINGS, InputHint, VocabularyHint  # noqa: F401 (re-exported)
 from edgeprep.specs import TensorSpec
 
-OOV_STRINGS = ("", "zzz-not-in-vocab", "Ünïcödé", "日本語", "MiXeD CaSe", " ", "a\u00a0b", "emoji🙂")
-OOV_INTS = (-1, 0, -987654321, 2**40 + 3, 999999)
 TEXT_EXTRAS = ("Ünïcödé", "ÉCOLE", "日本語", "naïve", "it's", "e-mail", "x,y", "(a)", "end.", "DON'T", "🙂")
 SEPARATORS = (" ", " ", " ", "  ", "\t", "\n", " \u00a0", ", ", ". ", "! ", " - ")
 
@@ -132,24 +137,94 @@ def _hint_from_layer(layer, shape) -> InputHint | None:
     return None
 
 
-def generate(specs: list[TensorSpec], hints: dict[str, InputHint], batch_sizes: tuple[int, ...], seed: int) -> list[dict[str, np.ndarray]]:
-    """One feed per batch size, drawn with ``hints`` from a generator seeded with ``seed``."""
+FILL_BATCH = 32  # rows per extra batch of a dynamic-batch artifact
+
+
+def batch_plan(batch_sizes: tuple[int, ...], static: int | None, rows: int) -> tuple[int, ...]:
+    """Batch sizes that sum to at least ``rows``: ``static`` repeated, or ``batch_sizes`` then batches of `FILL_BATCH`."""
+    if static:
+        return (static,) * max(1, -(-rows // static))
+    sizes = list(batch_sizes)
+    while sum(sizes) < rows:
+        sizes.append(min(FILL_BATCH, rows - sum(sizes)))
+    return tuple(sizes)
+
+
+def generate(specs: list[TensorSpec], hints: dict[str, InputHint], batch_sizes: tuple[int, ...], seed: int, crosses=()) -> list[dict[str, np.ndarray]]:
+    """One feed per batch size, drawn with ``hints`` from a generator seeded with ``seed``.
+
+    The rows of all batches are drawn as one pool, so that vocabulary entries, edge values and the
+    value pairs of ``crosses`` (`crossed_inputs`) are each hit at least once when there is room.
+    """
     rng = np.random.default_rng(seed)
-    feeds = []
+    total = sum(batch_sizes)
+    kinds = {spec.name: kind_of(spec) for spec in specs}
+    base = max(min(total, MIN_SAMPLES), total - sum(map(len, pairs(crosses, hints, kinds))))  # rows before the crossing pairs
+    pools, vocabulary_inputs = {}, set()
+    for spec in specs:
+        hint = hints.get(spec.name, InputHint("default"))
+        sized = hint.shape or (8,) * (len(spec.shape) - 1)
+        row = tuple(dim if dim is not None else (want or 8) for dim, want in zip(spec.shape[1:], sized))
+        parts = [draw(spec, hint, (size, *row), rng) for size in (base, total - base) if size]
+        pools[spec.name] = np.concatenate(parts) if len(parts) > 1 else parts[0]
+        if hint.kind == "vocabulary" or spec.is_string:
+            vocabulary_inputs.add(spec.name)
+    _draw_pairs(pools, specs, crosses, hints, base)
+    order = rng.permutation(total)
+    pools = {name: pool[order] for name, pool in pools.items()}
+    feeds, start = [], 0
     for batch in batch_sizes:
         feed = {}
         for spec in specs:
+            values = pools[spec.name][start:start + batch].copy()
             hint = hints.get(spec.name, InputHint("default"))
-            sized = hint.shape or (8,) * (len(spec.shape) - 1)
-            shape = (batch, *(dim if dim is not None else (want or 8) for dim, want in zip(spec.shape[1:], sized)))
-            values = draw(spec, hint, shape, rng)
-            if batch >= 3 and hint.kind != "vocabulary" and not spec.is_string:  # vocabularies carry their own edge cases
-                low, high = edges(spec, hint, shape[1:])
-                pick = rng.random(shape[1:]) < 0.5
+            if batch >= 3 and spec.name not in vocabulary_inputs:  # vocabularies carry their own edge cases
+                low, high = edges(spec, hint, values.shape[1:])
+                pick = rng.random(values.shape[1:]) < 0.5
                 values[0], values[1] = np.where(pick, low, high), np.where(pick, high, low)
+            if hint.kind == "vocabulary" and hint.low.text_words and not any(str(v).strip() for v in values.reshape(-1)):
+                # a batch of blank texts only pads to length 0, which no recurrent layer takes: keep one word
+                values.reshape(-1)[0] = hint.low.text_words[0]
             feed[spec.name] = values
         feeds.append(feed)
+        start += batch
     return feeds
+
+
+def _draw_pairs(pools, specs, crosses, hints, start: int) -> None:
+    """Write every value pair of each cross into rows ``start`` onwards (rows of their own, so no
+    vocabulary entry or edge value drawn before them is lost)."""
+    by_name = {spec.name: spec for spec in specs}
+    total = len(next(iter(pools.values()))) if pools else 0
+    row = start
+    for names, wanted in zip(crosses, pairs(crosses, hints, {spec.name: kind_of(spec) for spec in specs})):
+        if not wanted or any(n not in by_name or elements(by_name[n], hints[n]) != 1 for n in names):
+            continue
+        wanted = wanted[: max(0, total - row)]
+        for index, name in enumerate(names):
+            values = [pair[index] for pair in wanted]
+            if pools[name].dtype.kind == "U":  # widen so no value is cut
+                pools[name] = pools[name].astype(f"<U{max([pools[name].dtype.itemsize // 4, *map(len, values)])}")
+            pools[name].reshape(total, -1)[row:row + len(wanted), 0] = values
+        row += len(wanted)
+
+
+@dataclass(frozen=True)
+class GeneratedSamples:
+    """The generated parity batches, their sizes and what they cover (`edgeprep.parity.coverage`)."""
+
+    feeds: list
+    batch_sizes: tuple[int, ...]
+    coverage: dict[str, str]
+
+
+def generated_samples(specs, hints, graph, batch_sizes: tuple[int, ...], static: int | None, seed: int) -> GeneratedSamples:
+    """The export's parity samples: at least `MIN_SAMPLES` rows (more for a large vocabulary or a
+    cross), in ``batch_sizes`` and then batches of `FILL_BATCH`, or all of the static batch size."""
+    crosses = crossed_inputs(graph)
+    sizes = batch_plan(batch_sizes, static, sample_rows(specs, hints, crosses))
+    feeds = generate(specs, hints, sizes, seed, crosses)
+    return GeneratedSamples(feeds, sizes, coverage(feeds, hints, crosses))
 
 
 def edges(spec: TensorSpec, hint: InputHint, row_shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
@@ -210,14 +285,16 @@ def _broadcast(value, shape) -> np.ndarray:
 
 
 def draw_vocabulary(dtype: np.dtype | str, hint: VocabularyHint, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
-    """Draw ``shape`` values of ``dtype`` from ``hint``: mostly in-vocabulary, some edge cases."""
+    """Draw ``shape`` values of ``dtype`` from ``hint``: every vocabulary value and edge case once when
+    there is room, the rest mostly in-vocabulary."""
     dtype_name = str(dtype)
     size = int(np.prod(shape)) if shape else 1
     if dtype_name in ("string", "str", "object") or np.dtype(dtype_name if dtype_name != "string" else object).kind in "USO":
         if hint.text_words:
-            values = [_sentence(hint.text_words, rng) for _ in range(size)]
+            queue = list(rng.permutation(list(dict.fromkeys(hint.text_words))))
+            values = [_sentence(hint.text_words, rng, queue) for _ in range(size)]
         else:
-            values = _pick(list(hint.strings) or ["a", "b"], list(OOV_STRINGS) + [s.upper() for s in hint.strings[:5]] if hint.oov else [], size, rng)
+            values = _pick(list(hint.strings) or ["a", "b"], string_extras(hint), size, rng)
         return np.asarray(values, dtype=str).reshape(shape)
     kind = np.dtype(dtype_name).kind
     if kind in "iu":
@@ -228,27 +305,35 @@ def draw_vocabulary(dtype: np.dtype | str, hint: VocabularyHint, shape: tuple[in
     floats = list(hint.floats) or [0.0]
     spread = max(1.0, float(np.ptp(floats))) if floats else 1.0
     extras = [min(floats) - 10 * spread, max(floats) + 10 * spread, -abs(spread), 0.0]
-    values = [float(v) if rng.random() < 0.7 else float(rng.uniform(min(floats) - spread, max(floats) + spread)) for v in _pick(floats, extras, size, rng)]
-    return np.asarray(values, dtype=dtype_name).reshape(shape)
+    covered = min(size, len(set(floats)) + len(hint.nonfinite))
+    values = _pick(floats, list(hint.nonfinite) + extras, size, rng, first=list(hint.nonfinite) + list(dict.fromkeys(floats)), shuffle=False)
+    values = [float(v) if n < covered or rng.random() < 0.7 else float(rng.uniform(min(floats) - spread, max(floats) + spread)) for n, v in enumerate(values)]
+    order = rng.permutation(size)
+    return np.asarray([values[i] for i in order], dtype=dtype_name).reshape(shape)
 
 
-def _pick(common: list, extras: list, size: int, rng: np.random.Generator) -> list:
-    """``size`` values: every extra at least once when there is room, the rest from ``common``."""
-    out = [common[int(i)] for i in rng.integers(0, len(common), size)]
-    if extras:
-        positions = rng.permutation(size)[: min(size, max(1, size // 3))]
-        for n, position in enumerate(positions):
-            out[int(position)] = extras[n % len(extras)] if n < len(extras) else extras[int(rng.integers(0, len(extras)))]
-    return out
+def _pick(common: list, extras: list, size: int, rng: np.random.Generator, first: list | None = None, shuffle: bool = True) -> list:
+    """``size`` values: ``first`` each once when there is room (default: every extra, then every
+    common value in random order), the rest a third extras and two thirds ``common``."""
+    if first is None:
+        first = list(dict.fromkeys(extras)) + [common[int(i)] for i in rng.permutation(len(common))]
+    out = list(first[:size])
+    while len(out) < size:
+        out.append(extras[int(rng.integers(0, len(extras)))] if extras and rng.random() < 1 / 3 else common[int(rng.integers(0, len(common)))])
+    return [out[i] for i in rng.permutation(size)] if shuffle else out
 
 
-def _sentence(words: tuple[str, ...], rng: np.random.Generator) -> str:
+def _sentence(words: tuple[str, ...], rng: np.random.Generator, queue: list | None = None) -> str:
+    """A random sentence; vocabulary words come from ``queue`` first (each once), then at random."""
     n = int(rng.integers(0, 14))
     if n == 0:
         return "" if rng.random() < 0.5 else "   "
     parts = []
     for _ in range(n):
-        word = words[int(rng.integers(0, len(words)))] if rng.random() < 0.8 else TEXT_EXTRAS[int(rng.integers(0, len(TEXT_EXTRAS)))]
+        if rng.random() < 0.8:
+            word = queue.pop() if queue else words[int(rng.integers(0, len(words)))]
+        else:
+            word = TEXT_EXTRAS[int(rng.integers(0, len(TEXT_EXTRAS)))]
         if rng.random() < 0.2:
             word = word.upper()
         elif rng.random() < 0.2:

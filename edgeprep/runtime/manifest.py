@@ -179,6 +179,7 @@ class Samples:
     seed: int | None
     batch_sizes: tuple[int, ...]
     ranges: dict[str, str] | None
+    coverage: dict[str, str] | None = field(default=None, metadata=_OPTIONAL)  # generated: what the samples hit, counted
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,8 @@ def spec(layer) -> dict:
 
 
 def sample_hint(layer) -> VocabularyHint | None:
-    """Every boundary and its float32 neighbours (denormals replaced by the smallest normal)."""
+    """Every boundary and its float32 neighbours (denormals replaced by the smallest normal), and NaN,
+    -Inf, +Inf: the layer's policy puts NaN in the last bin (README, docs/NUMERICS.md)."""
     if not layer.bin_boundaries:
         return None
     edges = np.asarray(layer.bin_boundaries, np.float32)
@@ -37,7 +38,7 @@ def sample_hint(layer) -> VocabularyHint | None:
     # Runtimes may flush denormals to zero (a documented limit): use the smallest normal instead.
     tiny = np.finfo(np.float32).tiny
     near = np.where((near != 0) & (np.abs(near) < tiny), np.sign(near) * tiny, near)
-    return VocabularyHint(floats=tuple(float(v) for v in near), sources=(layer.name,))
+    return VocabularyHint(floats=tuple(float(v) for v in near), sources=(layer.name,), nonfinite=(float("nan"), float("-inf"), float("inf")))
 
 
 def keras2_state(config: dict, layer) -> None:
