@@ -21,6 +21,7 @@ from edgeprep.manifest import Manifest
 from edgeprep.package import check_output_dir, npz_bytes, publish, sha256_bytes
 from edgeprep.parity.chain import EvidenceViews, TargetEvidence
 from edgeprep.parity.compare import Tolerance, default_tolerance
+from edgeprep.parity.hints import finite
 from edgeprep.plan import Plan
 from edgeprep.progress import Progress
 
@@ -95,7 +96,9 @@ def export(
         if config.quantize is Quantization.INT8 and config.calibration else None
     )
     held_out = calibration_source if source is None else None  # a quantized export is judged on real rows
-    generated = None if source or held_out else generated_samples(original.inputs(), hints, flat, config.parity_batch_sizes(), config.batch, config.seed)
+    # int8 has no NaN or ±Inf: its generated samples stay finite, so the manifest's coverage shows no non-finite draws
+    sample_hints = finite(hints) if config.quantize is Quantization.INT8 else hints
+    generated = None if source or held_out else generated_samples(original.inputs(), sample_hints, flat, config.parity_batch_sizes(), config.batch, config.seed)
 
     calibration, calibration_info = _calibration(config, original.inputs(), hints, progress, calibration_source, held_out is not None)
 
@@ -221,7 +224,7 @@ def _calibration(config: ExportConfig, specs, hints, progress: Progress, source=
         "WARNING: int8 calibration on generated samples is a guess at your data's ranges; "
         "pass --calibration FILE with real inputs"
     )
-    return (lambda: generate(specs, hints, (batch,) * count, config.seed + 1)), {"source": "generated", "samples": count * batch, "warning": "synthetic calibration"}
+    return (lambda: generate(specs, finite(hints), (batch,) * count, config.seed + 1)), {"source": "generated", "samples": count * batch, "warning": "synthetic calibration"}
 
 
 def _through_host(calibration, plan: Plan):

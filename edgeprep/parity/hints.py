@@ -5,6 +5,7 @@ sample generator that looks families up.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 OOV_STRINGS = ("", "zzz-not-in-vocab", "Ünïcödé", "日本語", "MiXeD CaSe", " ", "a\u00a0b", "emoji🙂")
@@ -43,3 +44,14 @@ class VocabularyHint:
     @property
     def reason(self) -> str:
         return "vocabulary of " + ", ".join(self.sources) if self.sources else "generic strings"
+
+
+def finite(hints: dict[str, InputHint]) -> dict[str, InputHint]:
+    """``hints`` without the NaN / ±Inf draws: int8 calibration ranges must be finite (TensorFlow's
+    quantizer crashed the process on a Discretization input calibrated with NaN and ±Inf)."""
+    def strip(hint: InputHint) -> InputHint:
+        if hint.kind == "vocabulary" and isinstance(hint.low, VocabularyHint) and hint.low.nonfinite:
+            return dataclasses.replace(hint, low=dataclasses.replace(hint.low, nonfinite=()))
+        return hint
+
+    return {name: strip(hint) for name, hint in hints.items()}
