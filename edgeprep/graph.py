@@ -182,7 +182,7 @@ class Graph:
         `rebuild` makes them uint8 ``(batch, *S, N)`` (`edgeprep.runtime.text`)."""
         return tuple(
             name for name, tensor in zip(self.input_names, self.inputs)
-            if any(getattr(call.op, "reads_utf8_bytes", False) and call.action is not Action.HOST for call in self.consumers(tensor))
+            if str(tensor.dtype) == "string" and any(getattr(call.op, "reads_utf8_bytes", False) and call.action is not Action.HOST for call in self.consumers(tensor))
         )
 
 
