@@ -37,11 +37,10 @@ def bitwise_for(target: Target, config: ExportConfig):
     return Bitwise.ONNX if config.onnx_opset >= Bitwise.ONNX.onnx_opset else Bitwise.PORTABLE
 
 
-def _device_op(call: Call, bitwise) -> tuple[object | None, str]:
-    """The in-graph layer of a host call and its detail, or None and why not."""
+def _device_op(call: Call, kind: HostKind, config: dict, bitwise) -> tuple[object | None, str]:
+    """The in-graph layer of a call and its detail, or None and why not."""
     from edgeprep.ingraph.text import UnsupportedText
 
-    kind, config = call.host.kind, call.host.config
     form = f"64-bit arithmetic: {bitwise.value}"
     try:
         if kind is HostKind.TEXT_VECTORIZATION:
@@ -58,6 +57,18 @@ def _device_op(call: Call, bitwise) -> tuple[object | None, str]:
         return crossing_layer(call, config, bitwise), f"{IN_GRAPH}: FingerprintCat64 cross in builtin ops ({form})"
     except UnsupportedText as exc:
         return None, str(exc)
+
+
+def _plain_text_lookup(call: Call) -> bool:
+    """A TextVectorization already on the device as a string lookup (no standardize, no split): it
+    takes the bytes too when its input becomes the bytes input."""
+    return call.class_name == "TextVectorization" and call.action is Action.LOWERED and bool(call.inputs) and str(call.inputs[0].dtype) == "string"
+
+
+def _text_spec(layer) -> dict:
+    from edgeprep.families.text_vectorization import spec
+
+    return spec(layer)
 
 
 def _string_sources(call: Call, graph: Graph) -> tuple[list[tuple[str, list[Call]]], str | None]:
@@ -114,12 +125,15 @@ def lower_in_graph(graph: Graph, target: Target, config: ExportConfig) -> Rewrit
     kept: dict[str, str] = {}
     sources: dict[str, list[str]] = {}
     for call in graph.live_calls():
-        if call.action is not Action.HOST or call.host is None or call.host.kind not in KINDS:
+        hosted = call.action is Action.HOST and call.host is not None and call.host.kind in KINDS
+        if not hosted and not _plain_text_lookup(call):
             continue
         found, problem = _string_sources(call, graph)
-        op, detail = (None, problem) if problem else _device_op(call, bitwise)
+        kind, config = (call.host.kind, call.host.config) if hosted else (HostKind.TEXT_VECTORIZATION, _text_spec(call.layer))
+        op, detail = (None, problem) if problem else _device_op(call, kind, config, bitwise)
         if op is None:
-            kept[call.path] = detail
+            if hosted:
+                kept[call.path] = detail
             continue
         ops[call.path] = (op, detail)
         sources[call.path] = [name for name, _ in found]
@@ -137,10 +151,11 @@ def lower_in_graph(graph: Graph, target: Target, config: ExportConfig) -> Rewrit
                     problem = f"the string input {name!r} is also a model output"
             for path in [p for p, names in sources.items() if name in names and p in ops] if problem else ():
                 del ops[path]
-                kept[path] = problem
+                if graph.call(path).action is Action.HOST:
+                    kept[path] = problem
                 changed = True
     edits = [edit for name, (glue_edits, _) in glued.items() if any(name in sources[p] for p in ops) for edit in glue_edits]
-    edits += [Edit.of(graph.call(path), op=op, kwargs={}, action=Action.LOWERED, detail=detail, host=None, rule=RULE) for path, (op, detail) in ops.items()]
+    edits += [Edit.of(graph.call(path), op=op, kwargs={}, action=Action.LOWERED, detail=detail, host=None) for path, (op, detail) in ops.items()]
     edits += [Edit.of(graph.call(path), detail=f"{graph.call(path).detail}; kept on the host: {why}") for path, why in kept.items()]
     return Rewrite(tuple(edits))
 

@@ -1,0 +1,212 @@
+"""Issue 16: TextVectorization, Hashing and HashedCrossing in the artifact by default, fed raw strings.
+
+Through `edgeprep.export` on both targets: zero host steps in the manifest, the string input recorded
+as UTF-8 bytes, seeded fuzz corpora (tests/ingraph's generators) equal to Keras, ``edgeprep run`` on
+raw strings in an .npz, the shipped parity test, and ``--host-steps`` as the explicit fallback.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from helpers import error_lines, run_cli
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ingraph"))
+from hash_probe import corpus as hash_corpus  # noqa: E402
+from hash_probe import numbers  # noqa: E402
+from test_text_ops import corpus as text_corpus  # noqa: E402
+
+TARGETS = ("tflite", "onnx")
+
+
+def _batches(texts: list, size: int, budget: int = 200_000):
+    """Texts sorted by length in batches of at most ``size`` rows and ``budget`` padded bytes."""
+    ordered = sorted(texts, key=lambda t: len(t.encode() if isinstance(t, str) else t))
+    batch: list = []
+    for text in ordered:
+        width = len(text.encode() if isinstance(text, str) else text)
+        if batch and (len(batch) >= size or (len(batch) + 1) * width > budget):
+            yield batch
+            batch = []
+        batch.append(text)
+    if batch:
+        yield batch
+
+
+def _equal(got: np.ndarray, want: np.ndarray, what: str) -> None:
+    assert got.shape == want.shape, (what, got.shape, want.shape)
+    if want.dtype.kind == "f":
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6 * max(1.0, float(np.abs(want).max(initial=0))), err_msg=what)
+    else:
+        np.testing.assert_array_equal(got.astype(want.dtype), want, err_msg=what)
+
+
+def _no_host_steps(manifest: dict, inputs: tuple[str, ...]) -> None:
+    assert manifest["host"] is None and all(entry["host_steps"] == [] for entry in manifest["artifacts"])
+    encoded = {t["name"] for t in manifest["inputs"] if t.get("encoding") == "utf8-bytes"}
+    assert encoded == set(inputs), manifest["inputs"]
+    for entry in manifest["artifacts"]:
+        assert entry["input_encodings"] == {name: "utf8-bytes" for name in inputs}
+        assert entry["runtime_requirements"] == []
+
+
+@pytest.fixture(scope="module")
+def seed_text(zoo_exports):
+    return zoo_exports("seed_text")
+
+
+def test_seed_text_is_in_the_artifact_by_default(seed_text):
+    manifest = json.loads((seed_text.out_dir / "manifest.json").read_text())
+    _no_host_steps(manifest, ("text",))
+    (entry,) = [t for t in manifest["transforms"] if t["class"] == "TextVectorization"]
+    assert entry["action"] == "lowered" and entry["detail"].startswith("lowered (in graph)")
+    assert not (seed_text.out_dir / "preprocess.json").exists()
+    assert all(p["passed"] for p in manifest["parity"])
+
+
+def test_seed_text_fuzz_corpus_equals_keras(seed_text):
+    """3,000 texts of the fuzz corpus (every kind of space, punctuation, non-ASCII, 5 kB texts) on both targets."""
+    from edgeprep.config import Target
+    from edgeprep.deploy import run_directory
+    from edgeprep.runners import KerasRunner
+
+    texts = text_corpus(3000, seed=61)
+    keras_runner = KerasRunner(seed_text.model)
+    for batch in _batches(texts, 256):
+        feed = {"text": np.array(batch, dtype=object).reshape(-1, 1)}
+        want = keras_runner.infer(feed)["logits"]
+        for target in (Target.TFLITE, Target.ONNX):
+            _equal(run_directory(seed_text.out_dir, target, feed)["logits"], want, f"{target.value} {batch[:2]!r}")
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_run_takes_raw_strings_and_refuses_a_trailing_nul(seed_text, target, tmp_path):
+    from edgeprep.runners import KerasRunner
+
+    raw = np.array([["The cat sat on the mat."], [""], ["ÉCOLE über  Naïve\tdog\nran!!"], ["a\u00a0b 日本 😀"]])
+    np.savez(tmp_path / "in.npz", text=raw)
+    result = run_cli("run", seed_text.out_dir, "--target", target, "--input", tmp_path / "in.npz", "--output", tmp_path / "out.npy")
+    assert result.returncode == 0, result.stderr
+    _equal(np.load(tmp_path / "out.npy"), KerasRunner(seed_text.model).infer({"text": raw})["logits"], target)
+    np.savez(tmp_path / "nul.npz", text=np.array([["ok"], ["bad\x00"]], dtype=object))
+    result = run_cli("run", seed_text.out_dir, "--target", target, "--input", tmp_path / "nul.npz", "--output", tmp_path / "nul.npy")
+    assert result.returncode == 2 and not (tmp_path / "nul.npy").exists()
+    (line,) = error_lines(result.stderr)
+    assert "'text'" in line and "NUL" in line
+
+
+def test_the_shipped_parity_test_passes(seed_text, tmp_path):
+    copy = tmp_path / "dist"
+    shutil.copytree(seed_text.out_dir, copy)
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_parity.py"], cwd=copy, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert " passed" in result.stdout
+
+
+def test_the_runtime_encoder_is_the_input_contract():
+    from edgeprep.errors import DataError
+    from edgeprep.ingraph.text import encode_texts
+    from edgeprep.runtime.text import encode_utf8
+
+    data = encode_utf8(np.array([["é", ""], ["ab", "x\x00y"]], dtype=object), "t")
+    assert data.dtype == np.uint8 and data.shape == (2, 2, 3)
+    assert data.tolist() == [[[0xC3, 0xA9, 0], [0, 0, 0]], [[97, 98, 0], [120, 0, 121]]]
+    assert encode_utf8(np.zeros((0, 1), dtype=object), "t").shape == (0, 1, 0)
+    with pytest.raises(DataError, match="input 't': string 1 ends with a NUL"):
+        encode_utf8(["a", "b\x00"], "t")
+    np.testing.assert_array_equal(encode_texts(["é", "ab"]), encode_utf8(["é", "ab"]))
+
+
+def _hashing_model():
+    """Hashing (strings, integers, salt, mask values, every output mode), a Hashing after a Reshape of
+    the string input, one_hot on a shape-() input (the issue's bug) and HashedCrossing string x integer."""
+    import keras
+
+    L = keras.layers
+    s = keras.Input((1,), dtype="string", name="s")
+    scalar = keras.Input((), dtype="string", name="scalar")
+    n = keras.Input((1,), dtype="int64", name="n")
+    pair = L.Reshape((1, 1))(s)
+    outputs = {
+        "h_fast": L.Hashing(num_bins=1009)(s),
+        "h_salt": L.Hashing(num_bins=13, salt=[0x0123456789ABCDEF, 7])(s),
+        "h_mask": L.Hashing(num_bins=97, mask_value="mask")(s),
+        "h_big": L.Hashing(num_bins=2**40 + 5, salt=1337)(s),
+        "h_reshaped": L.Hashing(num_bins=31, output_mode="count", name="h_reshaped")(L.Reshape((1,))(L.Flatten()(pair))),
+        "h_scalar_one_hot": L.Hashing(num_bins=8, output_mode="one_hot")(scalar),
+        "h_multi_hot": L.Hashing(num_bins=8, output_mode="multi_hot")(keras.ops.expand_dims(scalar, -1)),
+        "n_fast": L.Hashing(num_bins=1009)(n),
+        "n_mask": L.Hashing(num_bins=101, mask_value=42, salt=7)(n),
+        "n_one_hot": L.Hashing(num_bins=6, output_mode="one_hot")(n),
+        "x_int": L.HashedCrossing(num_bins=997)((s, n)),
+        "x_one_hot": L.HashedCrossing(num_bins=5, output_mode="one_hot")((n, s)),
+    }
+    outputs["score"] = L.Dense(2, name="score")(L.Concatenate()([outputs["n_one_hot"], outputs["x_one_hot"], outputs["h_reshaped"]]))
+    return keras.Model({"s": s, "scalar": scalar, "n": n}, outputs, name="hashing_in_graph")
+
+
+@pytest.fixture(scope="module")
+def hashing_export(tmp_path_factory):
+    import edgeprep
+
+    model = _hashing_model()
+    result = edgeprep.export(model, tmp_path_factory.mktemp("hashing") / "dist")
+    return model, result
+
+
+def test_hashing_is_in_the_artifact_by_default(hashing_export):
+    _, result = hashing_export
+    assert result.passed
+    _no_host_steps(result.manifest.to_json(), ("s", "scalar"))
+    for target, plan in result.plans.items():
+        details = {s.layer: s.detail for s in plan.steps if s.class_name in ("Hashing", "HashedCrossing")}
+        assert len(details) == 12 and all(d.startswith("lowered (in graph)") for d in details.values()), details
+        form = "tflite" if target.value == "tflite" else "portable"  # ONNX opset 17: no BitwiseXor
+        assert all(f"64-bit arithmetic: {form}" in d for d in details.values())
+        glue = sorted((s.class_name, s.detail) for s in plan.steps if s.class_name in ("Reshape", "Flatten", "ExpandDims"))
+        assert glue == [(c, f"{c} of the UTF-8 bytes (string glue, trailing bytes axis)") for c in ("ExpandDims", "Flatten", "Reshape", "Reshape")]
+
+
+def test_hashing_fuzz_equals_keras(hashing_export):
+    """10,000 strings (ASCII, Latin-1, CJK, emoji, combining marks, random bytes, up to 5 kB) and int64
+    values (int64 min and max, every power of ten, negatives), both targets."""
+    from edgeprep.config import Target
+    from edgeprep.deploy import run_directory
+    from edgeprep.runners import KerasRunner
+
+    model, result = hashing_export
+    short, long = hash_corpus(seed=16, short=9700, long=300)
+    strings = [s for s in short + long if not s.endswith(b"\x00")]
+    assert len(strings) >= 9_900
+    keras_runner = KerasRunner(model)
+    values = numbers(len(strings), seed=5)
+    start = 0
+    for batch in _batches(strings, 512):
+        rows = len(batch)
+        feed = {"s": np.array(batch, dtype=object).reshape(-1, 1), "scalar": np.array(batch, dtype=object),
+                "n": values[start:start + rows].reshape(-1, 1)}
+        start += rows
+        want = keras_runner.infer(feed)
+        for target in (Target.TFLITE, Target.ONNX):
+            got = run_directory(result.out_dir, target, feed)
+            for name, value in want.items():
+                _equal(got[name], value, f"{target.value} {name}")
+    assert start == len(strings)
+
+
+def test_host_steps_flag_keeps_the_host_split():
+    from edgeprep.config import Action, ExportConfig, Target
+    from edgeprep.plan import make_plan
+
+    model = _hashing_model()
+    for target in (Target.TFLITE, Target.ONNX):
+        plan = make_plan(model, target, ExportConfig(host_steps=True))
+        assert len(plan.split.steps) == 11 and not plan.graph.utf8_inputs()  # the Hashing after the Reshape: not on the host (issue 16 item 4)
+        assert all(s.action is Action.HOST for s in plan.steps if s.class_name in ("Hashing", "HashedCrossing") and s.layer != "h_reshaped")
