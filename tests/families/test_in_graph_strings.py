@@ -152,53 +152,99 @@ def _hashing_model():
     return keras.Model({"s": s, "scalar": scalar, "n": n}, outputs, name="hashing_in_graph")
 
 
+def _artifact_model():
+    """What the artifact test converts (each in-graph hash is a minute of ONNX conversion): a salted,
+    masked Hashing after string glue, one_hot on a shape-() input, a string x integer one_hot cross."""
+    import keras
+
+    L = keras.layers
+    s = keras.Input((1,), dtype="string", name="s")
+    scalar = keras.Input((), dtype="string", name="scalar")
+    n = keras.Input((1,), dtype="int64", name="n")
+    outputs = {
+        "h_glued": L.Hashing(num_bins=97, salt=1337, mask_value="mask")(L.Reshape((1,))(L.Flatten()(L.Reshape((1, 1))(s)))),
+        "h_scalar_one_hot": L.Hashing(num_bins=8, output_mode="one_hot")(scalar),
+        "x_one_hot": L.HashedCrossing(num_bins=5, output_mode="one_hot")((n, s)),
+    }
+    return keras.Model({"s": s, "scalar": scalar, "n": n}, outputs, name="hashing_artifact")
+
+
+def _hash_feeds(count_short: int, count_long: int, batch: int = 512):
+    """Batches of the hashing fuzz corpus: strings (no trailing NUL) as ``s`` and ``scalar``, int64 values as ``n``."""
+    short, long = hash_corpus(seed=16, short=count_short, long=count_long)
+    strings = [s for s in short + long if not s.endswith(b"\x00")]
+    values = numbers(len(strings), seed=5)
+    start = 0
+    for rows in _batches(strings, batch):
+        n = values[start:start + len(rows)].reshape(-1, 1)
+        start += len(rows)
+        yield {"s": np.array(rows, dtype=object).reshape(-1, 1), "scalar": np.array(rows, dtype=object), "n": n}
+
+
+def test_every_hashing_config_in_graph_equals_keras():
+    """The transformed Keras model (the in-graph layers, both targets' 64-bit forms) on 10,000 strings
+    (ASCII, Latin-1, CJK, emoji, combining marks, random bytes, up to 5 kB) and int64 values (min, max,
+    every power of ten, negatives): equal to Keras' TensorFlow ops for every output."""
+    from edgeprep.config import Action, ExportConfig, Target
+    from edgeprep.graph import rebuild
+    from edgeprep.plan import make_plan
+    from edgeprep.runners import KerasRunner
+
+    model = _hashing_model()
+    original = KerasRunner(model)
+    transformed = {}
+    # The ONNX opset-17 form (PORTABLE: 64x the elements) is checked on the artifacts of the default exports
+    # (test_feature_space_with_a_cross_has_no_host_steps) and bit for bit in tests/ingraph.
+    for target, config in ((Target.TFLITE, ExportConfig()), (Target.ONNX, ExportConfig(onnx_opset=18))):
+        plan = make_plan(model, target, config)
+        assert not plan.split.steps and not plan.problems and set(plan.graph.utf8_inputs()) == {"s", "scalar"}
+        steps = [s for s in plan.steps if s.class_name in ("Hashing", "HashedCrossing")]
+        assert len(steps) == 12 and all(s.action is Action.LOWERED and s.detail.startswith("lowered (in graph)") for s in steps)
+        form = "tflite" if target is Target.TFLITE else ("onnx" if config.onnx_opset >= 18 else "portable")
+        assert all(f"64-bit arithmetic: {form})" in s.detail for s in steps), [s.detail for s in steps]
+        glue = sorted((s.class_name, s.detail) for s in plan.steps if s.class_name in ("Reshape", "Flatten", "ExpandDims"))
+        assert glue == [(c, f"{c} of the UTF-8 bytes (string glue, trailing bytes axis)") for c in ("ExpandDims", "Flatten", "Reshape", "Reshape")]
+        transformed[form] = KerasRunner(rebuild(plan.graph), names=(plan.graph.input_names, plan.graph.output_names))
+    rows = 0
+    for feed in _hash_feeds(9700, 300, batch=2048):
+        rows += len(feed["n"])
+        want = original.infer(feed)
+        for form, runner in transformed.items():
+            got = runner.infer(feed)
+            for name, value in want.items():
+                _equal(got[name], value, f"{form} {name}")
+    assert rows >= 9_900
+
+
 @pytest.fixture(scope="module")
 def hashing_export(tmp_path_factory):
     import edgeprep
 
-    model = _hashing_model()
-    result = edgeprep.export(model, tmp_path_factory.mktemp("hashing") / "dist")
-    return model, result
+    model = _artifact_model()
+    return model, edgeprep.export(model, tmp_path_factory.mktemp("hashing") / "dist", onnx_opset=18)
 
 
-def test_hashing_is_in_the_artifact_by_default(hashing_export):
-    _, result = hashing_export
-    assert result.passed
-    _no_host_steps(result.manifest.to_json(), ("s", "scalar"))
-    for target, plan in result.plans.items():
-        details = {s.layer: s.detail for s in plan.steps if s.class_name in ("Hashing", "HashedCrossing")}
-        assert len(details) == 12 and all(d.startswith("lowered (in graph)") for d in details.values()), details
-        form = "tflite" if target.value == "tflite" else "portable"  # ONNX opset 17: no BitwiseXor
-        assert all(f"64-bit arithmetic: {form}" in d for d in details.values())
-        glue = sorted((s.class_name, s.detail) for s in plan.steps if s.class_name in ("Reshape", "Flatten", "ExpandDims"))
-        assert glue == [(c, f"{c} of the UTF-8 bytes (string glue, trailing bytes axis)") for c in ("ExpandDims", "Flatten", "Reshape", "Reshape")]
-
-
-def test_hashing_fuzz_equals_keras(hashing_export):
-    """10,000 strings (ASCII, Latin-1, CJK, emoji, combining marks, random bytes, up to 5 kB) and int64
-    values (int64 min and max, every power of ten, negatives), both targets."""
+def test_hashing_artifacts_have_no_host_steps_and_equal_keras(hashing_export):
+    """Both artifacts on 10,000 strings and int64 values, raw strings in (`edgeprep.deploy.run_directory`)."""
     from edgeprep.config import Target
     from edgeprep.deploy import run_directory
     from edgeprep.runners import KerasRunner
 
     model, result = hashing_export
-    short, long = hash_corpus(seed=16, short=9700, long=300)
-    strings = [s for s in short + long if not s.endswith(b"\x00")]
-    assert len(strings) >= 9_900
+    assert result.passed
+    _no_host_steps(result.manifest.to_json(), ("s", "scalar"))
+    ops = {entry["target"]: entry["ops"] for entry in result.manifest.to_json()["artifacts"]}
+    assert "BITWISE_XOR" in ops["tflite"] and "BitwiseXor" in ops["onnx"]
     keras_runner = KerasRunner(model)
-    values = numbers(len(strings), seed=5)
-    start = 0
-    for batch in _batches(strings, 512):
-        rows = len(batch)
-        feed = {"s": np.array(batch, dtype=object).reshape(-1, 1), "scalar": np.array(batch, dtype=object),
-                "n": values[start:start + rows].reshape(-1, 1)}
-        start += rows
+    rows = 0
+    for feed in _hash_feeds(9700, 300):
+        rows += len(feed["n"])
         want = keras_runner.infer(feed)
         for target in (Target.TFLITE, Target.ONNX):
             got = run_directory(result.out_dir, target, feed)
             for name, value in want.items():
                 _equal(got[name], value, f"{target.value} {name}")
-    assert start == len(strings)
+    assert rows >= 9_900
 
 
 def test_host_steps_flag_keeps_the_host_split():
@@ -208,5 +254,31 @@ def test_host_steps_flag_keeps_the_host_split():
     model = _hashing_model()
     for target in (Target.TFLITE, Target.ONNX):
         plan = make_plan(model, target, ExportConfig(host_steps=True))
-        assert len(plan.split.steps) == 11 and not plan.graph.utf8_inputs()  # the Hashing after the Reshape: not on the host (issue 16 item 4)
-        assert all(s.action is Action.HOST for s in plan.steps if s.class_name in ("Hashing", "HashedCrossing") and s.layer != "h_reshaped")
+        assert len(plan.split.steps) == 12 and not plan.graph.utf8_inputs()
+        assert all(s.action is Action.HOST for s in plan.steps if s.class_name in ("Hashing", "HashedCrossing"))
+        assert any("(Reshape), which only the device can compute" in p for p in plan.problems)  # string glue before a host step: issue 16 item 4
+
+
+def test_feature_space_with_a_cross_has_no_host_steps(zoo_exports):
+    """keras.utils.FeatureSpace: the string x integer cross stays on the device with its lookups and bins."""
+    from edgeprep.config import Target
+    from edgeprep.deploy import run_directory
+    from edgeprep.runners import KerasRunner
+
+    exported = zoo_exports("feature_space_tabular")
+    manifest = json.loads((exported.out_dir / "manifest.json").read_text())
+    assert manifest["host"] is None and all(entry["host_steps"] == [] for entry in manifest["artifacts"])
+    cross = [t for t in manifest["transforms"] if t["class"] == "HashedCrossing"]
+    assert cross and all(t["action"] == "lowered" and t["detail"].startswith("lowered (in graph)") for t in cross)
+    rng = np.random.default_rng(3)
+    feed = {
+        "color": np.array([["red"], ["Grün"], [""], ["purple"], ["RED"], ["blue"]]),
+        "rooms": np.array([[1], [6], [0], [-3], [99], [2]], np.int32),
+        "area": rng.normal(80.0, 20.0, (6, 1)).astype(np.float32),
+        "age": rng.uniform(0.0, 100.0, (6, 1)).astype(np.float32),
+    }
+    want = KerasRunner(exported.model).infer(feed)
+    for target in (Target.TFLITE, Target.ONNX):
+        got = run_directory(exported.out_dir, target, feed)
+        for name, value in want.items():
+            _equal(got[name], value, f"{target.value} {name}")
