@@ -285,3 +285,27 @@ def test_feature_space_with_a_cross_has_no_host_steps(zoo_exports):
         got = run_directory(exported.out_dir, target, feed)
         for name, value in want.items():
             _equal(got[name], value, f"{target.value} {name}")
+
+
+@pytest.mark.parametrize("batch", [None, 1])
+def test_text_vectorization_without_sequence_length_verifies(batch, tmp_path):
+    """Keras pads each batch to its longest row: verification compares batch by batch (it used to crash
+    stacking batches of different lengths), and a --batch 1 artifact carries the warning (issue 19 item 2)."""
+    import keras
+
+    import edgeprep
+
+    vectorize = keras.layers.TextVectorization(vocabulary=["a", "b", "c", "日本"], name="vectorize")
+    inputs = keras.Input((1,), dtype="string", name="text")
+    model = keras.Model(inputs, keras.layers.Embedding(6, 3, name="embed")(vectorize(inputs)))
+    options = {"batch": batch} if batch else {"batch_sizes": (1, 3, 5)}
+    result = edgeprep.export(model, tmp_path / "dist", **options)
+    assert result.passed
+    manifest = result.manifest.to_json()
+    _no_host_steps(manifest, ("text",))
+    warnings = [entry["graph"].get("warnings") for entry in manifest["artifacts"]]
+    if batch:
+        assert all(w and "pads each batch to its longest row" in w[0] and "--batch 1" in w[0] for w in warnings)
+    else:
+        assert warnings == [None, None]
+        assert edgeprep.verify(result.out_dir).passed
