@@ -177,6 +177,14 @@ class Graph:
         """The calls `rebuild` runs (not passthrough)."""
         return [call for call in self.calls if not call.passthrough]
 
+    def utf8_inputs(self) -> tuple[str, ...]:
+        """String inputs that device ops read as UTF-8 bytes (an op with ``reads_utf8_bytes``):
+        `rebuild` makes them uint8 ``(batch, *S, N)`` (`edgeprep.runtime.text`)."""
+        return tuple(
+            name for name, tensor in zip(self.input_names, self.inputs)
+            if str(tensor.dtype) == "string" and any(getattr(call.op, "reads_utf8_bytes", False) and call.action is not Action.HOST for call in self.consumers(tensor))
+        )
+
 
 def _tree():
     from keras import tree
@@ -346,11 +354,14 @@ def rebuild(graph: Graph, batch: int | None = None, name: str | None = None, spl
     tree = _tree()
     values: dict[int, Any] = {}
     new_inputs = []
+    utf8 = set(graph.utf8_inputs())
 
     def fresh(input_name, tensor, dtype, shape=None):
         shape = tuple(tensor.shape) if shape is None else shape
         if batch is not None and shape:
             shape = (batch, *shape[1:])
+        if input_name in utf8:  # a string input read as UTF-8 bytes: uint8 with a trailing bytes axis
+            shape, dtype = (*shape, None), "uint8"
         return keras.Input(batch_shape=shape, dtype=dtype, name=input_name)
 
     if split is not None:

@@ -307,7 +307,7 @@ def _manifest(loaded, original, plans, artifacts, evidence, config: ExportConfig
         ),
         tools=versions,
         config=config.to_manifest(),
-        inputs=tuple(_tensor(spec.with_batch(batch) if batch else spec) for spec in original.inputs()),
+        inputs=tuple(_tensor(spec.with_batch(batch) if batch else spec, _utf8_inputs(plans.values())) for spec in original.inputs()),
         outputs=tuple(_tensor(spec.with_batch(batch) if batch else spec) for spec in original.outputs()),
         containers=tuple(manifest_mod.Container(path, cls) for path, cls in next(iter(plans.values())).containers),
         transforms=merge_transforms(plans),
@@ -358,8 +358,14 @@ def merge_transforms(plans) -> tuple[manifest_mod.Transform, ...]:
     return tuple(merged)
 
 
-def _tensor(spec) -> manifest_mod.Tensor:
-    return manifest_mod.Tensor(spec.name, spec.dtype, tuple(spec.shape))
+def _tensor(spec, utf8: set[str] = frozenset()) -> manifest_mod.Tensor:
+    encoding = manifest_mod.InputEncoding.UTF8_BYTES.value if spec.name in utf8 else None
+    return manifest_mod.Tensor(spec.name, spec.dtype, tuple(spec.shape), encoding)
+
+
+def _utf8_inputs(plans) -> set[str]:
+    """Inputs some artifact takes as UTF-8 bytes (`edgeprep.runtime.text`)."""
+    return {name for plan in plans for name in plan.graph.utf8_inputs()}
 
 
 def _artifact_entry(target: Target, artifact: Artifact, plan: Plan, config: ExportConfig) -> manifest_mod.Artifact:
@@ -376,6 +382,7 @@ def _artifact_entry(target: Target, artifact: Artifact, plan: Plan, config: Expo
         runtime_requirements=tuple(artifact.runtime_requirements),
         quantization=config.quantize.value,
         graph=artifact.facts,
+        input_encodings={name: manifest_mod.InputEncoding.UTF8_BYTES.value for name in _utf8_inputs([plan])} or None,
     )
 
 

@@ -69,6 +69,7 @@ def make_plan(model, target: Target, config: ExportConfig) -> Plan:
     """Run every registered rule for ``target`` over a fresh flattened graph of ``model``."""
     from edgeprep.backend import backend
     from edgeprep.families import phases
+    from edgeprep.transforms.in_graph import lower_in_graph
     from edgeprep.transforms.optins import apply_opt_ins
     from edgeprep.transforms.split import close_host_split, host_split, split_problems
 
@@ -89,7 +90,7 @@ def make_plan(model, target: Target, config: ExportConfig) -> Plan:
             rewrite = rule.rewrite(call, graph, target) if refusal is None else _refused(call, rule.name, refusal)
             graph = graph.apply(rewrite)
             applied.append(rewrite)
-    for rewrite_of in (converter.place, lambda graph, config: apply_opt_ins(graph, target, config)):
+    for rewrite_of in (converter.place, lambda graph, config: lower_in_graph(graph, target, config), lambda graph, config: apply_opt_ins(graph, target, config)):
         rewrite = rewrite_of(graph, config)
         graph = graph.apply(rewrite)
         applied.append(rewrite)

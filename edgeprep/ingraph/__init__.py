@@ -8,5 +8,6 @@ and ONNX opset 17, TFLITE, ONNX at opset 18), ``utf8`` the text contract (UTF-8 
 ``[batch, max_bytes]`` plus lengths), ``farmhash`` / ``siphash`` the hashes, ``hashing`` the buckets
 that Keras' Hashing and HashedCrossing produce; ``text`` the TextVectorization layer and its byte
 encoding (``encode_texts``: uint8 ``[batch, longest]``, zero padded). tests/ingraph/ proves them
-bit-exact against TensorFlow and Keras on both targets. Not yet wired into the family rules.
+bit-exact against TensorFlow and Keras on both targets. Wired into exports by
+`edgeprep.transforms.in_graph` (issue 16) through the families' device layers.
 """

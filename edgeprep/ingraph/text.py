@@ -39,19 +39,19 @@ class UnsupportedText(ValueError):
 
 
 def encode_texts(texts: Iterable[str | bytes]) -> np.ndarray:
-    """The input contract: texts -> uint8 ``[batch, longest]`` UTF-8 bytes, zero padded.
+    """The input contract: texts -> uint8 ``[batch, longest]`` UTF-8 bytes, zero padded
+    (`edgeprep.runtime.text.encode_utf8`, the deploy runtime's encoder).
 
     Raises:
         ValueError: for a text ending in NUL, which the zero padding cannot tell from padding.
     """
-    encoded = [t if isinstance(t, bytes) else str(t).encode("utf-8") for t in texts]
-    for i, text in enumerate(encoded):
-        if text.endswith(b"\x00"):
-            raise ValueError(f"text {i} ends with a NUL byte, which the zero-padded byte input cannot carry")
-    out = np.zeros((len(encoded), max((len(t) for t in encoded), default=0)), np.uint8)
-    for i, text in enumerate(encoded):
-        out[i, : len(text)] = np.frombuffer(text, np.uint8)
-    return out
+    from edgeprep.errors import DataError
+    from edgeprep.runtime.text import encode_utf8
+
+    try:
+        return encode_utf8(list(texts) if not isinstance(texts, np.ndarray) else texts.reshape(-1))
+    except DataError as exc:
+        raise ValueError(str(exc)) from None
 
 
 @dataclass(frozen=True)

@@ -156,7 +156,7 @@ def run_chain(
                 result.converters[target].update(transformed_out, artifact_out)
             reference_for_golden = reference_for_golden if reference_for_golden is not None else reference
         size = sum(np.asarray(v).nbytes for v in feed.values()) + sum(np.asarray(v).nbytes for v in reference_for_golden.values())
-        if not result.golden_batches or kept + size <= golden_budget:
+        if not result.golden_batches or (kept + size <= golden_budget and _stacks(result, feed, reference_for_golden)):
             for key, value in feed.items():
                 result.golden_inputs.setdefault(key, []).append(np.asarray(value))
             for key, value in reference_for_golden.items():
@@ -169,6 +169,16 @@ def run_chain(
     if not result.samples:
         raise ConversionError("no samples to compare: the data source is empty")
     return result
+
+
+def _stacks(result: ChainResult, feed, outputs) -> bool:
+    """Whether a batch stacks onto the golden vectors kept so far: every array's shape past the batch
+    axis equals theirs (TextVectorization without ``output_sequence_length`` pads each batch to its
+    longest row, so its outputs differ in length from batch to batch; each batch is still compared)."""
+    def fits(kept: dict, values) -> bool:
+        return all(np.shape(value)[1:] == kept[key][0].shape[1:] for key, value in values.items() if key in kept)
+
+    return fits(result.golden_inputs, feed) and fits(result.golden_outputs, outputs)
 
 
 def _run_original(original: Runner, feed, needed: bool, generated: bool):

@@ -12,12 +12,15 @@ are ignored; an unknown version, a missing or a mistyped field is a `LoadError`.
 says what was read (``keras``, ``h5``, ``saved_model``, ``memory``, ``keras2_*``) and
 ``source.notes`` how. With a host split, each artifact lists its own ``inputs`` / ``outputs``,
 ``host_steps`` (ids in ``preprocess.json``, run in order before it) and ``host_outputs`` (model
-outputs a host step computes); ``host`` describes ``preprocess.json``.
+outputs a host step computes); ``host`` describes ``preprocess.json``. A string input that the
+artifacts take as UTF-8 bytes carries ``"encoding": "utf8-bytes"`` (`InputEncoding`), in ``inputs``
+and in each artifact's ``input_encodings``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import enum
 import json
 import platform
 import sys
@@ -88,13 +91,21 @@ class Config:
     micro: bool = False
 
 
+class InputEncoding(enum.StrEnum):
+    """How an artifact takes an input that is not in its Keras dtype (`Tensor.encoding`)."""
+
+    UTF8_BYTES = "utf8-bytes"  # a string input (batch, *S) as uint8 (batch, *S, N), zero padded (edgeprep.runtime.text)
+
+
 @dataclass(frozen=True)
 class Tensor:
-    """Name, dtype and shape (None: dynamic) of one input or output."""
+    """Name, dtype and shape (None: dynamic) of one input or output; ``encoding`` (an `InputEncoding`
+    value) when the artifacts take the input in another form than its Keras dtype and shape."""
 
     name: str
     dtype: str
     shape: tuple[int | None, ...]
+    encoding: str | None = field(default=None, metadata=_OPTIONAL)
 
 
 @dataclass(frozen=True)
@@ -132,6 +143,7 @@ class Artifact:
     runtime_requirements: tuple[str, ...]
     quantization: str
     graph: dict[str, Json]
+    input_encodings: dict[str, str] | None = field(default=None, metadata=_OPTIONAL)  # input -> InputEncoding value
 
 
 @dataclass(frozen=True)

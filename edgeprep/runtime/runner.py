@@ -2,7 +2,7 @@
 
 A runner is a context manager with ``inputs()`` / ``outputs()`` (framework-free `TensorSpec`s) and
 ``infer(feed) -> dict``; the base class checks the feed once for all runtimes (names, ranks,
-fixed dimensions, dtypes) and names the outputs. Subclasses implement ``_infer`` only. Part of the
+fixed dimensions, dtypes; raw strings for a UTF-8 bytes input are encoded, `text`) and names the outputs. Subclasses implement ``_infer`` only. Part of the
 deploy runtime: numpy only (the Keras runner, `edgeprep.runners.KerasRunner`, builds on it).
 """
 
@@ -15,6 +15,7 @@ import numpy as np
 
 from .errors import DataError
 from .specs import TensorSpec
+from .text import encode_utf8, is_text
 
 
 class Runner(ABC):
@@ -102,6 +103,12 @@ def check_feed(specs: list[TensorSpec], feed: Mapping[str, np.ndarray], where: s
         if spec.name not in feed:
             continue
         value = np.asarray(feed[spec.name])
+        if spec.dtype == "uint8" and is_text(value) and len(value.shape) == len(spec.shape) - 1:
+            try:  # raw strings for a UTF-8 bytes input (edgeprep.runtime.text): encoded here
+                value = encode_utf8(value, spec.name)
+            except DataError as exc:
+                problems.append(str(exc))
+                continue
         if len(value.shape) != len(spec.shape):
             problems.append(f"input {spec.name!r} has shape {value.shape}, expected rank {len(spec.shape)} {_shape_text(spec.shape)}")
             continue

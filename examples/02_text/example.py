@@ -4,7 +4,7 @@
 
 1. corpus   reviews.csv: 2,000 generated one-line reviews (positive / negative words, punctuation, case)
 2. train    TextVectorization(max_tokens=1000, output_sequence_length=20) -> Embedding -> GAP -> Dense
-3. inspect  edgeprep inspect text.keras     (shows the host split: which layer runs before the artifact)
+3. inspect  edgeprep inspect text.keras     (TextVectorization: lowered in graph; --host-steps keeps it on the host)
 4. export   edgeprep export text.keras --out dist --data heldout.txt
 5. run      edgeprep run dist --target T --input raw.npz --output scores.npy   on raw strings, both targets
 6. verify   edgeprep verify dist
@@ -97,6 +97,11 @@ def main() -> None:
     manifest = json.loads((out / "dist" / "manifest.json").read_text())
     for step in (manifest.get("host") or {}).get("steps", []):
         print(f"host step {step['id']} ({step['class']}) for {', '.join(step['targets'])}: {step['inputs']} -> {step['output']}")
+    for entry in manifest["transforms"]:
+        if entry["class"] == "TextVectorization":
+            print(f"in the artifact: {entry['layer']} ({entry['class']}) {entry['action']}: {entry['detail']}")
+    for tensor in manifest["inputs"]:
+        print(f"input {tensor['name']}: {tensor['dtype']} {tensor['shape']}, fed as {tensor.get('encoding', tensor['dtype'])}")
 
 
 if __name__ == "__main__":

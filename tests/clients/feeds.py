@@ -2,7 +2,9 @@
 run_onnx.mjs, and the outputs it returns compared with the golden outputs by edgeprep's comparator.
 
 The encoding (see run_onnx.mjs): numeric tensors as base64 of their little-endian bytes (exact,
-NaN and Inf included), strings as JSON lists.
+NaN and Inf included), strings as JSON lists; a string input the artifact takes as UTF-8 bytes
+(manifest ``"encoding": "utf8-bytes"``) is sent as the raw strings with that encoding, and the
+JavaScript side encodes them with TextEncoder.
 """
 
 from __future__ import annotations
@@ -54,7 +56,9 @@ def decode_tensor(tensor: dict) -> np.ndarray:
 def write_feed(directory: Path, path: Path) -> Path:
     """Write the golden device feed of the export in ``directory`` to ``path`` (JSON)."""
     feeds, _ = device_feeds(directory)
-    batches = [{name: encode_tensor(value) for name, value in feed.items()} for feed in feeds]
+    entry = Manifest.read(directory).artifact(Target.ONNX.value)
+    encodings = (entry.input_encodings if entry is not None else None) or {}
+    batches = [{name: {**encode_tensor(value), **({"encoding": encodings[name]} if name in encodings else {})} for name, value in feed.items()} for feed in feeds]
     path.write_text(json.dumps({"batches": batches}))
     return path
 

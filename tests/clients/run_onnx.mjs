@@ -8,6 +8,8 @@
 // Feed: {"batches": [{"<input name>": TENSOR, ...}, ...]}, outputs: {"batches": [{"<output>": TENSOR}]}
 // TENSOR: {"dtype": "float32", "dims": [1, 28, 28, 1], "data": "<base64 of little-endian bytes>"}
 //         or, for strings, {"dtype": "string", "dims": [3, 1], "data": ["red", "Grün", "blue"]}
+//         with "encoding": "utf8-bytes" when the artifact takes the strings as UTF-8 bytes (manifest
+//         input "encoding"): encoded here with TextEncoder to uint8 [...dims, N], zero padded
 //
 // Node: node tests/clients/run_onnx.mjs model.onnx feed.json outputs.json
 
@@ -38,8 +40,26 @@ function encodeBytes(bytes) {
   return btoa(text);
 }
 
+/** Strings as the artifact's UTF-8 bytes input: uint8 [...dims, N], zero padded (edgeprep.runtime.text). */
+export function utf8Tensor(ort, texts, dims) {
+  const encoder = new TextEncoder();
+  const rows = texts.map((text) => encoder.encode(text));
+  for (const [index, row] of rows.entries()) {
+    if (row.length && row[row.length - 1] === 0) {
+      throw new Error(`run_onnx: string ${index} ends with a NUL byte, which the zero-padded UTF-8 input cannot carry`);
+    }
+  }
+  const width = Math.max(0, ...rows.map((row) => row.length));
+  const data = new Uint8Array(rows.length * width);
+  rows.forEach((row, index) => data.set(row, index * width));
+  return new ort.Tensor("uint8", data, [...dims, width]);
+}
+
 /** An ort.Tensor from one encoded feed tensor. */
 export function decodeTensor(ort, tensor) {
+  if (tensor.dtype === "string" && tensor.encoding === "utf8-bytes") {
+    return utf8Tensor(ort, tensor.data, tensor.dims);
+  }
   if (tensor.dtype === "string") {
     return new ort.Tensor("string", tensor.data, tensor.dims);
   }

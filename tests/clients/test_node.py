@@ -34,3 +34,23 @@ def test_a_changed_output_fails(onnx_export, node, tmp_path):
     result["batches"][0]["dense"] = encode_tensor(values)
     report = check_outputs(directory, result, "node")
     assert not report.passed and report.failures()[0].name == "dense", report.summary()
+
+
+def test_node_runs_the_seed_text_model_on_raw_text(onnx_export, node, tmp_path):
+    """Issue 16: the seed text model's ONNX artifact takes UTF-8 bytes (TextVectorization in the graph);
+    Node encodes raw text with TextEncoder (run_onnx.mjs) and the scores equal Keras'."""
+    from edgeprep.runtime.manifest import Manifest
+    from edgeprep.runners import KerasRunner
+
+    model, directory = onnx_export("seed_text")
+    manifest = Manifest.read(directory)
+    assert manifest.inputs[0].encoding == "utf8-bytes" and not manifest.artifact("onnx").host_steps
+    texts = ["The cat sat on the mat.", "", "ÉCOLE über  Naïve\tdog\nran!!", "zzz 日本 words, MiXeD 😀", "a\u00a0b  big", "e\u0301 \x0b\x0c\r\n end"]
+    batches = [np.array(texts).reshape(-1, 1), np.array(texts[2:3]).reshape(-1, 1)]
+    feed = {"batches": [{"text": {**encode_tensor(batch), "encoding": "utf8-bytes"}} for batch in batches]}
+    (tmp_path / "feed.json").write_text(json.dumps(feed))
+    run_node(node, RUN_ONNX, directory / "model.onnx", tmp_path / "feed.json", tmp_path / "outputs.json")
+    result = json.loads((tmp_path / "outputs.json").read_text())
+    for batch, got in zip(batches, result["batches"]):
+        want = KerasRunner(model).infer({"text": batch})["logits"]
+        np.testing.assert_allclose(decode_tensor(got["logits"]), want, rtol=1e-5, atol=1e-6)

@@ -32,7 +32,8 @@ CASES = {
     "int8-io-uint8": ("seed_cnn", None, {"targets": TFLITE, "quantize": Quantization.INT8, "int8_io": Int8IO.UINT8}),
     "batch": ("seed_cnn", None, {"batch": 4}),
     "micro": ("seed_cnn", None, {"micro": True}),
-    "host-steps-text": ("seed_text", None, {}),
+    "host-steps-text": ("seed_text", None, {"host_steps": True}),
+    "in-graph-text": ("seed_text", None, {}),  # issue 16: raw strings encoded as UTF-8 bytes by the shipped runtime
     "multi-input-feature-space": ("feature_space_tabular", {"cross": False}, {}),
     "multi-input-multi-output": ("tabular_numeric", None, {}),
 }

@@ -145,8 +145,10 @@ FAMILIES = {
     "lookups": (_lookups, {"lower-index-lookup": (17, 3)}),
     "lookups_no_oov": (_lookups_no_oov, {"lower-index-lookup": (2, 0)}),
     "numeric": (_numeric, {"lower-discretization": (5, 0), "lower-category-encoding": (4, 0)}),
+    # issue 16: text in the artifact by default; hashing here with --host-steps (its in-graph form:
+    # tests/families/test_in_graph_strings.py; nine in-graph hashes take minutes to convert to ONNX)
     "hashing": (_hashing, {"host-hashing": (0, 7), "host-hashed-crossing": (0, 2)}),
-    "text": (_text, {"host-text-vectorization": (1, 8)}),
+    "text": (_text, {"host-text-vectorization": (9, 0)}),
 }
 
 
@@ -155,7 +157,7 @@ def exported(request, tmp_path_factory):
     factory, counts = FAMILIES[request.param]
     model = factory()
     out = tmp_path_factory.mktemp(request.param) / "dist"
-    return request.param, model, counts, edgeprep.export(model, out)
+    return request.param, model, counts, edgeprep.export(model, out, host_steps=request.param == "hashing")
 
 
 def test_rules_apply_n_times_with_their_placement(exported):
@@ -208,6 +210,40 @@ def test_keras_and_edgeprep_run_agree_exactly_on_raw_inputs(exported, batch):
                 assert float(np.abs(have.astype(np.float64) - want).max()) <= 1e-6 * scale, (name, target, key)
             else:
                 np.testing.assert_array_equal(have.astype(want.dtype) if want.dtype.kind != "U" else have.astype(str), want, err_msg=f"{name} {target} {key}")
+
+
+@pytest.mark.parametrize("exported", ["text"], indirect=True)
+def test_text_fuzz_corpus_equals_keras(exported):
+    """Issue 16: 10,000 texts of tests/ingraph's seeded fuzz corpus through the nine in-graph
+    TextVectorizations (every standardize, split, ngrams, output mode) on both targets, raw strings in."""
+    import sys
+    from pathlib import Path
+
+    from edgeprep.deploy import run_directory
+    from edgeprep.runners import KerasRunner
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ingraph"))
+    from test_text_ops import CORPUS
+
+    _, model, _, result = exported
+    assert not any(entry["host_steps"] for entry in result.manifest["artifacts"])
+    keras_runner = KerasRunner(model)
+    ordered = sorted(CORPUS, key=lambda t: len(t.encode()))
+    assert len(ordered) >= 10_000
+    start = 0
+    while start < len(ordered):
+        size = max(1, min(500, 100_000 // max(1, len(ordered[min(start + 499, len(ordered) - 1)].encode()))))
+        feed = {"text": np.array(ordered[start:start + size], dtype=object).reshape(-1, 1)}
+        start += size
+        want = keras_runner.infer(feed)
+        for target in result.artifacts:
+            got = run_directory(result.out_dir, target, feed)
+            for key, value in want.items():
+                assert got[key].shape == value.shape, (target, key)
+                if value.dtype.kind == "f":
+                    np.testing.assert_allclose(got[key], value, rtol=1e-5, atol=1e-6 * max(1.0, float(np.abs(value).max(initial=0))), err_msg=f"{target} {key}")
+                else:
+                    np.testing.assert_array_equal(got[key].astype(value.dtype), value, err_msg=f"{target} {key}")
 
 
 def test_verify_reruns_host_steps_and_artifacts(exported):

@@ -139,7 +139,7 @@ def test_post_passes_return_rewrites_the_planner_applies():
 
 
 def test_host_kinds_are_enums_until_json():
-    plan = make_plan(feature_space_tabular(), Target.TFLITE, ExportConfig())
+    plan = make_plan(feature_space_tabular(), Target.TFLITE, ExportConfig(host_steps=True))
     kinds = {step.kind for step in plan.split.steps}
     assert kinds and all(isinstance(kind, HostKind) for kind in kinds)
     assert HostKind.HASHED_CROSSING in kinds

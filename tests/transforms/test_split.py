@@ -1,5 +1,8 @@
 """The host split as users meet it: ``inspect`` shows it, ``export`` writes preprocess.json,
-``run`` and ``verify`` reproduce Keras on raw inputs (without TensorFlow), opt-ins are explicit."""
+``run`` and ``verify`` reproduce Keras on raw inputs (without TensorFlow), opt-ins are explicit.
+
+Since issue 16 these layers are computed in the artifact by default; the host split is the
+explicit ``--host-steps`` fallback, which every test here asks for."""
 
 from __future__ import annotations
 
@@ -36,18 +39,18 @@ def models(zoo_exports):
 
 @pytest.fixture(scope="module")
 def exported(zoo_exports):
-    """The session's shared API exports (CLI exports from .keras files: test_cli, test_reliability, the examples)."""
-    return {name: zoo_exports(name).out_dir for name in MODELS}
+    """The session's shared API exports with ``--host-steps`` (CLI exports from .keras files: test_cli, test_reliability, the examples)."""
+    return {name: zoo_exports(name, host_steps=True).out_dir for name in MODELS}
 
 
 def test_inspect_shows_the_split_per_target(models):
     _, saved = models
-    result = run_cli("inspect", saved["seed_text"][1])
+    result = run_cli("inspect", saved["seed_text"][1], "--host-steps")
     assert result.returncode == 0, result.stderr
     row = next(line.split() for line in result.stdout.splitlines() if "TextVectorization" in line)
     assert row[2:4] == ["host", "host"]
     assert "tflite: host split: vectorize (TextVectorization)" in result.stdout
-    data = json.loads(run_cli("inspect", saved["feature_space_tabular"][1], "--json").stdout)
+    data = json.loads(run_cli("inspect", saved["feature_space_tabular"][1], "--json", "--host-steps").stdout)
     split = data["host_split"]["onnx"]
     assert [step["class"] for step in split["steps"]] == ["StringLookup", "IntegerLookup", "HashedCrossing"]
     assert set(split["device_inputs"]) >= {"area", "age", "color_X_rooms"}
@@ -111,10 +114,10 @@ def test_verify_catches_a_modified_preprocess_spec(exported, tmp_path):
 
 def test_allow_flex_moves_host_layers_to_the_device_and_refuses_to_write_what_it_cannot_verify(models, tmp_path):
     path = models[1]["seed_text"][1]
-    inspected = json.loads(run_cli("inspect", path, "--json", "--allow-flex").stdout)
+    inspected = json.loads(run_cli("inspect", path, "--json", "--allow-flex", "--host-steps").stdout)
     row = next(r for r in inspected["layers"] if r["class"] == "TextVectorization")
     assert row["tflite"] == "lowered" and row["onnx"] == "host" and "--allow-flex" in row["detail"]
-    result = run_cli("export", path, "--out", tmp_path / "dist", "--target", "tflite", "--allow-flex")
+    result = run_cli("export", path, "--out", tmp_path / "dist", "--target", "tflite", "--allow-flex", "--host-steps")
     assert result.returncode == 2
     (line,) = error_lines(result.stderr)
     assert "Flex" in line and "drop --allow-flex" in line
@@ -129,10 +132,10 @@ def test_allow_flex_artifact_carries_flex_ops_and_the_requirement():
     from edgeprep.plan import make_plan
 
     model = seed_text()
-    plan = make_plan(model, Target.TFLITE, ExportConfig(allow_flex=True))
+    plan = make_plan(model, Target.TFLITE, ExportConfig(allow_flex=True, host_steps=True))
     assert not plan.split.steps
     tflite = backend(Target.TFLITE)
-    artifact = tflite.convert(rebuild(plan.graph), tflite.options(ExportConfig(allow_flex=True), ("text",), ("logits",), None))
+    artifact = tflite.convert(rebuild(plan.graph), tflite.options(ExportConfig(allow_flex=True, host_steps=True), ("text",), ("logits",), None))
     assert artifact.runtime_requirements == (TFLITE_FLEX,)
     assert {"FlexStaticRegexReplace", "FlexStringSplitV2"} <= set(artifact.ops) and "HASHTABLE_FIND" in artifact.ops
 

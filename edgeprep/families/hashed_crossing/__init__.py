@@ -1,7 +1,9 @@
 """HashedCrossing: everything edgeprep does with it.
 
 - plan rule: ``HostHashedCrossing`` (below, on `edgeprep.transforms.lower.LoweringRule`): ``tf.sparse.cross_hashed``
-  (FingerprintCat64 over uint64) has no builtin op, so the layer runs on the host;
+  (FingerprintCat64 over uint64) has no single builtin op, so the rule places the layer on the host; by
+  default `edgeprep.transforms.in_graph` puts it in the artifact as `device.crossing_layer` (issue 16);
+  ``--host-steps`` keeps the host step;
 - host step: `host` (FingerprintCat64 of the features' fingerprints, bit-exact); it reads `spec`;
 - parity samples: those of Hashing (`edgeprep.families.hashing.sample_hint`).
 """
@@ -21,11 +23,11 @@ def spec(layer) -> dict:
 
 
 class HostHashedCrossing(LoweringRule):
-    """HashedCrossing: FingerprintCat64 of the features' fingerprints: host only."""
+    """HashedCrossing: FingerprintCat64 of the features' fingerprints in 64-bit integer ops (--host-steps: on the host)."""
 
     name = "host-hashed-crossing"
     classes = ("HashedCrossing",)
-    action = Action.HOST
+    action = Action.LOWERED  # in the artifact by default (edgeprep.transforms.in_graph); placed on the host here first
     host_kind = HostKind.HASHED_CROSSING
 
     spec = staticmethod(spec)

@@ -1,8 +1,10 @@
 """Hashing: everything edgeprep does with it.
 
 - plan rule: ``HostHashing`` (below, on `edgeprep.transforms.lower.LoweringRule`): FarmHash Fingerprint64 (SipHash
-  with a salt) of the value's text has no builtin op, so the layer runs on the host
-  (``--allow-flex`` keeps Keras' own TensorFlow ops on the device instead);
+  with a salt) of the value's text has no single builtin op, so the rule places the layer on the host; by
+  default `edgeprep.transforms.in_graph` puts it in the artifact as `device.hashing_layer` (64-bit integer
+  arithmetic, `edgeprep.ingraph.hashing`; issue 16); ``--host-steps`` keeps the host step
+  (``--allow-flex --host-steps`` keeps Keras' own TensorFlow ops on the device instead);
 - host step: `host` (the hashes of `edgeprep.runtime.host.hashes`, bit-exact); it reads `spec`;
 - parity samples: a mix of integers and strings (`sample_hint`), shared with HashedCrossing.
 """
@@ -35,11 +37,11 @@ def sample_hint(layer) -> VocabularyHint:
 
 
 class HostHashing(LoweringRule):
-    """Hashing: FarmHash Fingerprint64 (SipHash with a salt) of the value's text: host only."""
+    """Hashing: FarmHash Fingerprint64 (SipHash with a salt) of the value's text in 64-bit integer ops (--host-steps: on the host)."""
 
     name = "host-hashing"
     classes = ("Hashing",)
-    action = Action.HOST
+    action = Action.LOWERED  # in the artifact by default (edgeprep.transforms.in_graph); placed on the host here first
     host_kind = HostKind.HASHING
 
     spec = staticmethod(spec)

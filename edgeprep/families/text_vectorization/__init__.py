@@ -1,9 +1,11 @@
 """TextVectorization: everything edgeprep does with it.
 
 - plan rule: ``HostTextVectorization`` (below, on `edgeprep.transforms.lower.LoweringRule`): standardize + split +
-  ngrams have no builtin op, so the layer runs on the host and the device gets the token ids;
-  with no standardize/split it is its inner lookup on the device
-  (`edgeprep.families.index_lookup.device`); ``--allow-flex`` puts `device` (TensorFlow string ops) there;
+  ngrams have no single builtin op, so the rule places the layer on the host; by default
+  `edgeprep.transforms.in_graph` then puts it in the artifact as `device.utf8_text` (`edgeprep.ingraph.text`
+  on the UTF-8 bytes input, builtin ops; issue 16), and ``--host-steps`` keeps the host step (the device
+  gets the token ids); with no standardize/split it is its inner lookup on the device
+  (`edgeprep.families.index_lookup.device`); ``--allow-flex --host-steps`` puts `device.text` (TensorFlow string ops) there;
 - host step: `host` (byte-exact standardize, split, ngrams, then the inner lookup); both read `spec`;
 - standardize: a built-in option or a custom callable traced into byte steps (`standardize_spec`,
   `edgeprep.ingraph.standardize`); a callable it cannot lower is refused naming the op and the layer;
@@ -58,11 +60,11 @@ def sample_hint(layer) -> VocabularyHint:
 
 
 class HostTextVectorization(LoweringRule):
-    """TextVectorization: standardize + split + ngrams + lookup, on the host."""
+    """TextVectorization: standardize + split + ngrams + lookup on the UTF-8 bytes in the artifact (--host-steps: on the host)."""
 
     name = "host-text-vectorization"
     classes = ("TextVectorization",)
-    action = Action.HOST
+    action = Action.LOWERED  # in the artifact by default (edgeprep.transforms.in_graph); placed on the host here first
     host_kind = HostKind.TEXT_VECTORIZATION
 
     def check(self, call, graph, target):

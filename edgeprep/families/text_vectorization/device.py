@@ -67,3 +67,41 @@ def text_class():
 def text(config: dict, output, name: str):
     """TextVectorization in TensorFlow string ops (needs Select-TF ops on TFLite)."""
     return text_class()(config, tuple(output.shape), str(output.dtype), name=name)
+
+
+@functools.cache
+def utf8_text_class():
+    """The ``Utf8TextVectorization`` layer class: `edgeprep.ingraph.text` on the artifact's bytes input."""
+    import tensorflow as tf
+
+    from edgeprep.families.utf8 import base_class
+
+    class Utf8TextVectorization(base_class()):
+        """TextVectorization of uint8 UTF-8 bytes ``(batch, N)`` or ``(batch, 1, N)``, builtin ops only."""
+
+        def __init__(self, config, output_shape, output_dtype, inner, **kwargs):
+            super().__init__(config, output_shape, output_dtype, **kwargs)
+            self._inner = inner
+
+        def call(self, x):
+            if x.shape.rank == 3:  # a (batch, 1) string input
+                x = x[:, 0, :]
+            return self._inner(x)
+
+    return Utf8TextVectorization
+
+
+def utf8_text(call, config: dict):
+    """The in-graph TextVectorization of ``call`` (raises `edgeprep.ingraph.text.UnsupportedText`)."""
+    import keras
+
+    from edgeprep.ingraph.text import text_vectorization
+
+    source = call.inputs[0]
+    if len(source.shape) == 2 and source.shape[1] != 1:
+        from edgeprep.ingraph.text import UnsupportedText
+
+        raise UnsupportedText(f"a string input of shape {tuple(source.shape)} (one text per row expected)")
+    inner = text_vectorization(config, text_rank=len(source.shape), name=f"{call.layer.name}_bytes")
+    spec = inner.compute_output_spec(keras.KerasTensor((source.shape[0], None), dtype="uint8"))
+    return utf8_text_class()(config, tuple(spec.shape), str(spec.dtype), inner, name=f"{call.layer.name}_in_graph")

@@ -1,0 +1,49 @@
+"""The text input contract of an artifact that computes string preprocessing in its graph.
+
+A model input of dtype string and Keras shape ``(batch, *S)`` whose consumers run in the artifact
+(TextVectorization, Hashing, HashedCrossing lowered to builtin ops) becomes a **uint8 input
+``(batch, *S, N)``**: each string's UTF-8 bytes, zero padded to the batch's longest (N dynamic).
+A string ends at its last non-zero byte, so a NUL inside a string is data, and a string ending in
+NUL cannot be sent: `encode_utf8` refuses it (one line naming the input) rather than drop the byte.
+Nothing is ever truncated. The manifest marks such an input ``"encoding": "utf8-bytes"``
+(`edgeprep.runtime.manifest.InputEncoding`); every runner encodes raw strings for it
+(`edgeprep.runtime.runner.check_feed`), and a client may also send the bytes itself (JavaScript:
+``new TextEncoder().encode(text)``, zero padded). NumPy only: part of the deploy runtime.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import DataError
+
+
+def encode_utf8(values, name: str = "text") -> np.ndarray:
+    """Strings (any shape ``S``; str, bytes or objects of either) -> uint8 ``(*S, N)``, zero padded.
+
+    Raises:
+        DataError: a string that ends in NUL (the zero padding cannot carry it), or a value that is
+            not a string.
+    """
+    array = np.asarray(values, dtype=object)
+    flat = []
+    for index, value in enumerate(array.reshape(-1).tolist()):
+        if isinstance(value, bytes):
+            data = value
+        elif isinstance(value, str):
+            data = value.encode("utf-8")
+        else:
+            raise DataError(f"input {name!r}: value {index} is {type(value).__name__}, expected a string")
+        if data.endswith(b"\x00"):
+            raise DataError(f"input {name!r}: string {index} ends with a NUL byte, which the zero-padded UTF-8 input cannot carry; strip trailing NULs")
+        flat.append(data)
+    width = max((len(data) for data in flat), default=0)
+    out = np.zeros((len(flat), width), np.uint8)
+    for row, data in enumerate(flat):
+        out[row, : len(data)] = np.frombuffer(data, np.uint8)
+    return out.reshape(*array.shape, width)
+
+
+def is_text(value: np.ndarray) -> bool:
+    """Whether ``value`` holds strings (to be encoded) rather than bytes already."""
+    return value.dtype.kind in "USO"
