@@ -22,16 +22,6 @@ KNOWN_FAILURES: dict[str, str] = {
         "export exits 2: the example's custom_standardization callable is refused ('a custom standardize/split "
         "callable cannot be exported; use the built-in options'); fixed by helper standardize (issue 19)"
     ),
-    "stft_audio_1d": (
-        "export exits 2: 'the Keras original fails on edgeprep's generated samples (waveform (1, 1360, 1); "
-        "InvalidArgumentError ... Conv1D.call()): edgeprep drew inputs this model cannot take; pass --data FILE': "
-        "issue 19 item 3, sample lengths must come from what the layers need"
-    ),
-    "stft_audio_2d": (
-        "export exits 2: 'the Keras original fails on edgeprep's generated samples (waveform (1, 1200, 1); "
-        "InvalidArgumentError ... GlobalMaxPooling2D.call()): edgeprep drew inputs this model cannot take; pass "
-        "--data FILE': issue 19 item 3, sample lengths must come from what the layers need"
-    ),
 }
 
 
