@@ -212,3 +212,25 @@ def test_text_without_sequence_length_warns_on_a_static_batch(tmp_path):
     advice = edgeprep.inspect(model, ExportConfig(batch=1)).advice
     assert [line for line in advice if "output_sequence_length" in line] == warnings
     assert not [line for line in edgeprep.inspect(model).advice if "output_sequence_length" in line]  # a dynamic batch pads as Keras does
+
+
+@pytest.mark.parametrize("kind", ["GRU", "LSTM", "SimpleRNN"])
+@pytest.mark.parametrize("backwards", [False, True])
+def test_state_loop_equals_the_keras_layer_with_a_mask(kind, backwards):
+    """converters.tflite.recurrent.state_loop: the same final output as the layer, masked steps skipped,
+    either direction; layers returning sequences or states are not loopable."""
+    import keras
+
+    from converters.tflite.recurrent import loopable, state_loop
+
+    keras.utils.set_random_seed(7)
+    layer = getattr(keras.layers, kind)(5, go_backwards=backwards)
+    x = np.random.default_rng(2).normal(size=(4, 9, 3)).astype("float32")
+    mask = np.arange(9)[None, :] < np.array([9, 6, 1, 4])[:, None]
+    want = np.asarray(layer(x, mask=mask))
+    assert loopable(layer)
+    loop = state_loop(layer)
+    np.testing.assert_allclose(np.asarray(loop(x, mask=mask)), want, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(loop(x)), np.asarray(layer(x)), atol=1e-6)
+    assert not loopable(getattr(keras.layers, kind)(5, return_sequences=True))
+    assert not loopable(getattr(keras.layers, kind)(5, return_state=True))
