@@ -18,7 +18,9 @@ batch and static timesteps, `unrolled_recurrent` rewrites such a layer as its co
 ``unroll=True`` (same weights; the TFLite target's placement hook applies it, since only the
 config says whether the batch is dynamic). Measured (GRU(64), 1 thread, batch 1): 12 steps 0.037 ms
 unrolled vs 0.113 ms as a WHILE; 100 steps 1.02 ms vs 0.60 ms and 648 KB vs 366 KB, so a static
-batch keeps the loop and more than `MAX_UNROLL` steps are refused with ``--batch 1`` advice.
+batch keeps the loop. Beyond `MAX_UNROLL` steps, or over a dynamic number, a layer that returns only its
+final output runs as a WHILE over its states alone (`converters.tflite.recurrent`, measured there); one
+that returns its sequence is refused with ``--batch 1`` / ``--target onnx`` advice.
 
 Converter-specific rules live beside their converter (``converters/<target>/rules.py``), whose
 ``RULES`` the backend hands to the planner's lower phase (`edgeprep.backend.Backend.rules`).
@@ -88,8 +90,11 @@ class LowerDepthwiseGroupedConv(LayerRule):
 
 
 def unrolled_recurrent(graph: Graph, rule_name: str = "unroll-recurrent") -> Rewrite:
-    """Every kept GRU / LSTM / SimpleRNN call of ``graph`` as its unrolled copy, for a dynamic-batch
-    TFLite artifact; a fatal problem when the timesteps are dynamic or more than `MAX_UNROLL`."""
+    """Every kept GRU / LSTM / SimpleRNN call of ``graph`` rewritten for a dynamic-batch TFLite artifact:
+    unrolled over up to `MAX_UNROLL` static timesteps; beyond that, or over a dynamic number, a loop over
+    its states alone when only its final output is used (`converters.tflite.recurrent`); otherwise a
+    fatal problem with ``--batch 1`` / ``--target onnx`` advice."""
+    from converters.tflite.recurrent import loopable, state_loop
     from edgeprep.transforms.base import keras_class_name
 
     rewrite = Rewrite()
@@ -98,15 +103,19 @@ def unrolled_recurrent(graph: Graph, rule_name: str = "unroll-recurrent") -> Rew
         if keras_class_name(call.layer) not in RECURRENT or call.action is not Action.KEPT or layer.unroll:
             continue
         steps = call.inputs[0].shape[1] if call.inputs else None
-        if steps is None or steps > MAX_UNROLL:
-            problem = (f"{call.path} ({call.class_name}) loops over {steps or 'a dynamic number of'} timesteps, which TFLite "
-                       f"converts only with a static batch (unrolled up to {MAX_UNROLL} steps); pass --batch 1, or --target onnx "
-                       "(ONNX keeps the loop with a dynamic batch)")
+        if steps is not None and steps <= MAX_UNROLL:
+            copy = type(layer).from_config(layer.get_config() | {"unroll": True})
+            copy.build(tuple(call.inputs[0].shape))
+            copy.set_weights(layer.get_weights())
+            detail = f"unrolled over its {steps} timesteps: TFLite's WHILE loop needs a static batch (--batch 1 keeps the loop)"
+            rewrite = rewrite.then(Rewrite.of(call, op=copy, action=Action.LOWERED, rule=rule_name, detail=detail))
+        elif loopable(layer):
+            detail = (f"a WHILE over its states alone for {steps or 'a dynamic number of'} timesteps (Keras' loop keeps "
+                      "TensorLists, which TFLite takes only with a static batch)")
+            rewrite = rewrite.then(Rewrite.of(call, op=state_loop(layer), action=Action.LOWERED, rule=rule_name, detail=detail))
+        else:
+            problem = (f"{call.path} ({call.class_name}) returns its sequence over {steps or 'a dynamic number of'} timesteps, "
+                       f"which TFLite converts only with a static batch (unrolled up to {MAX_UNROLL} steps); pass --batch 1, or "
+                       "--target onnx (ONNX keeps the loop with a dynamic batch)")
             rewrite = rewrite.then(Rewrite((Edit.of(call, action=Action.UNSUPPORTED, detail=problem, rule=rule_name),), (problem,)))
-            continue
-        copy = type(layer).from_config(layer.get_config() | {"unroll": True})
-        copy.build(tuple(call.inputs[0].shape))
-        copy.set_weights(layer.get_weights())
-        detail = f"unrolled over its {steps} timesteps: TFLite's WHILE loop needs a static batch (--batch 1 keeps the loop)"
-        rewrite = rewrite.then(Rewrite.of(call, op=copy, action=Action.LOWERED, rule=rule_name, detail=detail))
     return rewrite

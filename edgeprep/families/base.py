@@ -33,8 +33,8 @@ class Family:
             must contain for this layer (`edgeprep.parity.samples`).
         range_hint: ``range_hint(layer) -> InputHint | None``, the range of raw values the layer
             implies for its input, when parity draws numbers (not vocabulary) for it.
-        shape_hint: ``shape_hint(layer, row_shape) -> row_shape | None``, the input's row shape
-            (no batch axis) with its dynamic axes sized so the layer can run on it (frame
+        shape_hint: ``shape_hint(layer, row_shape, frames) -> row_shape | None``, the input's row shape
+            (no batch axis) with its dynamic axes sized so the layer can run on ``frames`` frames (frame
             lengths), for parity samples; None when the layer needs nothing.
         analyzer: the `edgeprep.compose.adapt.LayerAnalyzer` subclass that adapts the layer in
             ``edgeprep build``; its ``needs_state(layer)`` says whether a layer still needs it.
@@ -56,7 +56,7 @@ class Family:
     spec: Callable[[Any], dict] | None = None
     sample_hint: Callable[[Any], Any] | None = None
     range_hint: Callable[[Any], Any] | None = None
-    shape_hint: Callable[[Any, tuple], tuple | None] | None = None
+    shape_hint: Callable[[Any, tuple, int], tuple | None] | None = None
     analyzer: type | None = None
     input_dtype: Callable[[Any], str] | None = None
     cardinality: Callable[[Any], int] | None = None

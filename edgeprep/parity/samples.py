@@ -8,7 +8,9 @@ Resizing or CenterCrop, are looked through):
 - ``Embedding(input_dim)``: integers in ``[0, input_dim)``,
 - otherwise by dtype: standard normal floats, integers in [0, 10), random booleans.
 A dynamic axis is 8 long unless a layer needs more: the first layer reading the input (through
-look-through layers) whose family has a ``shape_hint`` sizes it (audio frames, `edgeprep.families.audio`).
+look-through layers) whose family has a ``shape_hint`` sizes it (audio frames, `edgeprep.families.audio`),
+for the fewest of `FRAME_CHOICES` frames on which the whole model runs in Keras (a Conv1D over the
+frames needs at least its kernel size of them).
 Inputs read (directly or through look-through layers) by lookup, hashing, bucketing and text
 layers are drawn from what those layers find interesting instead: each layer family's
 ``sample_hint`` (`edgeprep.families`) says what (every vocabulary entry, OOV values, the mask,
@@ -46,6 +48,8 @@ LOOK_THROUGH = {
 
 # Looked through on the way to a shape hint: layers whose output has their input's shape.
 SAME_SHAPE = {"Normalization", "Rescaling", "Activation", "LayerNormalization", "BatchNormalization"}
+# Frame counts tried for a shape-hinted dynamic axis, fewest first (`_fit_frames`).
+FRAME_CHOICES = (4, 16, 64, 256, 1024)
 RESHAPING = {"Resizing", "CenterCrop", "RandomCrop", "Reshape", "Permute", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D"}
 
 
@@ -68,22 +72,48 @@ def vocabulary_hint(graph, tensor, look_through: set[str]) -> VocabularyHint | N
 
 
 def input_hints(graph) -> dict[str, InputHint]:
-    """Range hints for every input of a flattened (unedited) graph."""
+    """Range hints for every input of a flattened (unedited) graph; shape-hinted rows sized so the
+    whole model runs on them (`_fit_frames`)."""
     from edgeprep.families.augmentation import AUGMENTATION_CLASSES, REGULARIZATION_CLASSES
 
     through = LOOK_THROUGH | set(AUGMENTATION_CLASSES) | set(REGULARIZATION_CLASSES)
-    hints = {}
-    for name, tensor in zip(graph.input_names, graph.inputs):
-        hints[name] = _range_hint(graph, tensor, through)
-        shape = _shape_hint(graph, tensor, through)
-        if shape is not None:
-            row, layer = shape
-            hints[name] = dataclasses.replace(hints[name], shape=row, reason=f"{hints[name].reason}; row shape {row} for {layer}")
+    hints = {name: _range_hint(graph, tensor, through) for name, tensor in zip(graph.input_names, graph.inputs)}
+    if any(_shape_hint(graph, tensor, through, FRAME_CHOICES[0]) for tensor in graph.inputs):
+        return _fit_frames(graph, hints, through)
     return hints
 
 
-def _shape_hint(graph, tensor, through: set[str]) -> tuple[tuple, str] | None:
-    """The row shape the first shape-hinted layer reading ``tensor`` needs, and that layer's name."""
+def _sized(graph, hints: dict[str, InputHint], through: set[str], frames: int) -> dict[str, InputHint]:
+    """``hints`` with the row shape each shape-hinted input takes for ``frames`` frames."""
+    sized = dict(hints)
+    for name, tensor in zip(graph.input_names, graph.inputs):
+        shape = _shape_hint(graph, tensor, through, frames)
+        if shape is not None:
+            row, layer = shape
+            sized[name] = dataclasses.replace(hints[name], shape=row, reason=f"{hints[name].reason}; row shape {row} for {layer}")
+    return sized
+
+
+def _fit_frames(graph, hints: dict[str, InputHint], through: set[str]) -> dict[str, InputHint]:
+    """The fewest frames (`FRAME_CHOICES`) on which the whole model runs: a layer after the front end
+    may need more than its window (a Conv1D kernel over frames, MobileNet's strides). One generated row
+    per try, run in Keras; if none runs, the first choice (the parity run then names the failure)."""
+    from edgeprep.graph import rebuild
+    from edgeprep.runners import KerasRunner
+
+    runner = KerasRunner(rebuild(graph), names=(graph.input_names, graph.output_names))
+    for frames in FRAME_CHOICES:
+        sized = _sized(graph, hints, through, frames)
+        try:
+            runner.infer(generate(runner.inputs(), sized, (1,), 0)[0])
+        except Exception:  # noqa: BLE001 - any failure of the model on this length: try a longer one
+            continue
+        return sized
+    return _sized(graph, hints, through, FRAME_CHOICES[0])
+
+
+def _shape_hint(graph, tensor, through: set[str], frames: int) -> tuple[tuple, str] | None:
+    """The row shape the first shape-hinted layer reading ``tensor`` needs for ``frames`` frames, and that layer's name."""
     from edgeprep.families import for_layer
 
     row = tuple(tensor.shape[1:])
@@ -97,7 +127,7 @@ def _shape_hint(graph, tensor, through: set[str]) -> tuple[tuple, str] | None:
         for call in consumers:
             family = for_layer(call.layer)
             if family is not None and family.shape_hint is not None:
-                sized = family.shape_hint(call.layer, row)
+                sized = family.shape_hint(call.layer, row, frames)
                 if sized is not None:
                     return sized, f"{call.path} ({call.class_name})"
         frontier.extend(call.outputs[0] for call in consumers if call.class_name in (through | SAME_SHAPE) - RESHAPING)

@@ -110,13 +110,15 @@ def test_a_target_that_fails_names_the_one_that_converted(tmp_path):
     assert edgeprep.export(_model(), tmp_path / "tflite", targets=["tflite"]).passed
 
 
-def _recurrent_model(kind: str, steps: int):
+def _recurrent_model(kind: str, steps: int | None, sequences: bool = False):
     import keras
 
     keras.utils.set_random_seed(4)
     tokens = keras.Input((steps,), dtype="int32", name="tokens")
     x = keras.layers.Embedding(40, 8, mask_zero=True)(tokens)
-    x = getattr(keras.layers, kind)(6, name="rnn")(x)
+    x = getattr(keras.layers, kind)(6, name="rnn", return_sequences=sequences)(x)
+    if sequences:
+        x = keras.layers.GlobalAveragePooling1D()(x)
     return keras.Model(tokens, keras.layers.Dense(2, name="logits")(x))
 
 
@@ -137,14 +139,40 @@ def test_recurrent_layers_export_with_a_dynamic_batch(kind, tmp_path):
         assert report.passed
 
 
-def test_long_recurrent_loop_keeps_its_while_with_batch_1_and_says_so_without(tmp_path):
-    model = _recurrent_model("GRU", 100)
-    with pytest.raises(edgeprep.UnsupportedLayerError, match=r"rnn \(GRU\) loops over 100 timesteps.*pass --batch 1, or --target onnx"):
+@pytest.mark.parametrize("kind", ["GRU", "LSTM", "SimpleRNN"])
+def test_long_recurrent_loop_is_a_state_only_while_with_a_dynamic_batch(kind, tmp_path):
+    """Over more than MAX_UNROLL steps, a layer returning its final output loops over its states alone
+    (converters.tflite.recurrent): one TFLite WHILE with a dynamic batch, verified against Keras on
+    masked tokens; --batch 1 keeps Keras' own loop."""
+    from converters.rules import MAX_UNROLL
+
+    model = _recurrent_model(kind, 100)
+    assert 100 > MAX_UNROLL
+    result = edgeprep.export(model, tmp_path / "dynamic")
+    assert result.passed and set(result.artifacts) == {Target.TFLITE, Target.ONNX}
+    ops = artifact_ops(result.artifacts[Target.TFLITE])
+    assert ops["WHILE"] == 1 and not any("TensorList" in op for op in ops), ops
+    lowered = make_plan(model, Target.TFLITE, ExportConfig()).by_action(Action.LOWERED)
+    assert [s.rule for s in lowered] == ["unroll-recurrent"] and "states alone" in lowered[0].detail
+    tokens = np.random.default_rng(3).integers(0, 40, (5, 100)).astype("int32")
+    tokens[:, 60:] = 0  # padded rows: masked steps keep the states
+    from edgeprep.deploy import run_directory
+
+    got = next(iter(run_directory(tmp_path / "dynamic", Target.TFLITE, {"tokens": tokens}).values()))
+    want = np.asarray(model(tokens, training=False))
+    assert np.abs(got - want).max() <= 1e-5, np.abs(got - want).max()
+    static = edgeprep.export(model, tmp_path / "static", batch=1, targets=["tflite"])
+    assert static.passed
+
+
+def test_long_recurrent_sequence_is_refused_on_tflite_with_a_dynamic_batch(tmp_path):
+    """A layer returning its whole sequence over more than MAX_UNROLL steps still needs TensorLists."""
+    model = _recurrent_model("GRU", 100, sequences=True)
+    with pytest.raises(edgeprep.UnsupportedLayerError, match=r"rnn \(GRU\) returns its sequence over 100 timesteps.*pass --batch 1, or --target onnx"):
         edgeprep.export(model, tmp_path / "dynamic")
     result = edgeprep.export(model, tmp_path / "static", batch=1)
     assert result.passed
     assert artifact_ops(result.artifacts[Target.TFLITE])["WHILE"] == 1
-    assert artifact_ops(result.artifacts[Target.ONNX])["Loop"] == 1
 
 
 def _text_gru(sequence_length: int | None):
@@ -161,13 +189,12 @@ def _text_gru(sequence_length: int | None):
 
 def test_text_to_gru_exports_to_both_targets_with_a_dynamic_batch(tmp_path):
     """Host-side TextVectorization, then an unrolled GRU (TFLite) and a Loop (ONNX); without a sequence
-    length the TFLite plan refuses with --batch 1 / --target onnx advice while ONNX exports."""
+    length (a dynamic number of timesteps) TFLite gets a WHILE over the GRU's state alone."""
     result = edgeprep.export(_text_gru(10), tmp_path / "fixed")
     assert result.passed and set(result.artifacts) == {Target.TFLITE, Target.ONNX}
-    model = _text_gru(None)
-    with pytest.raises(edgeprep.UnsupportedLayerError, match=r"gru \(GRU\) loops over a dynamic number of timesteps.*--target onnx"):
-        edgeprep.export(model, tmp_path / "both")
-    assert edgeprep.export(model, tmp_path / "onnx", targets=["onnx"]).passed
+    result = edgeprep.export(_text_gru(None), tmp_path / "both")
+    assert result.passed and set(result.artifacts) == {Target.TFLITE, Target.ONNX}
+    assert artifact_ops(result.artifacts[Target.TFLITE])["WHILE"] == 1
 
 
 def test_text_without_sequence_length_warns_on_a_static_batch(tmp_path):
@@ -185,3 +212,25 @@ def test_text_without_sequence_length_warns_on_a_static_batch(tmp_path):
     advice = edgeprep.inspect(model, ExportConfig(batch=1)).advice
     assert [line for line in advice if "output_sequence_length" in line] == warnings
     assert not [line for line in edgeprep.inspect(model).advice if "output_sequence_length" in line]  # a dynamic batch pads as Keras does
+
+
+@pytest.mark.parametrize("kind", ["GRU", "LSTM", "SimpleRNN"])
+@pytest.mark.parametrize("backwards", [False, True])
+def test_state_loop_equals_the_keras_layer_with_a_mask(kind, backwards):
+    """converters.tflite.recurrent.state_loop: the same final output as the layer, masked steps skipped,
+    either direction; layers returning sequences or states are not loopable."""
+    import keras
+
+    from converters.tflite.recurrent import loopable, state_loop
+
+    keras.utils.set_random_seed(7)
+    layer = getattr(keras.layers, kind)(5, go_backwards=backwards)
+    x = np.random.default_rng(2).normal(size=(4, 9, 3)).astype("float32")
+    mask = np.arange(9)[None, :] < np.array([9, 6, 1, 4])[:, None]
+    want = np.asarray(layer(x, mask=mask))
+    assert loopable(layer)
+    loop = state_loop(layer)
+    np.testing.assert_allclose(np.asarray(loop(x, mask=mask)), want, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(loop(x)), np.asarray(layer(x)), atol=1e-6)
+    assert not loopable(getattr(keras.layers, kind)(5, return_sequences=True))
+    assert not loopable(getattr(keras.layers, kind)(5, return_state=True))

@@ -277,3 +277,24 @@ def test_dynamic_tflite_of_a_lowered_spectrogram_is_refused_naming_the_layer(tmp
     with pytest.raises(ConversionError, match=r"^mel: TFLite dynamic range quantization .* use --quantize int8 or float16"):
         edgeprep.export(_audio_classifier(fft_length=400), tmp_path / "dist", targets=["tflite"], quantize="dynamic")
     assert not (tmp_path / "dist").exists()
+def test_sample_length_fits_what_the_layers_after_the_front_end_need(tmp_path):
+    """STFT -> Conv1D(kernel 20) over the frames (as in Keras' STFT audio example): 4 or 16 frames are too few
+    for Keras itself, so the samples get the fewest tried that run (64 frames), and the export verifies."""
+    import keras
+
+    from edgeprep.parity.samples import FRAME_CHOICES
+
+    keras.utils.set_random_seed(1)
+    audio_in = keras.Input((None, 1), name="audio")
+    x = keras.layers.STFTSpectrogram(frame_length=64, frame_step=32, name="stft")(audio_in)
+    x = keras.layers.GlobalMaxPooling1D()(keras.layers.Conv1D(4, 20, name="conv")(x))
+    model = keras.Model(audio_in, keras.layers.Dense(2, name="logits")(x))
+    assert FRAME_CHOICES[:3] == (4, 16, 64)
+    for too_few in (4, 16):
+        with pytest.raises(Exception):
+            model(np.zeros((1, 64 + (too_few - 1) * 32, 1), "float32"), training=False)
+    hints = input_hints(flatten(model))
+    assert hints["audio"].shape == (64 + 63 * 32, 1), hints["audio"]
+    result = edgeprep.export(model, tmp_path / "dist")
+    assert result.passed and set(result.artifacts) == {Target.TFLITE, Target.ONNX}
+    assert result.manifest.samples.ranges["audio"].endswith(f"row shape ({64 + 63 * 32}, 1) for stft (STFTSpectrogram)")

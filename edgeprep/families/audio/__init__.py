@@ -10,9 +10,10 @@
   that int8 artifacts keep it float32 as they keep the lowering. STFTSpectrogram is kept as it is (`edgeprep.transforms.coverage`): Keras
   already computes it as a strided Conv1D with constant DFT kernels, and every mode, padding,
   scaling and ``expand_dims`` converts to both targets (tests/families/test_audio.py).
-- parity samples: a dynamic time axis gets room for ``FRAMES`` frames,
+- parity samples: a dynamic time axis gets room for ``frames`` frames (``FRAMES`` at least; more when
+  the layers after the front end need them, `edgeprep.parity.samples`),
 
-      length = frame_length + (FRAMES - 1) * frame_step
+      length = frame_length + (frames - 1) * frame_step
 
   (STFTSpectrogram: ``frame_length``, ``frame_step`` defaulting to ``frame_length // 2``, time axis 1
   for channels_last, 2 for channels_first; MelSpectrogram: ``sequence_length`` defaulting to
@@ -33,8 +34,8 @@ from edgeprep.transforms.rewrite import Refusal
 FRAMES = 4
 
 
-def shape_hint(layer, row_shape: tuple) -> tuple | None:
-    """``row_shape`` (no batch axis) with a dynamic time axis sized for `FRAMES` frames, or None."""
+def shape_hint(layer, row_shape: tuple, frames: int = FRAMES) -> tuple | None:
+    """``row_shape`` (no batch axis) with a dynamic time axis sized for ``frames`` frames, or None."""
     config = layer.get_config()
     if type(layer).__name__ == "STFTSpectrogram":
         frame, step = int(config["frame_length"]), int(config.get("frame_step") or config["frame_length"] // 2)
@@ -45,7 +46,7 @@ def shape_hint(layer, row_shape: tuple) -> tuple | None:
     if axis >= len(row_shape) or row_shape[axis] is not None:
         return None
     sized = list(row_shape)
-    sized[axis] = frame + (FRAMES - 1) * step
+    sized[axis] = frame + (frames - 1) * step
     return tuple(sized)
 
 
