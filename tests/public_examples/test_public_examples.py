@@ -17,35 +17,7 @@ from helpers import REPO, error_lines
 ROWS = 16
 
 # Failing today, each with the error it fails with and who fixes it; strict, so a fix flips them red.
-KNOWN_FAILURES: dict[str, str] = {
-<<<<<<< HEAD
-    "guide_text_int_gru": (
-        "export exits 2: 'cannot export: gru (GRU) loops over a dynamic number of timesteps, which TFLite converts "
-        "only with a static batch (unrolled up to 64 steps); pass --batch 1, or --target onnx' (TextVectorization "
-        "without output_sequence_length): issue 19 item 2, recurrent layers on TFLite with a dynamic batch; "
-        "--target onnx alone passes"
-    ),
-    "timeseries_normalization": (
-        "export exits 2: 'cannot export: lstm (LSTM) loops over 120 timesteps, which TFLite converts only with a "
-        "static batch (unrolled up to 64 steps); pass --batch 1, or --target onnx': issue 19 item 2, recurrent "
-        "layers on TFLite with a dynamic batch"
-    ),
-    "stft_audio_1d": (
-        "export exits 2: 'the Keras original fails on edgeprep's generated samples (waveform (1, 1360, 1); "
-        "InvalidArgumentError ... Conv1D.call()): edgeprep drew inputs this model cannot take; pass --data FILE': "
-        "issue 19 item 3, sample lengths must come from what the layers need"
-    ),
-    "stft_audio_2d": (
-        "export exits 2: 'the Keras original fails on edgeprep's generated samples (waveform (1, 1200, 1); "
-        "InvalidArgumentError ... GlobalMaxPooling2D.call()): edgeprep drew inputs this model cannot take; pass "
-        "--data FILE': issue 19 item 3, sample lengths must come from what the layers need"
-=======
-    "text_from_scratch": (
-        "export exits 2: the example's custom_standardization callable is refused ('a custom standardize/split "
-        "callable cannot be exported; use the built-in options'); fixed by helper standardize (issue 19)"
->>>>>>> rnn
-    ),
-}
+KNOWN_FAILURES: dict[str, str] = {}
 
 
 def _params():
