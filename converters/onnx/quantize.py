@@ -55,9 +55,9 @@ def quantize(proto, options: ONNXOptions):
 
 
 def absorb_scalar_muls(graph) -> int:
-    """Fold QDQ ``Mul`` by a positive scalar constant into the scale of the tensor it multiplies.
+    """Fold QDQ ``Mul`` (``Div``) by a positive scalar constant into the scale of the tensor it multiplies.
 
-    ``DQ(q; s, z) * c`` is ``DQ(q; s*c, z)`` exactly, so the readers of the Mul's requantized output
+    ``DQ(q; s, z) * c`` is ``DQ(q; s*c, z)`` exactly (``/ c``: ``s/c``), so the readers of the Mul's requantized output
     read ``q`` itself with the scale ``s*c``: the Mul and its Q/DQ pair go, with one rounding less.
     MobileNetV3's hard-swish and hard-sigmoid divide by 6 this way 27 times; onnxruntime ran each
     as a QLinearMul (dequantize, multiply, requantize every element), slower than the float Mul it
@@ -87,13 +87,14 @@ def absorb_scalar_muls(graph) -> int:
 
     dropped, folded = set(), 0
     for mul in graph.node:
-        if mul.op_type != "Mul" or mul.output[0] in outputs:
+        if mul.op_type not in ("Mul", "Div") or mul.output[0] in outputs:
             continue
         values = [scalar(name) for name in mul.input]
-        if sum(value is not None for value in values) != 1:
+        if sum(value is not None for value in values) != 1 or (mul.op_type == "Div" and values[1] is None):
             continue
         index = 0 if values[0] is None else 1
         constant, source = float(values[1 - index]), producers.get(mul.input[index])
+        constant = 1 / constant if mul.op_type == "Div" and constant else constant
         quantize_nodes = readers.get(mul.output[0], [])
         if constant <= 0 or source is None or source.op_type != "DequantizeLinear" or len(source.input) < 3 or len(quantize_nodes) != 1:
             continue
