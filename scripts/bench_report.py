@@ -12,9 +12,7 @@ def write_report(path: Path, results: list[dict], machine: dict, args: dict) -> 
     lines = [
         "# Benchmarks",
         "",
-        f"Measured {machine['date']} by `scripts/bench.py --models {' '.join(args['models'])} --size {args['size']} "
-        f"--runs {args['runs']}` on {machine['cpu'] or 'an unknown CPU'} ({machine['cores']} cores, load average "
-        f"{machine['load']:.1f} at the end), {machine['platform']}.",
+        f"Measured {_provenance(machine, args, '--runs ' + str(args['runs']))}, {machine['platform']}.",
         "",
         "Versions: " + ", ".join(f"{name} {version}" for name, version in machine["versions"].items()) + ".",
         "",
@@ -62,9 +60,8 @@ def write_memory(path: Path, results: list[dict], machine: dict, args: dict) -> 
     lines = [
         "## Big models: export memory and wall time (issue 21)",
         "",
-        f"`scripts/bench.py --models {' '.join(args['models'])} --size {args['size']}` on {machine['date']}, {machine['cpu'] or 'an unknown CPU'} "
-        f"({machine['cores']} cores, load average {machine['load']:.1f} at the end; other sessions shared the machine, so read the "
-        "ratios: both sides ran in the same hour). Each export in its own process; peak RSS is that process's `ru_maxrss` "
+        f"Measured {_provenance(machine, args)}; other sessions shared the machine, so read the ratios: both sides ran "
+        "in the same hour. Each export in its own process; peak RSS is that process's `ru_maxrss` "
         "(`wait4`), wall its whole life (model build included). Keras: `model.export` litert then onnx, nothing verified; "
         "edgeprep: both targets converted and verified in both runtimes.",
         "",
@@ -94,6 +91,12 @@ def write_memory(path: Path, results: list[dict], machine: dict, args: dict) -> 
             lines.append("")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
+
+
+def _provenance(machine: dict, args: dict, extra: str = "") -> str:
+    """When, by which command line and on what machine a report was measured."""
+    command = f"scripts/bench.py --models {' '.join(args['models'])} --size {args['size']}" + (f" {extra}" if extra else "")
+    return f"{machine['date']} by `{command}` on {machine['cpu'] or 'an unknown CPU'} ({machine['cores']} cores, load average {machine['load']:.1f} at the end)"
 
 
 def _slope(points: list[tuple[float, float]]) -> str:

@@ -107,9 +107,8 @@ def _onnxruntime_ops(path) -> Counter:
         return Counter(node.op_type for node in onnx.load(options.optimized_model_filepath).graph.node)
 
 
-def test_int8_onnx_scalar_muls_fold_into_scales(tmp_path):
-    """Hard-swish divides by 6: in QDQ that Mul folds into the dequantize scale, so onnxruntime runs one
-    QLinearMul per hard-swish (x times its hard-sigmoid), not two, and nothing in float."""
+def _hard_swish_model(tmp_path):
+    """Three hard-swish Conv2Ds behind a Rescaling; writes calibration.npz and heldout.npz to ``tmp_path``."""
     import keras
 
     keras.utils.set_random_seed(4)
@@ -117,10 +116,16 @@ def test_int8_onnx_scalar_muls_fold_into_scales(tmp_path):
     x = keras.layers.Rescaling(1 / 127.5, offset=-1)(inputs)
     for filters in (8, 16, 16):
         x = keras.layers.Conv2D(filters, 3, padding="same", activation="hard_swish")(x)
-    model = keras.Model(inputs, keras.layers.Dense(4, name="logits")(keras.layers.GlobalAveragePooling2D()(x)))
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "calibration.npz", image=rng.uniform(0, 255, (64, 16, 16, 3)).astype("float32"))
     np.savez(tmp_path / "heldout.npz", image=rng.uniform(0, 255, (256, 16, 16, 3)).astype("float32"))
+    return keras.Model(inputs, keras.layers.Dense(4, name="logits")(keras.layers.GlobalAveragePooling2D()(x)))
+
+
+def test_int8_onnx_scalar_muls_fold_into_scales(tmp_path):
+    """Hard-swish divides by 6: in QDQ that Mul folds into the dequantize scale, so onnxruntime runs one
+    QLinearMul per hard-swish (x times its hard-sigmoid), not two, and nothing in float."""
+    model = _hard_swish_model(tmp_path)
     result = edgeprep.export(
         model, tmp_path / "dist", targets=(Target.ONNX,), quantize=edgeprep.Quantization.INT8,
         calibration=str(tmp_path / "calibration.npz"), data=str(tmp_path / "heldout.npz"),
@@ -165,21 +170,12 @@ def test_synthetic_calibration_is_loud(digits, tmp_path):
 def test_int8_hard_swish_is_rewritten_into_ops_xnnpack_takes(tmp_path):
     """int8 HARD_SWISH falls out of XNNPACK; edgeprep's TFLite artifact computes it as ADD(RELU6), MUL,
     MUL on the calibrated grids: one delegate partition, and as close to float as the converter's op."""
-    import keras
     import tensorflow as tf
     from ai_edge_litert.interpreter import Interpreter
 
     from converters.tflite.delegate import xnnpack_report
 
-    keras.utils.set_random_seed(4)
-    inputs = keras.Input((16, 16, 3), name="image")
-    x = keras.layers.Rescaling(1 / 127.5, offset=-1)(inputs)
-    for filters in (8, 16, 16):
-        x = keras.layers.Conv2D(filters, 3, padding="same", activation="hard_swish")(x)
-    model = keras.Model(inputs, keras.layers.Dense(4, name="logits")(keras.layers.GlobalAveragePooling2D()(x)))
-    rng = np.random.default_rng(0)
-    np.savez(tmp_path / "calibration.npz", image=rng.uniform(0, 255, (64, 16, 16, 3)).astype("float32"))
-    np.savez(tmp_path / "heldout.npz", image=rng.uniform(0, 255, (256, 16, 16, 3)).astype("float32"))
+    model = _hard_swish_model(tmp_path)
     result = edgeprep.export(
         model, tmp_path / "dist", targets=(Target.TFLITE,), batch=1, quantize=edgeprep.Quantization.INT8,
         calibration=str(tmp_path / "calibration.npz"), data=str(tmp_path / "heldout.npz"),
