@@ -114,16 +114,20 @@ def collected_copies():
     cycle that only the cyclic collector frees. Python counts a copy as a few objects however many
     megabytes of weights it holds, so the collector rarely ran and the copies piled up: ConvNeXtTiny
     (109 MB of weights) peaked at 10.6 GB in tf2onnx. Collecting before each optimizer keeps at most
-    the live graph and one copy.
+    the live graph and one copy; objects older than the block are frozen (``gc.freeze``) so that
+    each collection walks only the conversion's own.
     """
     from tf2onnx import optimizer
 
     original = optimizer._optimizers  # noqa: SLF001 - the module-level table optimize_graph reads
     optimizer._optimizers = type(original)((name, functools.partial(_after_collection, factory)) for name, factory in original.items())
+    gc.collect()
+    gc.freeze()  # what exists now (TensorFlow, Keras, the model) is not garbage: each collection skips it
     try:
         yield
     finally:
         optimizer._optimizers = original
+        gc.unfreeze()
         release()
 
 
