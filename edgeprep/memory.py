@@ -1,4 +1,4 @@
-"""Peak resident memory of this process per step (Linux ``/proc``; stdlib only).
+"""Peak resident memory of this process per step (Linux ``/proc``), and releasing it between steps.
 
 ``resource.getrusage``'s ``ru_maxrss`` only grows, so it cannot say which step set the peak, and
 resetting the kernel's high-water mark (``/proc/self/clear_refs``) would also reset the peak that
@@ -104,6 +104,19 @@ class Sampler:
                 self._fold(value)
 
 
+def collect() -> None:
+    """A full cyclic garbage collection with Ctrl-C deferred until it ends.
+
+    Collecting runs destructors (TensorFlow's functions have them); a signal handler raising
+    ``KeyboardInterrupt`` inside one only prints "Exception ignored in ..." with a traceback, so the
+    signal is recorded during the collection and raised right after it (`edgeprep.interrupts`).
+    """
+    from edgeprep.interrupts import deferred
+
+    with deferred():
+        gc.collect()
+
+
 def release() -> None:
     """Free unreachable objects and hand freed heap pages back to the system (glibc's ``malloc_trim``).
 
@@ -112,6 +125,6 @@ def release() -> None:
     """
     import ctypes
 
-    gc.collect()
+    collect()
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6").malloc_trim(0)

@@ -28,7 +28,7 @@ from converters.trace import freeze
 from edgeprep.artifacts import Artifact
 from edgeprep.config import OnnxLayout, OnnxOptimize, Target
 from edgeprep.errors import ConversionError
-from edgeprep.memory import release
+from edgeprep.memory import collect, release
 
 NCHW_KEY = "edgeprep.nchw"  # metadata: JSON list of the IO names stored NCHW (Keras layout is NHWC)
 
@@ -121,7 +121,7 @@ def collected_copies():
 
     original = optimizer._optimizers  # noqa: SLF001 - the module-level table optimize_graph reads
     optimizer._optimizers = type(original)((name, functools.partial(_after_collection, factory)) for name, factory in original.items())
-    gc.collect()
+    collect()
     gc.freeze()  # what exists now (TensorFlow, Keras, the model) is not garbage: each collection skips it
     try:
         yield
@@ -132,7 +132,7 @@ def collected_copies():
 
 
 def _after_collection(factory):
-    gc.collect()
+    collect()
     return factory()
 
 
