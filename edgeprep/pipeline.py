@@ -18,6 +18,7 @@ from edgeprep.runtime import shipped_files
 from edgeprep.runtime.host.hosted import HostedRunner
 from edgeprep.runtime.host.steps import PREPROCESS, preprocess_json
 from edgeprep.manifest import Manifest
+from edgeprep.memory import StepMeasure, release
 from edgeprep.package import check_output_dir, npz_bytes, publish, sha256_bytes
 from edgeprep.parity.chain import EvidenceViews, TargetEvidence
 from edgeprep.parity.compare import Tolerance, default_tolerance
@@ -38,6 +39,8 @@ class ExportResult(EvidenceViews):
         manifest: the manifest as written.
         evidence: target -> its parity evidence (the verdict and both links of the chain).
         plans: target -> plan.
+        steps: per step (load, plan, each conversion, verification, writing) its wall time and peak
+            RSS (`edgeprep.memory.StepMeasure`); not in manifest.json, whose bytes are reproducible.
     """
 
     out_dir: Path
@@ -45,6 +48,7 @@ class ExportResult(EvidenceViews):
     manifest: Manifest
     evidence: dict[Target, TargetEvidence]
     plans: dict[Target, Plan] = field(default_factory=dict, repr=False)
+    steps: tuple[StepMeasure, ...] = field(default=(), repr=False)
 
 
 def export(
@@ -80,6 +84,7 @@ def export(
     from edgeprep.runners import KerasRunner
 
     progress = progress or Progress()
+    first_step = len(progress.measures)
     out = check_output_dir(out_dir, model, force)
     tolerance = tolerance or default_tolerance(config.quantize)
     with progress.step("load"):
@@ -112,6 +117,8 @@ def export(
         try:
             with progress.step(f"convert to {target.value}"):
                 artifact = converter.convert(device_model, options)
+                del device_model
+                release()  # the converter's graphs, before the next converter or the runtimes
             raise_op_problems(converter.check_ops(artifact, options))
         except UsageError:  # an option the model cannot take (--metadata): fix the flags, whatever the other targets do
             raise
@@ -158,7 +165,8 @@ def export(
     files[manifest_mod.MANIFEST] = manifest.to_bytes()
     with progress.step(f"write {out}"):
         publish(out, files)
-    result = ExportResult(out, {t: out / a.filename for t, a in artifacts.items()}, manifest, evidence, plans)
+    steps = tuple(progress.measures[first_step:])
+    result = ExportResult(out, {t: out / a.filename for t, a in artifacts.items()}, manifest, evidence, plans, steps)
     if not result.passed:
         failed = "; ".join(report.summary() for report in result.reports.values() if not report)
         raise ParityError(f"parity failed ({failed}); evidence in {out / 'report.html'}", result)

@@ -7,6 +7,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 
+from edgeprep import memory
 from edgeprep.interrupts import check as check_interrupt
 
 
@@ -19,15 +20,24 @@ class Progress:
 
     def __init__(self, sink: Callable[[str], None] | None = None):
         self._sink = sink
+        self.measures: list[memory.StepMeasure] = []  # one per finished step, in order of finishing
+        self._sampler = memory.Sampler()
 
     @contextlib.contextmanager
     def step(self, message: str) -> Iterator[None]:
         check_interrupt()
+        self._sampler.open()
         start = time.perf_counter()
         self.note(f"{message} ...")
-        yield
+        try:
+            yield
+        finally:
+            peak = self._sampler.close()
+        measure = memory.StepMeasure(message, time.perf_counter() - start, peak, memory.rss_mb())
+        self.measures.append(measure)
         check_interrupt()
-        self.note(f"{message}: done in {time.perf_counter() - start:.1f}s")
+        rss = f", peak RSS {peak:.0f} MB" if peak is not None else ""
+        self.note(f"{message}: done in {measure.seconds:.1f}s{rss}")
 
     def note(self, message: str) -> None:
         if self._sink is not None:

@@ -37,7 +37,7 @@ sys.path.insert(0, str(REPO / "scripts"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from bench_models import MODELS  # noqa: E402
-from bench_report import write_report  # noqa: E402
+from bench_report import MEMORY_FRAGMENT, refresh_fragments, write_memory, write_report  # noqa: E402
 
 VARIANTS = ("keras", "nofold", "fold", "batch1", "bare")
 
@@ -67,12 +67,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.worker:
         return _worker(*args.worker, args.size)
-    results = []
+    results, big = [], []
     with tempfile.TemporaryDirectory() as tmp:
         work = args.work or Path(tmp)
         for name in args.models:  # the report is rewritten after each model: a crash keeps the rest
-            results.append(_bench_model(name, args, work / name))
-            write_report(args.out, results, _machine(), vars(args))
+            if MODELS[name].latency:
+                results.append(_bench_model(name, args, work / name))
+                write_report(args.out, results, _machine(), vars(args))
+            else:  # big models: export memory and wall time only, in their own section
+                big.append(_bench_model(name, args, work / name))
+                write_memory(args.out.parent / MEMORY_FRAGMENT, big, _machine(), vars(args))
+                if args.out.exists():
+                    refresh_fragments(args.out)
     print(f"wrote {args.out}")
     return 0
 
@@ -82,12 +88,27 @@ def _bench_model(name: str, args, work: Path) -> dict:
     exports = {}
     for variant in MODELS[name].variants:
         print(f"[{name}] export {variant}", file=sys.stderr, flush=True)
+        available = _available_gb()
+        if available < MODELS[name].min_available_gb:  # a shared machine: never push it into the OOM killer
+            exports[variant] = {"error": f"not run: {available:.0f} GB available, needs {MODELS[name].min_available_gb:.0f} GB", "process_seconds": 0, "peak_rss_mb": 0}
+            continue
         exports[variant] = _run_worker(name, variant, work / variant, args.size)
+    if not MODELS[name].latency:
+        return {"model": name, "note": MODELS[name].note, "exports": exports}
     artifacts = _artifacts(name, work, exports)
     simplifiers = _simplifiers(work / "raw.onnx", work / "keras" / "model.onnx", args) if (work / "raw.onnx").exists() else {}
     print(f"[{name}] latency of {len(artifacts)} artifacts, {args.runs} runs", file=sys.stderr, flush=True)
     keras_latency = _latency(artifacts, name, args, work)
     return {"model": name, "note": MODELS[name].note, "exports": exports, "artifacts": artifacts, "simplifiers": simplifiers, "keras_predict": keras_latency}
+
+
+def _available_gb() -> float:
+    """MemAvailable from /proc/meminfo, GB (infinite where unknown)."""
+    try:
+        text = Path("/proc/meminfo").read_text()
+    except OSError:
+        return float("inf")
+    return next((int(line.split()[1]) / 2**20 for line in text.splitlines() if line.startswith("MemAvailable:")), float("inf"))
 
 
 def _run_worker(name: str, variant: str, directory: Path, size: int) -> dict:
@@ -117,9 +138,9 @@ def _worker(name: str, variant: str, directory: str, size: int) -> int:
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     model = MODELS[name].build(size)
+    result = {"weights_mb": sum(int(np.prod(w.shape)) * np.dtype(w.dtype).itemsize for w in model.weights) / 2**20}
     if MODELS[name].example is None:
         model(np.zeros((1, *model.inputs[0].shape[1:]), np.float32))  # Keras' export needs a called model
-    result = {}
     if variant == "keras":
         for target, suffix, fmt in (("tflite", "tflite", "litert"), ("onnx", "onnx", "onnx")):
             start = time.perf_counter()
@@ -147,8 +168,9 @@ def _worker(name: str, variant: str, directory: str, size: int) -> int:
     result["seconds"] = time.perf_counter() - start
     result["passed"] = export.passed
     result["max_rel"] = {t.value: r.max_rel for t, r in export.reports.items()}
+    result["steps"] = [measure.to_json() for measure in export.steps]
     result["graph"] = {a["target"]: a.get("graph", {}) for a in export.manifest["artifacts"]}
-    if variant == "fold" and MODELS[name].example is None:
+    if variant == "fold" and MODELS[name].example is None and MODELS[name].latency:
         _save_raw_onnx(export, out.parent / "raw.onnx")
     print(json.dumps(result))
     return 0

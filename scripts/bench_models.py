@@ -31,6 +31,8 @@ class BenchModel:
         example: ``example() -> {input name: array}``, one raw batch-1 example (None: image
             models, timed on uniform 0..255 pixels).
         variants: the exports measured (see `bench.VARIANTS`).
+        latency: time the artifacts; False for the big models, measured for export memory and wall
+            time only (Keras' two exports vs edgeprep's, side by side: `bench_report.memory_section`).
     """
 
     name: str
@@ -40,6 +42,8 @@ class BenchModel:
     note: str = ""
     example: Callable[[], dict] | None = None
     variants: tuple[str, ...] = ("keras", "nofold", "fold", "batch1", "bare")
+    latency: bool = True
+    min_available_gb: float = 0.0  # not run (and said so in the report) with less memory available than this
 
 
 def _seed_cnn(size: int):
@@ -64,6 +68,18 @@ def _convnext_tiny(size: int):
     from zoo import convnext_tiny
 
     return convnext_tiny(size, classes=1000)
+
+
+def _application(name: str):
+    """``keras.applications.<name>(weights=None)`` with its own preprocessing, seeded, 1000 logits."""
+
+    def build(size: int):
+        import keras
+
+        keras.utils.set_random_seed(0)
+        return getattr(keras.applications, name)(input_shape=(size, size, 3), weights=None, include_preprocessing=True, classifier_activation=None)
+
+    return build
 
 
 def _feature_space(size: int):
@@ -95,6 +111,9 @@ MODELS: dict[str, BenchModel] = {
     "mobilenet_v3_small": BenchModel("mobilenet_v3_small", _mobilenet_v3_small, note="Rescaling(1/127.5, -1) before a padding='same' stem conv"),
     "efficientnet_b0": BenchModel("efficientnet_b0", _efficientnet_b0, note="Rescaling(1/255) -> Normalization(ImageNet statistics) -> ZeroPadding2D -> stem conv"),
     "convnext_tiny": BenchModel("convnext_tiny", _convnext_tiny, note="Normalization(ImageNet statistics, raw 0..255) before a 4x4/4 stem conv"),
+    "convnext_small": BenchModel("convnext_small", _application("ConvNeXtSmall"), variants=("keras", "fold"), latency=False, min_available_gb=12, note="keras.applications.ConvNeXtSmall(weights=None): export memory and wall time"),
+    "convnext_base": BenchModel("convnext_base", _application("ConvNeXtBase"), variants=("keras", "fold"), latency=False, min_available_gb=20, note="keras.applications.ConvNeXtBase(weights=None): export memory and wall time"),
+    "efficientnet_v2_l": BenchModel("efficientnet_v2_l", _application("EfficientNetV2L"), variants=("keras", "fold"), latency=False, min_available_gb=20, note="keras.applications.EfficientNetV2L(weights=None): export memory and wall time"),
     "feature_space": BenchModel(
         "feature_space", _feature_space, predict_on_batch=True, example=_feature_space_example, variants=("keras", "nofold", "fold", "batch1"),
         note="keras.utils.FeatureSpace (string and integer categoricals, normalized and discretized floats, a hashed cross) -> Dense -> Dense; raw dict inputs",

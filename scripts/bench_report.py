@@ -12,9 +12,7 @@ def write_report(path: Path, results: list[dict], machine: dict, args: dict) -> 
     lines = [
         "# Benchmarks",
         "",
-        f"Measured {machine['date']} by `scripts/bench.py --models {' '.join(args['models'])} --size {args['size']} "
-        f"--runs {args['runs']}` on {machine['cpu'] or 'an unknown CPU'} ({machine['cores']} cores, load average "
-        f"{machine['load']:.1f} at the end), {machine['platform']}.",
+        f"Measured {_provenance(machine, args, '--runs ' + str(args['runs']))}, {machine['platform']}.",
         "",
         "Versions: " + ", ".join(f"{name} {version}" for name, version in machine["versions"].items()) + ".",
         "",
@@ -62,6 +60,62 @@ def refresh_fragments(path: Path) -> None:
         raise SystemExit(f"{path} has no fragment marker; run scripts/bench.py to write it whole")
     head = text.split(FRAGMENTS)[0].rstrip("\n").split("\n")
     path.write_text("\n".join(head + _fragments(path.parent / "benchmarks")) + "\n")
+
+
+MEMORY_FRAGMENT = "benchmarks/8-memory.md"  # relative to BENCHMARKS.md's folder
+
+
+def write_memory(path: Path, results: list[dict], machine: dict, args: dict) -> None:
+    """The big models' section (issue 21): peak RSS and wall time of edgeprep vs Keras' two exports, and the slopes."""
+    lines = [
+        "## Big models: export memory and wall time (issue 21)",
+        "",
+        f"Measured {_provenance(machine, args)}; other sessions shared the machine, so read the ratios: both sides ran "
+        "in the same hour. Each export in its own process; peak RSS is that process's `ru_maxrss` "
+        "(`wait4`), wall its whole life (model build included). Keras: `model.export` litert then onnx, nothing verified; "
+        "edgeprep: both targets converted and verified in both runtimes.",
+        "",
+        "| model | weights MB | Keras peak RSS MB | edgeprep peak RSS MB | edgeprep / Keras RSS | Keras wall s | edgeprep wall s | edgeprep / Keras wall | edgeprep parity |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    points = {"keras": [], "fold": []}
+    for result in results:
+        keras, ours = result["exports"].get("keras", {}), result["exports"].get("fold", {})
+        weights = ours.get("weights_mb") or keras.get("weights_mb")
+        for variant, entry in (("keras", keras), ("fold", ours)):
+            if weights and entry and "error" not in entry and not any(k.endswith("_error") for k in entry):
+                points[variant].append((weights, entry["peak_rss_mb"]))
+        parity = "error: " + ours["error"][:80] if "error" in ours else ("passed" if ours.get("passed") else "FAILED")
+        lines.append(
+            f"| {result['model']} | {weights or 0:.0f} | {keras.get('peak_rss_mb', 0):.0f} | {ours.get('peak_rss_mb', 0):.0f} | "
+            f"{_ratio(ours.get('peak_rss_mb'), keras.get('peak_rss_mb'))} | {keras.get('process_seconds', 0):.0f} | "
+            f"{ours.get('process_seconds', 0):.0f} | {_ratio(ours.get('process_seconds'), keras.get('process_seconds'))} | {parity} |"
+        )
+    lines += ["", "Slope, MB of peak RSS per MB of weights (least squares over the models above; goal <= 10 for edgeprep): "
+              + "; ".join(f"{'Keras' if variant == 'keras' else 'edgeprep'} {_slope(pts)}" for variant, pts in points.items()), ""]
+    for result in results:
+        steps = result["exports"].get("fold", {}).get("steps")
+        if steps:
+            lines += [f"edgeprep's steps, {result['model']}:", "", "| step | s | peak RSS MB | RSS after MB |", "| --- | ---: | ---: | ---: |"]
+            lines += [f"| {s['step'].split(' /')[0]} | {s['seconds']:.1f} | {s['peak_rss_mb'] or 0:.0f} | {s['rss_after_mb'] or 0:.0f} |" for s in steps]
+            lines.append("")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _provenance(machine: dict, args: dict, extra: str = "") -> str:
+    """When, by which command line and on what machine a report was measured."""
+    command = f"scripts/bench.py --models {' '.join(args['models'])} --size {args['size']}" + (f" {extra}" if extra else "")
+    return f"{machine['date']} by `{command}` on {machine['cpu'] or 'an unknown CPU'} ({machine['cores']} cores, load average {machine['load']:.1f} at the end)"
+
+
+def _slope(points: list[tuple[float, float]]) -> str:
+    if len(points) < 2:
+        return "n/a (fewer than two models)"
+    n = len(points)
+    mean_x, mean_y = sum(x for x, _ in points) / n, sum(y for _, y in points) / n
+    spread = sum((x - mean_x) ** 2 for x, _ in points)
+    return "n/a" if not spread else f"{sum((x - mean_x) * (y - mean_y) for x, y in points) / spread:.1f}"
 
 
 def _fragments(directory: Path) -> list[str]:

@@ -4,6 +4,8 @@ float Keras model on the held-out split."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 import json
 from pathlib import Path
 
@@ -87,6 +89,12 @@ def test_int8_graphs_are_integer(exports):
 
 def _float_convs_left_by_onnxruntime(path) -> tuple[int, int]:
     """(float Convs, QLinearConvs) in the graph onnxruntime's CPU provider actually runs."""
+    ops = _onnxruntime_ops(path)
+    return ops["Conv"], ops["QLinearConv"]
+
+
+def _onnxruntime_ops(path) -> Counter:
+    """Op counts of the graph onnxruntime's CPU provider actually runs (its optimized graph)."""
     import tempfile
 
     import onnx
@@ -96,8 +104,37 @@ def _float_convs_left_by_onnxruntime(path) -> tuple[int, int]:
         options = ort.SessionOptions()
         options.optimized_model_filepath = str(Path(tmp) / "optimized.onnx")
         ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        ops = [node.op_type for node in onnx.load(options.optimized_model_filepath).graph.node]
-    return ops.count("Conv"), ops.count("QLinearConv")
+        return Counter(node.op_type for node in onnx.load(options.optimized_model_filepath).graph.node)
+
+
+def _hard_swish_model(tmp_path):
+    """Three hard-swish Conv2Ds behind a Rescaling; writes calibration.npz and heldout.npz to ``tmp_path``."""
+    import keras
+
+    keras.utils.set_random_seed(4)
+    inputs = keras.Input((16, 16, 3), name="image")
+    x = keras.layers.Rescaling(1 / 127.5, offset=-1)(inputs)
+    for filters in (8, 16, 16):
+        x = keras.layers.Conv2D(filters, 3, padding="same", activation="hard_swish")(x)
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "calibration.npz", image=rng.uniform(0, 255, (64, 16, 16, 3)).astype("float32"))
+    np.savez(tmp_path / "heldout.npz", image=rng.uniform(0, 255, (256, 16, 16, 3)).astype("float32"))
+    return keras.Model(inputs, keras.layers.Dense(4, name="logits")(keras.layers.GlobalAveragePooling2D()(x)))
+
+
+def test_int8_onnx_scalar_muls_fold_into_scales(tmp_path):
+    """Hard-swish divides by 6: in QDQ that Mul folds into the dequantize scale, so onnxruntime runs one
+    QLinearMul per hard-swish (x times its hard-sigmoid), not two, and nothing in float."""
+    model = _hard_swish_model(tmp_path)
+    result = edgeprep.export(
+        model, tmp_path / "dist", targets=(Target.ONNX,), quantize=edgeprep.Quantization.INT8,
+        calibration=str(tmp_path / "calibration.npz"), data=str(tmp_path / "heldout.npz"),
+    )
+    ops = _onnxruntime_ops(result.artifacts[Target.ONNX])
+    assert ops["QLinearConv"] == 3 and ops["QLinearMul"] == 3, ops
+    assert not {"Mul", "Div", "Conv", "Add"} & set(ops), ops
+    assert result.reports[Target.ONNX].passed
+    assert result.reports[Target.ONNX].outputs[0].sqnr_db >= 25
 
 
 def test_integer_io_runs_through_the_float_interface(digits, tmp_path):
@@ -133,21 +170,12 @@ def test_synthetic_calibration_is_loud(digits, tmp_path):
 def test_int8_hard_swish_is_rewritten_into_ops_xnnpack_takes(tmp_path):
     """int8 HARD_SWISH falls out of XNNPACK; edgeprep's TFLite artifact computes it as ADD(RELU6), MUL,
     MUL on the calibrated grids: one delegate partition, and as close to float as the converter's op."""
-    import keras
     import tensorflow as tf
     from ai_edge_litert.interpreter import Interpreter
 
     from converters.tflite.delegate import xnnpack_report
 
-    keras.utils.set_random_seed(4)
-    inputs = keras.Input((16, 16, 3), name="image")
-    x = keras.layers.Rescaling(1 / 127.5, offset=-1)(inputs)
-    for filters in (8, 16, 16):
-        x = keras.layers.Conv2D(filters, 3, padding="same", activation="hard_swish")(x)
-    model = keras.Model(inputs, keras.layers.Dense(4, name="logits")(keras.layers.GlobalAveragePooling2D()(x)))
-    rng = np.random.default_rng(0)
-    np.savez(tmp_path / "calibration.npz", image=rng.uniform(0, 255, (64, 16, 16, 3)).astype("float32"))
-    np.savez(tmp_path / "heldout.npz", image=rng.uniform(0, 255, (256, 16, 16, 3)).astype("float32"))
+    model = _hard_swish_model(tmp_path)
     result = edgeprep.export(
         model, tmp_path / "dist", targets=(Target.TFLITE,), batch=1, quantize=edgeprep.Quantization.INT8,
         calibration=str(tmp_path / "calibration.npz"), data=str(tmp_path / "heldout.npz"),
@@ -207,6 +235,7 @@ def test_mobilenet_v3_small_int8_size_and_quality(tmp_path):
             assert ratio <= limit, (target, per_channel, ratio)
             assert result.reports[target].outputs[0].sqnr_db >= 25
         assert _float_convs_left_by_onnxruntime(result.artifacts[Target.ONNX]) == (0, 54)
+        assert _onnxruntime_ops(result.artifacts[Target.ONNX])["QLinearMul"] == 28  # 56 before the /6 Muls were folded into scales
         tflite = next(a for a in result.manifest["artifacts"] if a["target"] == "tflite")
         assert tflite["graph"]["int8_rewrites"] == {"HARD_SWISH -> ADD(RELU6), MUL, MUL": 19}
         assert "HARD_SWISH" not in tflite["graph"]["xnnpack"]["fallback_ops"]

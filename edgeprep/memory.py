@@ -1,0 +1,130 @@
+"""Peak resident memory of this process per step (Linux ``/proc``), and releasing it between steps.
+
+``resource.getrusage``'s ``ru_maxrss`` only grows, so it cannot say which step set the peak, and
+resetting the kernel's high-water mark (``/proc/self/clear_refs``) would also reset the peak that
+``/usr/bin/time`` and ``wait4`` report to whoever measures the process. So `Sampler` reads
+``VmRSS`` every few milliseconds in a daemon thread while steps are open, and a step during which
+the process's own high-water mark ``VmHWM`` rose takes that exact value instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import re
+import threading
+from dataclasses import dataclass
+
+_STATUS = "/proc/self/status"
+INTERVAL = 0.02  # seconds between samples
+
+
+@dataclass(frozen=True)
+class StepMeasure:
+    """What one step cost.
+
+    Attributes:
+        step: the step's name, as progress reports it.
+        seconds: wall time.
+        peak_rss_mb: the highest resident set size during the step (MiB), None without ``/proc``.
+        rss_after_mb: the resident set size when the step ended (MiB): what it left held.
+    """
+
+    step: str
+    seconds: float
+    peak_rss_mb: float | None
+    rss_after_mb: float | None
+
+    def to_json(self) -> dict:
+        return {"step": self.step, "seconds": round(self.seconds, 3), "peak_rss_mb": self.peak_rss_mb, "rss_after_mb": self.rss_after_mb}
+
+
+def _status_mb(key: str) -> float | None:
+    try:
+        with open(_STATUS) as handle:
+            match = re.search(rf"^{key}:\s+(\d+) kB", handle.read(), re.MULTILINE)
+    except OSError:
+        return None
+    return round(int(match.group(1)) / 1024, 1) if match else None
+
+
+def rss_mb() -> float | None:
+    """The resident set size now (MiB), None without ``/proc``."""
+    return _status_mb("VmRSS")
+
+
+def hwm_mb() -> float | None:
+    """The process's resident high-water mark (MiB), None without ``/proc``."""
+    return _status_mb("VmHWM")
+
+
+class Sampler:
+    """Peak RSS of nested open steps: `open` one, `close` it (innermost first) for its peak."""
+
+    def __init__(self):
+        self._peaks: list[float] = []  # per open step, outer first
+        self._hwm: list[float | None] = []  # the high-water mark when each step opened
+        self._lock = threading.Lock()
+        self._stop: threading.Event | None = None
+
+    def open(self) -> None:
+        now, hwm = rss_mb(), hwm_mb()
+        with self._lock:
+            self._peaks.append(now or 0.0)
+            self._hwm.append(hwm)
+            if self._stop is None and now is not None:
+                self._stop = threading.Event()
+                threading.Thread(target=self._run, args=(self._stop,), name="edgeprep-rss", daemon=True).start()
+
+    def close(self) -> float | None:
+        """Close the innermost open step; its peak RSS (MiB), None without ``/proc``."""
+        now, hwm = rss_mb(), hwm_mb()
+        with self._lock:
+            self._fold(now)
+            peak, before = self._peaks.pop(), self._hwm.pop()
+            if hwm is not None and before is not None and hwm > before:
+                peak = max(peak, hwm)  # the process peak rose inside this step: the kernel's value is exact
+            if self._peaks:
+                self._peaks[-1] = max(self._peaks[-1], peak)
+            elif self._stop is not None:
+                self._stop.set()
+                self._stop = None
+        return peak if now is not None else None
+
+    def _fold(self, value: float | None) -> None:
+        if value is not None:
+            self._peaks[:] = [max(seen, value) for seen in self._peaks]
+
+    def _run(self, stop: threading.Event) -> None:
+        while not stop.wait(INTERVAL):
+            value = rss_mb()
+            with self._lock:
+                if stop.is_set():
+                    return
+                self._fold(value)
+
+
+def collect() -> None:
+    """A full cyclic garbage collection with Ctrl-C deferred until it ends.
+
+    Collecting runs destructors (TensorFlow's functions have them); a signal handler raising
+    ``KeyboardInterrupt`` inside one only prints "Exception ignored in ..." with a traceback, so the
+    signal is recorded during the collection and raised right after it (`edgeprep.interrupts`).
+    """
+    from edgeprep.interrupts import deferred
+
+    with deferred():
+        gc.collect()
+
+
+def release() -> None:
+    """Free unreachable objects and hand freed heap pages back to the system (glibc's ``malloc_trim``).
+
+    Between export steps: a converter's graphs are reference cycles, and glibc keeps freed pages
+    mapped, so without this the next step starts on top of the last one's garbage.
+    """
+    import ctypes
+
+    collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)

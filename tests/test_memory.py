@@ -1,0 +1,71 @@
+"""Per-step wall time and peak RSS (edgeprep/memory.py, edgeprep/progress.py) and what the export records."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from edgeprep import memory
+from edgeprep.progress import Progress
+
+MB = 2**20
+
+
+@pytest.mark.skipif(memory.rss_mb() is None, reason="needs Linux /proc")
+def test_nested_steps_each_see_their_own_peak_and_the_outer_step_sees_all():
+    progress = Progress()
+    with progress.step("outer"):
+        with progress.step("allocate"):
+            block = np.ones(200 * MB, np.uint8)  # touched: resident
+            held = memory.rss_mb()
+            del block
+        with progress.step("after"):
+            small = np.ones(MB, np.uint8)
+            del small
+    measures = {m.step: m for m in progress.measures}
+    assert [m.step for m in progress.measures] == ["allocate", "after", "outer"]
+    assert measures["allocate"].peak_rss_mb >= held - 2  # the kernel syncs RSS counters in batches
+    assert measures["after"].peak_rss_mb < measures["allocate"].peak_rss_mb - 150  # the 200 MB left with its step
+    assert measures["outer"].peak_rss_mb >= measures["allocate"].peak_rss_mb
+    assert measures["allocate"].rss_after_mb < measures["allocate"].peak_rss_mb - 150
+
+
+@pytest.mark.skipif(memory.rss_mb() is None, reason="needs Linux /proc")
+def test_a_peak_between_samples_is_still_seen_through_the_kernels_high_water_mark():
+    progress = Progress()
+    with progress.step("spike"):
+        before = memory.hwm_mb()
+        block = np.ones(max(0, int((before - memory.rss_mb() + 300) * MB)), np.uint8)  # a new process peak
+        del block
+    assert progress.measures[0].peak_rss_mb >= before + 250
+
+
+@pytest.mark.skipif(memory.rss_mb() is None, reason="needs Linux /proc")
+def test_export_records_time_and_peak_rss_per_step_outside_the_manifest(zoo_exports):
+    result = zoo_exports("seed_cnn").result
+    names = [m.step for m in result.steps]
+    for step in ("load", "plan", "convert to tflite", "convert to onnx", "verify in the real runtimes"):
+        assert step in names, names
+    assert names[-1].startswith("write ")
+    for measure in result.steps:
+        assert measure.seconds >= 0
+        assert 50 < measure.peak_rss_mb < 64 * 1024, measure
+        assert measure.rss_after_mb <= measure.peak_rss_mb * 1.05 + 16, measure  # read just after the step closed
+        assert json.loads(json.dumps(measure.to_json()))["peak_rss_mb"] == measure.peak_rss_mb
+    text = (result.out_dir / "manifest.json").read_text()
+    assert "peak_rss" not in text  # manifest.json's bytes stay reproducible
+
+
+def test_tf2onnx_optimizer_table_is_restored_after_conversion():
+    from tf2onnx import optimizer
+
+    from converters.onnx.convert import collected_copies
+
+    before = list(optimizer._optimizers.items())
+    with collected_copies():
+        wrapped = list(optimizer._optimizers.items())
+        assert [name for name, _ in wrapped] == [name for name, _ in before]
+        assert all(factory.args == (original,) for (_, factory), (_, original) in zip(wrapped, before))
+    assert list(optimizer._optimizers.items()) == before
