@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from edgeprep.config import Action, ExportConfig, Target
+from edgeprep.config import Action, ExportConfig, Quantization, Target
 from edgeprep.graph import Call, Graph, flatten
 from edgeprep.transforms.base import Phase
 from edgeprep.transforms.rewrite import Edit, Refusal, Rewrite, Severity
@@ -69,6 +69,7 @@ def make_plan(model, target: Target, config: ExportConfig) -> Plan:
     """Run every registered rule for ``target`` over a fresh flattened graph of ``model``."""
     from edgeprep.backend import backend
     from edgeprep.families import phases
+    from edgeprep.transforms.fold_affine import int8_activations
     from edgeprep.transforms.in_graph import lower_in_graph
     from edgeprep.transforms.optins import apply_opt_ins
     from edgeprep.transforms.split import close_host_split, host_split, split_problems
@@ -76,20 +77,21 @@ def make_plan(model, target: Target, config: ExportConfig) -> Plan:
     converter = backend(target)
     graph = flatten(model)
     applied: list[Rewrite] = []
-    for phase, rules in phases(converter.rules()):
-        if phase is Phase.FOLD and not config.fold:
-            continue
-        for path in [call.path for call in graph.calls]:
-            call = graph.call(path)
-            if call.passthrough or call.action is not Action.KEPT:
+    with int8_activations(config.quantize is Quantization.INT8):
+        for phase, rules in phases(converter.rules()):
+            if phase is Phase.FOLD and not config.fold:
                 continue
-            rule = next((rule for rule in rules if target in rule.targets and rule.matches(call)), None)
-            if rule is None:
-                continue
-            refusal = rule.check(call, graph, target)
-            rewrite = rule.rewrite(call, graph, target) if refusal is None else _refused(call, rule.name, refusal)
-            graph = graph.apply(rewrite)
-            applied.append(rewrite)
+            for path in [call.path for call in graph.calls]:
+                call = graph.call(path)
+                if call.passthrough or call.action is not Action.KEPT:
+                    continue
+                rule = next((rule for rule in rules if target in rule.targets and rule.matches(call)), None)
+                if rule is None:
+                    continue
+                refusal = rule.check(call, graph, target)
+                rewrite = rule.rewrite(call, graph, target) if refusal is None else _refused(call, rule.name, refusal)
+                graph = graph.apply(rewrite)
+                applied.append(rewrite)
     for rewrite_of in (converter.place, lambda graph, config: lower_in_graph(graph, target, config), lambda graph, config: apply_opt_ins(graph, target, config)):
         rewrite = rewrite_of(graph, config)
         graph = graph.apply(rewrite)
