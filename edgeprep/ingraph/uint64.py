@@ -230,6 +230,7 @@ def _table_mix(words, outputs, constants):
         if c:
             slots[o] = n + len(slots)
     width = max(len(terms) + (1 if o in slots else 0) for o, terms in enumerate(columns))
+    width = 1 << (width - 1).bit_length()  # padded with zero terms: each XOR level halves it by two slices
     zero_slot = n + len(slots)
     index = np.full((width, m), zero_slot, np.int32)
     right = np.zeros((width, m), np.uint64)
@@ -252,12 +253,10 @@ def _table_mix(words, outputs, constants):
         terms = shifted + terms * left  # the two parts share no bits; rotate 0 is x >> 0 plus x * 0
     if after.any():
         terms = ops.cast(tf.bitwise.right_shift(ops.cast(terms, "uint64"), after), "int64")
-    levels = [terms[..., t, :] for t in range(width)]
-    while len(levels) > 1:
-        half = len(levels) // 2
-        xored = _table_xor(ops.concatenate(levels[:half], axis=-1), ops.concatenate(levels[half:2 * half], axis=-1))
-        levels = [xored[..., i * m:(i + 1) * m] for i in range(half)] + levels[2 * half:]
-    return [levels[0][..., o] for o in range(m)]
+    while width > 1:
+        width //= 2
+        terms = _table_xor(terms[..., :width, :], terms[..., width:, :])
+    return ops.unstack(terms[..., 0, :], axis=-1)
 
 
 def from_bits(bits):
