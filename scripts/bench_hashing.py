@@ -83,7 +83,7 @@ def main() -> None:
                 host = median_seconds(lambda: hash_buckets(unicode[:batch], BINS, None if salt is None else tuple(salt)), args.repeat)
                 print(json.dumps({"hash": hash_name, "workload": workload, "batch": batch, "runtime": "numpy host step", "us_per_string": round(host / batch * 1e6, 2)}), flush=True)
         for target in (Target.TFLITE, Target.ONNX):
-            forms = [Bitwise.native(target)] + ([Bitwise.PORTABLE] if args.forms == "all" else [])
+            forms = [Bitwise.native(target)] + ([Bitwise.ONNX17] if target is Target.ONNX else []) + ([Bitwise.PORTABLE] if args.forms == "all" else [])
             for bitwise in forms:
                 model = hashing_model(salt, bitwise)
                 options = backend(target).options(ExportConfig(onnx_opset=bitwise.onnx_opset), ("text", "length"), ("bucket",), None)

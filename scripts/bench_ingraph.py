@@ -89,6 +89,17 @@ def text_case() -> Case:
                 model, {t: ingraph for t in Target}, raw)
 
 
+ONNX_FORM = "onnx"  # `Bitwise` value of (a)'s handmade ONNX form (--onnx-form): onnx (opset 18) or onnx17
+
+
+def _bitwise(target):
+    """The `Bitwise` form of the handmade (a): TFLite's native one; for ONNX the --onnx-form one."""
+    from edgeprep.config import Target
+    from edgeprep.ingraph.uint64 import Bitwise
+
+    return Bitwise.native(target) if target is Target.TFLITE else Bitwise(ONNX_FORM)
+
+
 def _hashing_layer_class():
     import keras
 
@@ -122,7 +133,6 @@ def hashing_case(strings: bool) -> Case:
     import keras
 
     from edgeprep.config import Target
-    from edgeprep.ingraph.uint64 import Bitwise
 
     dtype = "string" if strings else "int64"
     head = [keras.layers.Embedding(HASH_BINS, 8, name="embed"), keras.layers.Flatten(name="flat"), keras.layers.Dense(1, name="score")]
@@ -137,7 +147,7 @@ def hashing_case(strings: bool) -> Case:
     ingraph = {}
     for target in Target:
         data = keras.Input((None,) if strings else (1,), dtype="uint8" if strings else "int64", name="value")
-        ingraph[target] = model(data, _hashing_layer_class()(HASH_BINS, strings, Bitwise.native(target), name="bucket")(data))
+        ingraph[target] = model(data, _hashing_layer_class()(HASH_BINS, strings, _bitwise(target), name="bucket")(data))
     if strings:
         raw = {b: {"value": np.array(_categories(b, 5), dtype=object).reshape(-1, 1)} for b in BATCHES}
     else:
@@ -174,7 +184,6 @@ def feature_space_case() -> Case:
     import keras
 
     from edgeprep.config import Target
-    from edgeprep.ingraph.uint64 import Bitwise
     from keras.layers import HashedCrossing
     from zoo import feature_space_tabular
 
@@ -183,7 +192,7 @@ def feature_space_case() -> Case:
     for target in Target:
         def swap(layer, target=target):
             if isinstance(layer, HashedCrossing):
-                return _crossing_layer_class()(layer.num_bins, Bitwise.native(target), name=layer.name)
+                return _crossing_layer_class()(layer.num_bins, _bitwise(target), name=layer.name)
             return layer
         ingraph[target] = keras.models.clone_model(model, clone_function=swap)
     rng = np.random.default_rng(7)
@@ -274,12 +283,11 @@ def ingraph_artifact(case: Case, target, work: Path, handmade: bool) -> tuple[by
     default export, or ``edgeprep.export`` of the handmade in-graph twin for ``target`` alone."""
     import edgeprep
     from edgeprep.config import ExportConfig
-    from edgeprep.ingraph.uint64 import Bitwise
     from edgeprep.manifest import Manifest
 
     out = work / f"{case.name}-ingraph-{target.value}"
     if handmade:
-        config = ExportConfig(targets=(target,), onnx_opset=Bitwise.native(target).onnx_opset)
+        config = ExportConfig(targets=(target,), onnx_opset=_bitwise(target).onnx_opset)
         edgeprep.export(case.ingraph[target], out, config=config, force=True)
         byte_inputs = {spec.name: 2 for spec in case.ingraph[target].inputs if spec.dtype == "uint8"}
     else:
@@ -415,7 +423,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--out", type=Path, help="write the markdown section here (e.g. benchmarks/7-ingraph.md)")
     parser.add_argument("--handmade", action="store_true", help="build (a) from the edgeprep.ingraph layers even if the product exports in graph")
+    parser.add_argument("--onnx-form", choices=("onnx", "onnx17"), default="onnx",
+                        help="handmade (a)'s ONNX form: native BitwiseXor at opset 18, or opset 17's byte-table XOR")
     args = parser.parse_args(argv)
+    global ONNX_FORM
+    ONNX_FORM = args.onnx_form
     args.handmade = args.handmade or not product_ingraph()
     cases = [CASES[name]() for name in args.models]
     rows = []

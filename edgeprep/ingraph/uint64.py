@@ -17,6 +17,10 @@ XOR / rotate / shift expressions in one call:
   those bits and a parity; the bits come back as two exact 32-bit sums. Costs 64x the elements.
 - ``TFLITE``: the int64 seen as two 32-bit halves (BITCAST), 32-bit BITWISE_XOR and RIGHT_SHIFT.
 - ``ONNX``: BitwiseXor on int64 and BitShift on uint64 (ONNX opset 18).
+- ``ONNX17``: ONNX opset 17, which has BitShift (uint64) but no bitwise XOR / AND: shifts and
+  rotates are BitShift; an XOR is one Gather in a 256 x 256 byte table (64 KiB) per byte pair, the
+  bytes cut with BitShift and a Cast to uint8, joined back with `le_words`. 8x the elements of the
+  pair instead of PORTABLE's 64x per term.
 
 A rotate is a logical right shift plus a wrapping multiply (the two parts share no bits).
 """
@@ -51,6 +55,7 @@ class Bitwise(Enum):
     PORTABLE = "portable"
     TFLITE = "tflite"
     ONNX = "onnx"
+    ONNX17 = "onnx17"
 
     @staticmethod
     def native(target: Target) -> Bitwise:
@@ -103,6 +108,8 @@ def mix(words: Sequence, outputs: Sequence[Sequence[Term]], constants: Sequence[
     """
     from keras import ops
 
+    if bitwise is Bitwise.ONNX17:
+        return _table_mix(words, outputs, constants)
     if bitwise is not Bitwise.PORTABLE:
         results = []
         for o, terms in enumerate(outputs):
@@ -137,11 +144,14 @@ def mix(words: Sequence, outputs: Sequence[Sequence[Term]], constants: Sequence[
 
 
 def xor(a, b, bitwise: Bitwise):
-    """``a ^ b`` with native ops (``TFLITE``: on the 32-bit halves; ``ONNX``: int64 BitwiseXor)."""
+    """``a ^ b`` with native ops (``TFLITE``: on the 32-bit halves; ``ONNX``: int64 BitwiseXor;
+    ``ONNX17``: byte table)."""
     from keras import ops
 
     if bitwise is Bitwise.ONNX:
         return ops.bitwise_xor(a, b)
+    if bitwise is Bitwise.ONNX17:
+        return _table_xor(a, b)
     import tensorflow as tf
 
     return tf.bitcast(ops.bitwise_xor(_halves(a, "int32"), _halves(b, "int32")), "int64")
@@ -155,7 +165,7 @@ def shift_right(x, amount: int, bitwise: Bitwise):
     """
     from keras import ops
 
-    if bitwise is Bitwise.ONNX:
+    if bitwise in (Bitwise.ONNX, Bitwise.ONNX17):
         return ops.cast(ops.right_shift(ops.cast(x, "uint64"), amount), "int64")
     halves = _halves(x, "uint32")
     low, high = halves[..., 0], halves[..., 1]
@@ -183,6 +193,70 @@ def _term(x, term: Term, bitwise: Bitwise):
     if term.shift:
         value = shift_right(value, term.shift, bitwise)
     return value
+
+
+_XOR_TABLE = np.bitwise_xor.outer(np.arange(256), np.arange(256)).astype(np.uint8).reshape(-1)
+_BYTE_SHIFTS = np.arange(0, 64, 8, dtype=np.uint64)
+
+
+def _table_xor(a, b):
+    """``a ^ b`` of int64 tensors ``[batch, *static]`` in ONNX opset 17 ops (the ``ONNX17`` form)."""
+    import tensorflow as tf
+    from keras import ops
+
+    static = tuple(a.shape[1:])
+    pair = ops.expand_dims(ops.cast(ops.stack([a, b], axis=-1), "uint64"), -1)  # [..., 2, 1]
+    data = ops.cast(ops.cast(tf.bitwise.right_shift(pair, _BYTE_SHIFTS), "uint8"), "int32")  # [..., 2, 8]
+    index = ops.sum(data * np.array([[256], [1]], np.int32), axis=-2)  # [..., 8]
+    xored = ops.take(_XOR_TABLE, index)
+    if not static:
+        return le_words(xored)[..., 0]
+    return le_words(ops.reshape(xored, (-1, *static[:-1], static[-1] * 8)))
+
+
+def _table_mix(words, outputs, constants):
+    """`mix` in the ``ONNX17`` form: every term of every output rotated / shifted in one pass of
+    vector BitShifts, then the XOR of each output's terms as a tree of `_table_xor` levels."""
+    import tensorflow as tf
+    from keras import ops
+
+    m = len(outputs)
+    columns = [list(terms) for terms in outputs]
+    consts = list(constants) if constants is not None else [0] * m
+    n = len(words)
+    extra = [signed(c) for c in consts if c]
+    slots = {}
+    for o, c in enumerate(consts):
+        if c:
+            slots[o] = n + len(slots)
+    width = max(len(terms) + (1 if o in slots else 0) for o, terms in enumerate(columns))
+    width = 1 << (width - 1).bit_length()  # padded with zero terms: each XOR level halves it by two slices
+    zero_slot = n + len(slots)
+    index = np.full((width, m), zero_slot, np.int32)
+    right = np.zeros((width, m), np.uint64)
+    left = np.zeros((width, m), np.int64)
+    after = np.zeros((width, m), np.uint64)
+    for o, terms in enumerate(columns):
+        for t, term in enumerate(terms):
+            index[t, o] = term.word
+            right[t, o] = term.rotate
+            left[t, o] = signed(1 << (64 - term.rotate)) if term.rotate else 0
+            after[t, o] = term.shift
+        if o in slots:
+            index[len(terms), o] = slots[o]
+    zero = ops.zeros_like(words[0])
+    stacked = ops.stack([*words, *(zero + np.int64(c) for c in extra), zero], axis=-1)  # [..., n + c + 1]
+    static = tuple(stacked.shape[1:-1])
+    terms = ops.reshape(ops.take(stacked, index.reshape(-1), axis=-1), (-1, *static, width, m))
+    if right.any():
+        shifted = ops.cast(tf.bitwise.right_shift(ops.cast(terms, "uint64"), right), "int64")
+        terms = shifted + terms * left  # the two parts share no bits; rotate 0 is x >> 0 plus x * 0
+    if after.any():
+        terms = ops.cast(tf.bitwise.right_shift(ops.cast(terms, "uint64"), after), "int64")
+    while width > 1:
+        width //= 2
+        terms = _table_xor(terms[..., :width, :], terms[..., width:, :])
+    return ops.unstack(terms[..., 0, :], axis=-1)
 
 
 def from_bits(bits):

@@ -61,6 +61,11 @@ def test_hashes_equal_tensorflow(target, batches):
     _check_artifact(target, Bitwise.native(target), batches)
 
 
+def test_onnx17_hashes_equal_tensorflow(batches):
+    """ONNX opset 17 (edgeprep's default) with BitShift and byte-table XOR, no bitwise op."""
+    _check_artifact(Target.ONNX, Bitwise.ONNX17, batches)
+
+
 @pytest.mark.slow
 def test_portable_hashes_equal_tensorflow(target, batches):
     """The one form both targets take at ONNX opset 17 (64x the elements: minutes, hence slow)."""
@@ -87,7 +92,7 @@ def _check_artifact(target: Target, bitwise: Bitwise, batches) -> None:
                 np.testing.assert_array_equal(np.asarray(got[name], np.int64), answers[name], err_msg=f"{target.value}/{bitwise.value}: {name}")
 
 
-@pytest.mark.parametrize("bitwise", [Bitwise.TFLITE, Bitwise.ONNX])
+@pytest.mark.parametrize("bitwise", [Bitwise.TFLITE, Bitwise.ONNX, Bitwise.ONNX17])
 def test_keras_model_equals_tensorflow(bitwise, batches):
     """The lowered Keras model itself (the middle of edgeprep's parity chain), on 200 short and 24 long rows."""
     model = build_model(bitwise)
