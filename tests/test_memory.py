@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import time
+
 import numpy as np
 import pytest
 
@@ -20,6 +22,7 @@ def test_nested_steps_each_see_their_own_peak_and_the_outer_step_sees_all():
         with progress.step("allocate"):
             block = np.ones(200 * MB, np.uint8)  # touched: resident
             held = memory.rss_mb()
+            time.sleep(25 * memory.INTERVAL)  # a sampler, not a hook: give it a few turns on a loaded machine
             del block
         with progress.step("after"):
             small = np.ones(MB, np.uint8)

@@ -13,6 +13,8 @@ from edgeprep.graph import flatten
 from edgeprep.parity.samples import generate, input_hints
 from edgeprep.runners import KerasRunner
 
+TESTED_RULES = ("lower-mel-spectrogram",)
+
 
 def _stft_model(data_format: str = "channels_last"):
     import keras
