@@ -8,6 +8,7 @@ raw strings in an .npz, the shipped parity test, and ``--host-steps`` as the exp
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -208,15 +209,18 @@ def test_every_hashing_config_in_graph_equals_keras():
         glue = sorted((s.class_name, s.detail) for s in plan.steps if s.class_name in ("Reshape", "Flatten", "ExpandDims"))
         assert glue == [(c, f"{c} of the UTF-8 bytes (string glue, trailing bytes axis)") for c in ("ExpandDims", "Flatten", "Reshape", "Reshape")]
         transformed[form] = KerasRunner(rebuild(plan.graph), names=(plan.graph.input_names, plan.graph.output_names))
+    # The 10,000-row corpus with EDGEPREP_SLOW=1; CI takes 2,000 of it (the hashes themselves are checked bit for
+    # bit on 10,060 strings in both artifacts by tests/ingraph/test_hashing_ops.py; this test checks the configs).
+    full = os.environ.get("EDGEPREP_SLOW") == "1"
     rows = 0
-    for feed in _hash_feeds(9700, 300, batch=2048):
+    for feed in _hash_feeds(9700 if full else 1940, 300 if full else 60, batch=2048):
         rows += len(feed["n"])
         want = original.infer(feed)
         for form, runner in transformed.items():
             got = runner.infer(feed)
             for name, value in want.items():
                 _equal(got[name], value, f"{form} {name}")
-    assert rows >= 9_900
+    assert rows >= (9_900 if full else 1_980)
 
 
 @pytest.fixture(scope="module")
