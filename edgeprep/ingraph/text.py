@@ -179,7 +179,9 @@ def _layer_class():
                 return ids[:, 0]
             if length is None:
                 return ids[:, : ops.max(counts)]
-            return ops.pad(ids, [[0, 0], [0, length]])[:, :length]
+            # The reshape states the static length (as Keras' layer does): a slice of a dynamic width
+            # leaves it unknown, and a GRU unrolled over the declared steps cannot trace on that.
+            return ops.reshape(ops.pad(ids, [[0, 0], [0, length]])[:, :length], (-1, length))
 
         def _counts(self, ids, keep):
             lookup = self.config["lookup"]

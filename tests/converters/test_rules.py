@@ -188,7 +188,7 @@ def _text_gru(sequence_length: int | None):
 
 
 def test_text_to_gru_exports_to_both_targets_with_a_dynamic_batch(tmp_path):
-    """Host-side TextVectorization, then an unrolled GRU (TFLite) and a Loop (ONNX); without a sequence
+    """In-graph TextVectorization, then an unrolled GRU (TFLite) and a Loop (ONNX); without a sequence
     length (a dynamic number of timesteps) TFLite gets a WHILE over the GRU's state alone."""
     result = edgeprep.export(_text_gru(10), tmp_path / "fixed")
     assert result.passed and set(result.artifacts) == {Target.TFLITE, Target.ONNX}

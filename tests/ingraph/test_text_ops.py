@@ -201,3 +201,15 @@ def test_nul_inside_a_text():
     got = np.asarray(text_vectorization(spec(layer))(encode_texts(texts)))
     np.testing.assert_array_equal(got, expected(layer, texts))
     assert got.tolist() == [[2, 3], [1, 5], [4, 0], [2, 2]]
+
+
+def test_traced_sequence_has_its_static_length(layers):
+    """With output_sequence_length the traced output is ``(None, length)``, as Keras' layer is: a layer
+    after it planned on that length (a GRU unrolled over its steps) traces on it."""
+    import tensorflow as tf
+
+    from edgeprep.families.text_vectorization import spec
+
+    layer = text_vectorization(spec(layers["lower_ngrams_seq"]))
+    traced = tf.function(layer).get_concrete_function(tf.TensorSpec((None, None), tf.uint8))
+    assert traced.structured_outputs.shape.as_list() == [None, 12]
