@@ -12,6 +12,8 @@ tf2onnx could not convert its ``TensorListReserve`` at all.
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 
 from edgeprep.errors import ConversionError
@@ -65,5 +67,13 @@ def freeze(model, input_names: tuple[str, ...]) -> Frozen:
 
 
 def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:300] if text else type(exc).__name__
+    """The exception's first line; for Keras' "Exception encountered when calling X.call()." wrapper,
+    the layer call and the wrapped message's first line (the wrapper alone hides the cause)."""
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", line).strip() for line in str(exc).strip().splitlines()]
+    lines = [line for line in lines if line]
+    if not lines:
+        return type(exc).__name__
+    wrapper = re.match(r"Exception encountered when calling (.+?)\.?$", lines[0])
+    if wrapper and len(lines) > 1:
+        return f"{wrapper.group(1)}: {lines[1]}"[:300]
+    return lines[0][:300]
