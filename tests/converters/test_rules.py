@@ -234,3 +234,17 @@ def test_state_loop_equals_the_keras_layer_with_a_mask(kind, backwards):
     np.testing.assert_allclose(np.asarray(loop(x)), np.asarray(layer(x)), atol=1e-6)
     assert not loopable(getattr(keras.layers, kind)(5, return_sequences=True))
     assert not loopable(getattr(keras.layers, kind)(5, return_state=True))
+
+
+def test_a_layer_that_fails_to_trace_is_named_with_its_cause():
+    """Keras wraps a layer's error as "Exception encountered when calling GRU.call()."; the message keeps the cause."""
+    import keras
+    import tensorflow as tf
+
+    from converters.trace import _first_line
+
+    layer = keras.layers.GRU(4, unroll=True)
+    traced = tf.function(lambda x: layer(x), input_signature=[tf.TensorSpec((None, None, 8))], autograph=False)
+    with pytest.raises(Exception) as info:
+        traced.get_concrete_function()
+    assert _first_line(info.value) == "GRU.call(): Cannot unroll a RNN if the time dimension is undefined."
