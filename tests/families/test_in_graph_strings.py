@@ -261,8 +261,9 @@ def test_host_steps_flag_keeps_the_host_split():
         assert all(s.action is Action.HOST for s in plan.steps if s.class_name in ("Hashing", "HashedCrossing"))
         # issue 16 item 4: the string glue before a host step (Reshape, Flatten, Reshape; ExpandDims) goes to the host with it
         assert not plan.problems
-        glue = [(s.class_name, s.inputs) for s in plan.split.steps if s.kind is HostKind.GLUE]
-        assert sorted(glue) == [("ExpandDims", ("scalar",)), ("Flatten", ("reshape",)), ("Reshape", ("flatten",)), ("Reshape", ("s",))]
+        glue = [s for s in plan.split.steps if s.kind is HostKind.GLUE]
+        assert sorted(s.class_name for s in glue) == ["ExpandDims", "Flatten", "Reshape", "Reshape"]
+        assert all(set(s.inputs) <= {"s", "scalar"} | {g.output for g in glue} for s in glue)  # layer names vary with the session
         assert sum(s.kind is not HostKind.GLUE for s in plan.split.steps) == 12
 
 
