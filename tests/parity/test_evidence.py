@@ -26,6 +26,8 @@ def exports(zoo_exports):
         "tabular": zoo_exports("tabular_numeric").out_dir,
         "feature_space": zoo_exports("feature_space_tabular").out_dir,
         "text": zoo_exports("seed_text").out_dir,
+        "feature_space-host_steps": zoo_exports("feature_space_tabular", host_steps=True).out_dir,
+        "text-host_steps": zoo_exports("seed_text", host_steps=True).out_dir,
     }
 
 
@@ -114,15 +116,20 @@ def test_export_writes_a_self_contained_report(exports):
     assert sum(p.stat().st_size for p in (directory / "golden").iterdir()) < 512 * 1024
 
 
-@pytest.mark.parametrize("kind", ["image", "tabular", "feature_space", "text"])
+@pytest.mark.parametrize("kind", ["image", "tabular", "feature_space", "text", "feature_space-host_steps", "text-host_steps"])
 def test_shipped_parity_test_passes_without_tensorflow_and_catches_tampering(exports, tf_free_python, tmp_path, kind):
     directory = _copy(exports[kind], tmp_path)
     ok = subprocess.run([str(tf_free_python), "-m", "pytest", "-q", "-p", "no:cacheprovider", str(directory)], capture_output=True, text=True, timeout=300)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "2 passed" in ok.stdout
-    if kind in ("feature_space", "text"):  # host steps run before the artifact: its golden inputs are the host's outputs
-        manifest = json.loads((directory / "manifest.json").read_text())
+    manifest = json.loads((directory / "manifest.json").read_text())
+    if kind.endswith("-host_steps"):  # host steps run before the artifact: its golden inputs are the host's outputs
         assert set(manifest["golden"]["device_inputs"]) == {"tflite", "onnx"}
+    elif kind in ("feature_space", "text"):  # issue 16 default: no host steps, the artifact reads the raw inputs
+        assert manifest["host"] is None and "device_inputs" not in manifest["golden"]
+        assert all(entry["host_steps"] == [] for entry in manifest["artifacts"])
+        if kind == "text":  # the shipped test encodes the raw strings as UTF-8 bytes
+            assert [t.get("encoding") for t in manifest["inputs"]] == ["utf8-bytes"], manifest["inputs"]
     _perturb_onnx_weight(directory, whole=True)  # a text model's golden rows need not touch one given embedding row
     bad = subprocess.run([str(tf_free_python), "-m", "pytest", "-q", "-p", "no:cacheprovider", str(directory)], capture_output=True, text=True, timeout=300)
     assert bad.returncode == 1 and "1 failed, 1 passed" in bad.stdout, bad.stdout
