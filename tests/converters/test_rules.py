@@ -139,7 +139,7 @@ def test_recurrent_layers_export_with_a_dynamic_batch(kind, tmp_path):
         assert report.passed
 
 
-@pytest.mark.parametrize("kind", ["GRU", "LSTM", "SimpleRNN"])
+@pytest.mark.parametrize("kind", ["GRU", pytest.param("LSTM", marks=pytest.mark.slow), pytest.param("SimpleRNN", marks=pytest.mark.slow)])
 def test_long_recurrent_loop_is_a_state_only_while_with_a_dynamic_batch(kind, tmp_path):
     """Over more than MAX_UNROLL steps, a layer returning its final output loops over its states alone
     (converters.tflite.recurrent): one TFLite WHILE with a dynamic batch, verified against Keras on

@@ -304,7 +304,7 @@ class _Standardized:
         return keras.Model(data, list(outputs.values())), tuple(outputs)
 
 
-@pytest.mark.parametrize("target", [Target.TFLITE, Target.ONNX], ids=lambda t: t.value)
+@pytest.mark.parametrize("target", [Target.TFLITE, pytest.param(Target.ONNX, marks=pytest.mark.slow)], ids=lambda t: t.value)  # ONNX in CI: examples/11
 def test_artifact_equals_keras(keras_io_layer, target):
     """Each callable's bytes and keras-io's TextVectorization ids, in the converted artifact, equal TensorFlow / Keras."""
     from edgeprep.backend import backend

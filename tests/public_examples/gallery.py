@@ -66,7 +66,7 @@ GUIDE = "guides/preprocessing_layers.py"
 EXAMPLES = (
     Example("guide_string_one_hot", "guide_recipes", "string_one_hot", GUIDE, slow=False),
     Example("guide_integer_one_hot", "guide_recipes", "integer_one_hot", GUIDE),
-    Example("guide_hashing_trick", "guide_recipes", "hashing_trick", GUIDE, slow=False),
+    Example("guide_hashing_trick", "guide_recipes", "hashing_trick", GUIDE),
     Example("guide_numeric_normalization", "guide_recipes", "numeric_normalization", GUIDE),
     Example("guide_text_int_gru", "guide_recipes", "text_int_gru", GUIDE),
     Example("guide_text_multi_hot", "guide_recipes", "text_multi_hot", GUIDE, slow=False),
