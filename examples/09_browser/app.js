@@ -105,6 +105,23 @@ function tokens(text, input) {
   return new ort.Tensor(input.type, values, [1, input.length]);
 }
 
+/** A text model whose preprocessing runs in the graph: the artifact takes each sentence as UTF-8 bytes
+ * (manifest input_encodings "utf8-bytes"), uint8 [1, ...row dims, N], zero padded. */
+function utf8Input(session, manifest, artifact) {
+  const encodings = artifact.input_encodings ?? {};
+  const name = Object.keys(encodings).find((key) => encodings[key] === "utf8-bytes");
+  const meta = session.inputMetadata.find((m) => m.name === name);
+  if (!name || session.inputMetadata.length !== 1 || !meta?.isTensor) return null;
+  const spec = (manifest.inputs ?? []).find((input) => input.name === name);
+  return { name, dims: [1, ...(spec?.shape ?? [null]).slice(1).map((d) => d ?? 1)] };
+}
+
+function utf8(text, input) {
+  const bytes = new TextEncoder().encode(text);
+  if (bytes.length && bytes[bytes.length - 1] === 0) throw new Error("the text ends with a NUL byte, which the zero-padded UTF-8 input cannot carry");
+  return new ort.Tensor("uint8", bytes, [...input.dims, bytes.length]);
+}
+
 async function run(session, feed, mode) {
   setState("busy", "running...");
   try {
@@ -129,12 +146,25 @@ async function main() {
   $("model-info").textContent = `${manifest.source?.path ?? "model"}: inputs ${inputs.join("; ")}; outputs ${session.outputNames.join(", ")}`;
 
   const image = imageInput(session);
-  const text = image ? null : tokenInput(session, manifest, artifact);
+  const sentence = image ? null : utf8Input(session, manifest, artifact);
+  const text = image || sentence ? null : tokenInput(session, manifest, artifact);
   if (image) {
     $("image-panel").hidden = false;
     $("image").addEventListener("change", async (event) => {
       const file = event.target.files[0];
       if (file) run(session, { [image.name]: await pixels(file, image) }, "image").catch(fail);
+    });
+  } else if (sentence) {
+    $("text-panel").hidden = false;
+    $("tokens-label").textContent = "a sentence:";
+    $("tokens").placeholder = "the movie was great";
+    $("text-note").textContent = "The whole model runs here, its TextVectorization included: the sentence goes in as UTF-8 bytes.";
+    $("classify").addEventListener("click", () => {
+      try {
+        run(session, { [sentence.name]: utf8($("tokens").value, sentence) }, "text");
+      } catch (error) {
+        fail(error);
+      }
     });
   } else if (text) {
     $("text-panel").hidden = false;
@@ -143,9 +173,9 @@ async function main() {
       + `padded to ${text.length}. A later release puts the text step into the graph so a sentence can be typed here.`;
     $("classify").addEventListener("click", () => run(session, { [text.name]: tokens($("tokens").value, text) }, "tokens"));
   } else {
-    throw new Error(`this page classifies images (one rank-4 input) or token ids; this model takes ${inputs.join("; ")}`);
+    throw new Error(`this page classifies images (one rank-4 input), text (UTF-8 bytes) or token ids; this model takes ${inputs.join("; ")}`);
   }
-  setState("ready", `model loaded (${(model.byteLength / 1024).toFixed(0)} KiB): ${image ? "choose an image" : "type token ids"}`);
+  setState("ready", `model loaded (${(model.byteLength / 1024).toFixed(0)} KiB): ${image ? "choose an image" : sentence ? "type a sentence" : "type token ids"}`);
 }
 
 main().catch(fail);

@@ -72,21 +72,23 @@ def test_example_classifies_an_image(layout, onnx_export, node, chromium, tmp_pa
     assert_screenshot(screenshot)
 
 
-def test_example_text_model_takes_token_ids(onnx_export, node, chromium, tmp_path):
-    """For the text model the page says the text step runs on the host and classifies typed token ids."""
+def test_example_text_model_takes_a_sentence(onnx_export, node, chromium, tmp_path):
+    """The seed text model runs whole in the page (issue 16): a typed sentence goes in as UTF-8 bytes."""
     directory = onnx_export("seed_text")[1]
     feeds, golden = device_feeds(directory)
-    first = feeds[0]  # the first golden batch holds one sentence
-    ids = next(iter(first.values()))
-    assert ids.shape[0] == 1
+    first = feeds[0]  # the first golden batch holds one sentence, raw (no host steps)
+    texts = next(iter(first.values()))
+    assert texts.shape[0] == 1 and texts.dtype.kind in "OUS"
+    sentence = texts.reshape(-1)[0]
+    sentence = sentence.decode("utf-8") if isinstance(sentence, bytes) else str(sentence)
     with serve.serving(serve.example_mounts(directory)) as url:
         report = drive(
-            node, chromium, url, "--fill", "#tokens=" + " ".join(map(str, ids[0])), "--click", "#classify",
+            node, chromium, url, "--fill", "#tokens=" + sentence, "--click", "#classify",
             screenshot=tmp_path / "page.png",
         )
 
     result = report["result"]
-    assert result["mode"] == "tokens" and result["input"] == next(iter(first))
+    assert result["mode"] == "text" and result["input"] == next(iter(first))
     expected = {name: value[:1] for name, value in golden.items()}
     parity = compare("browser example", "golden", expected, shown_values(report), tolerance_of(directory))
     assert parity.passed, parity.summary()
