@@ -104,6 +104,9 @@ def describe(model, input_names: tuple[str, ...], output_names: tuple[str, ...],
                        tuple(outputs), read_labels(labels, outputs) if labels else None)
 
 
+LABELS_BYTES_LIMIT = 16 << 20  # labels for a classifier; the file is bundled into the artifact
+
+
 def read_labels(path: str, outputs: list[Output]) -> tuple[str, ...]:
     """The labels of ``path``, one per line, as many as the one output has classes.
 
@@ -113,7 +116,11 @@ def read_labels(path: str, outputs: list[Output]) -> tuple[str, ...]:
     if len(outputs) != 1:
         raise UsageError(f"--labels {path}: the model has {len(outputs)} outputs; one labels file names the classes of one output")
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with open(path, "rb") as handle:
+            raw = handle.read(LABELS_BYTES_LIMIT + 1)  # bounded: a device or a huge file is refused, not read whole
+        if len(raw) > LABELS_BYTES_LIMIT:
+            raise UsageError(f"--labels {path}: over {LABELS_BYTES_LIMIT // (1 << 20)} MiB; give a UTF-8 text file, one label per line")
+        text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"--labels {path}: cannot read it ({getattr(exc, 'strerror', None) or exc}); give a UTF-8 text file, one label per line") from None
     labels = tuple(text.splitlines())

@@ -204,6 +204,12 @@ def test_labels_and_integer_io_refusals(zoo_exports, tmp_path):
     short.write_text("a\nb\nc\n")
     with pytest.raises(UsageError, match="3 label\\(s\\) for output .* of 10 classes"):
         edgeprep.export(model, tmp_path / "a", targets=["tflite"], metadata=True, labels=str(short))
+    huge = tmp_path / "huge.txt"
+    with open(huge, "wb") as handle:  # sparse: 17 MiB of labels file without writing them
+        handle.truncate(17 << 20)
+    for hostile in (huge, "/dev/zero"):
+        with pytest.raises(UsageError, match="--labels .*: over 16 MiB"):
+            edgeprep.export(model, tmp_path / "a", targets=["tflite"], metadata=True, labels=str(hostile))
     with pytest.raises(UsageError, match="int8 .*export without --int8-io"):
         edgeprep.export(model, tmp_path / "b", targets=["tflite"], quantize="int8", int8_io="int8", metadata=True)
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
