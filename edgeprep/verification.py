@@ -114,7 +114,7 @@ def _verify_on_data(directory, manifest: Manifest, data, model, tolerance, threa
         links = {}
         for target, entry in artifacts_by_target(manifest, directory).items():
             runner = stack.enter_context(open_runner(directory, manifest, entry, threads))
-            transformed = KerasRunner(rebuild(plans[target].graph, batch=config.batch), f"transformed[{target.value}]")
+            transformed = KerasRunner(rebuild(plans[target].graph, batch=config.batch, max_bytes=config.max_bytes), f"transformed[{target.value}]")
             links[target] = Link(transformed, runner, bool(plans[target].reference_changes))
         chain = run_chain(data_source.batches(), original, links, golden_budget=0, progress=progress)
     return VerifyResult(directory, chain.evidence(tolerance), chain.verdicts, chain.samples)

@@ -37,8 +37,8 @@ def bitwise_for(target: Target, config: ExportConfig):
     return Bitwise.ONNX if config.onnx_opset >= Bitwise.ONNX.onnx_opset else Bitwise.PORTABLE
 
 
-def _device_op(call: Call, kind: HostKind, config: dict, bitwise) -> tuple[object | None, str]:
-    """The in-graph layer of a call and its detail, or None and why not."""
+def _device_op(call: Call, kind: HostKind, config: dict, bitwise, micro: bool = False) -> tuple[object | None, str]:
+    """The in-graph layer of a call and its detail, or None and why not (``micro``: for tflite-micro)."""
     from edgeprep.ingraph.text import UnsupportedText
 
     form = f"64-bit arithmetic: {bitwise.value}"
@@ -46,7 +46,10 @@ def _device_op(call: Call, kind: HostKind, config: dict, bitwise) -> tuple[objec
         if kind is HostKind.TEXT_VECTORIZATION:
             from edgeprep.families.text_vectorization.device import utf8_text
 
-            return utf8_text(call, config), f"{IN_GRAPH}: standardize, split, ngrams and lookup on the UTF-8 bytes, builtin ops"
+            how = "tflite-micro kernels (int32, static bytes)" if micro else "builtin ops"
+            return utf8_text(call, config, micro), f"{IN_GRAPH}: standardize, split, ngrams and lookup on the UTF-8 bytes, {how}"
+        if micro:
+            return None, "--micro: 64-bit hashing needs int64 / BITWISE_XOR / RIGHT_SHIFT, which tflite-micro lacks"
         if kind is HostKind.HASHING:
             from edgeprep.families.hashing.device import hashing_layer
 
@@ -121,6 +124,7 @@ def lower_in_graph(graph: Graph, target: Target, config: ExportConfig) -> Rewrit
     if config.host_steps:
         return Rewrite()
     bitwise = bitwise_for(target, config)
+    micro = target is Target.TFLITE and config.micro
     ops: dict[str, tuple[object, str]] = {}
     kept: dict[str, str] = {}
     sources: dict[str, list[str]] = {}
@@ -130,7 +134,7 @@ def lower_in_graph(graph: Graph, target: Target, config: ExportConfig) -> Rewrit
             continue
         found, problem = _string_sources(call, graph)
         kind, config = (call.host.kind, call.host.config) if hosted else (HostKind.TEXT_VECTORIZATION, _text_spec(call.layer))
-        op, detail = (None, problem) if problem else _device_op(call, kind, config, bitwise)
+        op, detail = (None, problem) if problem else _device_op(call, kind, config, bitwise, micro)
         if op is None:
             if hosted:
                 kept[call.path] = detail
