@@ -109,6 +109,11 @@ def main() -> None:
         "the `--micro` default); its TextVectorization runs in the artifact with TFLM's kernels (`edgeprep/ingraph/tflm.py`).",
         "",
         table(rows),
+        *([] if all(row["passed"] for row in rows) else [
+            "",
+            "A model marked FAILED missed edgeprep's int8 parity gate against Keras (generated calibration; MobileNetV3Small:",
+            "top-1 agreement 89.06% < 97%, also on main at 8f5a305): its artifact is written anyway and measured here.",
+        ]),
     ])
     write_fragment(args.markdown, section, out / "bench_micro.json", rows)
 

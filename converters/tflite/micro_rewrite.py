@@ -18,8 +18,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from converters.tflite.rewrite import _builtin, _name, _opcode, _operator, _quantization, _schema
 
 
@@ -29,18 +27,6 @@ def _tensor(subgraph, like, name: str, type_: int, quantization=None) -> int:
     tensor.shape = None if like.shape is None else list(like.shape)
     tensor.shapeSignature = None if like.shapeSignature is None else list(like.shapeSignature)
     tensor.type, tensor.buffer, tensor.name, tensor.quantization = type_, 0, name.encode(), quantization
-    subgraph.tensors.append(tensor)
-    return len(subgraph.tensors) - 1
-
-
-def _int32_constant(model, subgraph, name: str, values) -> int:
-    schema = _schema()
-    values = np.asarray(values, np.int32)
-    buffer = schema.BufferT()
-    buffer.data = values.reshape(-1).view(np.uint8)
-    model.buffers.append(buffer)
-    tensor = schema.TensorT()
-    tensor.shape, tensor.type, tensor.buffer, tensor.name = list(values.shape), schema.TensorType.INT32, len(model.buffers) - 1, name.encode()
     subgraph.tensors.append(tensor)
     return len(subgraph.tensors) - 1
 
@@ -62,18 +48,20 @@ class CastBytes:
         schema = _schema()
         source = subgraph.tensors[operator.inputs[0]]
         copy = _tensor(subgraph, source, f"{_name(source)}/scaled_1", schema.TensorType.UINT8, _quantization(1.0, 0))
-        shape = _int32_constant(model, subgraph, f"{_name(source)}/shape", list(source.shape))
         options = schema.ReshapeOptionsT()
-        options.newShape = [int(d) for d in source.shape]
+        options.newShape = [int(d) for d in source.shape]  # one input: LiteRT reads newShape, TFLM the output's shape
         return [
-            _operator(_opcode(model, schema.BuiltinOperator.RESHAPE, 1), [operator.inputs[0], shape], [copy], schema.BuiltinOptions.ReshapeOptions, options),
+            _operator(_opcode(model, schema.BuiltinOperator.RESHAPE, 1), [operator.inputs[0]], [copy], schema.BuiltinOptions.ReshapeOptions, options),
             _operator(_opcode(model, schema.BuiltinOperator.DEQUANTIZE, 2), [copy], list(operator.outputs), 0, None),
         ]
 
 
-def _same_shapes(subgraph, operator) -> bool:
+def _select_type(model, subgraph, operator) -> int | None:
+    """The output tensor type of a SELECT whose operands all have one static shape, else None."""
+    if _builtin(model, operator) != _schema().BuiltinOperator.SELECT:
+        return None
     shapes = [None if subgraph.tensors[i].shape is None else list(subgraph.tensors[i].shape) for i in [*operator.inputs, *operator.outputs]]
-    return shapes[0] is not None and all(shape == shapes[0] for shape in shapes)
+    return subgraph.tensors[operator.outputs[0]].type if shapes[0] is not None and all(shape == shapes[0] for shape in shapes) else None
 
 
 @dataclass(frozen=True)
@@ -83,11 +71,8 @@ class SelectV1:
     name: str = "SELECT -> SELECT_V2"
 
     def matches(self, model, subgraph, operator) -> bool:
-        schema = _schema()
-        if _builtin(model, operator) != schema.BuiltinOperator.SELECT:
-            return False
-        kinds = (schema.TensorType.FLOAT32, schema.TensorType.INT8, schema.TensorType.INT16)
-        return subgraph.tensors[operator.outputs[0]].type in kinds and _same_shapes(subgraph, operator)
+        types = _schema().TensorType
+        return _select_type(model, subgraph, operator) in (types.FLOAT32, types.INT8, types.INT16)
 
     def replace(self, model, subgraph, operator) -> list:
         schema = _schema()
@@ -102,10 +87,7 @@ class SelectInt32:
     name: str = "SELECT int32 -> CAST, SUB, MUL, ADD"
 
     def matches(self, model, subgraph, operator) -> bool:
-        schema = _schema()
-        if _builtin(model, operator) != schema.BuiltinOperator.SELECT:
-            return False
-        return subgraph.tensors[operator.outputs[0]].type == schema.TensorType.INT32 and _same_shapes(subgraph, operator)
+        return _select_type(model, subgraph, operator) == _schema().TensorType.INT32
 
     def replace(self, model, subgraph, operator) -> list:
         schema = _schema()
