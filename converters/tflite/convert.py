@@ -39,7 +39,8 @@ def convert(model, options: TFLiteOptions) -> Artifact:
     converter.target_spec.supported_ops = ops_sets
     scopes = quantize.float_scopes(frozen.function.graph)
     quantize.refuse_dynamic(scopes, options)
-    quantize.configure(converter, options, options.input_names, bool(scopes))
+    bytes_inputs = frozenset(t.name for t in model.inputs if "uint8" in str(t.dtype))  # text as UTF-8 bytes (or an image: no strings)
+    quantize.configure(converter, options, options.input_names, bool(scopes), bytes_inputs)
     try:
         data = quantize.finish(converter, converter.convert(), options)
     except Exception as exc:  # the converter raises ConverterError with MLIR diagnostics
