@@ -103,10 +103,11 @@ def _rename_and_count(data: bytes, input_tensors, output_tensors, options: TFLit
         rewrites = rewrite.apply(model)
         int8_facts = {**({"int8_rewrites": rewrites} if rewrites else {}), **_check_scales(model)}
     if options.micro:  # kernels tflite-micro has for these tensor types (`converters.tflite.micro_rewrite`)
-        from converters.tflite.micro_rewrite import MICRO_RULES
+        from converters.tflite.micro_rewrite import MICRO_RULES, float_inputs
 
         micro_rewrites = rewrite.apply(model, MICRO_RULES)
         int8_facts.update({"micro_rewrites": micro_rewrites} if micro_rewrites else {})
+        int8_facts.update({"float_inputs": floats} if (floats := float_inputs(model)) else {})
     ops: Counter = Counter()
     for graph in model.subgraphs:
         for operator in graph.operators:

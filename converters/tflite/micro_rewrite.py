@@ -12,6 +12,8 @@ identity, run by `converters.tflite.rewrite.apply` (which counts them into the a
   tensor, as the runners and clients feed it;
 - SELECT of float32 / int8 / int16 operands: SELECT_V2 (the same op with broadcasting);
 - SELECT of int32 operands: ``y + cast(c) * (x - y)`` in CAST, SUB, MUL, ADD (int32 kernels).
+
+`float_inputs` then keeps a model input float32 where float32 ops read it (the rest of the IO stays int8).
 """
 
 from __future__ import annotations
@@ -106,3 +108,36 @@ class SelectInt32:
 
 
 MICRO_RULES = (CastBytes(), SelectV1(), SelectInt32())
+
+
+def float_inputs(model) -> list[str]:
+    """Model inputs that a DEQUANTIZE reads (float32 ops kept by the quantizer, e.g. a micro
+    Discretization's comparisons) become float32 inputs: those readers get the exact value, the
+    int8 readers a QUANTIZE of it (the converter's own input parameters). An int8 input would round
+    a value near a bin boundary into the neighbouring bin. Returns the inputs changed."""
+    schema = _schema()
+    changed = []
+    for subgraph in model.subgraphs[:1]:
+        for position, index in enumerate(list(subgraph.inputs)):
+            tensor = subgraph.tensors[index]
+            readers = [op for op in subgraph.operators if index in op.inputs]
+            dequantized = [op for op in readers if _builtin(model, op) == schema.BuiltinOperator.DEQUANTIZE]
+            if tensor.type != schema.TensorType.INT8 or not dequantized:
+                continue
+            name = _name(tensor)
+            value = _tensor(subgraph, tensor, name, schema.TensorType.FLOAT32)
+            tensor.name = f"{name}/int8".encode()
+            subgraph.inputs[position] = value
+            for signature in model.signatureDefs or ():
+                for entry in signature.inputs or ():
+                    if entry.tensorIndex == index:
+                        entry.tensorIndex = value
+            gone = {op.outputs[0] for op in dequantized}
+            subgraph.operators = [op for op in subgraph.operators if op not in dequantized]
+            for op in subgraph.operators:
+                op.inputs = [value if i in gone else i for i in op.inputs]
+            if len(readers) > len(dequantized):
+                quantize = _operator(_opcode(model, schema.BuiltinOperator.QUANTIZE, 1), [value], [index], 0, None)
+                subgraph.operators.insert(0, quantize)
+            changed.append(name)
+    return changed

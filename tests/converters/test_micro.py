@@ -96,7 +96,13 @@ def test_tabular_lookups_and_bins_run_in_tflite_micro(tmp_path):
     assert not ops & set(NOT_IN_TFLM) and "GATHER" not in ops, ops
     assert {"AddEqual", "AddArgMax", "AddLogicalAnd"} <= set(artifact["graph"]["micro"]["op_resolver"])
     assert not artifact["host_steps"], "--micro: Discretization on the device (float32 comparisons, TFLM kernels)"
-    assert {"AddSum", "AddGreaterEqual"} <= set(artifact["graph"]["micro"]["op_resolver"])
+    assert {"AddSum", "AddGreaterEqual", "AddQuantize"} <= set(artifact["graph"]["micro"]["op_resolver"])
+    assert artifact["graph"]["float_inputs"] == ["area"]  # the bins compare the exact float value
+    with MicroRunner((tmp_path / "dist" / "model.tflite").read_bytes()) as micro:
+        assert {s.name: s.dtype for s in micro.inputs()}["area"] == "float32"
+        assert {d["name"]: d["quantization"] for d in micro._input_details}["area"] == (0.0, 0)  # not quantized
+    price = next(p for p in json.loads((tmp_path / "dist" / "manifest.json").read_text())["parity"][0]["outputs"] if p["name"] == "price")
+    assert price["sqnr_db"] > 30, price  # 38 dB as with the bins on the host (18 dB with an int8 input)
     rng = np.random.default_rng(0)
     raw = {"rooms": rng.choice([0, 1, 2, 3, 5, 8, 13], (24, 1)), "day": rng.integers(0, 7, (24, 1)),
            "tags": rng.choice([0, 10, 20, 30, 40, 50], (24, 3)), "area": rng.uniform(40, 120, (24, 1)).astype("float32")}

@@ -3,10 +3,10 @@ over the sorted float32 boundaries (``Bucketize``), then the output mode's encod
 
 ``--micro`` (`micro_discretize`): the bin is the number of boundaries ``<= x``, counted with
 GREATER_EQUAL, CAST and SUM in float32 under `edgeprep.families.audio.device.FLOAT_SCOPE` (the
-int8 quantizer leaves the comparison with the boundaries in float32), then ``micro_encode``. The
-artifact's input is int8 under ``--micro``, so the bin is that of the dequantized input: a value
-within half an input step of a boundary can land in the neighbouring bin (where the host step, on
-the float value, would not)."""
+int8 quantizer leaves the comparison with the boundaries in float32), then ``micro_encode``. An
+int8 input would round a value near a boundary into the neighbouring bin, so a model input read
+this way stays float32 (`converters.tflite.micro_rewrite.float_inputs`; its int8 readers get a
+QUANTIZE): the bins are Keras' exactly."""
 
 from __future__ import annotations
 
