@@ -69,6 +69,7 @@ class Action(enum.Enum):
 
 ALL_TARGETS: tuple[Target, ...] = (Target.TFLITE, Target.ONNX)
 MICRO_MAX_BYTES = 256  # --micro's default --max-bytes: the static UTF-8 bytes of one text (tflite-micro has no dynamic shapes)
+MICRO_BYTES_LIMIT = 1 << 20  # --micro's largest --max-bytes (edgeprep.ingraph.tflm: positions exact in float32)
 
 
 @dataclass(frozen=True)
@@ -199,6 +200,9 @@ class ExportConfig:
                 object.__setattr__(self, name, implied)
         if self.max_bytes is None:
             object.__setattr__(self, "max_bytes", MICRO_MAX_BYTES)
+        if self.max_bytes > MICRO_BYTES_LIMIT:
+            raise UsageError(f"max_bytes={self.max_bytes} (--max-bytes): --micro takes at most {MICRO_BYTES_LIMIT} bytes per text "
+                             "(its text steps count positions in float32, exact below 2**24)")
         if self.batch != 1 or self.quantize is not Quantization.INT8 or self.allow_flex:
             raise UsageError(f"--micro implies --batch 1 --quantize int8 and no --allow-flex (tflite-micro runs static, full-integer, "
                              f"builtin models); drop --batch {self.batch} / --quantize {self.quantize.value} / --allow-flex")

@@ -20,7 +20,10 @@ int64 at all, SCATTER_ND and SELECT (v1) are not registered, and every shape is 
   SCATTER_ND; `place` does the same for strictly increasing targets.
 
 The float32 copies run under the name scope `edgeprep.families.audio.device.FLOAT_SCOPE` (set by
-the layer): the int8 quantizer leaves them float32. TensorFlow is imported on first use.
+the layer): the int8 quantizer leaves them float32. A tensor table is negated on each side of its
+GATHER (grappler would move the CAST past the GATHER, an int32 GATHER again, docs/UPSTREAM.md), and
+a table TensorFlow can compute while tracing is gathered as a constant. TensorFlow is imported on
+first use.
 """
 
 from __future__ import annotations

@@ -302,6 +302,8 @@ def test_max_bytes_defaults_under_micro_and_is_checked():
     assert edgeprep.ExportConfig().max_bytes is None and edgeprep.ExportConfig(micro=True, max_bytes=64).max_bytes == 64
     with pytest.raises(UsageError, match=r"max_bytes=0 \(--max-bytes\): must be at least 1"):
         edgeprep.ExportConfig(max_bytes=0)
+    with pytest.raises(UsageError, match=r"--micro takes at most 1048576 bytes per text"):
+        edgeprep.ExportConfig(micro=True, max_bytes=1 << 21)
     assert edgeprep.ExportConfig.from_manifest(edgeprep.ExportConfig(micro=True, max_bytes=64).to_manifest()).max_bytes == 64
 
 
