@@ -35,8 +35,9 @@ def perturb(model, seed: int = 0, scale: float = 0.5):
     return model
 
 
-def calibrate(model, low: float = 0.0, high: float = 255.0, seed: int = 0):
-    """Set every BatchNormalization's moving statistics to those of one random batch, then perturb.
+def calibrate(model, low: float = 0.0, high: float = 255.0, seed: int = 0, images: np.ndarray | None = None):
+    """Set every BatchNormalization's moving statistics to those of one batch (random in [low, high], or
+    ``images``), then perturb.
 
     A randomly initialised deep network with default statistics (mean 0, variance 1) collapses to
     an almost constant output; with batch statistics it stays input-sensitive, so parity is real.
@@ -46,7 +47,7 @@ def calibrate(model, low: float = 0.0, high: float = 255.0, seed: int = 0):
     batchnorms = [l for l in model._flatten_layers(include_self=False, recursive=True) if type(l).__name__ == "BatchNormalization"]
     for layer in batchnorms:
         layer.momentum = 0.0
-    model(rng.uniform(low, high, shape).astype("float32"), training=True)
+    model(rng.uniform(low, high, shape).astype("float32") if images is None else images, training=True)
     for layer in batchnorms:
         layer.momentum = 0.99
         # Near-constant channels would get a huge gain (1/sqrt(var)): a trained network does not
@@ -161,13 +162,51 @@ def random_crop_cnn():
     return keras.Model(inputs, outputs, name="random_crop_cnn")
 
 
-def mobilenet_v3_small(size: int = 96, classes: int = 10):
-    """keras.applications.MobileNetV3Small(weights=None, include_preprocessing=True), perturbed."""
+def scenes(rows: int, size: int = 96, seed: int = 0) -> np.ndarray:
+    """``rows`` smooth synthetic RGB scenes in [0, 255] (float32): a colour, 2-5 coloured blobs, a stripe pattern."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    out = np.empty((rows, size, size, 3), np.float32)
+    for i in range(rows):
+        image = rng.uniform(0, 1, 3) * np.ones((size, size, 3))
+        for _ in range(rng.integers(2, 6)):
+            cy, cx, radius = rng.uniform(0, 1), rng.uniform(0, 1), rng.uniform(0.05, 0.4)
+            image += np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * radius**2))[..., None] * rng.uniform(-1, 1, 3)
+        fx, fy = rng.uniform(0, 20, 2)
+        image += 0.2 * np.sin(2 * np.pi * (fx * xx + fy * yy) + rng.uniform(0, 2 * np.pi))[..., None] * rng.uniform(-1, 1, 3)
+        out[i] = np.clip(image, 0, 1) * 255
+    return out
+
+
+def mobilenet_v3_small(size: int = 96, classes: int = 10, scenes_seed: int | None = None):
+    """keras.applications.MobileNetV3Small(weights=None, include_preprocessing=True), perturbed.
+
+    With ``scenes_seed`` its BatchNorm statistics come from 32 `scenes` (seed ``scenes_seed``) instead
+    of uniform noise: int8 quality is judged on scenes then (``--calibration``; see tests/converters/test_micro.py).
+    """
     keras = _keras()
     model = keras.applications.MobileNetV3Small(
         input_shape=(size, size, 3), weights=None, include_preprocessing=True, classes=classes, classifier_activation=None
     )
-    return calibrate(model, seed=7)
+    if scenes_seed is None:
+        return calibrate(model, seed=7)
+    return train_on_scenes(model, scenes(256, size, scenes_seed))
+
+
+def train_on_scenes(model, images: np.ndarray, epochs: int = 6):
+    """Train ``model`` briefly (``epochs`` of Adam) to name each scene's dominant colour (classes 0, 1, 2: R, G, B).
+
+    Random weights give nearly tied logits for every image, and random features that int8 blurs by as
+    much as they vary between images; a few epochs give classes with margins, as a trained model has."""
+    keras = _keras()
+    keras.utils.set_random_seed(7)
+    for layer in model._flatten_layers(include_self=False, recursive=True):
+        if type(layer).__name__ == "BatchNormalization":
+            layer.momentum = 0.5  # moving statistics that follow the few steps
+    labels = np.argmax(images.mean(axis=(1, 2)), axis=1)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(images, labels, epochs=epochs, batch_size=32, verbose=0)
+    return model
 
 
 def efficientnet_b0(size: int = 128, classes: int = 10, imagenet_statistics: bool = False):
