@@ -7,6 +7,8 @@ is a real test.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 
@@ -181,8 +183,8 @@ def scenes(rows: int, size: int = 96, seed: int = 0) -> np.ndarray:
 def mobilenet_v3_small(size: int = 96, classes: int = 10, scenes_seed: int | None = None):
     """keras.applications.MobileNetV3Small(weights=None, include_preprocessing=True), perturbed.
 
-    With ``scenes_seed`` its BatchNorm statistics come from 32 `scenes` (seed ``scenes_seed``) instead
-    of uniform noise: int8 quality is judged on scenes then (``--calibration``; see tests/converters/test_micro.py).
+    With ``scenes_seed``: trained instead (`train_on_scenes`, on 256 `scenes` of that seed), for tests
+    that judge int8 quality (on `scenes_calibration`'s held-out rows; tests/converters/test_micro.py).
     """
     keras = _keras()
     model = keras.applications.MobileNetV3Small(
@@ -190,7 +192,17 @@ def mobilenet_v3_small(size: int = 96, classes: int = 10, scenes_seed: int | Non
     )
     if scenes_seed is None:
         return calibrate(model, seed=7)
+    keras.utils.set_random_seed(scenes_seed)
     return train_on_scenes(model, scenes(256, size, scenes_seed))
+
+
+def scenes_calibration(model, directory: Path, rows: int = 400, seed: int = 1) -> Path:
+    """``directory/scenes.npz``: ``rows`` `scenes` (seed ``seed``) for ``model``'s one image input, the
+    ``--calibration`` file whose every 5th row an int8 export is judged on (`edgeprep.parity.heldout`)."""
+    path = directory / "scenes.npz"
+    if not path.exists():
+        np.savez(path, **{model.inputs[0].name: scenes(rows, int(model.inputs[0].shape[1]), seed)})
+    return path
 
 
 def train_on_scenes(model, images: np.ndarray, epochs: int = 6):
@@ -199,7 +211,6 @@ def train_on_scenes(model, images: np.ndarray, epochs: int = 6):
     Random weights give nearly tied logits for every image, and random features that int8 blurs by as
     much as they vary between images; a few epochs give classes with margins, as a trained model has."""
     keras = _keras()
-    keras.utils.set_random_seed(7)
     for layer in model._flatten_layers(include_self=False, recursive=True):
         if type(layer).__name__ == "BatchNormalization":
             layer.momentum = 0.5  # moving statistics that follow the few steps
