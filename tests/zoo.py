@@ -187,12 +187,13 @@ def mobilenet_v3_small(size: int = 96, classes: int = 10, scenes_seed: int | Non
     that judge int8 quality (on `scenes_calibration`'s held-out rows; tests/converters/test_micro.py).
     """
     keras = _keras()
+    if scenes_seed is not None:  # the same weights whatever the process built before
+        keras.utils.set_random_seed(scenes_seed)
     model = keras.applications.MobileNetV3Small(
         input_shape=(size, size, 3), weights=None, include_preprocessing=True, classes=classes, classifier_activation=None
     )
     if scenes_seed is None:
         return calibrate(model, seed=7)
-    keras.utils.set_random_seed(scenes_seed)
     return train_on_scenes(model, scenes(256, size, scenes_seed))
 
 
