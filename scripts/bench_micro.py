@@ -130,8 +130,9 @@ def main() -> None:
         "",
         "int8 against Keras (edgeprep's parity gate: top-1 >= 97%, SQNR >= 12 dB): "
         + "; ".join(map(_quality, rows)) + ".",
-        "MobileNetV3Small is trained for 6 epochs on synthetic scenes (their dominant colour; `tests/zoo.py` `train_on_scenes`)",
-        "and calibrated on 400 other scenes, judged on the held-out fifth: with random weights, on the generated noise images",
+        "MobileNetV3Small is trained for 6 epochs on synthetic scenes (their dominant colour, label smoothing 0.1; `tests/zoo.py`",
+        "`train_on_scenes`, seed 0, the slow test's weights) and calibrated on 400 other scenes, judged on the held-out fifth:",
+        "with random weights, on the generated noise images",
         "its logits are nearly tied for every image (the two leading classes one or two int8 output steps apart), and top-1",
         "(89% with the samples on [0, 127.5], 97% on [0, 255]) measured int8's rounding of ties, not the artifact.",
         *([] if all(row["passed"] for row in rows) else [
