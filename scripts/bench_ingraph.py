@@ -428,7 +428,7 @@ def report(rows: list[dict], cases: list[Case], args) -> str:
     lines = [
         "## In-graph preprocessing vs host steps vs Keras (issue 16)",
         "",
-        f"`python scripts/bench_ingraph.py --runs {args.runs}`, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+        f"`python scripts/bench_ingraph.py --runs {args.runs}{' --floor' if args.floor else ''}`, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
         f"{_cpu()} ({os.cpu_count()} cores shared with other sessions, load average {load:.1f} at the end), {platform.platform()}; {versions}.",
         "",
         "Raw example to output, one process, 1 thread, the three variants timed interleaved round-robin: median of "
