@@ -411,13 +411,16 @@ def floor_report(rows: list[dict]) -> str:
         "artifact (CAST + ADD of the UTF-8 bytes) called exactly as (a) (encode, set inputs, run, read the output), the "
         "UTF-8 encoding alone, the text model's (a) and Keras `predict_on_batch` of the text model (c).",
         "",
-        "| target | encode us | 2-op artifact us | text (a) us | Keras (c) us | (c) / 2-op | (c) / text (a) |",
-        "|---|---|---|---|---|---|---|",
     ]
-    for r in rows:
-        lines.append(f"| {r['target']} | {r['encode']:.1f} | {r['floor']:.1f} | {r['ingraph']:.1f} | {r['keras']:.1f} | "
-                     f"{r['keras'] / r['floor']:.0f} | {r['keras'] / r['ingraph']:.0f} |")
+    lines += _table(["target", "encode us", "2-op artifact us", "text (a) us", "Keras (c) us", "(c) / 2-op", "(c) / text (a)"],
+                    [[r["target"], f"{r['encode']:.1f}", f"{r['floor']:.1f}", f"{r['ingraph']:.1f}", f"{r['keras']:.1f}",
+                      f"{r['keras'] / r['floor']:.0f}", f"{r['keras'] / r['ingraph']:.0f}"] for r in rows])
     return "\n".join(lines) + "\n"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """The lines of a markdown table."""
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *("| " + " | ".join(row) + " |" for row in rows)]
 
 
 def report(rows: list[dict], cases: list[Case], args) -> str:
@@ -445,14 +448,11 @@ def report(rows: list[dict], cases: list[Case], args) -> str:
         "",
     ]
     lines += [f"- {case.name}: {case.note}" for case in cases]
-    lines += [
-        "",
-        "| model | target | batch | (a) in graph ms | (b) host + artifact ms | (c) Keras ms | (b)/(a) | (c)/(a) | (a) ops / KiB | host steps (b) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        lines.append(f"| {r['model']} | {r['target']} | {r['batch']} | {r['ingraph']:.3f} | {r['host']:.3f} | {r['keras']:.3f} | "
-                     f"{r['host'] / r['ingraph']:.2f} | {r['keras'] / r['ingraph']:.0f} | {r['ingraph_ops']} / {r['ingraph_kb']} | {r['host_steps']} |")
+    lines.append("")
+    lines += _table(["model", "target", "batch", "(a) in graph ms", "(b) host + artifact ms", "(c) Keras ms", "(b)/(a)", "(c)/(a)", "(a) ops / KiB", "host steps (b)"],
+                    [[r["model"], r["target"], str(r["batch"]), f"{r['ingraph']:.3f}", f"{r['host']:.3f}", f"{r['keras']:.3f}",
+                      f"{r['host'] / r['ingraph']:.2f}", f"{r['keras'] / r['ingraph']:.0f}", f"{r['ingraph_ops']} / {r['ingraph_kb']}", str(r["host_steps"])]
+                     for r in rows])
     return "\n".join(lines) + "\n"
 
 
