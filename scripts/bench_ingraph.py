@@ -331,10 +331,11 @@ def _median_interleaved(calls: dict, runs: int, warmup: int) -> dict:
         for _ in range(warmup):
             call()
     times = {name: [] for name in calls}
-    for _ in range(runs):
-        for name, call in calls.items():
+    names = list(calls)
+    for round_ in range(runs):  # the order rotates: Keras' threads spin on after its call, slowing whatever comes next
+        for name in names[round_ % len(names):] + names[:round_ % len(names)]:
             start = time.perf_counter()
-            call()
+            calls[name]()
             times[name].append(time.perf_counter() - start)
     return {name: statistics.median(values) for name, values in times.items()}
 
@@ -434,7 +435,8 @@ def report(rows: list[dict], cases: list[Case], args) -> str:
         f"`python scripts/bench_ingraph.py --runs {args.runs}{' --floor' if args.floor else ''}`, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
         f"{_cpu()} ({os.cpu_count()} cores shared with other sessions, load average {load:.1f} at the end), {platform.platform()}; {versions}.",
         "",
-        "Raw example to output, one process, 1 thread, the three variants timed interleaved round-robin: median of "
+        "Raw example to output, one process, 1 thread, the three variants timed interleaved round-robin (the order rotating "
+        "every round): median of "
         f"{args.runs} rounds after {args.warmup} warm-up calls. (a) in graph: the artifact with the preprocessing as builtin "
         "ops, one call of the runtime's own Python API (LiteRT `Interpreter`, `InferenceSession`), the UTF-8 encoding "
         "of the raw strings included; (b) host steps + artifact: `edgeprep.export` as today, NumPy host steps then the "
