@@ -92,7 +92,7 @@ def export(
         loaded = load(model, config.unsafe_load, config.custom_objects)
     with progress.step("plan"):
         plans = make_plans(loaded.model, config)
-    config, opset_note = resolve_opset(config, plans)  # --opset unset: 18 for in-graph hashing, else 17
+    device_config, opset_note = resolve_opset(config, plans)  # --opset unset: 18 for in-graph hashing, else 17
     if opset_note:
         progress.note(opset_note)
     collect([p for plan in plans.values() for p in plan.problems], UnsupportedLayerError, "cannot export")
@@ -116,7 +116,7 @@ def export(
     failures: dict[Target, EdgeprepError] = {}
     for target, plan in plans.items():
         converter = backend(target)
-        options = converter.options(config, _device_inputs(plan), _device_outputs(plan), _through_host(calibration, plan))
+        options = converter.options(device_config, _device_inputs(plan), _device_outputs(plan), _through_host(calibration, plan))
         device_model = rebuild(plan.graph, batch=config.batch, split=plan.split) if plan.split.steps else transformed[target]
         try:
             with progress.step(f"convert to {target.value}"):
