@@ -111,13 +111,13 @@ def export(
 
     calibration, calibration_info = _calibration(config, original.inputs(), hints, progress, calibration_source, held_out is not None)
 
-    transformed = {target: rebuild(plan.graph, batch=config.batch) for target, plan in plans.items()}
+    transformed = {target: rebuild(plan.graph, batch=config.batch, max_bytes=config.max_bytes) for target, plan in plans.items()}
     artifacts: dict[Target, Artifact] = {}
     failures: dict[Target, EdgeprepError] = {}
     for target, plan in plans.items():
         converter = backend(target)
         options = converter.options(device_config, _device_inputs(plan), _device_outputs(plan), _through_host(calibration, plan))
-        device_model = rebuild(plan.graph, batch=config.batch, split=plan.split) if plan.split.steps else transformed[target]
+        device_model = rebuild(plan.graph, batch=config.batch, split=plan.split, max_bytes=config.max_bytes) if plan.split.steps else transformed[target]
         try:
             with progress.step(f"convert to {target.value}"):
                 artifact = converter.convert(device_model, options)

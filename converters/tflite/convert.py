@@ -39,7 +39,8 @@ def convert(model, options: TFLiteOptions) -> Artifact:
     converter.target_spec.supported_ops = ops_sets
     scopes = quantize.float_scopes(frozen.function.graph)
     quantize.refuse_dynamic(scopes, options)
-    quantize.configure(converter, options, options.input_names, bool(scopes))
+    bytes_inputs = frozenset(t.name for t in model.inputs if "uint8" in str(t.dtype))  # text as UTF-8 bytes (or an image: no strings)
+    quantize.configure(converter, options, options.input_names, bool(scopes), bytes_inputs)
     try:
         data = quantize.finish(converter, converter.convert(), options)
     except Exception as exc:  # the converter raises ConverterError with MLIR diagnostics
@@ -101,6 +102,12 @@ def _rename_and_count(data: bytes, input_tensors, output_tensors, options: TFLit
     if options.quantize is Quantization.INT8:
         rewrites = rewrite.apply(model)
         int8_facts = {**({"int8_rewrites": rewrites} if rewrites else {}), **_check_scales(model)}
+    if options.micro:  # kernels tflite-micro has for these tensor types (`converters.tflite.micro_rewrite`)
+        from converters.tflite.micro_rewrite import MICRO_RULES, float_inputs
+
+        micro_rewrites = rewrite.apply(model, MICRO_RULES)
+        int8_facts.update({"micro_rewrites": micro_rewrites} if micro_rewrites else {})
+        int8_facts.update({"float_inputs": floats} if (floats := float_inputs(model)) else {})
     ops: Counter = Counter()
     for graph in model.subgraphs:
         for operator in graph.operators:

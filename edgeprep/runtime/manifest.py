@@ -89,6 +89,7 @@ class Config:
     metadata: bool = False  # fields with a default may be missing (manifests of an earlier edgeprep)
     labels: str | None = None
     micro: bool = False
+    max_bytes: int | None = None
 
 
 class InputEncoding(enum.StrEnum):

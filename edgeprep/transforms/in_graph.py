@@ -71,8 +71,9 @@ def resolve_opset(config: ExportConfig, plans: dict) -> tuple[ExportConfig, str 
     return dataclasses.replace(config, onnx_opset=opset), note
 
 
-def _device_op(call: Call, kind: HostKind, config: dict, bitwise, auto_opset: bool) -> tuple[object | None, str]:
-    """The in-graph layer of a call and its detail, or None and why not."""
+def _device_op(call: Call, kind: HostKind, config: dict, bitwise, auto_opset: bool = False, micro: bool = False) -> tuple[object | None, str]:
+    """The in-graph layer of a call and its detail, or None and why not (``auto_opset``: no --opset given;
+    ``micro``: for tflite-micro)."""
     from edgeprep.ingraph.text import UnsupportedText
     from edgeprep.ingraph.uint64 import Bitwise
 
@@ -83,7 +84,10 @@ def _device_op(call: Call, kind: HostKind, config: dict, bitwise, auto_opset: bo
         if kind is HostKind.TEXT_VECTORIZATION:
             from edgeprep.families.text_vectorization.device import utf8_text
 
-            return utf8_text(call, config), f"{IN_GRAPH}: standardize, split, ngrams and lookup on the UTF-8 bytes, builtin ops"
+            how = "tflite-micro kernels (int32, static bytes)" if micro else "builtin ops"
+            return utf8_text(call, config, micro), f"{IN_GRAPH}: standardize, split, ngrams and lookup on the UTF-8 bytes, {how}"
+        if micro:
+            return None, "--micro: 64-bit hashing needs int64 / BITWISE_XOR / RIGHT_SHIFT, which tflite-micro lacks"
         if kind is HostKind.HASHING:
             from edgeprep.families.hashing.device import hashing_layer
 
@@ -159,6 +163,7 @@ def lower_in_graph(graph: Graph, target: Target, config: ExportConfig) -> Rewrit
         return Rewrite()
     bitwise = bitwise_for(target, config)
     auto_opset = config.onnx_opset is None
+    micro = target is Target.TFLITE and config.micro
     ops: dict[str, tuple[object, str]] = {}
     rules: dict[str, str] = {}
     kept: dict[str, str] = {}
@@ -169,7 +174,7 @@ def lower_in_graph(graph: Graph, target: Target, config: ExportConfig) -> Rewrit
             continue
         found, problem = _string_sources(call, graph)
         kind, config = (call.host.kind, call.host.config) if hosted else (HostKind.TEXT_VECTORIZATION, _text_spec(call.layer))
-        op, detail = (None, problem) if problem else _device_op(call, kind, config, bitwise, auto_opset)
+        op, detail = (None, problem) if problem else _device_op(call, kind, config, bitwise, auto_opset, micro)
         if op is None:
             if hosted:
                 kept[call.path] = detail
