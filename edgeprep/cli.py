@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-bytes", type=int, metavar="N", help="text read in the artifact as UTF-8 bytes: a static N bytes per text, a longer text is refused (default: dynamic; 256 with --micro)")
     p.add_argument("--int8-per-tensor", action="store_true", help="one int8 weight scale per tensor: smaller files, usually a little less accurate (default: per-channel)")
     p.add_argument("--no-fold", action="store_true", help="do not fold Rescaling/Normalization into weights (debugging)")
-    p.add_argument("--opset", type=int, default=17, metavar="N", help="ONNX opset (default: 17)")
+    p.add_argument("--opset", type=int, metavar="N", help="ONNX opset (default: 17, or 18 when the artifact computes hashes in graph)")
     p.add_argument("--onnx-layout", default="nhwc", choices=[v.value for v in OnnxLayout], help="layout of rank-4 ONNX inputs/outputs: nhwc as in Keras (one Transpose at the input) or nchw (none) (default: nhwc)")
     p.add_argument("--onnx-optimize", default="portable", choices=[v.value for v in OnnxOptimize], help="portable: standard ops, any runtime; ort: add onnxruntime's fused ops, onnxruntime only (default: portable)")
     p.add_argument("--metadata", action="store_true", help="TFLite: attach the model metadata MediaPipe Tasks need (normalization, image properties, labels); refused for inputs MediaPipe cannot take")

@@ -94,6 +94,7 @@ def convert(model, options: ONNXOptions) -> Artifact:
     except Exception as exc:
         raise ConversionError(f"the ONNX graph fails onnx.checker: {str(exc).strip().splitlines()[0][:300]}") from None
     facts = {
+        "opset": options.opset,
         "layout": options.layout.value,
         "layout_transposes": layout,
         "layout_transposes_expected": expected,

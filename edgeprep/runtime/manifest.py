@@ -69,7 +69,7 @@ class Config:
     batch: int | None
     quantize: str
     fold: bool
-    onnx_opset: int
+    onnx_opset: int | None  # None: chosen per export (17, or 18 for in-graph hashing); the ONNX artifact's graph.opset has it
     allow_flex: bool
     onnx_extensions: bool
     host_steps: bool

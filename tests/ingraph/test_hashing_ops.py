@@ -61,8 +61,11 @@ def test_hashes_equal_tensorflow(target, batches):
     _check_artifact(target, Bitwise.native(target), batches)
 
 
+@pytest.mark.slow
 def test_onnx17_hashes_equal_tensorflow(batches):
-    """ONNX opset 17 (edgeprep's default) with BitShift and byte-table XOR, no bitwise op."""
+    """ONNX opset 17 (taken only with an explicit ``--opset 17`` since in-graph hashing picks opset 18) with
+    BitShift and byte-table XOR, no bitwise op: its conversion and run take minutes on CI's 2 cores, hence slow;
+    CI checks the same form at the Keras level (test_keras_model_equals_tensorflow[Bitwise.ONNX17])."""
     _check_artifact(Target.ONNX, Bitwise.ONNX17, batches)
 
 
