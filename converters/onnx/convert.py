@@ -19,6 +19,7 @@ import gc
 import json
 import logging
 
+from converters import isolate
 from converters.onnx import optimize
 from converters.onnx.options import ONNXOptions
 from converters.onnx.quantize import quantize
@@ -34,30 +35,38 @@ NCHW_KEY = "edgeprep.nchw"  # metadata: JSON list of the IO names stored NCHW (K
 
 
 def convert(model, options: ONNXOptions) -> Artifact:
-    """Convert ``model`` (already transformed) to an ONNX artifact."""
+    """Convert ``model`` (already transformed) to an ONNX artifact; a big model in a child process
+    (`converters.isolate`)."""
+    if isolate.wanted(model):
+        return isolate.convert(__name__, model, options)
+    frozen = freeze(model, options.input_names)
+    io, graph_def = isolate.frozen_io(frozen), frozen.function.graph.as_graph_def()
+    del frozen  # tf2onnx reads the GraphDef alone: the frozen graph's constants go (collected_copies collects)
+    return convert_isolated(graph_def, io, options)
+
+
+def convert_isolated(graph_def, io: isolate.FrozenIO, options: ONNXOptions) -> Artifact:
+    """Convert the frozen ``graph_def`` whose IO ``io`` describes (in-process, or in `converters.isolate`'s child)."""
     import onnx
     import onnxsim
     import tf2onnx
 
     tf2onnx.logging.set_level(logging.ERROR)
     logging.getLogger("tf2onnx").setLevel(logging.ERROR)
-    frozen = freeze(model, options.input_names)
-    graph_def = frozen.function.graph.as_graph_def()
-    in_ranks = [t.shape.rank for t in frozen.function.inputs]
-    out_ranks = [t.shape.rank for t in frozen.function.outputs]
+    in_ranks, out_ranks = list(io.input_ranks), list(io.output_ranks)
     nchw = options.layout is OnnxLayout.NCHW
-    nchw_in = [name for name, rank in zip(frozen.input_tensors, in_ranks) if nchw and rank == 4]
-    nchw_out = [name for name, rank in zip(frozen.output_tensors, out_ranks) if nchw and rank == 4]
+    nchw_in = [name for name, rank in zip(io.input_tensors, in_ranks) if nchw and rank == 4]
+    nchw_out = [name for name, rank in zip(io.output_tensors, out_ranks) if nchw and rank == 4]
     tables = lookup_tables(graph_def)
     extra_opset = [tf2onnx.utils.make_opsetid(CONTRIB_DOMAIN, 1)] if options.extensions else None
     layout_args = {"inputs_as_nchw": nchw_in or None, "outputs_as_nchw": nchw_out or None}
     with optimize.watch_optimizers() as failures, collected_copies():
         try:
             if tables or extra_opset:  # lowered lookups need the tables' contents; string ops need the contrib opset
-                proto = from_graph_def(graph_def, list(frozen.input_tensors), list(frozen.output_tensors), options.opset, tables, extra_opset, **layout_args)
+                proto = from_graph_def(graph_def, list(io.input_tensors), list(io.output_tensors), options.opset, tables, extra_opset, **layout_args)
             else:
                 proto, _ = tf2onnx.convert.from_graph_def(
-                    graph_def, input_names=list(frozen.input_tensors), output_names=list(frozen.output_tensors),
+                    graph_def, input_names=list(io.input_tensors), output_names=list(io.output_tensors),
                     opset=options.opset, **layout_args,
                 )
         except Exception as exc:
@@ -68,7 +77,7 @@ def convert(model, options: ONNXOptions) -> Artifact:
     failures = list(failures)
     if failures:
         proto = optimize.repair(proto, failures)
-    rename = dict(zip(frozen.input_tensors, options.input_names)) | dict(zip(frozen.output_tensors, options.output_names))
+    rename = dict(zip(io.input_tensors, options.input_names)) | dict(zip(io.output_tensors, options.output_names))
     _rename_values(proto.graph, rename)
     expected = sum(rank is not None and rank >= 3 for rank in in_ranks + out_ranks) - len(nchw_in) - len(nchw_out)
     contrib = any(node.domain == CONTRIB_DOMAIN for node in proto.graph.node)

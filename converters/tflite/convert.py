@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+from converters import isolate
 from converters.tflite import metadata, pack, quantize, rewrite, scales
 from converters.tflite.delegate import xnnpack_report
 from converters.tflite.options import TFLiteOptions
@@ -27,11 +28,23 @@ _MISSING_OP = re.compile(r"'tf\.(\w+)' op is neither a custom op nor a flex op")
 
 
 def convert(model, options: TFLiteOptions) -> Artifact:
-    """Convert ``model`` (already transformed) to a TFLite artifact."""
+    """Convert ``model`` (already transformed) to a TFLite artifact; a big model in a child process
+    (`converters.isolate`)."""
+    described = metadata.describe(model, options.input_names, options.output_names, options.labels) if options.metadata else None
+    if isolate.wanted(model):
+        return isolate.convert(__name__, model, options, described=described)
+    return convert_frozen(freeze(model, options.input_names), options, described)
+
+
+def convert_isolated(graph_def, io: isolate.FrozenIO, options: TFLiteOptions, described=None) -> Artifact:
+    """`convert_frozen` in `converters.isolate`'s child process, from the frozen GraphDef."""
+    return convert_frozen(isolate.thaw(graph_def, io), options, described)
+
+
+def convert_frozen(frozen, options: TFLiteOptions, described=None) -> Artifact:
+    """Convert the frozen function (`converters.trace.Frozen`); ``described``: MediaPipe metadata to attach."""
     import tensorflow as tf
 
-    described = metadata.describe(model, options.input_names, options.output_names, options.labels) if options.metadata else None
-    frozen = freeze(model, options.input_names)
     converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen.function])
     ops_sets = [tf.lite.OpsSet.TFLITE_BUILTINS]
     if options.allow_flex:
