@@ -68,10 +68,15 @@ def _children(pid: int) -> list[int]:
 
 def rss_mb() -> float | None:
     """The resident set size now (MiB) of this process and its descendants, None without ``/proc``."""
-    own = _status_mb("VmRSS")
+    return tree_rss_mb(os.getpid())
+
+
+def tree_rss_mb(pid: int) -> float | None:
+    """The resident set size now (MiB) of process ``pid`` and its descendants, None without ``/proc``."""
+    own = _status_mb("VmRSS", f"/proc/{pid}/status")
     if own is None:
         return None
-    pending, total = _children(os.getpid()), own
+    pending, total = _children(pid), own
     while pending:
         pid = pending.pop()
         total += _status_mb("VmRSS", f"/proc/{pid}/status") or 0.0  # a child that just exited counts 0

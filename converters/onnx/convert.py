@@ -25,7 +25,7 @@ from converters.onnx.options import ONNXOptions
 from converters.onnx.quantize import quantize
 from converters.onnx.runner import CONTRIB_DOMAIN, ONNX_EXTENSIONS, ONNXRUNTIME_ONLY
 from converters.onnx.tables import from_graph_def, lookup_tables
-from converters.trace import freeze
+from converters.trace import FrozenIO, freeze_graph
 from edgeprep.artifacts import Artifact
 from edgeprep.config import OnnxLayout, OnnxOptimize, Target
 from edgeprep.errors import ConversionError
@@ -39,13 +39,10 @@ def convert(model, options: ONNXOptions) -> Artifact:
     (`converters.isolate`)."""
     if isolate.wanted(model):
         return isolate.convert(__name__, model, options)
-    frozen = freeze(model, options.input_names)
-    io, graph_def = isolate.frozen_io(frozen), frozen.function.graph.as_graph_def()
-    del frozen  # tf2onnx reads the GraphDef alone: the frozen graph's constants go (collected_copies collects)
-    return convert_isolated(graph_def, io, options)
+    return convert_graph(*freeze_graph(model, options.input_names), options)
 
 
-def convert_isolated(graph_def, io: isolate.FrozenIO, options: ONNXOptions) -> Artifact:
+def convert_graph(graph_def, io: FrozenIO, options: ONNXOptions) -> Artifact:
     """Convert the frozen ``graph_def`` whose IO ``io`` describes (in-process, or in `converters.isolate`'s child)."""
     import onnx
     import onnxsim
