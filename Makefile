@@ -46,12 +46,13 @@ demo: $(STAMP)
 	$(BIN)/edgeprep verify $(OUT)/digits-dist
 	@echo "demo: artifacts and manifest in $(OUT)/digits-dist"
 
-# Two pytest-xdist workers (CI has 2 cores): each keeps its own session cache of zoo exports.
+# Two pytest-xdist workers (CI has 2 cores): each keeps its own session cache of zoo exports; --dist loadscope
+# runs a module on one worker, so a module-scoped export is made once, not once per worker.
 test: $(STAMP) clients
-	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 --dist loadscope
 
 test-slow: $(STAMP) clients
-	EDGEPREP_SLOW=1 $(BIN)/python -m pytest -q -p no:cacheprovider -n 2
+	EDGEPREP_SLOW=1 $(BIN)/python -m pytest -q -p no:cacheprovider -n 2 --dist loadscope
 
 bench: $(STAMP)  # every benchmark, side by side per script; bench.py last assembles BENCHMARKS.md
 	$(BIN)/python scripts/bench_adapt.py --markdown benchmarks/3-adapt.md

@@ -61,9 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calibration", metavar="F", help="int8 calibration data, same formats as --data (default: generated samples, with a warning)")
     p.add_argument("--int8-io", choices=[v.value for v in Int8IO], help="integer inputs/outputs for an int8 TFLite artifact (default: float IO)")
     p.add_argument("--micro", action="store_true", help="TFLite for tflite-micro (microcontrollers): implies --batch 1 --quantize int8 --int8-io int8, TFLM kernels only, tensor arena measured")
+    p.add_argument("--max-bytes", type=int, metavar="N", help="text read in the artifact as UTF-8 bytes: a static N bytes per text, a longer text is refused (default: dynamic; 256 with --micro)")
     p.add_argument("--int8-per-tensor", action="store_true", help="one int8 weight scale per tensor: smaller files, usually a little less accurate (default: per-channel)")
     p.add_argument("--no-fold", action="store_true", help="do not fold Rescaling/Normalization into weights (debugging)")
-    p.add_argument("--opset", type=int, default=17, metavar="N", help="ONNX opset (default: 17)")
+    p.add_argument("--opset", type=int, metavar="N", help="ONNX opset (default: 17, or 18 when the artifact computes hashes in graph)")
     p.add_argument("--onnx-layout", default="nhwc", choices=[v.value for v in OnnxLayout], help="layout of rank-4 ONNX inputs/outputs: nhwc as in Keras (one Transpose at the input) or nchw (none) (default: nhwc)")
     p.add_argument("--onnx-optimize", default="portable", choices=[v.value for v in OnnxOptimize], help="portable: standard ops, any runtime; ort: add onnxruntime's fused ops, onnxruntime only (default: portable)")
     p.add_argument("--metadata", action="store_true", help="TFLite: attach the model metadata MediaPipe Tasks need (normalization, image properties, labels); refused for inputs MediaPipe cannot take")
@@ -188,6 +189,7 @@ def _cmd_export(args) -> int:
         metadata=args.metadata,
         labels=args.labels,
         micro=args.micro,
+        max_bytes=args.max_bytes,
     )
     tolerance = _tolerance(args, default_tolerance(config.quantize))
     check_output_dir(args.out, args.model, args.force)
@@ -242,6 +244,10 @@ def _cmd_verify(args) -> int:
         resize_images=args.resize, progress=stderr_progress(), unsafe_load=args.unsafe_load,
     )
     _print_reports(result.reports, manifest)
+    if result.micro:
+        _print_reports(result.micro, manifest, title="parity in tflite-micro (the --micro artifact, its manifest arena)")
+    if result.micro_note:
+        print(f"note: {result.micro_note}", file=sys.stderr)
     _write_junit(args.junit, result.reports)
     if args.report:
         _write_verify_report(Path(args.report), result, manifest)
@@ -312,7 +318,7 @@ def _cmd_run(args) -> int:
     return EXIT_OK
 
 
-def _print_reports(reports, manifest=None) -> None:
+def _print_reports(reports, manifest=None, title: str = "parity") -> None:
     sizes = {a.target: a for a in manifest.artifacts} if manifest is not None else {}
     try:
         from rich.console import Console
@@ -321,7 +327,7 @@ def _print_reports(reports, manifest=None) -> None:
         for report in reports.values():
             print(report.summary())
         return
-    table = Table(title="parity", show_edge=False)
+    table = Table(title=title, show_edge=False)
     for column in ("target", "passed", "max rel err", "max abs err", "top-1", "size", "ops"):
         table.add_column(column)
     for target, report in reports.items():

@@ -68,6 +68,9 @@ class Action(enum.Enum):
 
 
 ALL_TARGETS: tuple[Target, ...] = (Target.TFLITE, Target.ONNX)
+DEFAULT_ONNX_OPSET = 17  # ExportConfig.onnx_opset=None: this, or 18 for in-graph hashing
+MICRO_MAX_BYTES = 256  # --micro's default --max-bytes: the static UTF-8 bytes of one text (tflite-micro has no dynamic shapes)
+MICRO_BYTES_LIMIT = 1 << 20  # --micro's largest --max-bytes (edgeprep.ingraph.tflm: positions exact in float32)
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,9 @@ class ExportConfig:
         quantize: weight/activation storage of the artifacts.
         fold: fold affine preprocessing into neighbouring weights.
         unsafe_load: allow model files to run code on load (Lambda layers). Trusted files only.
-        onnx_opset: the ONNX opset of the artifact.
+        onnx_opset: the ONNX opset of the artifact; None (the default) picks it from the plan: 18 when
+            the ONNX artifact computes 64-bit hashes in graph (BitwiseXor, several times faster than
+            opset 17's byte-table XOR), else `DEFAULT_ONNX_OPSET` (`edgeprep.transforms.in_graph.onnx_opset`).
         seed: seed of the generated parity samples.
         batch_sizes: the batch sizes parity runs at (ignored with a static batch).
         threads: interpreter threads used while verifying.
@@ -112,6 +117,10 @@ class ExportConfig:
             lookups and encodings with kernels TFLM registers, refuses ops it lacks, and measures the
             tensor arena in tflite-micro (`converters.tflite.micro`). With the default ``targets`` it
             narrows them to TFLite; an explicit ONNX target is refused.
+        max_bytes: a static UTF-8 bytes axis for string inputs the artifact reads as bytes
+            (`edgeprep.runtime.text`): each text is exactly ``max_bytes`` bytes, zero padded, and a
+            longer one is refused by the runners (never truncated). None keeps the axis dynamic;
+            ``micro`` (static shapes only) defaults it to `MICRO_MAX_BYTES` (``--max-bytes``).
     """
 
     targets: tuple[Target, ...] = ALL_TARGETS
@@ -119,7 +128,7 @@ class ExportConfig:
     quantize: Quantization = Quantization.NONE
     fold: bool = True
     unsafe_load: bool = False
-    onnx_opset: int = 17
+    onnx_opset: int | None = None
     seed: int = 0
     batch_sizes: tuple[int, ...] = (1, 3)
     threads: int = 1
@@ -140,6 +149,7 @@ class ExportConfig:
     metadata: bool = False
     labels: str | None = None
     micro: bool = False
+    max_bytes: int | None = None
 
     def __post_init__(self) -> None:
         """Refuse what cannot be exported, with the same one-line `UsageError` the CLI prints.
@@ -154,10 +164,13 @@ class ExportConfig:
         if not self.targets or not all(isinstance(t, Target) for t in self.targets) or len(set(self.targets)) != len(self.targets):
             raise UsageError(f"targets={self.targets!r}: expected distinct Target values, at least one")
         for name in ("onnx_opset", "threads", "data_batch", "golden_kb", "calibration_samples"):
-            _check_int(name, getattr(self, name), minimum=1)
+            if name != "onnx_opset" or self.onnx_opset is not None:
+                _check_int(name, getattr(self, name), minimum=1)
         _check_int("seed", self.seed, minimum=0)
         if self.batch is not None:
             _check_int("batch", self.batch, minimum=1)
+        if self.max_bytes is not None:
+            _check_int("max_bytes", self.max_bytes, minimum=1)
         if not self.batch_sizes or not isinstance(self.batch_sizes, tuple):
             raise UsageError(f"batch_sizes={self.batch_sizes!r}: expected a tuple of batch sizes, at least one")
         for size in self.batch_sizes:
@@ -189,6 +202,11 @@ class ExportConfig:
             value = getattr(self, name)
             if value in (None, Quantization.NONE):
                 object.__setattr__(self, name, implied)
+        if self.max_bytes is None:
+            object.__setattr__(self, "max_bytes", MICRO_MAX_BYTES)
+        if self.max_bytes > MICRO_BYTES_LIMIT:
+            raise UsageError(f"max_bytes={self.max_bytes} (--max-bytes): --micro takes at most {MICRO_BYTES_LIMIT} bytes per text "
+                             "(its text steps count positions in float32, exact below 2**24)")
         if self.batch != 1 or self.quantize is not Quantization.INT8 or self.allow_flex:
             raise UsageError(f"--micro implies --batch 1 --quantize int8 and no --allow-flex (tflite-micro runs static, full-integer, "
                              f"builtin models); drop --batch {self.batch} / --quantize {self.quantize.value} / --allow-flex")
@@ -252,7 +270,7 @@ def _member(kind: type[enum.Enum], name: str, value):
         raise UsageError(f"{name}={value!r}: expected one of {', '.join(repr(m.value) for m in kind)}") from None
 
 
-_FLAGS = {"batch": " (--batch)", "onnx_opset": " (--opset)", "seed": " (--seed)", "golden_kb": " (--golden-kb)", "threads": " (--threads)"}
+_FLAGS = {"batch": " (--batch)", "onnx_opset": " (--opset)", "seed": " (--seed)", "golden_kb": " (--golden-kb)", "threads": " (--threads)", "max_bytes": " (--max-bytes)"}
 
 
 def _check_int(name: str, value, minimum: int) -> None:

@@ -338,7 +338,7 @@ def _host_output_shape(step, tensor) -> tuple:
     return shape
 
 
-def rebuild(graph: Graph, batch: int | None = None, name: str | None = None, split=None):
+def rebuild(graph: Graph, batch: int | None = None, name: str | None = None, split=None, max_bytes: int | None = None):
     """Build a Functional model computing ``graph`` (with its edits) on fresh inputs.
 
     Args:
@@ -348,6 +348,7 @@ def rebuild(graph: Graph, batch: int | None = None, name: str | None = None, spl
         split: a `edgeprep.transforms.split.HostSplit`: build the device model instead, whose
             inputs are ``split.device_inputs`` (host calls' outputs become inputs; host calls and
             raw inputs only they read are left out). Its inputs are a flat list.
+        max_bytes: a static bytes axis N for the UTF-8 bytes inputs (`utf8_inputs`), or None: dynamic.
     """
     import keras
 
@@ -361,7 +362,7 @@ def rebuild(graph: Graph, batch: int | None = None, name: str | None = None, spl
         if batch is not None and shape:
             shape = (batch, *shape[1:])
         if input_name in utf8:  # a string input read as UTF-8 bytes: uint8 with a trailing bytes axis
-            shape, dtype = (*shape, None), "uint8"
+            shape, dtype = (*shape, max_bytes), "uint8"
         return keras.Input(batch_shape=shape, dtype=dtype, name=input_name)
 
     if split is not None:

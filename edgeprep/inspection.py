@@ -71,11 +71,13 @@ def inspect_model(model: Any, config: ExportConfig = ExportConfig(targets=ALL_TA
     from edgeprep.load import load
     from edgeprep.pipeline import padding_warnings
     from edgeprep.plan import make_plans
+    from edgeprep.transforms.in_graph import resolve_opset
 
     loaded = load(model, config.unsafe_load, config.custom_objects)
     plans = make_plans(loaded.model, config)
+    config, opset_note = resolve_opset(config, plans)
     runner = loaded.original_runner()
-    advice = []
+    advice = [opset_note] if opset_note else []
     if any(None in spec.shape for spec in runner.inputs()) and config.batch is None:
         advice.append(
             "inputs have a dynamic batch; for edge targets pass --batch 1 so shape arithmetic (SHAPE/GATHER/"

@@ -81,6 +81,7 @@ def export(
     from edgeprep.parity.heldout import describe as held_out_rows, split_rows
     from edgeprep.parity.samples import generated_samples, input_hints
     from edgeprep.plan import make_plans
+    from edgeprep.transforms.in_graph import resolve_opset
     from edgeprep.runners import KerasRunner
 
     progress = progress or Progress()
@@ -91,6 +92,9 @@ def export(
         loaded = load(model, config.unsafe_load, config.custom_objects)
     with progress.step("plan"):
         plans = make_plans(loaded.model, config)
+    device_config, opset_note = resolve_opset(config, plans)  # --opset unset: 18 for in-graph hashing, else 17
+    if opset_note:
+        progress.note(opset_note)
     collect([p for plan in plans.values() for p in plan.problems], UnsupportedLayerError, "cannot export")
     original = loaded.original_runner()
     flat = flatten(loaded.model)
@@ -107,13 +111,13 @@ def export(
 
     calibration, calibration_info = _calibration(config, original.inputs(), hints, progress, calibration_source, held_out is not None)
 
-    transformed = {target: rebuild(plan.graph, batch=config.batch) for target, plan in plans.items()}
+    transformed = {target: rebuild(plan.graph, batch=config.batch, max_bytes=config.max_bytes) for target, plan in plans.items()}
     artifacts: dict[Target, Artifact] = {}
     failures: dict[Target, EdgeprepError] = {}
     for target, plan in plans.items():
         converter = backend(target)
-        options = converter.options(config, _device_inputs(plan), _device_outputs(plan), _through_host(calibration, plan))
-        device_model = rebuild(plan.graph, batch=config.batch, split=plan.split) if plan.split.steps else transformed[target]
+        options = converter.options(device_config, _device_inputs(plan), _device_outputs(plan), _through_host(calibration, plan))
+        device_model = rebuild(plan.graph, batch=config.batch, split=plan.split, max_bytes=config.max_bytes) if plan.split.steps else transformed[target]
         try:
             with progress.step(f"convert to {target.value}"):
                 artifact = converter.convert(device_model, options)

@@ -1,7 +1,9 @@
 """Re-run parity of an export directory: from its golden vectors alone, or on user data.
 
 With golden vectors (the default) it is the deploy runtime's `edgeprep.runtime.directory.compare_golden`
-per artifact (the code the shipped test runs): no TensorFlow, only numpy and the runtimes. With
+per artifact (the code the shipped test runs): no TensorFlow, only numpy and the runtimes. A
+``--micro`` artifact also runs in tflite-micro when it is installed (`edgeprep.runtime.micro.compare_golden`,
+in a subprocess), judged by the same comparator and tolerance (`VerifyResult.micro`). With
 ``data`` it loads the source model recorded in the manifest (checking its sha256), rebuilds the
 transformed model and streams the data through the whole chain. The sha256 of every artifact is
 checked against the manifest first, so a tampered file is named before anything runs.
@@ -19,7 +21,7 @@ from edgeprep.errors import LoadError
 from edgeprep.load import sha256_of
 from edgeprep.manifest import MANIFEST, Artifact, Manifest
 from edgeprep.parity.chain import EvidenceViews, TargetEvidence
-from edgeprep.parity.compare import Comparison, Tolerance
+from edgeprep.parity.compare import Comparison, ParityReport, Tolerance
 from edgeprep.progress import Progress
 from edgeprep.runtime.directory import check_hashes, compare_golden, manifest_tolerance, open_runner  # noqa: F401  (re-exported)
 
@@ -33,12 +35,22 @@ class VerifyResult(EvidenceViews):
         evidence: target -> its evidence (golden vectors: the verdict only; ``data``: the whole chain).
         comparisons: target -> the streaming comparison behind its verdict (for plots).
         samples: how many samples were compared.
+        micro: target -> its ``--micro`` artifact run in tflite-micro on the golden vectors (empty
+            for other exports, with ``data``, or without the tflite-micro package: `micro_note`).
+        micro_note: why a ``--micro`` artifact was not run in tflite-micro, or None.
     """
 
     directory: Path
     evidence: dict[Target, TargetEvidence]
     comparisons: dict[Target, Comparison] = field(default_factory=dict, repr=False)
     samples: int = 0
+    micro: dict[Target, ParityReport] = field(default_factory=dict)
+    micro_note: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        """Every verdict passed, in tflite-micro too."""
+        return super().passed and all(report.passed for report in self.micro.values())
 
 
 def artifacts_by_target(manifest: Manifest, directory: Path | None = None) -> dict[Target, Artifact]:
@@ -81,9 +93,23 @@ def verify(
     tolerance = tolerance or manifest_tolerance(manifest)
     if data is not None:
         return _verify_on_data(directory, manifest, data, model, tolerance, threads, resize_images, progress or Progress(), unsafe_load)
-    comparisons = {target: compare_golden(directory, manifest, entry, threads) for target, entry in artifacts_by_target(manifest, directory).items()}
+    entries = artifacts_by_target(manifest, directory)
+    comparisons = {target: compare_golden(directory, manifest, entry, threads) for target, entry in entries.items()}
     evidence = {target: TargetEvidence(comparison.report(tolerance)) for target, comparison in comparisons.items()}
-    return VerifyResult(directory, evidence, comparisons, samples=max((e.verdict.samples for e in evidence.values()), default=0))
+    micro, note = _in_tflite_micro(directory, manifest, entries, tolerance)
+    return VerifyResult(directory, evidence, comparisons, samples=max((e.verdict.samples for e in evidence.values()), default=0), micro=micro, micro_note=note)
+
+
+def _in_tflite_micro(directory: Path, manifest: Manifest, entries: dict[Target, Artifact], tolerance: Tolerance):
+    """The ``--micro`` artifacts run in tflite-micro on the golden vectors: (reports, why not run)."""
+    from edgeprep.runtime import micro
+
+    found = {target: entry for target, entry in entries.items() if (entry.graph or {}).get("micro")}
+    if not found:
+        return {}, None
+    if not micro.available():
+        return {}, "the --micro artifact was not run in tflite-micro (not installed: pip install tflite-micro)"
+    return {target: micro.compare_golden(directory, manifest, entry).report(tolerance) for target, entry in found.items()}, None
 
 
 def export_config(manifest: Manifest, unsafe_load: bool = False) -> ExportConfig:
@@ -114,7 +140,7 @@ def _verify_on_data(directory, manifest: Manifest, data, model, tolerance, threa
         links = {}
         for target, entry in artifacts_by_target(manifest, directory).items():
             runner = stack.enter_context(open_runner(directory, manifest, entry, threads))
-            transformed = KerasRunner(rebuild(plans[target].graph, batch=config.batch), f"transformed[{target.value}]")
+            transformed = KerasRunner(rebuild(plans[target].graph, batch=config.batch, max_bytes=config.max_bytes), f"transformed[{target.value}]")
             links[target] = Link(transformed, runner, bool(plans[target].reference_changes))
         chain = run_chain(data_source.batches(), original, links, golden_budget=0, progress=progress)
     return VerifyResult(directory, chain.evidence(tolerance), chain.verdicts, chain.samples)

@@ -331,10 +331,11 @@ def _median_interleaved(calls: dict, runs: int, warmup: int) -> dict:
         for _ in range(warmup):
             call()
     times = {name: [] for name in calls}
-    for _ in range(runs):
-        for name, call in calls.items():
+    names = list(calls)
+    for round_ in range(runs):  # the order rotates: Keras' threads spin on after its call, slowing whatever comes next
+        for name in names[round_ % len(names):] + names[:round_ % len(names)]:
             start = time.perf_counter()
-            call()
+            calls[name]()
             times[name].append(time.perf_counter() - start)
     return {name: statistics.median(values) for name, values in times.items()}
 
@@ -373,6 +374,56 @@ def bench_case(case: Case, runs: int, warmup: int, work: Path, handmade: bool) -
     return rows
 
 
+def floor_rows(case: Case, runs: int, warmup: int, work: Path, handmade: bool) -> list[dict]:
+    """Goal (c)/(a)'s floor at batch 1: a 2-op artifact (CAST + ADD of the UTF-8 bytes) called exactly as (a),
+    interleaved with the UTF-8 encoding alone, the text model's (a) and its Keras ``predict_on_batch`` (c)."""
+    import keras
+
+    import edgeprep
+    from edgeprep.config import ExportConfig, Target
+    from edgeprep.ingraph.text import encode_texts
+
+    data = keras.Input((None,), dtype="uint8", name="text")
+    trivial = keras.Model(data, keras.ops.cast(data, "int32") + 1, name="floor")
+    raw = case.raw[1]
+    rows = []
+    for target in Target:
+        out = work / f"floor-{target.value}"
+        result = edgeprep.export(trivial, out, config=ExportConfig(targets=(target,)), force=True)
+        (entry,) = result.manifest.artifacts
+        floor = RawCall(target, (out / entry.file).read_bytes(), {"text": 2})
+        text = RawCall(target, *ingraph_artifact(case, target, work, handmade))
+        medians = _median_interleaved({
+            "encode": lambda: encode_texts(raw["text"][:, 0]),
+            "floor": lambda: floor(raw),
+            "ingraph": lambda: text(raw),
+            "keras": lambda: case.original.predict_on_batch(raw),
+        }, runs, warmup)
+        row = {"target": target.value, "floor_ops": sum(entry.ops.values()), **{k: v * 1e6 for k, v in medians.items()}}
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    return rows
+
+
+def floor_report(rows: list[dict]) -> str:
+    lines = [
+        "",
+        "Goal (c)/(a) >= 50: the floor of the Python call path (`--floor`, batch 1, same rounds, microseconds): a 2-op "
+        "artifact (CAST + ADD of the UTF-8 bytes) called exactly as (a) (encode, set inputs, run, read the output), the "
+        "UTF-8 encoding alone, the text model's (a) and Keras `predict_on_batch` of the text model (c).",
+        "",
+    ]
+    lines += _table(["target", "encode us", "2-op artifact us", "text (a) us", "Keras (c) us", "(c) / 2-op", "(c) / text (a)"],
+                    [[r["target"], f"{r['encode']:.1f}", f"{r['floor']:.1f}", f"{r['ingraph']:.1f}", f"{r['keras']:.1f}",
+                      f"{r['keras'] / r['floor']:.0f}", f"{r['keras'] / r['ingraph']:.0f}"] for r in rows])
+    return "\n".join(lines) + "\n"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """The lines of a markdown table."""
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *("| " + " | ".join(row) + " |" for row in rows)]
+
+
 def report(rows: list[dict], cases: list[Case], args) -> str:
     import importlib.metadata as md
 
@@ -381,10 +432,11 @@ def report(rows: list[dict], cases: list[Case], args) -> str:
     lines = [
         "## In-graph preprocessing vs host steps vs Keras (issue 16)",
         "",
-        f"`python scripts/bench_ingraph.py --runs {args.runs}`, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+        f"`python scripts/bench_ingraph.py --runs {args.runs}{' --floor' if args.floor else ''}`, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
         f"{_cpu()} ({os.cpu_count()} cores shared with other sessions, load average {load:.1f} at the end), {platform.platform()}; {versions}.",
         "",
-        "Raw example to output, one process, 1 thread, the three variants timed interleaved round-robin: median of "
+        "Raw example to output, one process, 1 thread, the three variants timed interleaved round-robin (the order rotating "
+        "every round): median of "
         f"{args.runs} rounds after {args.warmup} warm-up calls. (a) in graph: the artifact with the preprocessing as builtin "
         "ops, one call of the runtime's own Python API (LiteRT `Interpreter`, `InferenceSession`), the UTF-8 encoding "
         "of the raw strings included; (b) host steps + artifact: `edgeprep.export` as today, NumPy host steps then the "
@@ -398,14 +450,11 @@ def report(rows: list[dict], cases: list[Case], args) -> str:
         "",
     ]
     lines += [f"- {case.name}: {case.note}" for case in cases]
-    lines += [
-        "",
-        "| model | target | batch | (a) in graph ms | (b) host + artifact ms | (c) Keras ms | (b)/(a) | (c)/(a) | (a) ops / KiB | host steps (b) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        lines.append(f"| {r['model']} | {r['target']} | {r['batch']} | {r['ingraph']:.3f} | {r['host']:.3f} | {r['keras']:.3f} | "
-                     f"{r['host'] / r['ingraph']:.2f} | {r['keras'] / r['ingraph']:.0f} | {r['ingraph_ops']} / {r['ingraph_kb']} | {r['host_steps']} |")
+    lines.append("")
+    lines += _table(["model", "target", "batch", "(a) in graph ms", "(b) host + artifact ms", "(c) Keras ms", "(b)/(a)", "(c)/(a)", "(a) ops / KiB", "host steps (b)"],
+                    [[r["model"], r["target"], str(r["batch"]), f"{r['ingraph']:.3f}", f"{r['host']:.3f}", f"{r['keras']:.3f}",
+                      f"{r['host'] / r['ingraph']:.2f}", f"{r['keras'] / r['ingraph']:.0f}", f"{r['ingraph_ops']} / {r['ingraph_kb']}", str(r["host_steps"])]
+                     for r in rows])
     return "\n".join(lines) + "\n"
 
 
@@ -423,6 +472,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--out", type=Path, help="write the markdown section here (e.g. benchmarks/7-ingraph.md)")
     parser.add_argument("--handmade", action="store_true", help="build (a) from the edgeprep.ingraph layers even if the product exports in graph")
+    parser.add_argument("--floor", action="store_true", help="also time a 2-op artifact through (a)'s call path (goal (c)/(a)'s floor)")
     parser.add_argument("--onnx-form", choices=("onnx", "onnx17"), default="onnx",
                         help="handmade (a)'s ONNX form: native BitwiseXor at opset 18, or opset 17's byte-table XOR")
     args = parser.parse_args(argv)
@@ -434,7 +484,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for case in cases:
             rows += bench_case(case, args.runs, args.warmup, Path(tmp), args.handmade)
-    text = report(rows, cases, args)
+        floor = floor_rows(CASES["text"](), args.runs, args.warmup, Path(tmp), args.handmade) if args.floor else []
+    text = report(rows, cases, args) + (floor_report(floor) if floor else "")
     print(text)
     if args.out:
         args.out.write_text(text)

@@ -29,20 +29,25 @@ sys.path.insert(0, str(REPO))
 
 
 def models():
-    from zoo import micro_tabular, mobilenet_v3_small, seed_cnn
+    from zoo import micro_tabular, mobilenet_v3_small, seed_cnn, seed_text
 
-    return (("seed CNN (28x28x1)", seed_cnn), ("MobileNetV3Small (96x96x3)", mobilenet_v3_small), ("tabular lookups + bins", micro_tabular))
+    return (("seed CNN (28x28x1)", seed_cnn), ("MobileNetV3Small (96x96x3)", mobilenet_v3_small), ("tabular lookups + bins", micro_tabular),
+            ("seed text (TextVectorization in graph, 256 bytes)", seed_text))
 
 
 def bench(label: str, factory, runs: int, out: Path) -> dict:
     import numpy as np
 
     import edgeprep
+    from edgeprep.errors import ParityError
     from edgeprep.runtime.micro import MicroRunner
     from edgeprep.runtime.tflite import Kernels, TFLiteRunner
 
-    dist = out / label.split(" ")[0].lower()
-    result = edgeprep.export(factory(), dist, micro=True)
+    dist = out / "-".join(label.split(" ")[:2]).lower()
+    try:  # a parity failure against Keras still writes the artifact, whose TFLM / LiteRT figures are measured
+        passed = edgeprep.export(factory(), dist, micro=True).passed
+    except ParityError:
+        passed = False
     artifact = json.loads((dist / "manifest.json").read_text())["artifacts"][0]
     micro = artifact["graph"]["micro"]
     data = (dist / "model.tflite").read_bytes()
@@ -61,7 +66,7 @@ def bench(label: str, factory, runs: int, out: Path) -> dict:
             runner.infer(feed)
             times[name].append(time.perf_counter() - start)
     return {
-        "model": label, "passed": result.passed, "bytes": artifact["bytes"], "ops": sum(artifact["ops"].values()),
+        "model": label, "passed": passed, "bytes": artifact["bytes"], "ops": sum(artifact["ops"].values()),
         "resolver_calls": len(micro["op_resolver"]), "arena_min_bytes": micro["arena_min_bytes"], "arena_bytes": micro["arena_bytes"],
         "steps": micro["vs_litert_steps"], **{f"{name} ms": statistics.median(values) * 1e3 for name, values in times.items()},
     }
@@ -75,7 +80,8 @@ def table(rows: list[dict]) -> str:
     ]
     for row in rows:
         steps = " / ".join(f"{max(entry[kind] for entry in row['steps'].values()):g}" for kind in ("reference", "builtin", "default"))
-        lines.append(f"| {row['model']} | {row['bytes'] / 1e3:.1f} kB | {row['ops']} | {row['resolver_calls']} | {row['arena_min_bytes']:,} B | "
+        model = row["model"] if row["passed"] else f"{row['model']} (int8 parity with Keras FAILED)"
+        lines.append(f"| {model} | {row['bytes'] / 1e3:.1f} kB | {row['ops']} | {row['resolver_calls']} | {row['arena_min_bytes']:,} B | "
                      f"{row['arena_bytes']:,} B | {steps} | {row['tflite-micro ms']:.3f} | {row['LiteRT reference ms']:.3f} | {row['LiteRT builtin ms']:.3f} | {row['LiteRT XNNPACK ms']:.3f} |")
     return "\n".join(lines)
 
@@ -99,9 +105,15 @@ def main() -> None:
         "allocates the model (bisected to 16 bytes) and what the manifest tells the firmware to allocate (+1 KiB). LiteRT does",
         "not report an arena. Latency: one row, median of the runs, one thread, each runtime's Python interpreter on this x86",
         "host (tflite-micro runs TFLM's portable reference kernels here: a Cortex-M build with CMSIS-NN differs; times",
-        "under ~0.05 ms are the Python call itself).",
+        "under ~0.05 ms are the Python call itself). The text model takes its text as a static 256 UTF-8 bytes (`--max-bytes`,",
+        "the `--micro` default); its TextVectorization runs in the artifact with TFLM's kernels (`edgeprep/ingraph/tflm.py`).",
         "",
         table(rows),
+        *([] if all(row["passed"] for row in rows) else [
+            "",
+            "A model marked FAILED missed edgeprep's int8 parity gate against Keras (generated calibration; MobileNetV3Small:",
+            "top-1 agreement 89.06% < 97%, also on main at 8f5a305): its artifact is written anyway and measured here.",
+        ]),
     ])
     write_fragment(args.markdown, section, out / "bench_micro.json", rows)
 

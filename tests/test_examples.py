@@ -1,4 +1,11 @@
-"""Every example runs end to end, quickly, as a newcomer would run it."""
+"""Every example runs end to end, quickly, as a newcomer would run it.
+
+CI (the default run) takes the image (01, with 06's TF-free deploy of it), text (02) and tabular (04)
+examples; the others repeat what tests elsewhere cover in CI and run with EDGEPREP_SLOW=1 (`make test-slow`):
+03 augmentation (tests/families/test_augmentation.py), 05 int8 applications (tests/converters/test_quantize.py),
+07 Keras 2 files (tests/legacy/), 10 tflite-micro (tests/converters/test_micro.py), 11 custom standardize
+(tests/ingraph/test_standardize.py).
+"""
 
 from __future__ import annotations
 
@@ -46,6 +53,7 @@ def test_02_text(tmp_path):
     assert "verify dist: passed" in stdout
 
 
+@pytest.mark.slow
 def test_03_augmentation(tmp_path):
     stdout = _run(EXAMPLES / "03_augmentation" / "example.py", "--out", tmp_path, "--epochs", "1")
     stripped = [line.split("(")[1].split(")")[0] for line in stdout.splitlines() if line.startswith("stripped ")]
@@ -62,6 +70,7 @@ def test_04_tabular_feature_space(tmp_path):
     assert "run onnx on raw rows" in stdout
 
 
+@pytest.mark.slow
 def test_05_applications_int8(tmp_path):
     stdout = _run(EXAMPLES / "05_applications_int8" / "example.py", "--out", tmp_path, "--size", "96")
     ratios = {line.split()[4].rstrip(":"): float(line.rsplit(" ", 1)[-1]) for line in stdout.splitlines() if line.startswith("int8 / float size")}
@@ -76,6 +85,7 @@ def test_06_deploy_without_tensorflow(digits_dist, tf_free_python):
     assert stdout.count(": passed (max rel") == 2  # the shipped runtime's verdict per artifact
 
 
+@pytest.mark.slow
 def test_07_keras2_seed(tmp_path):
     """The seed's three Keras 2 blocks under tf_keras, saved as .h5 / SavedModel / .keras, exported with --data."""
     stdout = _run(EXAMPLES / "07_keras2_seed" / "seed_keras2.py", "--out", tmp_path, "--epochs", "2")
@@ -95,6 +105,7 @@ def test_07_keras2_seed(tmp_path):
     assert kinds == {"digits": "keras2_h5", "augmented": "keras2_keras", "reviews": "keras2_saved_model"}
 
 
+@pytest.mark.slow
 def test_10_microcontroller(tmp_path):
     stdout = _run(EXAMPLES / "10_microcontroller" / "run.py", "--out", tmp_path, "--epochs", "2")
     micro = json.loads((tmp_path / "dist" / "manifest.json").read_text())["artifacts"][0]["graph"]["micro"]
@@ -104,6 +115,7 @@ def test_10_microcontroller(tmp_path):
     assert float(run.split("top-1 agreement with Keras ")[1].split("%")[0]) >= 95.0
 
 
+@pytest.mark.slow
 def test_11_custom_standardize(tmp_path):
     stdout = _run(EXAMPLES / "11_custom_standardize" / "example.py", "--out", tmp_path, "--epochs", "2")
     runs = [line for line in stdout.splitlines() if line.startswith("run ")]

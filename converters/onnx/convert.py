@@ -100,6 +100,7 @@ def convert_graph(graph_def, io: FrozenIO, options: ONNXOptions) -> Artifact:
     except Exception as exc:
         raise ConversionError(f"the ONNX graph fails onnx.checker: {str(exc).strip().splitlines()[0][:300]}") from None
     facts = {
+        "opset": options.opset,
         "layout": options.layout.value,
         "layout_transposes": layout,
         "layout_transposes_expected": expected,

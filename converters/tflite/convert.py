@@ -1,7 +1,7 @@
 """Keras -> LiteRT flatbuffer, builtin ops only, tensors named as the Keras inputs and outputs.
 
-Route: freeze the model at ``training=False`` (`converters.trace`), convert the frozen concrete
-function with ``TFLITE_BUILTINS`` only, then rename the IO tensors in the flatbuffer to the Keras
+Route: freeze the model at ``training=False`` into a GraphDef (`converters.trace.freeze_graph`), convert
+it with ``TFLITE_BUILTINS`` only (`_convert_graph_def`), then rename the IO tensors in the flatbuffer to the Keras
 names. Select-TF (Flex) ops are never enabled silently: without ``allow_flex`` a graph that needs
 them fails here, naming the TensorFlow ops. The artifact's facts record what XNNPACK takes
 (`converters.tflite.delegate`): partitions and any op left to the built-in kernels; a ``--micro``
@@ -29,17 +29,19 @@ _MISSING_OP = re.compile(r"'tf\.(\w+)' op is neither a custom op nor a flex op")
 
 
 def convert(model, options: TFLiteOptions) -> Artifact:
-    """Convert ``model`` (already transformed) to a TFLite artifact; a big model in a child process
-    (`converters.isolate`)."""
+    """Convert ``model`` (already transformed) to a TFLite artifact; in a child process where
+    `converters.isolate` is asked to (opt-in)."""
     described = metadata.describe(model, options.input_names, options.output_names, options.labels) if options.metadata else None
+    bytes_inputs = frozenset(t.name for t in model.inputs if "uint8" in str(t.dtype))  # text as UTF-8 bytes (or an image: no strings)
     if isolate.wanted(model):
-        return isolate.convert(__name__, model, options, described=described)
-    return convert_graph(*freeze_graph(model, options.input_names), options, described)
+        return isolate.convert(__name__, model, options, described=described, bytes_inputs=bytes_inputs)
+    return convert_graph(*freeze_graph(model, options.input_names), options, described, bytes_inputs)
 
 
-def convert_graph(graph_def, io: FrozenIO, options: TFLiteOptions, described=None) -> Artifact:
+def convert_graph(graph_def, io: FrozenIO, options: TFLiteOptions, described=None, bytes_inputs=frozenset()) -> Artifact:
     """Convert the frozen ``graph_def`` whose IO ``io`` describes (in-process, or in `converters.isolate`'s
-    child); ``described``: the MediaPipe metadata to attach (`converters.tflite.metadata`)."""
+    child); ``described``: the MediaPipe metadata to attach (`converters.tflite.metadata`); ``bytes_inputs``:
+    the uint8 inputs that take text as UTF-8 bytes (`converters.tflite.quantize.configure`)."""
     import tensorflow as tf
 
     converter = _graph_converter()
@@ -49,7 +51,7 @@ def convert_graph(graph_def, io: FrozenIO, options: TFLiteOptions, described=Non
     converter.target_spec.supported_ops = ops_sets
     scopes = quantize.float_scopes(node.name for node in graph_def.node)
     quantize.refuse_dynamic(scopes, options)
-    quantize.configure(converter, options, options.input_names, bool(scopes))
+    quantize.configure(converter, options, options.input_names, bool(scopes), bytes_inputs)
     try:
         data = quantize.finish(converter, _convert_graph_def(converter, graph_def, io), options)
     except Exception as exc:  # the converter raises ConverterError with MLIR diagnostics
@@ -156,6 +158,12 @@ def _rename_and_count(data: bytes, input_tensors, output_tensors, options: TFLit
     if options.quantize is Quantization.INT8:
         rewrites = rewrite.apply(model)
         int8_facts = {**({"int8_rewrites": rewrites} if rewrites else {}), **_check_scales(model)}
+    if options.micro:  # kernels tflite-micro has for these tensor types (`converters.tflite.micro_rewrite`)
+        from converters.tflite.micro_rewrite import MICRO_RULES, float_inputs
+
+        micro_rewrites = rewrite.apply(model, MICRO_RULES)
+        int8_facts.update({"micro_rewrites": micro_rewrites} if micro_rewrites else {})
+        int8_facts.update({"float_inputs": floats} if (floats := float_inputs(model)) else {})
     ops: Counter = Counter()
     for graph in model.subgraphs:
         for operator in graph.operators:

@@ -19,6 +19,7 @@ class TFLiteOptions(TargetOptions):
         metadata: write MediaPipe's TFLite model metadata (`converters.tflite.metadata`).
         labels: a labels file (one per line) attached to that metadata, or None.
         micro: check the artifact against tflite-micro (`converters.tflite.micro`).
+        max_bytes: the static bytes axis of UTF-8 bytes inputs (`edgeprep.runtime.text`), or None.
     """
 
     int8_io: str | None = None
@@ -27,7 +28,9 @@ class TFLiteOptions(TargetOptions):
     metadata: bool = False
     labels: str | None = None
     micro: bool = False
+    max_bytes: int | None = None
 
     @classmethod
     def own_fields(cls, config: ExportConfig) -> dict:
-        return dict(int8_io=config.int8_io, allow_flex=config.allow_flex, batch=config.batch, metadata=config.metadata, labels=config.labels, micro=config.micro)
+        return dict(int8_io=config.int8_io, allow_flex=config.allow_flex, batch=config.batch, metadata=config.metadata, labels=config.labels, micro=config.micro,
+                    max_bytes=config.max_bytes)

@@ -21,13 +21,16 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+
 from converters.tflite.options import TFLiteOptions
 from edgeprep.config import Quantization
 from edgeprep.errors import ConversionError
 
 
-def configure(converter, options: TFLiteOptions, input_names: tuple[str, ...], float_scoped: bool = False) -> None:
-    """Set ``converter`` up for ``options.quantize``; ``float_scoped``: the graph has `FLOAT_SCOPE` ops (see `finish`)."""
+def configure(converter, options: TFLiteOptions, input_names: tuple[str, ...], float_scoped: bool = False, bytes_inputs=frozenset()) -> None:
+    """Set ``converter`` up for ``options.quantize``; ``float_scoped``: the graph has `FLOAT_SCOPE` ops (see `finish`);
+    ``bytes_inputs``: the uint8 inputs that take text as UTF-8 bytes (calibration strings are encoded for them)."""
     import tensorflow as tf
 
     mode = options.quantize
@@ -39,7 +42,7 @@ def configure(converter, options: TFLiteOptions, input_names: tuple[str, ...], f
     elif mode is Quantization.INT8:
         if options.calibration is None:
             raise ConversionError("int8 quantization needs calibration samples; pass --calibration FILE")
-        converter.representative_dataset = _representative(options.calibration, input_names)
+        converter.representative_dataset = _representative(options.calibration, input_names, bytes_inputs, options.max_bytes)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter._experimental_disable_per_channel = not options.int8_per_channel
         converter._experimental_calibrate_only = float_scoped  # `finish` quantizes
@@ -93,11 +96,15 @@ def finish(converter, data: bytes, options: TFLiteOptions) -> bytes:
     )
 
 
-def _representative(calibration, input_names: tuple[str, ...]):
-    """A representative-dataset generator over ``calibration()``: one sample at a time."""
+def _representative(calibration, input_names: tuple[str, ...], bytes_inputs=frozenset(), max_bytes: int | None = None):
+    """A representative-dataset generator over ``calibration()``: one sample at a time; raw strings
+    for a UTF-8 bytes input are encoded (`edgeprep.runtime.text`, ``max_bytes`` wide when static)."""
+    from edgeprep.runtime.text import encode_utf8, is_text
 
     def generator():
         for feed in calibration():
+            feed = {name: encode_utf8(feed[name], name, max_bytes) if name in bytes_inputs and is_text(np.asarray(feed[name])) else feed[name]
+                    for name in input_names}
             rows = len(next(iter(feed.values())))
             for row in range(rows):
                 yield [feed[name][row:row + 1] for name in input_names]

@@ -30,6 +30,7 @@ from edgeprep.transforms.base import LayerRule
 from edgeprep.families.category_encoding import LowerCategoryEncoding
 from edgeprep.families.category_encoding.device import micro_category_encoding
 from edgeprep.families.discretization import LowerDiscretization
+from edgeprep.families.discretization.device import micro_discretize
 from edgeprep.families.index_lookup import LowerIndexLookup
 from edgeprep.families.index_lookup.device import micro_lookup
 from edgeprep.transforms.lower import LoweringRule
@@ -44,6 +45,7 @@ FLOAT_ONLY: dict[LoweringRule, str] = {
 MICRO_VARIANTS: dict[LoweringRule, object] = {
     LowerIndexLookup(): micro_lookup,
     LowerCategoryEncoding(): micro_category_encoding,
+    LowerDiscretization(): micro_discretize,
 }
 
 RULES: tuple[LayerRule, ...] = (LowerDepthwiseGroupedConv(),)
@@ -56,10 +58,11 @@ def place(graph: Graph, target: Target, config: ExportConfig) -> Rewrite:
     rewrite = unrolled_recurrent(graph) if target is Target.TFLITE and config.batch is None else Rewrite()
     if target is not Target.TFLITE or config.quantize is not Quantization.INT8:
         return rewrite
-    if config.micro:
-        rewrite = rewrite.then(_micro_variants(graph))
+    micro = _micro_variants(graph) if config.micro else Rewrite()
+    rewrite = rewrite.then(micro)
+    varied = {edit.path for edit in micro.edits} if config.micro else set()
     for call in graph.live_calls():
-        if call.action is not Action.LOWERED:
+        if call.action is not Action.LOWERED or call.path in varied:
             continue
         for rule, why in FLOAT_ONLY.items():
             if call.rule == rule.name:

@@ -113,12 +113,12 @@ def fingerprint64(data, lengths, bitwise: Bitwise = Bitwise.PORTABLE):
 
 
 def _with_long(data, n32, f0, tail, hashed, bitwise: Bitwise):
-    """``hashed`` with the rows longer than 64 bytes replaced by `_long`; in the ONNX form inside a
+    """``hashed`` with the rows longer than 64 bytes replaced by `_long`; in the ONNX forms inside a
     loop that runs once if the batch has such a row and never otherwise (an IF without an IF op)."""
     from keras import ops
 
     long_rows = ops.greater(n32, 64)
-    if bitwise is not Bitwise.ONNX:
+    if bitwise not in (Bitwise.ONNX, Bitwise.ONNX17):
         return ops.where(long_rows, _long(data, n32, f0, tail, bitwise), hashed)
 
     def branch(i, hashed):

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from edgeprep.ingraph import tflm
+from edgeprep.ingraph.tflm import kernels
 from edgeprep.runtime.host.text_vectorization import PUNCTUATION_BYTES as PUNCTUATION
 from edgeprep.runtime.host.text_vectorization import WHITESPACE_BYTES as WHITESPACE
 SPACE = ord(" ")
@@ -37,7 +39,7 @@ def prepare(data):
     A row's length is one past its last non-zero byte (a NUL inside a text is data); one zero
     column is appended so that a batch of empty texts (``N == 0``) still has a column.
     """
-    from keras import ops
+    ops = kernels()
 
     data = ops.pad(ops.cast(data, "int32"), [[0, 0], [0, 1]])
     nonzero = ops.cast(ops.not_equal(data, 0), "int32") * (ops.arange(ops.shape(data)[1], dtype="int32") + 1)
@@ -46,21 +48,21 @@ def prepare(data):
 
 def columns(data):
     """int32 column index ``[1, N]`` of ``data``."""
-    from keras import ops
+    ops = kernels()
 
     return ops.expand_dims(ops.arange(ops.shape(data)[1], dtype="int32"), 0)
 
 
 def inside(data, lengths):
     """bool ``[batch, N]``: the byte is before its row's length."""
-    from keras import ops
+    ops = kernels()
 
     return ops.less_equal(columns(data) + 1, ops.expand_dims(lengths, 1))
 
 
 def lower_ascii(data):
     """``tf.strings.lower``: ``A-Z`` + 32, every other byte unchanged."""
-    from keras import ops
+    ops = kernels()
 
     upper = ops.logical_and(ops.greater_equal(data, ord("A")), ops.less_equal(data, ord("Z")))
     return ops.where(upper, data + 32, data)
@@ -68,7 +70,7 @@ def lower_ascii(data):
 
 def byte_class(data):
     """int32 `CONTENT` / `BLANK` / `PUNCT` of every byte (one GATHER)."""
-    from keras import ops
+    ops = kernels()
 
     return ops.take(BYTE_CLASS, data)
 
@@ -79,10 +81,12 @@ def compact(values, keep, width=None):
     ``width`` defaults to the input's. A kept value lands at ``cumsum(keep) - 1``; a dropped one at
     its own column past ``width`` (so no two updates share an index), which is then cut off.
     """
-    from keras import ops
+    ops = kernels()
 
     size = ops.shape(values)[1]
     width = size if width is None else width
+    if tflm.active():
+        return tflm.compact(values, keep, width)
     keep_i = ops.cast(keep, "int32")
     target = ops.where(keep, ops.cumsum(keep_i, axis=1) - 1, columns(values) + width)
     return place(values, target, width + size)[:, :width], ops.sum(keep_i, axis=1)
@@ -94,8 +98,10 @@ def place(values, target, width):
     One flat scatter: row ``r``, column ``c`` is element ``r * width + c`` of ``[batch * width]``
     (LiteRT's SCATTER_ND of ``[batch, N, 2]`` indices took ~3x as long at batch 256).
     """
-    from keras import ops
+    ops = kernels()
 
+    if tflm.active():
+        return tflm.place(values, target, width)
     batch = ops.shape(values)[0]
     flat = ops.reshape(target + ops.expand_dims(ops.arange(batch, dtype="int32") * width, 1), (-1, 1))
     return ops.reshape(ops.scatter(flat, ops.reshape(values, (-1,)), (batch * width,)), (batch, width))
@@ -103,7 +109,7 @@ def place(values, target, width):
 
 def shift(mask, by: int):
     """``mask`` moved ``by`` columns right (``by > 0``) or left, filled with False."""
-    from keras import ops
+    ops = kernels()
 
     pad = ops.zeros_like(mask[:, :1])
     return ops.concatenate([pad, mask[:, :-1]], axis=1) if by > 0 else ops.concatenate([mask[:, 1:], pad], axis=1)
@@ -117,7 +123,7 @@ def whitespace_tokens(data, lengths):
     range), so that token ``t`` is ``joined[starts[t]:ends[t]]`` and an n-gram of tokens ``t..u``
     is ``joined[starts[t]:ends[u]]``. Two compactions: the bytes, then the tokens' first bytes.
     """
-    from keras import ops
+    ops = kernels()
 
     valid = inside(data, lengths)
     blank = ops.logical_and(valid, ops.equal(byte_class(data), BLANK))
@@ -138,7 +144,7 @@ def whitespace_tokens(data, lengths):
 
 def character_tokens(data, lengths):
     """``tf.strings.unicode_split(x, "UTF-8")``: (joined bytes, starts, ends, counts), code points joined by spaces."""
-    from keras import ops
+    ops = kernels()
 
     valid = inside(data, lengths)
     continuation = ops.logical_and(ops.greater_equal(data, 0x80), ops.less_equal(data, 0xBF))
@@ -157,7 +163,7 @@ def character_tokens(data, lengths):
 
 def whole_tokens(data, lengths):
     """No split: the whole standardized text is one token (possibly empty)."""
-    from keras import ops
+    ops = kernels()
 
     starts = ops.zeros_like(data[:, :1])
     return data, starts, ops.expand_dims(lengths, 1), ops.sum(ops.ones_like(starts), axis=1)
@@ -169,7 +175,7 @@ def ngrams(starts, ends, counts, widths):
     For each width in order, window ``i`` of a row with ``n`` tokens exists when ``i <= n - width``
     and spans ``starts[i]`` to ``ends[i + width - 1]``; ``keep`` marks them, in output order.
     """
-    from keras import ops
+    ops = kernels()
 
     starts, ends = first_columns(starts, ends, counts)
     limit = ops.shape(starts)[1]
@@ -185,45 +191,48 @@ def ngrams(starts, ends, counts, widths):
 
 
 def first_columns(starts, ends, counts):
-    """``starts`` / ``ends`` cut to the most tokens of any row, but at least one column (no empty tensors)."""
-    from keras import ops
+    """``starts`` / ``ends`` cut to the most tokens of any row, but at least one column (no empty
+    tensors); for tflite-micro (static shapes) not cut."""
+    ops = kernels()
+
+    if tflm.active():
+        return starts, ends
 
     limit = ops.maximum(ops.max(counts), 1)
     return starts[:, :limit], ends[:, :limit]
 
 
-def pack(joined, starts, ends, words: int):
-    """int64 ``[batch, G, words]``: the bytes of each range as base-257 digits (byte + 1; 0 past the end), 7 per word.
+def pack(joined, starts, ends, words: int, digits: int = 7):
+    """int64 ``[batch, G, words]``: the bytes of each range as base-257 digits (byte + 1; 0 past the end), 7 per word
+    (``digits=3``: int32 words, for tflite-micro, which has no int64 arithmetic; 257**3 < 2**31).
 
-    Bytes past ``7 * words`` are not read: a longer range differs from every shorter string
+    Bytes past ``digits * words`` are not read: a longer range differs from every shorter string
     anyway, because its digit at that string's length is not 0.
     """
-    from keras import ops
+    ops = kernels()
 
     width = ops.shape(joined)[1]
-    offsets = np.arange(7 * words, dtype=np.int32)
+    offsets = np.arange(digits * words, dtype=np.int32)
     index = ops.expand_dims(starts, -1) + offsets
     rows = ops.reshape(ops.arange(ops.shape(joined)[0], dtype="int32") * width, (-1, 1, 1))
     picked = ops.take(ops.reshape(joined, (-1,)), ops.minimum(index, width - 1) + rows)
     present = ops.less_equal(index + 1, ops.expand_dims(ends, -1))
-    digits = ops.cast(ops.where(present, picked + 1, 0), "int64")
-    digits = ops.reshape(digits, (ops.shape(starts)[0], ops.shape(starts)[1], words, 7))
-    packed = digits[..., 0]
-    for i in range(1, 7):  # Horner with elementwise MUL / ADD: onnxruntime's int64 ReduceSum rounds above 2**53
-        packed = packed * np.int64(257) + digits[..., i]
+    values = ops.cast(ops.where(present, picked + 1, 0), "int64" if digits == 7 else "int32")
+    values = ops.reshape(values, (ops.shape(starts)[0], ops.shape(starts)[1], words, digits))
+    packed = values[..., 0]
+    for i in range(1, digits):  # Horner with elementwise MUL / ADD: onnxruntime's int64 ReduceSum rounds above 2**53
+        packed = packed * 257 + values[..., i]
     return packed
 
 
-DIGIT_WEIGHTS = np.array([257 ** (6 - i) for i in range(7)], np.int64)
-
-
-def pack_numpy(tokens: list[bytes], words: int) -> np.ndarray:
+def pack_numpy(tokens: list[bytes], words: int, digits: int = 7) -> np.ndarray:
     """`pack` of byte strings in NumPy: int64 ``[len(tokens), words]``."""
-    digits = np.zeros((len(tokens), 7 * words), np.int64)
+    values = np.zeros((len(tokens), digits * words), np.int64)
     for i, token in enumerate(tokens):
-        piece = np.frombuffer(token[: 7 * words], np.uint8).astype(np.int64) + 1
-        digits[i, : len(piece)] = piece
-    return (digits.reshape(len(tokens), words, 7) * DIGIT_WEIGHTS).sum(axis=-1)
+        piece = np.frombuffer(token[: digits * words], np.uint8).astype(np.int64) + 1
+        values[i, : len(piece)] = piece
+    weights = np.array([257 ** (digits - 1 - i) for i in range(digits)], np.int64)
+    return (values.reshape(len(tokens), words, digits) * weights).sum(axis=-1)
 
 
 def search(packed, keys: np.ndarray, values: np.ndarray, default: int):
@@ -235,7 +244,7 @@ def search(packed, keys: np.ndarray, values: np.ndarray, default: int):
     the sub-block the count names. The key before that count is then compared word by word: equal
     gives its value, anything else ``default``. No hashing, so no collision can give a wrong id.
     """
-    from keras import ops
+    ops = kernels()
 
     size = len(keys)
     bits = size.bit_length() - 1
@@ -266,7 +275,7 @@ def _round_bits(bits: int, widest: int = 6) -> list[int]:
 
 def lexicographic_ge(x, y):
     """bool: word tuple ``x >= y`` in lexicographic order (``>=`` and ``==`` only, see the module docstring)."""
-    from keras import ops
+    ops = kernels()
 
     words = x.shape[-1]
     ge = ops.greater_equal(x[..., words - 1], y[..., words - 1])
@@ -283,7 +292,7 @@ def count_ids(ids, keep, depth: int):
     ``id`` (unique per row), and their difference is the count. (tf2onnx turns
     ``UnsortedSegmentSum`` into a dense ``[G * batch, batch * depth]`` one-hot mask.)
     """
-    from keras import ops
+    ops = kernels()
 
     counted = ops.logical_and(keep, ops.logical_and(ops.greater_equal(ids, 0), ops.less_equal(ids, depth - 1)))
     values = ops.where(counted, ops.cast(ids, "int32"), -1)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from edgeprep.ingraph import tflm
+from edgeprep.ingraph.tflm import kernels
 from edgeprep.ingraph.text_ops import BLANK, byte_class, columns, compact, inside, lower_ascii, place, shift
 from edgeprep.runtime.host.text_vectorization import StepKind
 
@@ -29,7 +31,7 @@ def standardize(data, lengths, steps):
 
 def strip_blanks(data, lengths):
     """``tf.strings.strip``: the `WHITESPACE` bytes before the first and after the last other byte removed."""
-    from keras import ops
+    ops = kernels()
 
     valid = inside(data, lengths)
     content = ops.cast(ops.logical_and(valid, ops.not_equal(byte_class(data), BLANK)), "int32")
@@ -47,7 +49,7 @@ def replace(data, lengths, step):
     pattern with a border (``"aa"``, ``"abab"``), resolved by `leftmost_matches`. Each match's
     bytes are dropped and the rewrite written at its start (`emit`).
     """
-    from keras import ops
+    ops = kernels()
 
     valid = inside(data, lengths)
     if step.kind is StepKind.CLASS:
@@ -80,7 +82,7 @@ def has_border(pattern: bytes) -> bool:
 
 def spread(start, width: int):
     """bool: the byte lies in one of the ranges ``[start, start + width)`` (starts at least ``width`` apart)."""
-    from keras import ops
+    ops = kernels()
 
     inclusive = ops.cumsum(ops.cast(start, "int32"), axis=1)
     before = inclusive
@@ -96,12 +98,12 @@ def emit(data, valid, start, covered, rewrite: bytes):
     it emitted (one SCATTER_ND, unique indices; unused slots go past the cut, as in `compact`).
     The result keeps one zero column past the longest row, as `prepare` does.
     """
-    from keras import ops
+    ops = kernels()
 
     kept = ops.logical_and(valid, ops.logical_not(covered))
     if not rewrite:
         out, lengths = compact(data, kept)
-        return out[:, : ops.max(lengths) + 1], lengths
+        return (out if tflm.active() else out[:, : ops.max(lengths) + 1]), lengths
     size, slots = ops.shape(data)[1], len(rewrite)
     count = ops.where(start, slots, ops.cast(kept, "int32"))
     offset = ops.cumsum(count, axis=1) - count
@@ -119,7 +121,7 @@ def emit(data, valid, start, covered, rewrite: bytes):
 
 def row_gather(table, index):
     """``table[row, index[row, j]]`` for int32 ``index`` ``[batch, M]`` into ``table`` ``[batch, W]`` (one flat GATHER)."""
-    from keras import ops
+    ops = kernels()
 
     width = ops.shape(table)[1]
     rows = ops.expand_dims(ops.arange(ops.shape(table)[0], dtype="int32") * width, 1)
@@ -129,7 +131,7 @@ def row_gather(table, index):
 def repeated_byte_matches(match, byte, width: int):
     """RE2's matches of a pattern of one byte repeated ``width`` times (``"  "``, ``".."``): in each run of
     that ``byte``, the candidates at offsets 0, width, 2 * width, ... from the run's start."""
-    from keras import ops
+    ops = kernels()
 
     first = ops.logical_and(byte, ops.logical_not(shift(byte, 1)))
     position = ops.broadcast_to(columns(match), ops.shape(match))
@@ -151,7 +153,7 @@ def leftmost_matches(match, width: int):
     ``t0`` to the last kept start before it in `LIFT_LEVELS` gathers: a candidate is kept when
     the next kept start at or after it is itself.
     """
-    from keras import ops
+    ops = kernels()
 
     size = ops.shape(match)[1]
     sentinel = ops.zeros_like(match[:, :1])

@@ -105,9 +105,11 @@ def device_runner(target: str, path: Path, threads: int = 1, requirements: tuple
     raise LoadError(f"{path}: artifact target {target!r} is unknown to this runtime; re-run edgeprep export")
 
 
-def open_runner(directory: Path, manifest: Manifest, entry: Artifact, threads: int = 1) -> Runner:
-    """The runner of one artifact entry: its host steps (if any) followed by the artifact."""
-    device = device_runner(entry.target, inside(directory, entry.file, "artifact file"), threads, entry.runtime_requirements)
+def open_runner(directory: Path, manifest: Manifest, entry: Artifact, threads: int = 1, device: Runner | None = None) -> Runner:
+    """The runner of one artifact entry: its host steps (if any) followed by the artifact (in its
+    stock runtime, or in ``device``: e.g. tflite-micro's, `edgeprep.runtime.micro`)."""
+    if device is None:
+        device = device_runner(entry.target, inside(directory, entry.file, "artifact file"), threads, entry.runtime_requirements)
     steps = host_steps(directory, entry, manifest)
     if not steps:
         return device

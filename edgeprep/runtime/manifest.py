@@ -69,7 +69,7 @@ class Config:
     batch: int | None
     quantize: str
     fold: bool
-    onnx_opset: int
+    onnx_opset: int | None  # None: chosen per export (17, or 18 for in-graph hashing); the ONNX artifact's graph.opset has it
     allow_flex: bool
     onnx_extensions: bool
     host_steps: bool
@@ -89,6 +89,7 @@ class Config:
     metadata: bool = False  # fields with a default may be missing (manifests of an earlier edgeprep)
     labels: str | None = None
     micro: bool = False
+    max_bytes: int | None = None
 
 
 class InputEncoding(enum.StrEnum):

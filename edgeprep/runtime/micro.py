@@ -5,9 +5,11 @@ interface: quantized int8 inputs/outputs are presented as float32 exactly as `TF
 (the same helpers), tensor names are read from the flatbuffer (TFLM's details carry none). A
 static batch of 1 is what TFLM runs; `Runner.infer` feeds larger batches row by row.
 
-Run as a module (``python -m edgeprep.runtime.micro probe|run ...``, see `main`) it answers arena
-probes and runs inputs in a given arena: export does both in subprocesses (`converters.tflite.micro`
-bisects the smallest arena), because TFLM does not always fail cleanly: a kernel that rejects a
+Run as a module (``python -m edgeprep.runtime.micro probe|run|golden ...``, see `main`) it answers
+arena probes, runs inputs in a given arena, or runs an export directory's golden inputs: export does
+the first two in subprocesses (`converters.tflite.micro` bisects the smallest arena), ``edgeprep
+verify`` the third (`compare_golden`: the outputs judged by the one comparator,
+`edgeprep.runtime.compare.Comparison`), because TFLM does not always fail cleanly: a kernel that rejects a
 tensor aborts the process (SIGABRT), and in some too-small arenas the failure path itself crashes
 (int8 SOFTMAX at 1,500 bytes: "All temp buffers must be freed before calling
 ResetTempAllocations()", SIGSEGV). A runner made without an arena uses `generous_arena`.
@@ -20,11 +22,15 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import numpy as np
 
-from .errors import ConversionError
+from .compare import Comparison
+from .errors import ConversionError, ParityError
 from .runner import Runner
 from .specs import TensorSpec
 from .tflite import _from_runtime, _spec, _to_runtime
@@ -100,6 +106,57 @@ class MicroRunner(Runner):
         return [_from_runtime(np.array(self._interpreter.get_output(i)), d) for i, d in enumerate(self._output_details)]
 
 
+def available() -> bool:
+    """Whether the ``tflite-micro`` package is installed (without importing it)."""
+    from importlib.util import find_spec
+
+    return find_spec("tflite_micro") is not None
+
+
+def compare_golden(directory: Path, manifest, entry, timeout: int = 600) -> Comparison:
+    """A ``--micro`` artifact entry run in tflite-micro on the export's golden inputs (host steps in
+    front, the manifest's ``arena_bytes``) against the golden outputs, in a subprocess (``golden``
+    below: a TFLM kernel that rejects a tensor aborts its process).
+
+    Raises:
+        ParityError: tflite-micro failed or aborted on the artifact (its last message named).
+    """
+    from .directory import load_golden
+
+    _, expected = load_golden(directory, manifest.golden)
+    root = Path(__file__).resolve().parents[len(__name__.split(".")) - 1]  # edgeprep/ or the shipped edgeprep_runtime/'s parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (str(root), os.environ.get("PYTHONPATH"))))}
+    with tempfile.TemporaryDirectory(prefix="edgeprep-micro-") as tmp:
+        out = Path(tmp, "outputs.npz")
+        done = subprocess.run([sys.executable, "-m", __name__, "golden", str(directory), entry.target, str(out)],
+                              capture_output=True, text=True, timeout=timeout, env=env)
+        if done.returncode != 0:
+            lines = [line.strip() for line in done.stderr.splitlines() if line.strip() and not line.startswith("Traceback")]
+            how = f"aborted (signal {-done.returncode})" if done.returncode < 0 else "failed"
+            raise ParityError(f"{directory / entry.file}: tflite-micro {how}: {(lines[-1] if lines else 'no message')[:300]}")
+        with np.load(out) as loaded:
+            actual = {name: loaded[name] for name in loaded.files}
+    comparison = Comparison(f"{entry.target} in {MicroRunner.name}", "golden", list(expected))
+    comparison.update(expected, actual)
+    return comparison
+
+
+def _golden(directory: str, target: str, out: str) -> None:
+    """Run ``target``'s artifact of an export directory in TFLM on its golden inputs; write the outputs."""
+    from .directory import check_hashes, entry_for, inside, load_golden, open_runner
+    from .manifest import Manifest
+
+    directory = Path(directory)
+    manifest = Manifest.read(directory)
+    entry = entry_for(directory, manifest, target)
+    check_hashes(directory, (entry,))
+    feeds, _ = load_golden(directory, manifest.golden)
+    device = MicroRunner(inside(directory, entry.file, "artifact file"), arena=int(entry.graph["micro"]["arena_bytes"]))
+    with open_runner(directory, manifest, entry, device=device) as runner:
+        results = [runner.infer(feed) for feed in feeds]
+    np.savez(out, **{name: np.concatenate([result[name] for result in results]) for name in results[0]})
+
+
 def _detail(details: dict, name: str) -> dict:
     """TFLM's tensor details in LiteRT's form (what the `TFLiteRunner` helpers read)."""
     parameters = details.get("quantization_parameters") or {}
@@ -113,8 +170,11 @@ def main(argv: list[str]) -> int:
     """``probe MODEL``: for each arena size read from stdin, print 1 if TFLM allocates the model in it,
     else 0 (a too-small arena can crash TFLM's failure path: the caller restarts the probe);
     ``run MODEL ARENA IN.npz OUT.npz``: run the inputs in that arena, write the outputs, print each
-    output's quantization step as JSON."""
+    output's quantization step as JSON; ``golden DIR TARGET OUT.npz``: see `compare_golden`."""
     command, model, *rest = argv
+    if command == "golden":
+        _golden(model, *rest)
+        return 0
     data = open(model, "rb").read()
     if command == "probe":
         for line in sys.stdin:

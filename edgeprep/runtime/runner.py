@@ -105,7 +105,7 @@ def check_feed(specs: list[TensorSpec], feed: Mapping[str, np.ndarray], where: s
         value = np.asarray(feed[spec.name])
         if spec.dtype == "uint8" and is_text(value) and len(value.shape) == len(spec.shape) - 1:
             try:  # raw strings for a UTF-8 bytes input (edgeprep.runtime.text): encoded here
-                value = encode_utf8(value, spec.name)
+                value = encode_utf8(value, spec.name, spec.shape[-1])
             except DataError as exc:
                 problems.append(str(exc))
                 continue

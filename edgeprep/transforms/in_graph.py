@@ -9,7 +9,11 @@ each such host call back on the device as a layer of builtin ops from `edgeprep.
   (`edgeprep.runtime.text`); string glue between it and them (Reshape, Flatten, expand_dims) is
   translated to the bytes (`edgeprep.families.utf8.glue`);
 - the 64-bit XOR and shifts take the target's form (`edgeprep.ingraph.uint64.Bitwise`): TFLite's
-  32-bit BITWISE_XOR / RIGHT_SHIFT on the halves; ONNX BitwiseXor at opset >= 18, else PORTABLE.
+  32-bit BITWISE_XOR / RIGHT_SHIFT on the halves; ONNX BitwiseXor at opset >= 18, opset 11-17
+  BitShift and byte-table XOR (ONNX17), older PORTABLE;
+- with no ``--opset`` (``onnx_opset=None``) an ONNX artifact that hashes in graph is written at opset
+  18 (`onnx_opset`): BitwiseXor is 2.7-4.7x faster than opset 17's byte tables and converts faster
+  (benchmarks/7-ingraph.md); onnxruntime (Python, Node, web) runs it. Other artifacts stay at 17.
 
 A layer stays on the host, with the reason in its detail, when its options are not lowered
 (`edgeprep.ingraph.text.check`), when its strings come from another computation than an input and
@@ -26,35 +30,72 @@ from edgeprep.transforms.rewrite import Edit, Rewrite
 KINDS = (HostKind.TEXT_VECTORIZATION, HostKind.HASHING, HostKind.HASHED_CROSSING)
 IN_GRAPH = "lowered (in graph)"
 RULE = "in-graph-strings"
+HASH_RULE = "in-graph-hashing"  # the rule of an in-graph Hashing / HashedCrossing step (64-bit arithmetic)
+BITSHIFT_OPSET = 11  # ONNX BitShift, what the ONNX17 form needs
 
 
 def bitwise_for(target: Target, config: ExportConfig):
-    """The 64-bit form ``target`` runs as builtins at ``config``'s opset."""
+    """The 64-bit form ``target`` runs as builtins at ``config``'s opset (None: `onnx_opset` picks 18)."""
     from edgeprep.ingraph.uint64 import Bitwise
 
     if target is Target.TFLITE:
         return Bitwise.TFLITE
-    return Bitwise.ONNX if config.onnx_opset >= Bitwise.ONNX.onnx_opset else Bitwise.PORTABLE
+    if config.onnx_opset is None or config.onnx_opset >= Bitwise.ONNX.onnx_opset:
+        return Bitwise.ONNX
+    return Bitwise.ONNX17 if config.onnx_opset >= BITSHIFT_OPSET else Bitwise.PORTABLE
 
 
-def _device_op(call: Call, kind: HostKind, config: dict, bitwise) -> tuple[object | None, str]:
-    """The in-graph layer of a call and its detail, or None and why not."""
+def onnx_opset(config: ExportConfig, steps) -> tuple[int, str]:
+    """The ONNX artifact's opset and why, from ``config`` and the ONNX plan's ``steps``: ``--opset`` if
+    given, else 18 when a step hashes in graph (the form `bitwise_for` chose), else the default 17."""
+    from edgeprep.config import DEFAULT_ONNX_OPSET
+    from edgeprep.ingraph.uint64 import Bitwise
+
+    if config.onnx_opset is not None:
+        return config.onnx_opset, "--opset"
+    hashing = [step.layer for step in steps if step.rule == HASH_RULE]
+    if hashing:
+        return Bitwise.ONNX.onnx_opset, f"in-graph hashing ({', '.join(hashing[:3])}{', ...' if len(hashing) > 3 else ''}) uses BitwiseXor"
+    return DEFAULT_ONNX_OPSET, "default"
+
+
+def resolve_opset(config: ExportConfig, plans: dict) -> tuple[ExportConfig, str | None]:
+    """``config`` with its ONNX opset decided (`onnx_opset` of the ONNX plan), and a note when it was raised."""
+    import dataclasses
+
+    from edgeprep.config import DEFAULT_ONNX_OPSET
+
+    plan = plans.get(Target.ONNX)
+    opset, why = onnx_opset(config, plan.steps if plan is not None else ())
+    note = f"ONNX opset {opset}: {why}" if config.onnx_opset is None and opset != DEFAULT_ONNX_OPSET else None
+    return dataclasses.replace(config, onnx_opset=opset), note
+
+
+def _device_op(call: Call, kind: HostKind, config: dict, bitwise, auto_opset: bool = False, micro: bool = False) -> tuple[object | None, str]:
+    """The in-graph layer of a call and its detail, or None and why not (``auto_opset``: no --opset given;
+    ``micro``: for tflite-micro)."""
     from edgeprep.ingraph.text import UnsupportedText
+    from edgeprep.ingraph.uint64 import Bitwise
 
-    form = f"64-bit arithmetic: {bitwise.value}"
+    form = f"(64-bit arithmetic: {bitwise.value})"
+    if auto_opset and bitwise is Bitwise.ONNX:
+        form += f", so ONNX opset {bitwise.onnx_opset} (BitwiseXor; --opset 17 writes byte-table XOR, slower)"
     try:
         if kind is HostKind.TEXT_VECTORIZATION:
             from edgeprep.families.text_vectorization.device import utf8_text
 
-            return utf8_text(call, config), f"{IN_GRAPH}: standardize, split, ngrams and lookup on the UTF-8 bytes, builtin ops"
+            how = "tflite-micro kernels (int32, static bytes)" if micro else "builtin ops"
+            return utf8_text(call, config, micro), f"{IN_GRAPH}: standardize, split, ngrams and lookup on the UTF-8 bytes, {how}"
+        if micro:
+            return None, "--micro: 64-bit hashing needs int64 / BITWISE_XOR / RIGHT_SHIFT, which tflite-micro lacks"
         if kind is HostKind.HASHING:
             from edgeprep.families.hashing.device import hashing_layer
 
             what = "SipHash-2-4 (salted)" if config["salt"] is not None else "FarmHash Fingerprint64"
-            return hashing_layer(call, config, bitwise), f"{IN_GRAPH}: {what} in builtin ops ({form})"
+            return hashing_layer(call, config, bitwise), f"{IN_GRAPH}: {what} in builtin ops {form}"
         from edgeprep.families.hashed_crossing.device import crossing_layer
 
-        return crossing_layer(call, config, bitwise), f"{IN_GRAPH}: FingerprintCat64 cross in builtin ops ({form})"
+        return crossing_layer(call, config, bitwise), f"{IN_GRAPH}: FingerprintCat64 cross in builtin ops {form}"
     except UnsupportedText as exc:
         return None, str(exc)
 
@@ -121,7 +162,10 @@ def lower_in_graph(graph: Graph, target: Target, config: ExportConfig) -> Rewrit
     if config.host_steps:
         return Rewrite()
     bitwise = bitwise_for(target, config)
+    auto_opset = config.onnx_opset is None
+    micro = target is Target.TFLITE and config.micro
     ops: dict[str, tuple[object, str]] = {}
+    rules: dict[str, str] = {}
     kept: dict[str, str] = {}
     sources: dict[str, list[str]] = {}
     for call in graph.live_calls():
@@ -130,12 +174,13 @@ def lower_in_graph(graph: Graph, target: Target, config: ExportConfig) -> Rewrit
             continue
         found, problem = _string_sources(call, graph)
         kind, config = (call.host.kind, call.host.config) if hosted else (HostKind.TEXT_VECTORIZATION, _text_spec(call.layer))
-        op, detail = (None, problem) if problem else _device_op(call, kind, config, bitwise)
+        op, detail = (None, problem) if problem else _device_op(call, kind, config, bitwise, auto_opset, micro)
         if op is None:
             if hosted:
                 kept[call.path] = detail
             continue
         ops[call.path] = (op, detail)
+        rules[call.path] = RULE if kind is HostKind.TEXT_VECTORIZATION else HASH_RULE
         sources[call.path] = [name for name, _ in found]
     glued = {name: _glue(graph, name) for name in {n for names in sources.values() for n in names}}
     changed = True
@@ -155,7 +200,7 @@ def lower_in_graph(graph: Graph, target: Target, config: ExportConfig) -> Rewrit
                     kept[path] = problem
                 changed = True
     edits = [edit for name, (glue_edits, _) in glued.items() if any(name in sources[p] for p in ops) for edit in glue_edits]
-    edits += [Edit.of(graph.call(path), op=op, kwargs={}, action=Action.LOWERED, detail=detail, host=None) for path, (op, detail) in ops.items()]
+    edits += [Edit.of(graph.call(path), op=op, kwargs={}, action=Action.LOWERED, detail=detail, host=None, rule=rules[path]) for path, (op, detail) in ops.items()]
     edits += [Edit.of(graph.call(path), detail=f"{graph.call(path).detail}; kept on the host: {why}") for path, why in kept.items()]
     return Rewrite(tuple(edits))
 

@@ -95,7 +95,14 @@ def test_tabular_lookups_and_bins_run_in_tflite_micro(tmp_path):
     ops = set(artifact["ops"])
     assert not ops & set(NOT_IN_TFLM) and "GATHER" not in ops, ops
     assert {"AddEqual", "AddArgMax", "AddLogicalAnd"} <= set(artifact["graph"]["micro"]["op_resolver"])
-    assert artifact["host_steps"], "Discretization stays on the host under int8 (exact only in float)"
+    assert not artifact["host_steps"], "--micro: Discretization on the device (float32 comparisons, TFLM kernels)"
+    assert {"AddSum", "AddGreaterEqual", "AddQuantize"} <= set(artifact["graph"]["micro"]["op_resolver"])
+    assert artifact["graph"]["float_inputs"] == ["area"]  # the bins compare the exact float value
+    with MicroRunner((tmp_path / "dist" / "model.tflite").read_bytes()) as micro:
+        assert {s.name: s.dtype for s in micro.inputs()}["area"] == "float32"
+        assert {d["name"]: d["quantization"] for d in micro._input_details}["area"] == (0.0, 0)  # not quantized
+    price = next(p for p in json.loads((tmp_path / "dist" / "manifest.json").read_text())["parity"][0]["outputs"] if p["name"] == "price")
+    assert price["sqnr_db"] > 30, price  # 38 dB as with the bins on the host (18 dB with an int8 input)
     rng = np.random.default_rng(0)
     raw = {"rooms": rng.choice([0, 1, 2, 3, 5, 8, 13], (24, 1)), "day": rng.integers(0, 7, (24, 1)),
            "tags": rng.choice([0, 10, 20, 30, 40, 50], (24, 3)), "area": rng.uniform(40, 120, (24, 1)).astype("float32")}
@@ -103,6 +110,7 @@ def test_tabular_lookups_and_bins_run_in_tflite_micro(tmp_path):
 
     plan = result.plans[edgeprep.Target.TFLITE]
     device = run_steps(list(plan.split.steps), raw, list(artifact["inputs"]))
+    assert set(device) == set(raw)  # no host step: the raw columns are the artifact's inputs
     apart = _within_one_step(tmp_path / "dist", device)
     assert apart["tag_ids"] == 0.0
     with MicroRunner((tmp_path / "dist" / "model.tflite").read_bytes()) as micro:
@@ -114,7 +122,8 @@ def test_inspect_shows_the_micro_lowerings():
     rows = {row["layer"]: row for row in edgeprep.inspect(micro_tabular(), edgeprep.ExportConfig(micro=True)).to_json()["layers"]}
     assert rows["tag_ids"]["detail"] == "--micro: EQUAL against 4 keys + ARG_MAX, then the int32 index by GREATER_EQUAL / LESS_EQUAL (TFLM kernels)"
     assert rows["day_hot"]["detail"] == "--micro: one_hot by GREATER_EQUAL / LESS_EQUAL + CAST (TFLM kernels)"
-    assert rows["area_bins"]["tflite"] == "host" and "onnx" not in rows["tag_ids"]
+    assert rows["area_bins"]["detail"] == "--micro: 3 float32 GREATER_EQUAL + SUM, one_hot by GREATER_EQUAL / LESS_EQUAL (TFLM kernels)"
+    assert rows["area_bins"]["tflite"] == "lowered" and "onnx" not in rows["tag_ids"]
 
 
 def test_an_op_tflm_lacks_is_refused_with_its_name(tmp_path):
@@ -254,3 +263,90 @@ def test_degenerate_scales_refused_unless_a_zero_constant_repairs_exactly(zoo_ex
     zero.buffer = len(model.buffers) - 1
     graph.tensors.append(zero)
     assert scales.check(model, _op_namer(model)) == ([], [], 1) and list(zero.quantization.scale) == [1.0]
+
+
+# --- the seed text model: TextVectorization in the artifact on a static UTF-8 bytes axis (tflite-micro kernels)
+
+TRICKY_TEXTS = ["The quick brown fox!", "", "   ", "naïve école, 日本?", "DON'T  stop\tthe\nbig red dog", "x,y (a) 🙂 e-mail",
+                " ".join(["cat"] * 30), "a\x00b"]
+
+
+def test_micro_text_layer_equals_keras_on_tricky_texts():
+    """The tflite-micro TextVectorization (`edgeprep.ingraph.tflm`: compaction by binary search, int32
+    words and ids) gives Keras' ids exactly, traced eagerly (no conversion)."""
+    from edgeprep.families.text_vectorization import spec
+    from edgeprep.ingraph.text import text_vectorization
+    from edgeprep.runtime.text import encode_utf8
+    from zoo import seed_text
+
+    layer = seed_text().get_layer("vectorize")
+    micro = text_vectorization(spec(layer), micro=True)
+    texts = np.asarray(TRICKY_TEXTS)
+    got = np.asarray(micro(encode_utf8(texts, width=128)))
+    assert got.dtype == np.int32 and micro.compute_output_spec(_keras().KerasTensor((None, 128), "uint8")).dtype == "int32"
+    np.testing.assert_array_equal(got, np.asarray(layer(texts[:, None])))
+
+
+def test_encode_utf8_to_a_static_width_pads_and_refuses_longer_texts():
+    from edgeprep.errors import DataError
+    from edgeprep.runtime.text import encode_utf8
+
+    out = encode_utf8(np.asarray([["é"], ["ab"]]), "text", width=4)
+    assert out.shape == (2, 1, 4) and out[0, 0].tolist() == [0xC3, 0xA9, 0, 0]
+    with pytest.raises(DataError, match=r"input 'text': string 1 is 5 UTF-8 bytes, more than the artifact's static 4 \(--max-bytes 4\); .*--max-bytes 5"):
+        encode_utf8(["abc", "hello"], "text", width=4)
+
+
+def test_max_bytes_defaults_under_micro_and_is_checked():
+    assert edgeprep.ExportConfig(micro=True).max_bytes == edgeprep.config.MICRO_MAX_BYTES == 256
+    assert edgeprep.ExportConfig().max_bytes is None and edgeprep.ExportConfig(micro=True, max_bytes=64).max_bytes == 64
+    with pytest.raises(UsageError, match=r"max_bytes=0 \(--max-bytes\): must be at least 1"):
+        edgeprep.ExportConfig(max_bytes=0)
+    with pytest.raises(UsageError, match=r"--micro takes at most 1048576 bytes per text"):
+        edgeprep.ExportConfig(micro=True, max_bytes=1 << 21)
+    assert edgeprep.ExportConfig.from_manifest(edgeprep.ExportConfig(micro=True, max_bytes=64).to_manifest()).max_bytes == 64
+
+
+def test_seed_text_runs_in_tflite_micro(zoo_exports):
+    exported = zoo_exports("seed_text", micro=True)
+    manifest = json.loads((exported.out_dir / "manifest.json").read_text())
+    artifact = manifest["artifacts"][0]
+    assert exported.result.passed and manifest["config"]["max_bytes"] == 256
+    assert manifest["inputs"] == [{"name": "text", "dtype": "string", "shape": [1, 1], "encoding": "utf8-bytes"}]
+    ops = set(artifact["ops"])
+    assert not ops & {*NOT_IN_TFLM, "SCATTER_ND", "RANGE", "SHAPE", "TOPK_V2"}, ops
+    micro = artifact["graph"]["micro"]
+    assert {"AddDequantize", "AddGather", "AddCumSum", "AddSum"} <= set(micro["op_resolver"])
+    assert artifact["graph"]["micro_rewrites"] == {"CAST uint8 -> RESHAPE + DEQUANTIZE": 1, "SELECT int32 -> CAST, SUB, MUL, ADD": 1}
+    assert min(micro["vs_litert_steps"]["logits"][k] for k in ("reference", "builtin")) <= 1.0
+    parity = manifest["parity"][0]
+    assert parity["chain"]["transformed_vs_keras"]["max_abs"] == 0.0  # the micro text layer is exact
+    with MicroRunner((exported.out_dir / "model.tflite").read_bytes(), arena=micro["arena_bytes"]) as runner:
+        assert [s.shape for s in runner.inputs()] == [(1, 1, 256)] and runner.inputs()[0].dtype == "uint8"
+    with np.load(exported.out_dir / "golden" / "inputs.npz") as golden:
+        feed = {"text": golden["text"][:8]}
+    assert feed["text"].dtype.kind == "U"  # raw strings: the runners encode them to the static 256 bytes
+    _within_one_step(exported.out_dir, feed)
+
+
+def test_a_text_longer_than_max_bytes_is_refused_by_the_runners(zoo_exports):
+    from edgeprep.errors import DataError
+
+    data = (zoo_exports("seed_text", micro=True).out_dir / "model.tflite").read_bytes()
+    long = np.asarray([["word " * 60]])  # 300 bytes
+    with TFLiteRunner(data) as litert, pytest.raises(DataError, match=r"300 UTF-8 bytes, more than the artifact's static 256 \(--max-bytes 256\)"):
+        litert.infer({"text": long})
+    with MicroRunner(data) as micro, pytest.raises(DataError, match=r"--max-bytes 300 or more"):
+        micro.infer({"text": long})
+
+
+def test_verify_runs_a_micro_export_in_tflite_micro(zoo_exports, tmp_path):
+    from edgeprep.verification import verify
+
+    exported = zoo_exports("seed_text", micro=True)
+    result = verify(exported.out_dir)
+    report = result.micro[edgeprep.Target.TFLITE]
+    assert result.passed and report.passed and report.samples == result.samples >= 64 and report.target == "tflite in tflite-micro"
+    assert report.outputs[0].top1 == 1.0 and report.outputs[0].max_abs < 0.01
+    done = run_cli("verify", exported.out_dir)
+    assert done.returncode == 0 and "parity in tflite-micro" in done.stdout, done.stdout + done.stderr

@@ -70,6 +70,8 @@ def test_seed_text_is_in_the_artifact_by_default(seed_text):
     assert entry["action"] == "lowered" and entry["detail"].startswith("lowered (in graph)")
     assert not (seed_text.out_dir / "preprocess.json").exists()
     assert all(p["passed"] for p in manifest["parity"])
+    # no hashing: the ONNX artifact keeps the default opset 17 (in-graph hashing raises it to 18)
+    assert manifest["config"]["onnx_opset"] is None and [e["graph"]["opset"] for e in manifest["artifacts"] if e["target"] == "onnx"] == [17]
 
 
 def test_seed_text_fuzz_corpus_equals_keras(seed_text):
@@ -197,15 +199,16 @@ def test_every_hashing_config_in_graph_equals_keras():
     model = _hashing_model()
     original = KerasRunner(model)
     transformed = {}
-    # The ONNX opset-17 form (PORTABLE: 64x the elements) is checked on the artifacts of the default exports
-    # (test_feature_space_with_a_cross_has_no_host_steps) and bit for bit in tests/ingraph.
-    for target, config in ((Target.TFLITE, ExportConfig()), (Target.ONNX, ExportConfig(onnx_opset=18))):
+    # The default ONNX form is BitwiseXor at an automatic opset 18; the opset-17 form (--opset 17: BitShift and
+    # byte-table XOR) is checked bit for bit in tests/ingraph (and planned in test_explicit_opset_17_takes_byte_tables).
+    for target, config in ((Target.TFLITE, ExportConfig()), (Target.ONNX, ExportConfig())):
         plan = make_plan(model, target, config)
         assert not plan.split.steps and not plan.problems and set(plan.graph.utf8_inputs()) == {"s", "scalar"}
         steps = [s for s in plan.steps if s.class_name in ("Hashing", "HashedCrossing")]
         assert len(steps) == 12 and all(s.action is Action.LOWERED and s.detail.startswith("lowered (in graph)") for s in steps)
-        form = "tflite" if target is Target.TFLITE else ("onnx" if config.onnx_opset >= 18 else "portable")
+        form = "tflite" if target is Target.TFLITE else "onnx"
         assert all(f"64-bit arithmetic: {form})" in s.detail for s in steps), [s.detail for s in steps]
+        assert all(("ONNX opset 18 (BitwiseXor" in s.detail) == (target is Target.ONNX) for s in steps)
         glue = sorted((s.class_name, s.detail) for s in plan.steps if s.class_name in ("Reshape", "Flatten", "ExpandDims"))
         assert glue == [(c, f"{c} of the UTF-8 bytes (string glue, trailing bytes axis)") for c in ("ExpandDims", "Flatten", "Reshape", "Reshape")]
         transformed[form] = KerasRunner(rebuild(plan.graph), names=(plan.graph.input_names, plan.graph.output_names))
@@ -228,7 +231,7 @@ def hashing_export(tmp_path_factory):
     import edgeprep
 
     model = _artifact_model()
-    return model, edgeprep.export(model, tmp_path_factory.mktemp("hashing") / "dist", onnx_opset=18)
+    return model, edgeprep.export(model, tmp_path_factory.mktemp("hashing") / "dist")  # ONNX: opset 18 chosen for the hashing
 
 
 def test_hashing_artifacts_have_no_host_steps_and_equal_keras(hashing_export):
@@ -242,6 +245,7 @@ def test_hashing_artifacts_have_no_host_steps_and_equal_keras(hashing_export):
     _no_host_steps(result.manifest.to_json(), ("s", "scalar"))
     ops = {entry["target"]: entry["ops"] for entry in result.manifest.to_json()["artifacts"]}
     assert "BITWISE_XOR" in ops["tflite"] and "BitwiseXor" in ops["onnx"]
+    assert result.manifest.config.onnx_opset is None and result.manifest.artifact("onnx").graph["opset"] == 18
     keras_runner = KerasRunner(model)
     rows = 0
     for feed in _hash_feeds(9700, 300):
@@ -252,6 +256,23 @@ def test_hashing_artifacts_have_no_host_steps_and_equal_keras(hashing_export):
             for name, value in want.items():
                 _equal(got[name], value, f"{target.value} {name}")
     assert rows >= 9_900
+
+
+def test_explicit_opset_17_takes_byte_tables():
+    """``--opset 17`` is kept: the hashes take BitShift and byte-table XOR (`Bitwise.ONNX17`), the opset stays 17."""
+    from edgeprep.config import ExportConfig, Target
+    from edgeprep.plan import make_plan
+    from edgeprep.transforms.in_graph import onnx_opset, resolve_opset
+
+    model = _artifact_model()
+    config = ExportConfig(onnx_opset=17)
+    plan = make_plan(model, Target.ONNX, config)
+    hashes = [s for s in plan.steps if s.class_name in ("Hashing", "HashedCrossing")]
+    assert len(hashes) == 3 and all("64-bit arithmetic: onnx17)" in s.detail and "opset 18" not in s.detail for s in hashes)
+    assert onnx_opset(config, plan.steps) == (17, "--opset") and resolve_opset(config, {Target.ONNX: plan}) == (config, None)
+    auto = ExportConfig()
+    opset, why = onnx_opset(auto, make_plan(model, Target.ONNX, auto).steps)
+    assert opset == 18 and why.startswith("in-graph hashing (") and why.endswith("uses BitwiseXor")
 
 
 def test_host_steps_flag_keeps_the_host_split():
@@ -282,6 +303,9 @@ def test_feature_space_with_a_cross_has_no_host_steps(zoo_exports):
     assert manifest["host"] is None and all(entry["host_steps"] == [] for entry in manifest["artifacts"])
     cross = [t for t in manifest["transforms"] if t["class"] == "HashedCrossing"]
     assert cross and all(t["action"] == "lowered" and t["detail"].startswith("lowered (in graph)") for t in cross)
+    # the cross hashes in graph: BitwiseXor at opset 18, chosen because the config leaves it open
+    assert manifest["config"]["onnx_opset"] is None
+    assert [entry["graph"].get("opset") for entry in manifest["artifacts"] if entry["target"] == "onnx"] == [18]
     rng = np.random.default_rng(3)
     feed = {
         "color": np.array([["red"], ["Grün"], [""], ["purple"], ["RED"], ["blue"]]),

@@ -84,15 +84,16 @@ def utf8_text_class():
             self._inner = inner
 
         def call(self, x):
-            if x.shape.rank == 3:  # a (batch, 1) string input
-                x = x[:, 0, :]
+            if x.shape.rank == 3:  # a (batch, 1) string input (tflite-micro: no uint8 STRIDED_SLICE, a RESHAPE)
+                x = tf.squeeze(x, 1) if self._inner.micro else x[:, 0, :]
             return self._inner(x)
 
     return Utf8TextVectorization
 
 
-def utf8_text(call, config: dict):
-    """The in-graph TextVectorization of ``call`` (raises `edgeprep.ingraph.text.UnsupportedText`)."""
+def utf8_text(call, config: dict, micro: bool = False):
+    """The in-graph TextVectorization of ``call`` (raises `edgeprep.ingraph.text.UnsupportedText`);
+    ``micro``: its tflite-micro form (`edgeprep.ingraph.tflm`: TFLM's kernels, int32 ids)."""
     import keras
 
     from edgeprep.ingraph.text import text_vectorization
@@ -102,6 +103,6 @@ def utf8_text(call, config: dict):
         from edgeprep.ingraph.text import UnsupportedText
 
         raise UnsupportedText(f"a string input of shape {tuple(source.shape)} (one text per row expected)")
-    inner = text_vectorization(config, text_rank=len(source.shape), name=f"{call.layer.name}_bytes")
+    inner = text_vectorization(config, text_rank=len(source.shape), name=f"{call.layer.name}_bytes", micro=micro)
     spec = inner.compute_output_spec(keras.KerasTensor((source.shape[0], None), dtype="uint8"))
     return utf8_text_class()(config, tuple(spec.shape), str(spec.dtype), inner, name=f"{call.layer.name}_in_graph")
