@@ -1,7 +1,7 @@
 """Keras -> ONNX with standard domains only, inputs/outputs named as in Keras, a named batch dim.
 
-Route: freeze the model at ``training=False`` (`converters.trace`; Normalization statistics become
-constants, never graph inputs), convert the frozen GraphDef with tf2onnx (rank-4 IO as NCHW with
+Route: freeze the model at ``training=False`` into a GraphDef (`converters.trace.freeze_graph`;
+Normalization statistics become constants, never graph inputs), convert it with tf2onnx (rank-4 IO as NCHW with
 ``--onnx-layout nchw``), make the graph edge-grade (`converters.onnx.optimize`: optimizer failures
 repaired, onnxsim, flatten transposes folded, layout Transposes bounded), name the IO values as in
 Keras, quantize if asked (`converters.onnx.quantize`) and check that onnx's checker accepts it.
@@ -35,8 +35,8 @@ NCHW_KEY = "edgeprep.nchw"  # metadata: JSON list of the IO names stored NCHW (K
 
 
 def convert(model, options: ONNXOptions) -> Artifact:
-    """Convert ``model`` (already transformed) to an ONNX artifact; a big model in a child process
-    (`converters.isolate`)."""
+    """Convert ``model`` (already transformed) to an ONNX artifact; in a child process where
+    `converters.isolate` is asked to (opt-in)."""
     if isolate.wanted(model):
         return isolate.convert(__name__, model, options)
     return convert_graph(*freeze_graph(model, options.input_names), options)
@@ -59,13 +59,9 @@ def convert_graph(graph_def, io: FrozenIO, options: ONNXOptions) -> Artifact:
     layout_args = {"inputs_as_nchw": nchw_in or None, "outputs_as_nchw": nchw_out or None}
     with optimize.watch_optimizers() as failures, collected_copies():
         try:
-            if tables or extra_opset:  # lowered lookups need the tables' contents; string ops need the contrib opset
-                proto = from_graph_def(graph_def, list(io.input_tensors), list(io.output_tensors), options.opset, tables, extra_opset, **layout_args)
-            else:
-                proto, _ = tf2onnx.convert.from_graph_def(
-                    graph_def, input_names=list(io.input_tensors), output_names=list(io.output_tensors),
-                    opset=options.opset, **layout_args,
-                )
+            # lowered lookups need the tables' contents; string ops need the contrib opset
+            named = {} if tables or extra_opset else {"name": "unknown"}  # tf2onnx's own name where it would have converted alone
+            proto = from_graph_def(graph_def, list(io.input_tensors), list(io.output_tensors), options.opset, tables or None, extra_opset, **named, **layout_args)
         except Exception as exc:
             raise ConversionError(f"ONNX conversion failed: {str(exc).strip().splitlines()[0][:300]}") from None
     unconverted = optimize.unconverted_ops(proto)
