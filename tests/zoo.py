@@ -7,6 +7,8 @@ is a real test.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 
@@ -35,8 +37,9 @@ def perturb(model, seed: int = 0, scale: float = 0.5):
     return model
 
 
-def calibrate(model, low: float = 0.0, high: float = 255.0, seed: int = 0):
-    """Set every BatchNormalization's moving statistics to those of one random batch, then perturb.
+def calibrate(model, low: float = 0.0, high: float = 255.0, seed: int = 0, images: np.ndarray | None = None):
+    """Set every BatchNormalization's moving statistics to those of one batch (random in [low, high], or
+    ``images``), then perturb.
 
     A randomly initialised deep network with default statistics (mean 0, variance 1) collapses to
     an almost constant output; with batch statistics it stays input-sensitive, so parity is real.
@@ -46,7 +49,7 @@ def calibrate(model, low: float = 0.0, high: float = 255.0, seed: int = 0):
     batchnorms = [l for l in model._flatten_layers(include_self=False, recursive=True) if type(l).__name__ == "BatchNormalization"]
     for layer in batchnorms:
         layer.momentum = 0.0
-    model(rng.uniform(low, high, shape).astype("float32"), training=True)
+    model(rng.uniform(low, high, shape).astype("float32") if images is None else images, training=True)
     for layer in batchnorms:
         layer.momentum = 0.99
         # Near-constant channels would get a huge gain (1/sqrt(var)): a trained network does not
@@ -161,13 +164,63 @@ def random_crop_cnn():
     return keras.Model(inputs, outputs, name="random_crop_cnn")
 
 
-def mobilenet_v3_small(size: int = 96, classes: int = 10):
-    """keras.applications.MobileNetV3Small(weights=None, include_preprocessing=True), perturbed."""
+def scenes(rows: int, size: int = 96, seed: int = 0) -> np.ndarray:
+    """``rows`` smooth synthetic RGB scenes in [0, 255] (float32): a colour tinted towards red, green or blue
+    (the scene's dominant colour, clear in most scenes), 2-5 coloured blobs, a stripe pattern."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    out = np.empty((rows, size, size, 3), np.float32)
+    for i in range(rows):
+        image = (rng.uniform(0, 0.6, 3) + 0.4 * np.eye(3)[rng.integers(3)]) * np.ones((size, size, 3))
+        for _ in range(rng.integers(2, 6)):
+            cy, cx, radius = rng.uniform(0, 1), rng.uniform(0, 1), rng.uniform(0.05, 0.4)
+            image += np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * radius**2))[..., None] * rng.uniform(-1, 1, 3)
+        fx, fy = rng.uniform(0, 20, 2)
+        image += 0.2 * np.sin(2 * np.pi * (fx * xx + fy * yy) + rng.uniform(0, 2 * np.pi))[..., None] * rng.uniform(-1, 1, 3)
+        out[i] = np.clip(image, 0, 1) * 255
+    return out
+
+
+def mobilenet_v3_small(size: int = 96, classes: int = 10, scenes_seed: int | None = None):
+    """keras.applications.MobileNetV3Small(weights=None, include_preprocessing=True), perturbed.
+
+    With ``scenes_seed``: trained instead (`train_on_scenes`, on 256 `scenes` of that seed), for tests
+    that judge int8 quality (on `scenes_calibration`'s held-out rows; tests/converters/test_micro.py).
+    """
     keras = _keras()
+    if scenes_seed is not None:  # the same weights whatever the process built before
+        keras.utils.set_random_seed(scenes_seed)
     model = keras.applications.MobileNetV3Small(
         input_shape=(size, size, 3), weights=None, include_preprocessing=True, classes=classes, classifier_activation=None
     )
-    return calibrate(model, seed=7)
+    if scenes_seed is None:
+        return calibrate(model, seed=7)
+    return train_on_scenes(model, scenes(256, size, scenes_seed))
+
+
+def scenes_calibration(model, directory: Path, rows: int = 400, seed: int = 1) -> Path:
+    """``directory/scenes.npz``: ``rows`` `scenes` (seed ``seed``) for ``model``'s one image input, the
+    ``--calibration`` file whose every 5th row an int8 export is judged on (`edgeprep.parity.heldout`)."""
+    path = directory / "scenes.npz"
+    if not path.exists():
+        np.savez(path, **{model.inputs[0].name: scenes(rows, int(model.inputs[0].shape[1]), seed)})
+    return path
+
+
+def train_on_scenes(model, images: np.ndarray, epochs: int = 6):
+    """Train ``model`` briefly (``epochs`` of Adam) to name each scene's dominant colour (classes 0, 1, 2: R, G, B).
+
+    Random weights give nearly tied logits for every image, and random features that int8 blurs by as
+    much as they vary between images; a few epochs give classes with margins, as a trained model has."""
+    keras = _keras()
+    for layer in model._flatten_layers(include_self=False, recursive=True):
+        if type(layer).__name__ == "BatchNormalization":
+            layer.momentum = 0.5  # moving statistics that follow the few steps
+    labels = np.eye(model.outputs[0].shape[-1])[np.argmax(images.mean(axis=(1, 2)), axis=1)]
+    # label smoothing bounds the logits (a confident row beyond the calibrated output range would clip)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.1))
+    model.fit(images, labels, epochs=epochs, batch_size=32, verbose=0)
+    return model
 
 
 def efficientnet_b0(size: int = 128, classes: int = 10, imagenet_statistics: bool = False):

