@@ -1,18 +1,27 @@
-"""Peak resident memory of this process per step (Linux ``/proc``), and releasing it between steps.
+"""Peak resident memory of this process tree per step (Linux ``/proc``), and releasing it between steps.
 
 ``resource.getrusage``'s ``ru_maxrss`` only grows, so it cannot say which step set the peak, and
 resetting the kernel's high-water mark (``/proc/self/clear_refs``) would also reset the peak that
 ``/usr/bin/time`` and ``wait4`` report to whoever measures the process. So `Sampler` reads
 ``VmRSS`` every few milliseconds in a daemon thread while steps are open, and a step during which
 the process's own high-water mark ``VmHWM`` rose takes that exact value instead.
+
+What is measured is the *tree*: this process plus its descendants (a converter run in a child
+process, `converters.isolate`), summed at each sample; a child's exact peak comes back through
+`note_peak` (its ``wait4`` ``ru_maxrss`` plus what this process held meanwhile), since a sample
+every few milliseconds can miss a short spike. ``wait4`` alone would give the largest single
+process, not what the machine had to hold.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
+import glob
+import os
 import re
 import threading
+import weakref
 from dataclasses import dataclass
 
 _STATUS = "/proc/self/status"
@@ -39,18 +48,40 @@ class StepMeasure:
         return {"step": self.step, "seconds": round(self.seconds, 3), "peak_rss_mb": self.peak_rss_mb, "rss_after_mb": self.rss_after_mb}
 
 
-def _status_mb(key: str) -> float | None:
+def _status_mb(key: str, status: str = _STATUS) -> float | None:
     try:
-        with open(_STATUS) as handle:
+        with open(status) as handle:
             match = re.search(rf"^{key}:\s+(\d+) kB", handle.read(), re.MULTILINE)
     except OSError:
         return None
     return round(int(match.group(1)) / 1024, 1) if match else None
 
 
+def _children(pid: int) -> list[int]:
+    """The child processes of ``pid`` (every thread's), from ``/proc/<pid>/task/*/children``."""
+    found = []
+    for children in glob.glob(f"/proc/{pid}/task/*/children"):
+        with contextlib.suppress(OSError, ValueError), open(children) as handle:
+            found += [int(child) for child in handle.read().split()]
+    return found
+
+
 def rss_mb() -> float | None:
-    """The resident set size now (MiB), None without ``/proc``."""
-    return _status_mb("VmRSS")
+    """The resident set size now (MiB) of this process and its descendants, None without ``/proc``."""
+    return tree_rss_mb(os.getpid())
+
+
+def tree_rss_mb(pid: int) -> float | None:
+    """The resident set size now (MiB) of process ``pid`` and its descendants, None without ``/proc``."""
+    own = _status_mb("VmRSS", f"/proc/{pid}/status")
+    if own is None:
+        return None
+    pending, total = _children(pid), own
+    while pending:
+        pid = pending.pop()
+        total += _status_mb("VmRSS", f"/proc/{pid}/status") or 0.0  # a child that just exited counts 0
+        pending += _children(pid)
+    return round(total, 1)
 
 
 def hwm_mb() -> float | None:
@@ -58,8 +89,18 @@ def hwm_mb() -> float | None:
     return _status_mb("VmHWM")
 
 
+_OPEN: weakref.WeakSet = weakref.WeakSet()  # samplers with open steps, for `note_peak`
+
+
+def note_peak(mb: float) -> None:
+    """Count ``mb`` (MiB) as a resident size the tree reached, in every open step (a child's exact peak)."""
+    for sampler in list(_OPEN):
+        with sampler._lock:  # noqa: SLF001 - the module's own class
+            sampler._fold(mb)  # noqa: SLF001
+
+
 class Sampler:
-    """Peak RSS of nested open steps: `open` one, `close` it (innermost first) for its peak."""
+    """Peak RSS (this process tree) of nested open steps: `open` one, `close` it (innermost first) for its peak."""
 
     def __init__(self):
         self._peaks: list[float] = []  # per open step, outer first
@@ -72,6 +113,7 @@ class Sampler:
         with self._lock:
             self._peaks.append(now or 0.0)
             self._hwm.append(hwm)
+            _OPEN.add(self)
             if self._stop is None and now is not None:
                 self._stop = threading.Event()
                 threading.Thread(target=self._run, args=(self._stop,), name="edgeprep-rss", daemon=True).start()
@@ -86,9 +128,11 @@ class Sampler:
                 peak = max(peak, hwm)  # the process peak rose inside this step: the kernel's value is exact
             if self._peaks:
                 self._peaks[-1] = max(self._peaks[-1], peak)
-            elif self._stop is not None:
-                self._stop.set()
-                self._stop = None
+            else:
+                _OPEN.discard(self)
+                if self._stop is not None:
+                    self._stop.set()
+                    self._stop = None
         return peak if now is not None else None
 
     def _fold(self, value: float | None) -> None:

@@ -115,17 +115,46 @@ def _run_worker(name: str, variant: str, directory: Path, size: int) -> dict:
     """Run one export in a fresh process; its wall time and peak RSS, or the error it printed."""
     command = [sys.executable, str(Path(__file__).resolve()), "--size", str(size), "--worker", name, variant, str(directory)]
     start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - start
-    stdout, stderr = process.stdout.read(), process.stderr.read()
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        process = subprocess.Popen(command, stdout=out, stderr=err, text=True)
+        tree = _TreePeak(process.pid)
+        _, status, usage = os.wait4(process.pid, 0)
+        tree.stop()
+        wall = time.perf_counter() - start
+        out.seek(0), err.seek(0)
+        stdout, stderr = out.read(), err.read()
     process.returncode = os.waitstatus_to_exitcode(status)
     lines = [line for line in stdout.splitlines() if line.startswith("{")]
     result = json.loads(lines[-1]) if lines else {}
-    result.update(process_seconds=wall, peak_rss_mb=usage.ru_maxrss / 1024)
+    # the process tree: edgeprep converts big models in a child process (converters/isolate.py), and wait4's
+    # ru_maxrss is the largest single process; the steps' peaks already sum the tree, exactly at each child's end
+    steps = [step["peak_rss_mb"] or 0 for step in result.get("steps", [])]
+    result.update(process_seconds=wall, peak_rss_mb=max([usage.ru_maxrss / 1024, tree.peak, *steps]), worker_maxrss_mb=usage.ru_maxrss / 1024)
     if process.returncode != 0 and "error" not in result:
         result["error"] = (stderr.strip().splitlines() or ["exit %d" % process.returncode])[-1][:300]
     return result
+
+
+class _TreePeak:
+    """The largest summed RSS of a process and its descendants, sampled every 20 ms in a thread."""
+
+    def __init__(self, pid: int):
+        import threading
+
+        from edgeprep.memory import tree_rss_mb
+
+        self.peak, self._done = 0.0, threading.Event()
+
+        def run():
+            while not self._done.wait(0.02):
+                self.peak = max(self.peak, tree_rss_mb(pid) or 0.0)
+
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
 
 
 def _worker(name: str, variant: str, directory: str, size: int) -> int:

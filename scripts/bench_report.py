@@ -71,8 +71,10 @@ def write_memory(path: Path, results: list[dict], machine: dict, args: dict) -> 
         "## Big models: export memory and wall time (issue 21)",
         "",
         f"Measured {_provenance(machine, args)}; other sessions shared the machine, so read the ratios: both sides ran "
-        "in the same hour. Each export in its own process; peak RSS is that process's `ru_maxrss` "
-        "(`wait4`), wall its whole life (model build included). Keras: `model.export` litert then onnx, nothing verified; "
+        "in the same hour. Each export in its own process; peak RSS is that process tree's (the worker's `ru_maxrss` from `wait4`, "
+        "the summed RSS of the worker and its children sampled every 20 ms, and edgeprep's per-step peaks, which sum the tree too: "
+        "edgeprep can convert in a child process, `converters/isolate.py`, off by default), wall its whole life "
+        "(model build included). Keras: `model.export` litert then onnx, nothing verified; "
         "edgeprep: both targets converted and verified in both runtimes.",
         "",
         "| model | weights MB | Keras peak RSS MB | edgeprep peak RSS MB | edgeprep / Keras RSS | Keras wall s | edgeprep wall s | edgeprep / Keras wall | edgeprep parity |",

@@ -1,7 +1,7 @@
 """Keras -> ONNX with standard domains only, inputs/outputs named as in Keras, a named batch dim.
 
-Route: freeze the model at ``training=False`` (`converters.trace`; Normalization statistics become
-constants, never graph inputs), convert the frozen GraphDef with tf2onnx (rank-4 IO as NCHW with
+Route: freeze the model at ``training=False`` into a GraphDef (`converters.trace.freeze_graph`;
+Normalization statistics become constants, never graph inputs), convert it with tf2onnx (rank-4 IO as NCHW with
 ``--onnx-layout nchw``), make the graph edge-grade (`converters.onnx.optimize`: optimizer failures
 repaired, onnxsim, flatten transposes folded, layout Transposes bounded), name the IO values as in
 Keras, quantize if asked (`converters.onnx.quantize`) and check that onnx's checker accepts it.
@@ -19,12 +19,13 @@ import gc
 import json
 import logging
 
+from converters import isolate
 from converters.onnx import optimize
 from converters.onnx.options import ONNXOptions
 from converters.onnx.quantize import quantize
 from converters.onnx.runner import CONTRIB_DOMAIN, ONNX_EXTENSIONS, ONNXRUNTIME_ONLY
 from converters.onnx.tables import from_graph_def, lookup_tables
-from converters.trace import freeze
+from converters.trace import FrozenIO, freeze_graph
 from edgeprep.artifacts import Artifact
 from edgeprep.config import OnnxLayout, OnnxOptimize, Target
 from edgeprep.errors import ConversionError
@@ -34,32 +35,33 @@ NCHW_KEY = "edgeprep.nchw"  # metadata: JSON list of the IO names stored NCHW (K
 
 
 def convert(model, options: ONNXOptions) -> Artifact:
-    """Convert ``model`` (already transformed) to an ONNX artifact."""
+    """Convert ``model`` (already transformed) to an ONNX artifact; in a child process where
+    `converters.isolate` is asked to (opt-in)."""
+    if isolate.wanted(model):
+        return isolate.convert(__name__, model, options)
+    return convert_graph(*freeze_graph(model, options.input_names), options)
+
+
+def convert_graph(graph_def, io: FrozenIO, options: ONNXOptions) -> Artifact:
+    """Convert the frozen ``graph_def`` whose IO ``io`` describes (in-process, or in `converters.isolate`'s child)."""
     import onnx
     import onnxsim
     import tf2onnx
 
     tf2onnx.logging.set_level(logging.ERROR)
     logging.getLogger("tf2onnx").setLevel(logging.ERROR)
-    frozen = freeze(model, options.input_names)
-    graph_def = frozen.function.graph.as_graph_def()
-    in_ranks = [t.shape.rank for t in frozen.function.inputs]
-    out_ranks = [t.shape.rank for t in frozen.function.outputs]
+    in_ranks, out_ranks = list(io.input_ranks), list(io.output_ranks)
     nchw = options.layout is OnnxLayout.NCHW
-    nchw_in = [name for name, rank in zip(frozen.input_tensors, in_ranks) if nchw and rank == 4]
-    nchw_out = [name for name, rank in zip(frozen.output_tensors, out_ranks) if nchw and rank == 4]
+    nchw_in = [name for name, rank in zip(io.input_tensors, in_ranks) if nchw and rank == 4]
+    nchw_out = [name for name, rank in zip(io.output_tensors, out_ranks) if nchw and rank == 4]
     tables = lookup_tables(graph_def)
     extra_opset = [tf2onnx.utils.make_opsetid(CONTRIB_DOMAIN, 1)] if options.extensions else None
     layout_args = {"inputs_as_nchw": nchw_in or None, "outputs_as_nchw": nchw_out or None}
     with optimize.watch_optimizers() as failures, collected_copies():
         try:
-            if tables or extra_opset:  # lowered lookups need the tables' contents; string ops need the contrib opset
-                proto = from_graph_def(graph_def, list(frozen.input_tensors), list(frozen.output_tensors), options.opset, tables, extra_opset, **layout_args)
-            else:
-                proto, _ = tf2onnx.convert.from_graph_def(
-                    graph_def, input_names=list(frozen.input_tensors), output_names=list(frozen.output_tensors),
-                    opset=options.opset, **layout_args,
-                )
+            # lowered lookups need the tables' contents; string ops need the contrib opset
+            named = {} if tables or extra_opset else {"name": "unknown"}  # tf2onnx's own name where it would have converted alone
+            proto = from_graph_def(graph_def, list(io.input_tensors), list(io.output_tensors), options.opset, tables or None, extra_opset, **named, **layout_args)
         except Exception as exc:
             raise ConversionError(f"ONNX conversion failed: {str(exc).strip().splitlines()[0][:300]}") from None
     unconverted = optimize.unconverted_ops(proto)
@@ -68,7 +70,7 @@ def convert(model, options: ONNXOptions) -> Artifact:
     failures = list(failures)
     if failures:
         proto = optimize.repair(proto, failures)
-    rename = dict(zip(frozen.input_tensors, options.input_names)) | dict(zip(frozen.output_tensors, options.output_names))
+    rename = dict(zip(io.input_tensors, options.input_names)) | dict(zip(io.output_tensors, options.output_names))
     _rename_values(proto.graph, rename)
     expected = sum(rank is not None and rank >= 3 for rank in in_ranks + out_ranks) - len(nchw_in) - len(nchw_out)
     contrib = any(node.domain == CONTRIB_DOMAIN for node in proto.graph.node)

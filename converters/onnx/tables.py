@@ -34,24 +34,24 @@ def lookup_tables(graph_def) -> dict[bytes, tuple]:
     return tables
 
 
-def from_graph_def(graph_def, input_names: list[str], output_names: list[str], opset: int, tables: dict, extra_opset=None, **options):
-    """``tf2onnx.convert.from_graph_def`` with ``initialized_tables`` (and ``extra_opset``) passed through.
+def from_graph_def(graph_def, input_names: list[str], output_names: list[str], opset: int, tables: dict | None, extra_opset=None,
+                   name: str = "edgeprep", **options):
+    """``tf2onnx.convert.from_graph_def`` with ``initialized_tables`` (and ``extra_opset``) passed through,
+    and without its session.
 
-    Other keyword ``options`` (``inputs_as_nchw`` ...) go to tf2onnx unchanged.
+    tf2onnx imports the GraphDef into a session and freezes it again, then discards that frozen copy
+    and runs Grappler on the GraphDef it was given; edgeprep's GraphDef is frozen already, so the
+    session only held two more copies of the weights through Grappler (issue 21). Other keyword
+    ``options`` (``inputs_as_nchw`` ...) go to tf2onnx unchanged.
     """
     import tensorflow as tf
     from tf2onnx import tf_loader
     from tf2onnx.convert import _convert_common
 
-    with tf.device("/cpu:0"):
-        with tf.Graph().as_default() as tf_graph:
-            with tf_loader.tf_session(graph=tf_graph) as sess:
-                tf.import_graph_def(graph_def, name="")
-                tf_loader.freeze_session(sess, input_names=input_names, output_names=output_names)
-                input_names = tf_loader.inputs_without_resource(sess, input_names)
-                frozen = tf_loader.tf_optimize(input_names, output_names, graph_def)
+    with tf.device("/cpu:0"), tf.Graph().as_default():  # Grappler's meta graph needs graph mode; the graph stays empty
+        frozen = tf_loader.tf_optimize(input_names, output_names, graph_def)
     proto, _ = _convert_common(
-        frozen, name="edgeprep", continue_on_error=True, opset=opset, input_names=input_names, output_names=output_names,
+        frozen, name=name, continue_on_error=True, opset=opset, input_names=input_names, output_names=output_names,
         initialized_tables=tables, extra_opset=extra_opset, **options,
     )
     return proto

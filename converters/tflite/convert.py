@@ -1,7 +1,7 @@
 """Keras -> LiteRT flatbuffer, builtin ops only, tensors named as the Keras inputs and outputs.
 
-Route: freeze the model at ``training=False`` (`converters.trace`), convert the frozen concrete
-function with ``TFLITE_BUILTINS`` only, then rename the IO tensors in the flatbuffer to the Keras
+Route: freeze the model at ``training=False`` into a GraphDef (`converters.trace.freeze_graph`), convert
+it with ``TFLITE_BUILTINS`` only (`_convert_graph_def`), then rename the IO tensors in the flatbuffer to the Keras
 names. Select-TF (Flex) ops are never enabled silently: without ``allow_flex`` a graph that needs
 them fails here, naming the TensorFlow ops. The artifact's facts record what XNNPACK takes
 (`converters.tflite.delegate`): partitions and any op left to the built-in kernels; a ``--micro``
@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from dataclasses import dataclass
 
+from converters import isolate
 from converters.tflite import metadata, pack, quantize, rewrite, scales
 from converters.tflite.delegate import xnnpack_report
 from converters.tflite.options import TFLiteOptions
 from converters.tflite.runner import TFLITE_FLEX
-from converters.trace import freeze
+from converters.trace import FrozenIO, freeze_graph
 from edgeprep.artifacts import Artifact
 from edgeprep.config import Quantization, Target
 from edgeprep.errors import ConversionError
@@ -27,22 +29,31 @@ _MISSING_OP = re.compile(r"'tf\.(\w+)' op is neither a custom op nor a flex op")
 
 
 def convert(model, options: TFLiteOptions) -> Artifact:
-    """Convert ``model`` (already transformed) to a TFLite artifact."""
+    """Convert ``model`` (already transformed) to a TFLite artifact; in a child process where
+    `converters.isolate` is asked to (opt-in)."""
+    described = metadata.describe(model, options.input_names, options.output_names, options.labels) if options.metadata else None
+    bytes_inputs = frozenset(t.name for t in model.inputs if "uint8" in str(t.dtype))  # text as UTF-8 bytes (or an image: no strings)
+    if isolate.wanted(model):
+        return isolate.convert(__name__, model, options, described=described, bytes_inputs=bytes_inputs)
+    return convert_graph(*freeze_graph(model, options.input_names), options, described, bytes_inputs)
+
+
+def convert_graph(graph_def, io: FrozenIO, options: TFLiteOptions, described=None, bytes_inputs=frozenset()) -> Artifact:
+    """Convert the frozen ``graph_def`` whose IO ``io`` describes (in-process, or in `converters.isolate`'s
+    child); ``described``: the MediaPipe metadata to attach (`converters.tflite.metadata`); ``bytes_inputs``:
+    the uint8 inputs that take text as UTF-8 bytes (`converters.tflite.quantize.configure`)."""
     import tensorflow as tf
 
-    described = metadata.describe(model, options.input_names, options.output_names, options.labels) if options.metadata else None
-    frozen = freeze(model, options.input_names)
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen.function])
+    converter = _graph_converter()
     ops_sets = [tf.lite.OpsSet.TFLITE_BUILTINS]
     if options.allow_flex:
         ops_sets.append(tf.lite.OpsSet.SELECT_TF_OPS)
     converter.target_spec.supported_ops = ops_sets
-    scopes = quantize.float_scopes(frozen.function.graph)
+    scopes = quantize.float_scopes(node.name for node in graph_def.node)
     quantize.refuse_dynamic(scopes, options)
-    bytes_inputs = frozenset(t.name for t in model.inputs if "uint8" in str(t.dtype))  # text as UTF-8 bytes (or an image: no strings)
     quantize.configure(converter, options, options.input_names, bool(scopes), bytes_inputs)
     try:
-        data = quantize.finish(converter, converter.convert(), options)
+        data = quantize.finish(converter, _convert_graph_def(converter, graph_def, io), options)
     except Exception as exc:  # the converter raises ConverterError with MLIR diagnostics
         missing = sorted(set(_MISSING_OP.findall(str(exc))))
         if missing:
@@ -56,7 +67,7 @@ def convert(model, options: TFLiteOptions) -> Artifact:
                 "(or --target onnx, which keeps the loop with a dynamic batch)"
             ) from None
         raise ConversionError(f"TFLite conversion failed: {str(exc).strip().splitlines()[0][:300]}") from None
-    data, ops, int8_facts = _rename_and_count(data, frozen.input_tensors, frozen.output_tensors, options)
+    data, ops, int8_facts = _rename_and_count(data, io.input_tensors, io.output_tensors, options)
     described_facts = None
     if described:  # MediaPipe's metadata and labels (`converters.tflite.metadata`)
         data, described_facts = metadata.write(data, described, share_quantization=options.quantize is not Quantization.NONE)
@@ -72,6 +83,51 @@ def convert(model, options: TFLiteOptions) -> Artifact:
 
         facts["micro"] = micro.check(data, ops, options)
     return Artifact(Target.TFLITE, data, dict(sorted(ops.items())), requirements, options.quantize, facts)
+
+
+def _graph_converter():
+    """A ``TFLiteConverter`` to configure like any, converted by `_convert_graph_def` (no function to
+    give it: an empty debug-info record stands for the function's source locations)."""
+    import types
+
+    import tensorflow as tf
+    from tensorflow.core.framework.graph_debug_info_pb2 import GraphDebugInfo
+
+    return tf.lite.TFLiteConverter([], trackable_obj=types.SimpleNamespace(graph_debug_info=GraphDebugInfo()))
+
+
+@dataclass
+class _Tensor:
+    """What TFLite's converter reads of an IO tensor: its name, dtype and shape."""
+
+    name: str
+    dtype: object = None
+    shape: object = None
+
+    def set_shape(self, shape) -> None:
+        import tensorflow as tf
+
+        self.shape = tf.TensorShape(shape)
+
+
+def _convert_graph_def(converter, graph_def, io: FrozenIO) -> bytes:
+    """What ``TFLiteConverter.convert`` does once it has frozen its function, on ``graph_def`` itself.
+
+    ``convert`` would freeze the function again and keep both graphs while MLIR converts: on
+    ConvNeXtTiny that doubled the converter's peak (+1.9 GB against +1.0 GB from the GraphDef; issue 21).
+    """
+    import tensorflow as tf
+    from tensorflow.lite.python import lite
+
+    placeholders = {node.name: node for node in graph_def.node if node.op == "Placeholder"}
+    inputs = []
+    for name in io.input_tensors:
+        node = placeholders[name.split(":")[0]]
+        inputs.append(_Tensor(name, tf.as_dtype(node.attr["dtype"].type), tf.TensorShape(node.attr["shape"].shape)))
+    outputs = [_Tensor(name) for name in io.output_tensors]
+    converter._validate_inputs(graph_def, inputs)  # noqa: SLF001 - the steps of TFLiteFrozenGraphConverterV2.convert after freezing
+    graph_def = converter._optimize_tf_model(graph_def, inputs, outputs, None)  # noqa: SLF001 - no Grappler pass with builtin ops
+    return lite.TFLiteConverterBaseV2.convert(converter, graph_def, inputs, outputs)
 
 
 def _rename_and_count(data: bytes, input_tensors, output_tensors, options: TFLiteOptions) -> tuple[bytes, Counter, dict]:

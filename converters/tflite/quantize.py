@@ -52,11 +52,11 @@ def configure(converter, options: TFLiteOptions, input_names: tuple[str, ...], f
             converter.inference_output_type = io_type
 
 
-def float_scopes(graph) -> set[str]:
-    """The layer scopes (``functional_1/mel_lowered_1``) of the TensorFlow ``graph``'s ops under `FLOAT_SCOPE`."""
+def float_scopes(names) -> set[str]:
+    """The layer scopes (``functional_1/mel_lowered_1``) of the op ``names`` (a frozen GraphDef's nodes) under `FLOAT_SCOPE`."""
     from edgeprep.families.audio.device import FLOAT_SCOPE
 
-    return {op.name.partition(f"/{FLOAT_SCOPE}/")[0] for op in graph.get_operations() if f"/{FLOAT_SCOPE}/" in op.name}
+    return {name.partition(f"/{FLOAT_SCOPE}/")[0] for name in names if f"/{FLOAT_SCOPE}/" in name}
 
 
 def refuse_dynamic(scopes: set[str], options: TFLiteOptions) -> None:

@@ -168,16 +168,32 @@ def _hint_from_layer(layer, shape) -> InputHint | None:
 
 
 FILL_BATCH = 32  # rows per extra batch of a dynamic-batch artifact
+# ... and at most this many bytes of input per extra batch: a Keras model's eager call holds its
+# activations, ~140 MB per 224x224 row in ConvNeXtTiny (a 32-row batch peaked at +4.5 GB, issue 21)
+FILL_BYTES = 4 * 2**20
 
 
-def batch_plan(batch_sizes: tuple[int, ...], static: int | None, rows: int) -> tuple[int, ...]:
-    """Batch sizes that sum to at least ``rows``: ``static`` repeated, or ``batch_sizes`` then batches of `FILL_BATCH`."""
+def batch_plan(batch_sizes: tuple[int, ...], static: int | None, rows: int, fill: int = FILL_BATCH) -> tuple[int, ...]:
+    """Batch sizes that sum to at least ``rows``: ``static`` repeated, or ``batch_sizes`` then batches of ``fill`` rows."""
     if static:
         return (static,) * max(1, -(-rows // static))
     sizes = list(batch_sizes)
     while sum(sizes) < rows:
-        sizes.append(min(FILL_BATCH, rows - sum(sizes)))
+        sizes.append(min(fill, rows - sum(sizes)))
     return tuple(sizes)
+
+
+def fill_rows(specs: list[TensorSpec], hints: dict[str, InputHint]) -> int:
+    """Rows per extra batch: `FILL_BATCH`, fewer where a row's inputs exceed `FILL_BYTES` / `FILL_BATCH` bytes."""
+    row_bytes = sum(int(np.prod(_row_shape(spec, hints.get(spec.name, InputHint("default"))))) * (8 if spec.is_string else np.dtype(spec.dtype).itemsize)
+                    for spec in specs)
+    return int(np.clip(FILL_BYTES // max(row_bytes, 1), 1, FILL_BATCH))
+
+
+def _row_shape(spec: TensorSpec, hint: InputHint) -> tuple[int, ...]:
+    """One generated row's shape: the spec's, a dynamic axis sized by the hint (else 8)."""
+    sized = hint.shape or (8,) * (len(spec.shape) - 1)
+    return tuple(dim if dim is not None else (want or 8) for dim, want in zip(spec.shape[1:], sized))
 
 
 def generate(specs: list[TensorSpec], hints: dict[str, InputHint], batch_sizes: tuple[int, ...], seed: int, crosses=()) -> list[dict[str, np.ndarray]]:
@@ -193,8 +209,7 @@ def generate(specs: list[TensorSpec], hints: dict[str, InputHint], batch_sizes: 
     pools, vocabulary_inputs = {}, set()
     for spec in specs:
         hint = hints.get(spec.name, InputHint("default"))
-        sized = hint.shape or (8,) * (len(spec.shape) - 1)
-        row = tuple(dim if dim is not None else (want or 8) for dim, want in zip(spec.shape[1:], sized))
+        row = _row_shape(spec, hint)
         parts = [draw(spec, hint, (size, *row), rng) for size in (base, total - base) if size]
         pools[spec.name] = np.concatenate(parts) if len(parts) > 1 else parts[0]
         if hint.kind == "vocabulary" or spec.is_string:
@@ -252,7 +267,7 @@ def generated_samples(specs, hints, graph, batch_sizes: tuple[int, ...], static:
     """The export's parity samples: at least `MIN_SAMPLES` rows (more for a large vocabulary or a
     cross), in ``batch_sizes`` and then batches of `FILL_BATCH`, or all of the static batch size."""
     crosses = crossed_inputs(graph)
-    sizes = batch_plan(batch_sizes, static, sample_rows(specs, hints, crosses))
+    sizes = batch_plan(batch_sizes, static, sample_rows(specs, hints, crosses), fill_rows(specs, hints))
     feeds = generate(specs, hints, sizes, seed, crosses)
     return GeneratedSamples(feeds, sizes, coverage(feeds, hints, crosses))
 
