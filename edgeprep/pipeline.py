@@ -77,7 +77,7 @@ def export(
     from edgeprep.data import open_data
     from edgeprep.graph import flatten, rebuild
     from edgeprep.load import load
-    from edgeprep.parity.chain import Link, run_chain
+    from edgeprep.parity.chain import Link, run_chain, shared_models, transformed_runners
     from edgeprep.parity.heldout import describe as held_out_rows, split_rows
     from edgeprep.parity.samples import generated_samples, input_hints
     from edgeprep.plan import make_plans
@@ -111,7 +111,7 @@ def export(
 
     calibration, calibration_info = _calibration(config, original.inputs(), hints, progress, calibration_source, held_out is not None)
 
-    transformed = {target: rebuild(plan.graph, batch=config.batch, max_bytes=config.max_bytes) for target, plan in plans.items()}
+    transformed = shared_models({target: plan.graph for target, plan in plans.items()}, lambda graph: rebuild(graph, batch=config.batch, max_bytes=config.max_bytes))
     artifacts: dict[Target, Artifact] = {}
     failures: dict[Target, EdgeprepError] = {}
     for target, plan in plans.items():
@@ -137,13 +137,13 @@ def export(
 
     with contextlib.ExitStack() as stack, progress.step("verify in the real runtimes"):
         links = {}
+        keras_runners = transformed_runners(plans, {target: transformed[target] for target in artifacts})
         for target, artifact in artifacts.items():
             plan = plans[target]
             device = stack.enter_context(backend(target).runner(artifact.data, threads=config.threads, requirements=artifact.runtime_requirements))
             _check_io(device, plan, target)
             runner = with_host_steps(device, plan.split, original.inputs(), list(plan.graph.output_names))
-            transformed_runner = KerasRunner(transformed[target], f"transformed[{target.value}]", names=(plan.graph.input_names, plan.graph.output_names))
-            links[target] = Link(transformed_runner, runner, bool(plan.reference_changes))
+            links[target] = Link(keras_runners[target], runner, bool(plan.reference_changes))
         if generated is not None:
             batches = generated.feeds
         else:

@@ -121,9 +121,8 @@ def _verify_on_data(directory, manifest: Manifest, data, model, tolerance, threa
     from edgeprep.data import open_data
     from edgeprep.graph import rebuild
     from edgeprep.load import load
-    from edgeprep.parity.chain import Link, run_chain
+    from edgeprep.parity.chain import Link, run_chain, shared_models, transformed_runners
     from edgeprep.plan import make_plans
-    from edgeprep.runners import KerasRunner
 
     source = manifest.source
     path = model or source.path
@@ -138,9 +137,11 @@ def _verify_on_data(directory, manifest: Manifest, data, model, tolerance, threa
     data_source = open_data(data, original.inputs(), resize_images)
     with contextlib.ExitStack() as stack, progress.step(f"verify on {data}"):
         links = {}
-        for target, entry in artifacts_by_target(manifest, directory).items():
+        entries = artifacts_by_target(manifest, directory)
+        models = shared_models({target: plans[target].graph for target in entries}, lambda graph: rebuild(graph, batch=config.batch, max_bytes=config.max_bytes))
+        transformed = transformed_runners(plans, models)
+        for target, entry in entries.items():
             runner = stack.enter_context(open_runner(directory, manifest, entry, threads))
-            transformed = KerasRunner(rebuild(plans[target].graph, batch=config.batch, max_bytes=config.max_bytes), f"transformed[{target.value}]")
-            links[target] = Link(transformed, runner, bool(plans[target].reference_changes))
+            links[target] = Link(transformed[target], runner, bool(plans[target].reference_changes))
         chain = run_chain(data_source.batches(), original, links, golden_budget=0, progress=progress)
     return VerifyResult(directory, chain.evidence(tolerance), chain.verdicts, chain.samples)

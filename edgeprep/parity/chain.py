@@ -15,6 +15,7 @@ import numpy as np
 
 from edgeprep.config import Quantization, Target
 from edgeprep.errors import ConversionError
+from edgeprep.graph import Graph
 from edgeprep.parity.compare import Comparison, ParityReport, Tolerance, default_tolerance
 from edgeprep.progress import Progress
 from edgeprep.runners import Runner
@@ -145,8 +146,13 @@ def run_chain(
         rows = len(next(iter(feed.values())))
         original_out = _run_original(original, feed, needs_original, generated)
         reference_for_golden = None
+        shared: dict[int, dict] = {}  # a transformed runner several links share runs once per batch
         for target, link in links.items():
-            transformed_out = link.transformed.infer(feed) if link.transformed is not None else None
+            transformed_out = None
+            if link.transformed is not None:
+                transformed_out = shared.get(id(link.transformed))
+                if transformed_out is None:
+                    transformed_out = shared[id(link.transformed)] = link.transformed.infer(feed)
             artifact_out = link.artifact.infer(feed)
             reference = transformed_out if link.reference_is_transformed else original_out
             result.verdicts[target].update(reference, artifact_out)
@@ -169,6 +175,79 @@ def run_chain(
     if not result.samples:
         raise ConversionError("no samples to compare: the data source is empty")
     return result
+
+
+def same_computation(a: Graph, b: Graph) -> bool:
+    """Whether `edgeprep.graph.rebuild` makes one model of both planned graphs: the same inputs, outputs,
+    aliases and, call for call, the same layer, op and arguments (compared by identity, as a Graph's calls
+    are; plain numbers and strings by value). Then one transformed model serves both targets and runs once
+    per batch (its outputs are the same bit for bit); a rule's new op object (a device layer) makes them differ."""
+    if (a.input_names, a.output_names) != (b.input_names, b.output_names) or len(a.calls) != len(b.calls):
+        return False
+    if not (_same(a.inputs, b.inputs) and _same(a.outputs, b.outputs) and a.alias.keys() == b.alias.keys()):
+        return False
+    if not all(a.alias[key] is b.alias[key] for key in a.alias):
+        return False
+    return all(
+        x.path == y.path and x.layer is y.layer and _same_op(x.op, y.op) and x.passthrough == y.passthrough
+        and _same(x.args, y.args) and _same(dict(x.kwargs), dict(y.kwargs)) and _same(x.outputs, y.outputs)
+        for x, y in zip(a.calls, b.calls)
+    )
+
+
+def _same_op(x, y) -> bool:
+    """The same op object, or two built-in Keras layers a rule made alike for two targets (a folded
+    Conv2D per plan): same class, config and weights, bit for bit. Other classes (edgeprep's device
+    layers may hold constants outside their config) only by identity."""
+    if x is y:
+        return True
+    import keras
+
+    if not (isinstance(x, keras.layers.Layer) and type(x) is type(y) and type(x).__module__.startswith("keras.")):
+        return False
+    try:
+        if x.get_config() != y.get_config() or len(x.weights) != len(y.weights):
+            return False
+    except NotImplementedError:  # a layer without a config: only the same object is the same op
+        return False
+    return all(
+        u.dtype == v.dtype and tuple(u.shape) == tuple(v.shape) and np.array_equal(np.asarray(u), np.asarray(v))
+        for u, v in zip(x.weights, y.weights)
+    )
+
+
+def _same(a, b) -> bool:
+    from keras import tree
+
+    try:
+        left, right = tree.flatten(a), tree.flatten(b)
+    except (TypeError, ValueError):
+        return a is b
+    if len(left) != len(right):
+        return False
+    return all(x is y or (type(x) is type(y) and isinstance(x, (bool, int, float, str)) and x == y) for x, y in zip(left, right))
+
+
+def shared_models(graphs: Mapping[Target, Graph], build) -> dict:
+    """Target -> ``build(graph)``, built once for the targets whose graphs are the `same_computation`."""
+    built: dict = {}
+    for target, graph in graphs.items():
+        twin = next((other for other in built if same_computation(graphs[other], graph)), None)
+        built[target] = built[twin] if twin is not None else build(graph)
+    return built
+
+
+def transformed_runners(plans: Mapping, models: Mapping[Target, object]) -> dict[Target, Runner]:
+    """Target -> a KerasRunner of its transformed model (``plans``' graphs name its inputs and outputs);
+    targets sharing a model (`shared_models`) share its runner, so `run_chain` runs it once per batch."""
+    from edgeprep.runners import KerasRunner
+
+    runners: dict[int, Runner] = {}
+    for target, model in models.items():
+        graph = plans[target].graph
+        if id(model) not in runners:
+            runners[id(model)] = KerasRunner(model, f"transformed[{target.value}]", names=(graph.input_names, graph.output_names))
+    return {target: runners[id(model)] for target, model in models.items()}
 
 
 def _stacks(result: ChainResult, feed, outputs) -> bool:
