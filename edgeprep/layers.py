@@ -79,6 +79,11 @@ def _classes() -> SimpleNamespace:
         def op_count(self) -> int:
             return sum(part is not None for part in (self.pre, self.scale_constant, self.post))
 
+        def same_as(self, other) -> bool:
+            """Computes what ``other`` computes: its constants (kept outside the config) equal, bit for bit."""
+            mine, theirs = (self.pre, self.scale_constant, self.post), (other.pre, other.scale_constant, other.post)
+            return all((a is None) == (b is None) and (a is None or np.array_equal(np.asarray(a), np.asarray(b))) for a, b in zip(mine, theirs))
+
     class ErfGelu(keras.layers.Layer):
         """``y = 0.5 * x * (1 + erf(x / sqrt(2)))``: exact GELU written with Erf, which ONNX has."""
 

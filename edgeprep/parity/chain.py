@@ -196,11 +196,14 @@ def same_computation(a: Graph, b: Graph) -> bool:
 
 
 def _same_op(x, y) -> bool:
-    """The same op object, or two built-in Keras layers a rule made alike for two targets (a folded
-    Conv2D per plan): same class, config and weights, bit for bit. Other classes (edgeprep's device
-    layers may hold constants outside their config) only by identity."""
+    """The same op object, two built-in Keras layers a rule made alike for two targets (a folded
+    Conv2D per plan: same class, config and weights, bit for bit), or two edgeprep layers whose
+    ``same_as`` says so. Other classes (edgeprep's device layers may hold constants outside their
+    config) only by identity."""
     if x is y:
         return True
+    if hasattr(x, "same_as") and type(x) is type(y):  # an edgeprep layer that knows its constants (Affine)
+        return x.same_as(y)
     import keras
 
     if not (isinstance(x, keras.layers.Layer) and type(x) is type(y) and type(x).__module__.startswith("keras.")):

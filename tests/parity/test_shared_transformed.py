@@ -50,3 +50,13 @@ def test_same_graphs_share_one_model_and_one_run(zoo_exports):
         assert chain.verdicts[target].report(tolerance).passed
         converter = chain.converters[target].report(tolerance)
         assert converter.outputs[0].max_abs == 0.0  # shared and separate transformed models agree bit for bit
+
+
+def test_affine_layers_are_the_same_op_only_with_equal_constants():
+    from edgeprep.layers import affine
+    from edgeprep.parity.chain import _same_op
+
+    a, b = affine([0.5, 0.5, 0.5], 2.0, None, "a"), affine([0.5, 0.5, 0.5], 2.0, None, "a")
+    assert a is not b and _same_op(a, b)
+    assert not _same_op(a, affine([0.5, 0.5, 0.25], 2.0, None, "a"))
+    assert not _same_op(a, affine([0.5, 0.5, 0.5], 2.0, 1.0, "a"))
