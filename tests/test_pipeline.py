@@ -118,7 +118,7 @@ def test_verify_passes_on_the_written_directory(exported):
     assert edgeprep.verify(result.out_dir).passed
 
 
-@pytest.mark.parametrize("name", ["efficientnet_b0"])
+@pytest.mark.parametrize("name", [pytest.param("efficientnet_b0", marks=pytest.mark.slow)])  # a large model: slow (CI: test_fold_artifacts' MobileNetV3Small)
 def test_efficientnet_has_one_input_not_three(name, tmp_path):
     """Keras' own ONNX export of EfficientNetB0 has 3 inputs (mean/variance leak); ours has 1."""
     import onnx

@@ -6,9 +6,11 @@ import os
 import subprocess
 import sys
 
+import pytest
 from helpers import REPO
 
 
+@pytest.mark.slow  # as examples 03/05/07/10/11 (tests/test_examples.py); CI builds through tests/compose/test_build_cli.py
 def test_tabular_build_example_runs_the_whole_workflow(tmp_path):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     result = subprocess.run(
