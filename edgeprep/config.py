@@ -70,7 +70,7 @@ class Action(enum.Enum):
 ALL_TARGETS: tuple[Target, ...] = (Target.TFLITE, Target.ONNX)
 DEFAULT_ONNX_OPSET = 17  # ExportConfig.onnx_opset=None: this, or 18 for in-graph hashing
 MICRO_MAX_BYTES = 256  # --micro's default --max-bytes: the static UTF-8 bytes of one text (tflite-micro has no dynamic shapes)
-MICRO_BYTES_LIMIT = 1 << 20  # --micro's largest --max-bytes (edgeprep.ingraph.tflm: positions exact in float32)
+MICRO_BYTES_LIMIT = 1 << 20  # the largest --max-bytes (--micro: edgeprep.ingraph.tflm counts positions in float32; else memory per call)
 
 
 @dataclass(frozen=True)
@@ -185,6 +185,9 @@ class ExportConfig:
                 raise UsageError(f"{name}={getattr(self, name)!r}: expected a path string or None")
         if self.micro:
             self._imply_micro()
+        if self.max_bytes is not None and self.max_bytes > MICRO_BYTES_LIMIT:  # --micro has its own reason above
+            raise UsageError(f"max_bytes={self.max_bytes} (--max-bytes): at most {MICRO_BYTES_LIMIT} bytes per text (every call feeds "
+                             "batch x N bytes); leave --max-bytes out for a bytes axis as long as each batch's longest text")
         if (self.calibration or self.int8_io or not self.int8_per_channel) and self.quantize is not Quantization.INT8:
             raise UsageError("calibration, int8_io and int8_per_channel=False (--calibration, --int8-io, --int8-per-tensor) apply to --quantize int8 only")
         if self.labels is not None and not self.metadata:

@@ -317,6 +317,8 @@ def test_max_bytes_defaults_under_micro_and_is_checked():
         edgeprep.ExportConfig(max_bytes=0)
     with pytest.raises(UsageError, match=r"--micro takes at most 1048576 bytes per text"):
         edgeprep.ExportConfig(micro=True, max_bytes=1 << 21)
+    with pytest.raises(UsageError, match=r"max_bytes=1000000000000 \(--max-bytes\): at most 1048576 bytes per text"):
+        edgeprep.ExportConfig(max_bytes=10**12)  # hostile: a static axis that size would allocate a terabyte per text
     assert edgeprep.ExportConfig.from_manifest(edgeprep.ExportConfig(micro=True, max_bytes=64).to_manifest()).max_bytes == 64
 
 
