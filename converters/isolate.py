@@ -42,7 +42,7 @@ import numpy as np
 
 from edgeprep import errors
 from edgeprep.errors import ConversionError, EdgeprepError
-from edgeprep.memory import note_peak, release, rss_mb
+from edgeprep.memory import note_peak, release, rss_mb, weights_mb
 
 THRESHOLD_ENV = "EDGEPREP_CHILD_MB"
 THRESHOLD_MB = float("inf")  # off by default: measured on ConvNeXtTiny, the tree's peak rose (see the module docstring)
@@ -56,11 +56,6 @@ def threshold_mb() -> float:
         return float(value) if value else THRESHOLD_MB
     except ValueError:
         raise errors.UsageError(f"{THRESHOLD_ENV}={value!r} is not a number of MB; unset it or give e.g. {THRESHOLD_MB:g}") from None
-
-
-def weights_mb(model) -> float:
-    """The model's weights in MB (from their shapes and dtypes: nothing is read)."""
-    return sum(int(np.prod(w.shape)) * np.dtype(str(w.dtype)).itemsize for w in model.weights) / 2**20
 
 
 def wanted(model) -> bool:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
+import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +18,7 @@ from edgeprep.runtime import shipped_files
 from edgeprep.runtime.host.hosted import HostedRunner
 from edgeprep.runtime.host.steps import PREPROCESS, preprocess_json
 from edgeprep.manifest import Manifest
-from edgeprep.memory import StepMeasure, release
+from edgeprep.memory import StepMeasure, release_for, weights_mb
 from edgeprep.package import check_output_dir, npz_bytes, publish, sha256_bytes
 from edgeprep.parity.chain import EvidenceViews, TargetEvidence
 from edgeprep.parity.compare import Tolerance, default_tolerance
@@ -77,7 +77,7 @@ def export(
     from edgeprep.data import open_data
     from edgeprep.graph import flatten, rebuild
     from edgeprep.load import load
-    from edgeprep.parity.chain import Link, run_chain, shared_models, transformed_runners
+    from edgeprep.parity.chain import Link, compare_artifacts, keras_references, shared_models, transformed_runners
     from edgeprep.parity.heldout import describe as held_out_rows, split_rows
     from edgeprep.parity.samples import generated_samples, input_hints
     from edgeprep.plan import make_plans
@@ -96,6 +96,7 @@ def export(
     if opset_note:
         progress.note(opset_note)
     collect([p for plan in plans.values() for p in plan.problems], UnsupportedLayerError, "cannot export")
+    model_mb = weights_mb(loaded.model)
     original = loaded.original_runner()
     flat = flatten(loaded.model)
     hints = input_hints(flat)
@@ -122,7 +123,7 @@ def export(
             with progress.step(f"convert to {target.value}"):
                 artifact = converter.convert(device_model, options)
                 del device_model
-                release()  # the converter's graphs, before the next converter or the runtimes
+                release_for(model_mb)  # the converter's graphs, before the next converter or the runtimes
             raise_op_problems(converter.check_ops(artifact, options))
         except UsageError:  # an option the model cannot take (--metadata): fix the flags, whatever the other targets do
             raise
@@ -135,20 +136,22 @@ def export(
             progress.note(note)
     _raise_failed_targets(failures, artifacts)
 
-    with contextlib.ExitStack() as stack, progress.step("verify in the real runtimes"):
-        links = {}
-        keras_runners = transformed_runners(plans, {target: transformed[target] for target in artifacts})
-        for target, artifact in artifacts.items():
-            plan = plans[target]
-            device = stack.enter_context(backend(target).runner(artifact.data, threads=config.threads, requirements=artifact.runtime_requirements))
-            _check_io(device, plan, target)
-            runner = with_host_steps(device, plan.split, original.inputs(), list(plan.graph.output_names))
-            links[target] = Link(keras_runners[target], runner, bool(plan.reference_changes))
-        if generated is not None:
-            batches = generated.feeds
-        else:
-            batches = source.batches(config.data_batch) if source else split_rows(held_out.batches(config.data_batch), True, held_out.label)
-        chain = run_chain(batches, original, links, config.golden_kb * 1024, progress, generated=generated is not None)
+    if generated is not None:
+        batches = generated.feeds
+    else:
+        batches = source.batches(config.data_batch) if source else split_rows(held_out.batches(config.data_batch), True, held_out.label)
+    # verification in stages (parity/chain.py): the Keras models over every batch, then one runtime at a time
+    links = {
+        target: Link(keras_runner, functools.partial(_open_artifact, target, artifacts[target], plans[target], config, original.inputs()), bool(plans[target].reference_changes))
+        for target, keras_runner in transformed_runners(plans, {target: transformed[target] for target in artifacts}).items()
+    }
+    with progress.step("reference outputs in Keras"):
+        references = keras_references(batches, original, links, config.golden_kb * 1024, progress, generated=generated is not None)
+        openers = {target: link.artifact for target, link in links.items()}
+        del links, transformed
+        release_for(model_mb)  # the transformed models and their traced calls: nothing later runs them
+    with references, progress.step("verify in the real runtimes"):
+        chain = compare_artifacts(references, openers)
 
     evidence = chain.evidence(tolerance)
     for entry in evidence.values():
@@ -272,6 +275,17 @@ def _device_inputs(plan: Plan) -> tuple[str, ...]:
 
 def _device_outputs(plan: Plan) -> tuple[str, ...]:
     return plan.split.device_outputs if plan.split.steps else tuple(plan.graph.output_names)
+
+
+def _open_artifact(target: Target, artifact: Artifact, plan: Plan, config: ExportConfig, inputs):
+    """``artifact`` opened in its real runtime, its inputs and outputs checked against ``plan``, behind its host steps."""
+    device = backend(target).runner(artifact.data, threads=config.threads, requirements=artifact.runtime_requirements)
+    try:
+        _check_io(device, plan, target)
+    except BaseException:
+        device.close()
+        raise
+    return with_host_steps(device, plan.split, inputs, list(plan.graph.output_names))
 
 
 def with_host_steps(device_runner, split, inputs, output_names):

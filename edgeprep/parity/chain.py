@@ -8,7 +8,8 @@ a documented replacement changes what the original computes).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import contextlib
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,16 +18,18 @@ from edgeprep.config import Quantization, Target
 from edgeprep.errors import ConversionError
 from edgeprep.graph import Graph
 from edgeprep.parity.compare import Comparison, ParityReport, Tolerance, default_tolerance
+from edgeprep.parity.references import BatchStore
 from edgeprep.progress import Progress
 from edgeprep.runners import Runner
 
 
 @dataclass
 class Link:
-    """One target's runners: its transformed Keras model and its artifact runner."""
+    """One target's runners: its transformed Keras model and its artifact runner (or a callable that
+    opens it: `run_chain` then opens it for its stage and closes it after)."""
 
     transformed: Runner | None
-    artifact: Runner
+    artifact: Runner | Callable[[], Runner]
     reference_is_transformed: bool = False
 
 
@@ -115,6 +118,25 @@ class ChainResult:
         return merge(self.golden_inputs), merge(self.golden_outputs)
 
 
+@dataclass
+class References:
+    """The Keras stage's results, for `compare_artifacts`: every batch with its Keras outputs (``store``:
+    parts "feed", "original" and one per transformed runner), per target the parts its verdict and its
+    converter link compare with (``keys``: reference, transformed or None), and the chain so far
+    (``result``: the transform links, golden vectors and sample count). A context manager: closing it
+    removes the batches spilled to disk."""
+
+    store: BatchStore
+    keys: dict[Target, tuple[str, str | None]]
+    result: ChainResult
+
+    def __enter__(self) -> "References":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.store.close()
+
+
 def run_chain(
     batches: Iterable[Mapping[str, np.ndarray]],
     original: Runner,
@@ -123,58 +145,108 @@ def run_chain(
     progress: Progress | None = None,
     generated: bool = False,
 ) -> ChainResult:
-    """Run every batch through the original, each transformed model and each artifact.
+    """Run every batch through the original, each transformed model and each artifact, in stages:
+    the Keras models over every batch first (`keras_references`), then one artifact at a time
+    (`compare_artifacts`), so verification holds the largest stage's memory, not every model's.
 
     Args:
         batches: named raw inputs, batch by batch.
         original: the Keras original.
-        links: target -> its runners.
+        links: target -> its runners (an artifact's runner may be given as a callable that opens it).
         golden_budget: bytes of inputs + outputs kept as golden vectors (at least one batch is kept).
         progress: receives a line every few hundred batches.
         generated: the batches are edgeprep's own samples (`edgeprep.parity.samples`), not the user's data.
     """
+    with keras_references(batches, original, links, golden_budget, progress, generated) as references:
+        return compare_artifacts(references, {target: link.artifact for target, link in links.items()})
+
+
+def keras_references(
+    batches: Iterable[Mapping[str, np.ndarray]],
+    original: Runner,
+    links: Mapping[Target, Link],
+    golden_budget: int = 512 * 1024,
+    progress: Progress | None = None,
+    generated: bool = False,
+    store: BatchStore | None = None,
+) -> References:
+    """The Keras stage of `run_chain` (same arguments; the links' artifacts are not run): the original and
+    each transformed runner (once per batch, however many links share it) over every batch, the transform
+    links compared and the golden vectors kept on the way; the batches and outputs go to ``store``."""
     progress = progress or Progress()
+    store = store if store is not None else BatchStore()
     names = [spec.name for spec in original.outputs()]
     result = ChainResult(
         verdicts={t: Comparison(t.value, "transformed" if link.reference_is_transformed else original.name, names) for t, link in links.items()},
         transforms={t: (Comparison(f"transformed[{t.value}]", original.name, names) if link.transformed is not None and not link.reference_is_transformed else None) for t, link in links.items()},
         converters={t: Comparison(t.value, "transformed", names) for t, link in links.items() if link.transformed is not None},
     )
+    transformed: dict[str, Runner] = {}  # part name -> runner; a runner several links share runs once per batch
+    keys: dict[Target, tuple[str, str | None]] = {}
+    for target, link in links.items():
+        part = None
+        if link.transformed is not None:
+            part = next((key for key, runner in transformed.items() if runner is link.transformed), f"transformed{len(transformed)}")
+            transformed[part] = link.transformed
+        keys[target] = (part if link.reference_is_transformed else "original", part)
     needs_original = any(not link.reference_is_transformed for link in links.values())
+    golden_key = next(iter(keys.values()))[0]
     kept = 0
     for index, feed in enumerate(batches):
         rows = len(next(iter(feed.values())))
-        original_out = _run_original(original, feed, needs_original, generated)
-        reference_for_golden = None
-        shared: dict[int, dict] = {}  # a transformed runner several links share runs once per batch
-        for target, link in links.items():
-            transformed_out = None
-            if link.transformed is not None:
-                transformed_out = shared.get(id(link.transformed))
-                if transformed_out is None:
-                    transformed_out = shared[id(link.transformed)] = link.transformed.infer(feed)
-            artifact_out = link.artifact.infer(feed)
-            reference = transformed_out if link.reference_is_transformed else original_out
-            result.verdicts[target].update(reference, artifact_out)
+        outputs = {"original": _run_original(original, feed, needs_original, generated)} if needs_original else {}
+        outputs.update((part, runner.infer(feed)) for part, runner in transformed.items())
+        for target, (_, part) in keys.items():
             if result.transforms[target] is not None:
-                result.transforms[target].update(original_out, transformed_out)
-            if transformed_out is not None:
-                result.converters[target].update(transformed_out, artifact_out)
-            reference_for_golden = reference_for_golden if reference_for_golden is not None else reference
-        size = sum(np.asarray(v).nbytes for v in feed.values()) + sum(np.asarray(v).nbytes for v in reference_for_golden.values())
-        if not result.golden_batches or (kept + size <= golden_budget and _stacks(result, feed, reference_for_golden)):
+                result.transforms[target].update(outputs["original"], outputs[part])
+        reference = outputs[golden_key]
+        size = sum(np.asarray(v).nbytes for v in feed.values()) + sum(np.asarray(v).nbytes for v in reference.values())
+        if not result.golden_batches or (kept + size <= golden_budget and _stacks(result, feed, reference)):
             for key, value in feed.items():
                 result.golden_inputs.setdefault(key, []).append(np.asarray(value))
-            for key, value in reference_for_golden.items():
+            for key, value in reference.items():
                 result.golden_outputs.setdefault(key, []).append(np.asarray(value))
             result.golden_batches.append(rows)
             kept += size
+        store.append({"feed": feed, **outputs})
         result.samples += rows
         if index and index % 200 == 0:
             progress.note(f"compared {result.samples} samples")
     if not result.samples:
         raise ConversionError("no samples to compare: the data source is empty")
+    return References(store, keys, result)
+
+
+def compare_artifacts(references: References, artifacts: Mapping[Target, Runner | Callable[[], Runner]]) -> ChainResult:
+    """The runtime stage of `run_chain`: each target's artifact over the batches of ``references``, compared
+    with its reference and its transformed model's outputs. An artifact given as a callable is opened here
+    and closed (released) before the next one opens; a `Runner` given open stays its caller's to close."""
+    from edgeprep.memory import trim
+
+    result = references.result
+    for target, artifact in artifacts.items():
+        reference, transformed = references.keys[target]
+        with _opened(artifact) as runner:
+            for parts in references.store:
+                actual = runner.infer(parts["feed"])
+                result.verdicts[target].update(parts[reference], actual)
+                if transformed is not None:
+                    result.converters[target].update(parts[transformed], actual)
+        del runner
+        trim()  # the runtime's session and arena, handed back before the next one opens
     return result
+
+
+@contextlib.contextmanager
+def _opened(artifact: Runner | Callable[[], Runner]) -> Iterator[Runner]:
+    if isinstance(artifact, Runner):
+        yield artifact
+        return
+    runner = artifact()
+    try:
+        yield runner
+    finally:
+        runner.close()
 
 
 def same_computation(a: Graph, b: Graph) -> bool:

@@ -1,0 +1,78 @@
+"""The Keras side of the parity chain, batch by batch, kept for the runtimes that come after it.
+
+Verification is staged so that its peak memory is the largest stage's, not the sum of every model's
+(`edgeprep.parity.chain.run_chain`): first the Keras original and the transformed model(s) run over
+every batch (`chain.keras_references`), then each artifact's runtime is opened, run over the same
+batches and closed before the next opens (`chain.compare_artifacts`). `BatchStore` keeps the
+batches and their Keras outputs for that: in memory up to a budget (`SPILL_BYTES`), and past it in
+``.npz`` files in a temporary directory, so a ``--data`` source larger than memory still streams.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import numpy as np
+
+SPILL_BYTES = 256 * 2**20  # batches and Keras outputs held in memory; the rest goes to disk
+
+
+class BatchStore:
+    """Batches of named arrays in named parts (``{"feed": {...}, "original": {...}}``), in order.
+
+    A batch stays in memory while the store holds at most ``budget`` bytes; later ones are written
+    to ``.npz`` files and read back one at a time when iterated. `close` removes the files.
+    """
+
+    def __init__(self, budget: int = SPILL_BYTES):
+        self.budget = budget
+        self.held = 0  # bytes in memory
+        self.spilled = 0  # batches on disk
+        self._entries: list[dict | Path] = []
+        self._directory: Path | None = None
+        self._layouts: dict[Path, list[tuple[str, str]]] = {}
+
+    def append(self, parts: Mapping[str, Mapping[str, np.ndarray]]) -> None:
+        size = sum(np.asarray(value).nbytes for part in parts.values() for value in part.values())
+        if self.held + size <= self.budget:
+            self._entries.append({key: dict(part) for key, part in parts.items()})
+            self.held += size
+            return
+        if self._directory is None:
+            self._directory = Path(tempfile.mkdtemp(prefix="edgeprep-references-"))
+        path = self._directory / f"{len(self._entries)}.npz"
+        layout = [(key, name) for key, part in parts.items() for name in part]
+        np.savez(path, *(np.asarray(parts[key][name]) for key, name in layout))  # keys by position: any name is safe
+        self._layouts[path] = layout
+        self._entries.append(path)
+        self.spilled += 1
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __iter__(self) -> Iterator[dict[str, dict[str, np.ndarray]]]:
+        for entry in self._entries:
+            if isinstance(entry, Path):
+                parts: dict[str, dict[str, np.ndarray]] = {}
+                with np.load(entry, allow_pickle=True) as arrays:  # our own file: object arrays of raw strings
+                    for index, (key, name) in enumerate(self._layouts[entry]):
+                        parts.setdefault(key, {})[name] = arrays[f"arr_{index}"]
+                yield parts
+            else:
+                yield entry
+
+    def close(self) -> None:
+        self._entries.clear()
+        self.held = 0
+        if self._directory is not None:
+            shutil.rmtree(self._directory, ignore_errors=True)
+            self._directory = None
+
+    def __enter__(self) -> "BatchStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
