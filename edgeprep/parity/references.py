@@ -27,8 +27,8 @@ class BatchStore:
     to ``.npz`` files and read back one at a time when iterated. `close` removes the files.
     """
 
-    def __init__(self, budget: int = SPILL_BYTES):
-        self.budget = budget
+    def __init__(self, budget: int | None = None):
+        self.budget = SPILL_BYTES if budget is None else budget
         self.held = 0  # bytes in memory
         self.spilled = 0  # batches on disk
         self._entries: list[dict | Path] = []
