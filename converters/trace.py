@@ -49,6 +49,22 @@ class FrozenIO:
     output_ranks: tuple[int | None, ...] = ()
 
 
+class Handoff:
+    """A large object (a frozen GraphDef) handed down a call chain: the callee that `take`s it becomes its
+    only holder and can drop it (``del``) as soon as it has made the next copy; the caller's ``del`` of
+    its own name no longer keeps it alive. `peek` reads it without taking it."""
+
+    def __init__(self, value):
+        self._value = value
+
+    def peek(self):
+        return self._value
+
+    def take(self):
+        value, self._value = self._value, None
+        return value
+
+
 def freeze(model, input_names: tuple[str, ...]) -> Frozen:
     """Trace ``model(inputs, training=False)`` with one placeholder per input, named as the input."""
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2

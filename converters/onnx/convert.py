@@ -25,7 +25,7 @@ from converters.onnx.options import ONNXOptions
 from converters.onnx.quantize import quantize
 from converters.onnx.runner import CONTRIB_DOMAIN, ONNX_EXTENSIONS, ONNXRUNTIME_ONLY
 from converters.onnx.tables import from_graph_def, lookup_tables
-from converters.trace import FrozenIO, freeze_graph
+from converters.trace import FrozenIO, Handoff, freeze_graph
 from edgeprep.artifacts import Artifact
 from edgeprep.config import OnnxLayout, OnnxOptimize, Target
 from edgeprep.errors import ConversionError
@@ -39,11 +39,16 @@ def convert(model, options: ONNXOptions) -> Artifact:
     `converters.isolate` is asked to (opt-in)."""
     if isolate.wanted(model):
         return isolate.convert(__name__, model, options)
-    return convert_graph(*freeze_graph(model, options.input_names), options)
+    graph_def, io = freeze_graph(model, options.input_names)
+    handoff = Handoff(graph_def)
+    del graph_def  # from here tf2onnx's steps hold it, and drop it once Grappler has copied it
+    return convert_graph(handoff, io, options)
 
 
 def convert_graph(graph_def, io: FrozenIO, options: ONNXOptions) -> Artifact:
-    """Convert the frozen ``graph_def`` whose IO ``io`` describes (in-process, or in `converters.isolate`'s child)."""
+    """Convert the frozen ``graph_def`` whose IO ``io`` describes (in-process, or in `converters.isolate`'s child);
+    a `converters.trace.Handoff` of it is taken (`converters.onnx.tables.from_graph_def`), so the GraphDef
+    is freed while tf2onnx converts."""
     import onnx
     import onnxsim
     import tf2onnx
@@ -54,7 +59,7 @@ def convert_graph(graph_def, io: FrozenIO, options: ONNXOptions) -> Artifact:
     nchw = options.layout is OnnxLayout.NCHW
     nchw_in = [name for name, rank in zip(io.input_tensors, in_ranks) if nchw and rank == 4]
     nchw_out = [name for name, rank in zip(io.output_tensors, out_ranks) if nchw and rank == 4]
-    tables = lookup_tables(graph_def)
+    tables = lookup_tables(graph_def.peek() if isinstance(graph_def, Handoff) else graph_def)
     extra_opset = [tf2onnx.utils.make_opsetid(CONTRIB_DOMAIN, 1)] if options.extensions else None
     layout_args = {"inputs_as_nchw": nchw_in or None, "outputs_as_nchw": nchw_out or None}
     with optimize.watch_optimizers() as failures, collected_copies():

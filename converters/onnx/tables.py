@@ -37,21 +37,35 @@ def lookup_tables(graph_def) -> dict[bytes, tuple]:
 def from_graph_def(graph_def, input_names: list[str], output_names: list[str], opset: int, tables: dict | None, extra_opset=None,
                    name: str = "edgeprep", **options):
     """``tf2onnx.convert.from_graph_def`` with ``initialized_tables`` (and ``extra_opset``) passed through,
-    and without its session.
+    without its session, and each copy of the weights dropped once the next one is made.
 
     tf2onnx imports the GraphDef into a session and freezes it again, then discards that frozen copy
     and runs Grappler on the GraphDef it was given; edgeprep's GraphDef is frozen already, so the
-    session only held two more copies of the weights through Grappler (issue 21). Other keyword
-    ``options`` (``inputs_as_nchw`` ...) go to tf2onnx unchanged.
+    session only held two more copies of the weights through Grappler (issue 21). Its
+    ``_convert_common`` then keeps every copy to the end: the GraphDef, Grappler's output, the
+    imported ``tf.Graph``, tf2onnx's graph (numpy constants) and the ModelProto. Here ``graph_def``
+    may come as a `converters.trace.Handoff` (taken, so the caller holds it no more), and Grappler's
+    input, its output and the imported graph are each released as soon as the next copy exists.
+    Other keyword ``options`` (``inputs_as_nchw`` ...) go to tf2onnx unchanged.
     """
-    import tensorflow as tf
-    from tf2onnx import tf_loader
-    from tf2onnx.convert import _convert_common
+    import os
 
+    import tensorflow as tf
+    from tf2onnx import constants, optimizer, tf_loader
+    from tf2onnx.tfonnx import process_tf_graph
+
+    from converters.trace import Handoff
+
+    graph_def = graph_def.take() if isinstance(graph_def, Handoff) else graph_def
     with tf.device("/cpu:0"), tf.Graph().as_default():  # Grappler's meta graph needs graph mode; the graph stays empty
         frozen = tf_loader.tf_optimize(input_names, output_names, graph_def)
-    proto, _ = _convert_common(
-        frozen, name=name, continue_on_error=True, opset=opset, input_names=input_names, output_names=output_names,
-        initialized_tables=tables, extra_opset=extra_opset, **options,
-    )
-    return proto
+    del graph_def  # Grappler's output replaces it
+    with tf.Graph().as_default() as tf_graph:
+        tf.import_graph_def(frozen, name="")
+        del frozen  # the imported graph holds the constants now
+        graph = process_tf_graph(tf_graph, continue_on_error=True, opset=opset, input_names=input_names, output_names=output_names,
+                                 initialized_tables=tables, extra_opset=extra_opset, **options)
+    del tf_graph  # tf2onnx's graph holds the constants (numpy) now
+    catch_errors = os.environ.get(constants.ENV_TF2ONNX_CATCH_ERRORS, "TRUE").upper() == "TRUE"  # as _convert_common decides for a model < 2 GB
+    graph = optimizer.optimize_graph(graph, catch_errors)
+    return graph.make_model(f"converted from {name}")
