@@ -102,7 +102,19 @@ def write_memory(path: Path, results: list[dict], machine: dict, args: dict) -> 
             lines += [f"| {s['step'].split(' /')[0]} | {s['seconds']:.1f} | {s['peak_rss_mb'] or 0:.0f} | {s['rss_after_mb'] or 0:.0f} |" for s in steps]
             lines.append("")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text("\n".join(lines) + "\n" + _memory_history(path))
+
+
+def _memory_history(path: Path) -> str:
+    """What ``path`` held before (the older runs and notes), kept below the new run: the previous run's
+    section becomes "### Earlier run" history, the sections after it stay as they were."""
+    if not path.exists():
+        return ""
+    old = path.read_text()
+    heading = "## Big models: export memory and wall time (issue 21)"
+    if old.startswith(heading):
+        old = "### Earlier run" + old[len(heading):]
+    return "\n" + old
 
 
 def _provenance(machine: dict, args: dict, extra: str = "") -> str:

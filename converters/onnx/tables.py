@@ -1,4 +1,5 @@
-"""Hash tables built inside a traced graph (edgeprep's lowered lookups), handed to tf2onnx.
+"""Hash tables built inside a traced graph (edgeprep's lowered lookups), handed to tf2onnx, and
+tf2onnx's conversion steps run with fewer copies of the weights alive (`from_graph_def`).
 
 tf2onnx converts ``LookupTableFindV2`` to ``ai.onnx.ml.CategoryMapper`` only when it is given the
 table's contents (``initialized_tables``), which its public ``from_graph_def`` never collects. The
@@ -51,15 +52,13 @@ def from_graph_def(graph_def, input_names: list[str], output_names: list[str], o
     import os
 
     import tensorflow as tf
-    from tf2onnx import constants, optimizer, tf_loader
+    from tf2onnx import constants
     from tf2onnx.tfonnx import process_tf_graph
 
     from converters.trace import Handoff
 
-    graph_def = graph_def.take() if isinstance(graph_def, Handoff) else graph_def
     with tf.device("/cpu:0"), tf.Graph().as_default():  # Grappler's meta graph needs graph mode; the graph stays empty
-        frozen = tf_loader.tf_optimize(input_names, output_names, graph_def)
-    del graph_def  # Grappler's output replaces it
+        frozen = grappler(graph_def if isinstance(graph_def, Handoff) else Handoff(graph_def), input_names, output_names)
     with tf.Graph().as_default() as tf_graph:
         tf.import_graph_def(frozen, name="")
         del frozen  # the imported graph holds the constants now
@@ -67,5 +66,94 @@ def from_graph_def(graph_def, input_names: list[str], output_names: list[str], o
                                  initialized_tables=tables, extra_opset=extra_opset, **options)
     del tf_graph  # tf2onnx's graph holds the constants (numpy) now
     catch_errors = os.environ.get(constants.ENV_TF2ONNX_CATCH_ERRORS, "TRUE").upper() == "TRUE"  # as _convert_common decides for a model < 2 GB
-    graph = optimizer.optimize_graph(graph, catch_errors)
-    return graph.make_model(f"converted from {name}")
+    handoff = Handoff(graph)
+    del graph
+    return optimize_graph(handoff, catch_errors).make_model(f"converted from {name}")
+
+
+def optimize_graph(handoff, catch_errors: bool = True):
+    """tf2onnx's ``optimizer.optimize_graph`` (the same optimizers, order and rounds, the same failures logged
+    to ``tf2onnx.optimizer`` for `converters.onnx.optimize.watch_optimizers`) on the graph taken from ``handoff``,
+    holding two copies of it at most: the graph and the copy an optimizer works on.
+
+    tf2onnx's loop deep-copies the graph before each optimizer (to restore it if the optimizer fails) while
+    its caller still holds the graph it was given, the graph the last optimizer replaced (a reference cycle,
+    not yet collected) and a failed optimizer's copy: up to five copies of the constants (ConvNeXtTiny:
+    +770 MB during the optimizers). Here the replaced graph is collected before the next copy is made.
+    """
+    import copy
+    import logging
+
+    from tf2onnx import optimizer
+
+    from edgeprep.memory import collect
+
+    logger = logging.getLogger("tf2onnx.optimizer")
+    graph, iteration, again = handoff.take(), 0, True
+    while again:
+        again = False
+        for name, factory in optimizer._get_optimizers().items():  # noqa: SLF001 - the table optimize_graph reads
+            collect()  # the graph the last optimizer replaced (a cycle), before the next copy
+            try:
+                current = copy.deepcopy(graph) if catch_errors else graph
+                opt = factory()
+                graph = opt.optimize(current, iteration) or graph
+                again = again or opt.graph_been_opt
+            except Exception:
+                if not catch_errors:
+                    raise
+                logger.warning("Failed to apply %s", name, exc_info=1)
+            current = opt = None
+        iteration += 1
+    try:
+        graph.topological_sort(graph.get_nodes())
+    except Exception:
+        logger.warning("Failed topological_sort", exc_info=1)
+    return graph
+
+
+def grappler(handoff, input_names: list[str], output_names: list[str]):
+    """tf2onnx's ``tf_loader.tf_optimize`` (Grappler: constfold, function, dependency; the same config),
+    with the GraphDef taken from ``handoff`` and passed to Grappler as serialized bytes alone.
+
+    ``tf_optimize`` keeps the GraphDef, a MetaGraphDef copy of it and that copy's serialization alive
+    while Grappler's C++ side holds its own copies (its peak: ~8 copies of the weights, +1.1 GB for
+    ConvNeXtTiny); here the MetaGraphDef is serialized without its graph and the GraphDef's bytes
+    appended as its ``graph_def`` field (protobuf merges the empty one with it), so Python holds one copy.
+    """
+    import tensorflow as tf
+    from tensorflow.core.framework import graph_pb2
+    from tensorflow.core.protobuf import config_pb2, meta_graph_pb2
+    from tensorflow.python.grappler import cluster as gcluster, tf_optimizer
+
+    config = config_pb2.ConfigProto()
+    config.graph_options.infer_shapes = True
+    config.graph_options.rewrite_options.optimizers[:] = ["constfold", "function", "dependency"]  # tf_optimize_grappler's (tf2onnx 1.17, TF 2)
+    config.graph_options.rewrite_options.experimental_disable_folding_quantization_emulation = True
+    graph_def = handoff.take()
+    meta_graph = tf.compat.v1.train.export_meta_graph(graph_def=graph_def)
+    meta_graph.ClearField("graph_def")
+    fetch = meta_graph_pb2.CollectionDef()
+    fetch.node_list.value.extend(input_names + output_names)
+    meta_graph.collection_def["train_op"].CopyFrom(fetch)
+    graph = graph_def.SerializeToString()
+    del graph_def
+    serialized = meta_graph.SerializeToString() + b"\x12" + _varint(len(graph)) + graph  # field 2 (graph_def), length-delimited
+    del graph
+    with tf_optimizer._OPTIMIZE_GRAPH_CLUSTER_LOCK:  # noqa: SLF001 - what tf_optimizer.OptimizeGraph does, on our bytes
+        cluster = gcluster.Cluster()
+        try:
+            optimized = tf_optimizer.tf_opt.TF_OptimizeGraphSerialized(cluster.tf_cluster, config.SerializeToString(), serialized, True, b"graph_to_optimize", False)
+        finally:
+            cluster.Shutdown()
+    del serialized
+    return graph_pb2.GraphDef.FromString(optimized)
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
