@@ -191,29 +191,24 @@ def keras_references(
         keys[target] = (part if link.reference_is_transformed else "original", part)
     needs_original = any(not link.reference_is_transformed for link in links.values())
     golden_key = next(iter(keys.values()))[0]
-    kept = 0
-    for index, feed in enumerate(batches):
-        rows = len(next(iter(feed.values())))
-        outputs = {"original": _run_original(original, feed, needs_original, generated)} if needs_original else {}
-        outputs.update((part, runner.infer(feed)) for part, runner in transformed.items())
-        for target, (_, part) in keys.items():
-            if result.transforms[target] is not None:
-                result.transforms[target].update(outputs["original"], outputs[part])
-        reference = outputs[golden_key]
-        size = sum(np.asarray(v).nbytes for v in feed.values()) + sum(np.asarray(v).nbytes for v in reference.values())
-        if not result.golden_batches or (kept + size <= golden_budget and _stacks(result, feed, reference)):
-            for key, value in feed.items():
-                result.golden_inputs.setdefault(key, []).append(np.asarray(value))
-            for key, value in reference.items():
-                result.golden_outputs.setdefault(key, []).append(np.asarray(value))
-            result.golden_batches.append(rows)
-            kept += size
-        store.append({"feed": feed, **outputs})
-        result.samples += rows
-        if index and index % 200 == 0:
-            progress.note(f"compared {result.samples} samples")
-    if not result.samples:
-        raise ConversionError("no samples to compare: the data source is empty")
+    with contextlib.ExitStack() as cleanup:
+        cleanup.callback(store.close)  # spilled batches removed if the stage fails
+        kept = 0
+        for index, feed in enumerate(batches):
+            rows = len(next(iter(feed.values())))
+            outputs = {"original": _run_original(original, feed, needs_original, generated)} if needs_original else {}
+            outputs.update((part, runner.infer(feed)) for part, runner in transformed.items())
+            for target, (_, part) in keys.items():
+                if result.transforms[target] is not None:
+                    result.transforms[target].update(outputs["original"], outputs[part])
+            kept += _keep_golden(result, feed, outputs[golden_key], golden_budget - kept)
+            store.append({"feed": feed, **outputs})
+            result.samples += rows
+            if index and index % 200 == 0:
+                progress.note(f"compared {result.samples} samples")
+        if not result.samples:
+            raise ConversionError("no samples to compare: the data source is empty")
+        cleanup.pop_all()  # kept for the runtimes: `References` closes it
     return References(store, keys, result)
 
 
@@ -323,6 +318,20 @@ def transformed_runners(plans: Mapping, models: Mapping[Target, object]) -> dict
         if id(model) not in runners:
             runners[id(model)] = KerasRunner(model, f"transformed[{target.value}]", names=(graph.input_names, graph.output_names))
     return {target: runners[id(model)] for target, model in models.items()}
+
+
+def _keep_golden(result: ChainResult, feed, reference, budget: int) -> int:
+    """Keep ``feed`` and its ``reference`` outputs as golden vectors if they fit in ``budget`` bytes and
+    stack onto those kept (the first batch always); the bytes kept."""
+    size = sum(np.asarray(v).nbytes for v in feed.values()) + sum(np.asarray(v).nbytes for v in reference.values())
+    if result.golden_batches and (size > budget or not _stacks(result, feed, reference)):
+        return 0
+    for key, value in feed.items():
+        result.golden_inputs.setdefault(key, []).append(np.asarray(value))
+    for key, value in reference.items():
+        result.golden_outputs.setdefault(key, []).append(np.asarray(value))
+    result.golden_batches.append(len(next(iter(feed.values()))))
+    return size
 
 
 def _stacks(result: ChainResult, feed, outputs) -> bool:
