@@ -72,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the generated parity samples (default: 0)")
     _data_flags(p)
     p.add_argument("--golden-kb", type=int, default=512, metavar="KB", help="size budget of the golden vectors in DIR (default: 512)")
+    p.add_argument("--no-timing", action="store_true", help="leave the per-step wall time and peak RSS out of manifest.json: a byte-identical DIR for the same model")
     _tolerance_flags(p)
     _loading_flags(p)
     _opt_in_flags(p)
@@ -190,6 +191,7 @@ def _cmd_export(args) -> int:
         labels=args.labels,
         micro=args.micro,
         max_bytes=args.max_bytes,
+        timing=not args.no_timing,
     )
     tolerance = _tolerance(args, default_tolerance(config.quantize))
     check_output_dir(args.out, args.model, args.force)
