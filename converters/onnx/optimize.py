@@ -269,8 +269,10 @@ def fix_resize_scales(proto) -> int:
     """
     from onnx import numpy_helper, shape_inference
 
-    shapes = _shapes(shape_inference.infer_shapes(proto))
     initializers = {init.name: init for init in proto.graph.initializer}
+    if not any(node.op_type == "Resize" and len(node.input) >= 3 and node.input[2] in initializers for node in proto.graph.node):
+        return 0  # shape inference copies the whole model, weights included: only when there is a scale to check
+    shapes = _shapes(shape_inference.infer_shapes(proto))
     changed = 0
     for node in proto.graph.node:
         if node.op_type != "Resize" or len(node.input) < 3 or node.input[2] not in initializers:
