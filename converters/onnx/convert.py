@@ -14,7 +14,6 @@ CategoryMapper). That every node is in ``ai.onnx`` / ``ai.onnx.ml`` (``com.micro
 from __future__ import annotations
 
 import contextlib
-import copy
 import functools
 import gc
 import json
@@ -58,7 +57,7 @@ def convert_graph(graph_def, io: FrozenIO, options: ONNXOptions) -> Artifact:
     tables = lookup_tables(graph_def)
     extra_opset = [tf2onnx.utils.make_opsetid(CONTRIB_DOMAIN, 1)] if options.extensions else None
     layout_args = {"inputs_as_nchw": nchw_in or None, "outputs_as_nchw": nchw_out or None}
-    with optimize.watch_optimizers() as failures, collected_copies(), optimized_in_place():
+    with optimize.watch_optimizers() as failures, collected_copies():
         try:
             # lowered lookups need the tables' contents; string ops need the contrib opset
             named = {} if tables or extra_opset else {"name": "unknown"}  # tf2onnx's own name where it would have converted alone
@@ -133,36 +132,6 @@ def collected_copies():
         optimizer._optimizers = original
         gc.unfreeze()
         release()
-
-
-@contextlib.contextmanager
-def optimized_in_place():
-    """tf2onnx's optimizers run on the graph itself inside the block, with one copy kept to fall back on.
-
-    With ``catch_errors`` tf2onnx deep-copies the whole graph, constants included, before every
-    optimizer of every round (~36 copies: 3.4 of ConvNeXtTiny's 16 s of conversion) so that a failing
-    optimizer can be skipped. Here the graph is copied once; the optimizers run in place
-    (``catch_errors=False``, the same graph in the end when none fails), and only if one raises does
-    the copy go through tf2onnx's catching path, which logs the failure for `optimize.repair`.
-    """
-    from tf2onnx import optimizer
-
-    original = optimizer.optimize_graph
-
-    def optimize_graph(graph, catch_errors=True, optimizers=None):
-        if not catch_errors:
-            return original(graph, False, optimizers)
-        spare = copy.deepcopy(graph)
-        try:
-            return original(graph, False, optimizers)
-        except Exception:  # noqa: BLE001 - tf2onnx's own catching path, on the untouched copy, logs it
-            return original(spare, True, optimizers)
-
-    optimizer.optimize_graph = optimize_graph
-    try:
-        yield
-    finally:
-        optimizer.optimize_graph = original
 
 
 def _after_collection(factory):
