@@ -60,13 +60,10 @@ class KerasRunner(Runner):
     def _call(self, shapes: tuple):
         """The model's call: eager, or traced once an input shape comes back (`TRACE_AFTER` calls):
         parity on many batches of one size (``--batch 1``: 64 batches) then runs a recurrent loop
-        as a graph instead of step by step, while a few batches of different sizes never pay a trace.
-        A model with a grouped convolution is traced from its first call (`compiles_per_eager_call`)."""
+        as a graph instead of step by step, while a few batches of different sizes never pay a trace."""
         seen = self.__dict__.setdefault("_seen", {})
         seen[shapes] = seen.get(shapes, 0) + 1
-        if "_eager_limit" not in self.__dict__:
-            self._eager_limit = 0 if compiles_per_eager_call(self.model) else self.TRACE_AFTER
-        if seen[shapes] <= self._eager_limit:
+        if seen[shapes] <= self.TRACE_AFTER:
             return lambda packed: self.model(packed, training=False)
         if "_traced" not in self.__dict__:
             import tensorflow as tf
@@ -74,17 +71,6 @@ class KerasRunner(Runner):
             model = self.model
             self._traced = tf.function(lambda packed: model(packed, training=False), reduce_retracing=True)
         return self._traced
-
-
-def compiles_per_eager_call(model) -> bool:
-    """Whether an eager call of ``model`` compiles XLA code each time: a grouped convolution (``groups > 1``).
-
-    Keras' TensorFlow backend runs a grouped convolution through a ``tf.function(jit_compile=True)``
-    defined inside each call (``keras/src/backend/tensorflow/nn.py``, ``conv``), so every eager call
-    retraces and recompiles it; traced, it compiles once per input shape. ConvNeXtTiny (18 grouped
-    convolutions), 6 rows at 224x224: 6.0 s per eager call, 3.2 s per traced call, bit-identical outputs.
-    """
-    return any(getattr(layer, "groups", 1) > 1 for layer in model._flatten_layers(include_self=False))  # noqa: SLF001 - every nested layer
 
 
 def _keras_dtype(dtype) -> str:

@@ -72,24 +72,3 @@ def test_feed_problems_are_collected_and_named(runner):
 def test_integer_feed_is_converted_to_float(runner):
     feed = {"age": np.array([[30]], dtype=np.int64), "income": np.array([[50000, 2000, 10]], dtype=np.int32)}
     assert runner.infer(feed)["label"].shape == (1, 2)
-
-
-def test_a_grouped_convolution_is_traced_from_the_first_call_with_the_eager_outputs(runners):
-    """Keras compiles a grouped convolution with XLA inside every eager call: KerasRunner traces such a model at once."""
-    import keras
-
-    from edgeprep.runners import KerasRunner, compiles_per_eager_call
-
-    inputs = keras.Input((8, 8, 4), name="image")
-    hidden = keras.layers.Conv2D(4, 3, padding="same", groups=4, name="grouped")(inputs)
-    model = keras.Model(inputs, keras.layers.Conv2D(2, 1, name="pointwise")(hidden))
-    image = np.random.default_rng(0).normal(size=(3, 8, 8, 4)).astype("float32")
-    runner = KerasRunner(model)
-    assert compiles_per_eager_call(model) and not compiles_per_eager_call(runners["keras"].model)
-    traced = runner.infer({"image": image})
-    assert "_traced" in runner.__dict__  # the first call already ran the tf.function
-    eager = np.asarray(model(image, training=False))
-    np.testing.assert_allclose(next(iter(traced.values())), eager, rtol=1e-6, atol=1e-6)
-    plain = KerasRunner(runners["keras"].model)
-    plain.infer(_feed(5))
-    assert "_traced" not in plain.__dict__  # without one, a new batch size still runs eagerly first
