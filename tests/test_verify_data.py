@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from helpers import error_lines, run_cli
+from helpers import cli_in_process, error_lines, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +56,7 @@ def test_data_that_does_not_fit_exits_2_and_writes_nothing(tabular, tmp_path):
     bad = root / "bad.csv"
     bad.write_text("age,income\n1,2\n")
     out = tmp_path / "dist"
-    result = run_cli("export", model_path, "--out", out, "--data", bad)
+    result = cli_in_process("export", model_path, "--out", out, "--data", bad)  # a refusal: no TensorFlow start-up
     assert result.returncode == 2 and not out.exists()
     (line,) = error_lines(result.stderr)
     assert "income_0 .. income_2" in line

@@ -14,7 +14,7 @@ import pytest
 
 import edgeprep
 from edgeprep.config import Target
-from helpers import run_cli
+from helpers import cli_in_process, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -156,7 +156,7 @@ def test_bad_calibration_fails_with_the_numbers_and_empty_calibration_is_bad_inp
     assert "top-1 agreement" in bad.stderr and "SQNR" in bad.stderr
     assert json.loads((tmp_path / "bad" / "manifest.json").read_text())["passed"] is False
     (tmp_path / "empty.npz").write_bytes(b"")
-    empty = run_cli("export", digits / "digits.keras", "--out", tmp_path / "empty", "--quantize", "int8", "--calibration", tmp_path / "empty.npz")
+    empty = cli_in_process("export", digits / "digits.keras", "--out", tmp_path / "empty", "--quantize", "int8", "--calibration", tmp_path / "empty.npz")
     assert empty.returncode == 2 and "--calibration" in empty.stderr and not (tmp_path / "empty").exists()
 
 
