@@ -185,7 +185,7 @@ def test_force_replaces_a_non_export_directory_and_only_then(saved, tmp_path):
     out = tmp_path / "notes"
     out.mkdir()
     (out / "todo.txt").write_text("keep me")
-    refused = run_cli("export", saved["tabular_numeric"], "--out", out, "--target", "onnx")
+    refused = cli_in_process("export", saved["tabular_numeric"], "--out", out, "--target", "onnx")  # a refusal: no TensorFlow start-up
     assert refused.returncode == 2 and "--force" in error_lines(refused.stderr)[0]
     assert tree(out) == ["todo.txt"]
     forced = run_cli("export", saved["tabular_numeric"], "--out", out, "--target", "onnx", "--force", "--junit", tmp_path / "ci" / "junit.xml")
@@ -253,9 +253,9 @@ def test_inspect_predicts_the_target_and_layer_an_export_fails_on(tmp_path):
         assert f"conversion to {failing} failed" in str(caught.value) and f"pass --target {other}" in str(caught.value)
         assert not (tmp_path / layer).exists()
         edgeprep.export(model, tmp_path / f"{layer}-{other}", targets=[other])  # the other target alone exports and verifies
-        if index == 0:  # the CLI once, the API for the others
+        if index == 0:  # the CLI once (in this process: test_inspect_lists_every_layer_with_its_action_per_target runs it in its own), the API for the others
             model.save(tmp_path / f"{layer}.keras")
-            result = run_cli("inspect", tmp_path / f"{layer}.keras", "--json")
+            result = cli_in_process("inspect", tmp_path / f"{layer}.keras", "--json")
             assert result.returncode == 0, result.stderr
             report = json.loads(result.stdout)
         else:
