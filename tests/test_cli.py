@@ -81,7 +81,7 @@ def test_run_writes_outputs_for_each_target(exported, tmp_path):
 
 def test_export_with_one_target_and_static_batch(saved, tmp_path):
     out = tmp_path / "dist"
-    result = run_cli("export", saved["tabular_numeric"], "--out", out, "--target", "tflite", "--batch", "2")
+    result = cli_in_process("export", saved["tabular_numeric"], "--out", out, "--target", "tflite", "--batch", "2")  # the flags; `exported` is the real process
     assert result.returncode == 0, result.stderr
     manifest = json.loads((out / "manifest.json").read_text())
     assert [a["target"] for a in manifest["artifacts"]] == ["tflite"]
