@@ -191,7 +191,7 @@ def test_force_replaces_a_non_export_directory_and_only_then(saved, tmp_path):
     forced = run_cli("export", saved["tabular_numeric"], "--out", out, "--target", "onnx", "--force", "--junit", tmp_path / "ci" / "junit.xml")
     assert forced.returncode == 0, forced.stderr
     assert "todo.txt" not in tree(out) and (out / "manifest.json").is_file() and (tmp_path / "ci" / "junit.xml").is_file()
-    again = run_cli("export", saved["tabular_numeric"], "--out", out, "--target", "onnx")  # an earlier export: no --force needed
+    again = cli_in_process("export", saved["tabular_numeric"], "--out", out, "--target", "onnx")  # an earlier export: no --force needed
     assert again.returncode == 0, again.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ci", "notes"]
 
@@ -215,8 +215,8 @@ def test_int8_with_calibration_and_no_data_is_judged_on_held_out_digits(tmp_path
     images, _ = load_digits_uint8()
     np.savez(tmp_path / "digits.npz", image=images)
 
-    result = run_cli("export", tmp_path / "digits.keras", "--out", tmp_path / "dist", "--quantize", "int8",
-                     "--calibration", tmp_path / "digits.npz")
+    result = cli_in_process("export", tmp_path / "digits.keras", "--out", tmp_path / "dist", "--quantize", "int8",
+                            "--calibration", tmp_path / "digits.npz")
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     manifest = json.loads((tmp_path / "dist" / "manifest.json").read_text())
     samples = manifest["samples"]

@@ -44,7 +44,7 @@ def test_spec_to_pre_then_model_to_full(workdir):
     assert width == 1 + 4 + 6 + 6  # amount, 4 bins, [UNK] + 5 cities, [UNK] + 5 codes (-1 is the OOV token)
     x = keras.Input((width,), name="features")
     keras.Model(x, keras.layers.Dense(1)(x)).save(workdir / "model.keras")
-    composed = run_cli("build", "model.keras", "--preprocess", "pre.keras", "--out", "full.keras", cwd=workdir)
+    composed = cli_in_process("build", "model.keras", "--preprocess", "pre.keras", "--out", "full.keras", cwd=workdir)
     assert composed.returncode == 0, composed.stderr
     assert "checked on 16 generated raw example(s)" in composed.stdout and (workdir / "full.keras").is_file()
 
