@@ -264,3 +264,22 @@ def test_inspect_predicts_the_target_and_layer_an_export_fails_on(tmp_path):
         row = next(r for r in report["layers"] if r["layer"] == layer)
         assert row[failing] == "will fail" and row[other] == "kept" and f"will fail on {failing}: " in row["detail"]
         assert any(line.startswith(f"{layer} will fail on {failing}: ") and line.endswith(f"--target {other}") for line in report["advice"])
+
+
+def test_cli_in_process_answers_as_the_console_script_and_restores_the_process(tmp_path):
+    """tests/helpers.cli_in_process (the refusal tests' fast path): the same exit code and error line as a real
+    ``python -m edgeprep.cli``, and the process as it was (signal handlers, environment, cwd, sys.path, warning filters)."""
+    import signal
+    import sys
+    import warnings
+
+    from edgeprep import interrupts
+
+    before = ({s: signal.getsignal(s) for s in interrupts.HANDLED}, dict(os.environ), os.getcwd(), list(sys.path), list(warnings.filters))
+    argv = ("verify", tmp_path / "nonexistent")
+    real, here = run_cli(*argv), cli_in_process(*argv, cwd=tmp_path, env={"PYTHONPATH": str(tmp_path), "GRPC_VERBOSITY": "INFO"})
+    assert real.returncode == here.returncode == 2
+    assert error_lines(real.stderr) == error_lines(here.stderr) and len(error_lines(here.stderr)) == 1
+    assert cli_in_process("export", "x.keras").returncode == 2 and "--out" in cli_in_process("export", "x.keras").stderr  # argparse's SystemExit
+    after = ({s: signal.getsignal(s) for s in interrupts.HANDLED}, dict(os.environ), os.getcwd(), list(sys.path), list(warnings.filters))
+    assert after == before
