@@ -372,5 +372,22 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
 
 
+def run_module() -> None:
+    """``python -m edgeprep.cli``: `main`, and its exit code even after an interrupt.
+
+    Under ``-m`` CPython exits by re-sending itself SIGINT (status -2, whatever ``sys.exit`` says) when a
+    ``KeyboardInterrupt`` once escaped code that a C extension evaluated (pybind11's ``py::exec``), even
+    if we caught it later; an interrupted command therefore leaves with ``os._exit`` once its message is
+    out (it cleaned up what it staged before `main` returned). The console script runs as a file and is
+    not affected.
+    """
+    code = main()
+    if interrupts.received():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    run_module()
