@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from edgeprep.runtime import shipped_files
-from helpers import error_lines, run_cli, tree
+from helpers import cli_in_process, error_lines, run_cli, tree
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +35,7 @@ def test_inspect_lists_every_layer_with_its_action_per_target(saved):
     assert flip[0].startswith("augmentation/") and flip[2:4] == ["stripped", "stripped"]
     conv = next(row for row in rows if row[1:2] == ["Conv2D"])
     assert conv[2:4] == ["kept", "kept"]
-    data = json.loads(run_cli("inspect", saved["augmented_cnn"], "--json").stdout)
+    data = json.loads(cli_in_process("inspect", saved["augmented_cnn"], "--json").stdout)  # the same plan, no second TensorFlow start-up
     assert sorted(row["class"] for row in data["layers"] if row["tflite"] == row["onnx"] == "stripped") == [
         "Dropout", "RandomFlip", "RandomRotation", "RandomZoom"
     ]
@@ -81,7 +81,7 @@ def test_run_writes_outputs_for_each_target(exported, tmp_path):
 
 def test_export_with_one_target_and_static_batch(saved, tmp_path):
     out = tmp_path / "dist"
-    result = run_cli("export", saved["tabular_numeric"], "--out", out, "--target", "tflite", "--batch", "2")
+    result = cli_in_process("export", saved["tabular_numeric"], "--out", out, "--target", "tflite", "--batch", "2")  # the flags; `exported` is the real process
     assert result.returncode == 0, result.stderr
     manifest = json.loads((out / "manifest.json").read_text())
     assert [a["target"] for a in manifest["artifacts"]] == ["tflite"]
@@ -109,7 +109,7 @@ def _bad_model_files(root):
 def test_bad_model_files_exit_2_with_one_line_and_write_nothing(tmp_path):
     for case, (path, words) in _bad_model_files(tmp_path).items():
         out = tmp_path / f"out_{case.replace(' ', '_')}"
-        result = run_cli("export", path, "--out", out)
+        result = (run_cli if case == "random bytes" else cli_in_process)("export", path, "--out", out)  # one real process
         assert result.returncode == 2, (case, result.stderr)
         errors = error_lines(result.stderr)
         assert len(errors) == 1 and words in errors[0], (case, result.stderr)
@@ -138,7 +138,7 @@ def test_lambda_model_is_refused_and_its_code_never_runs(tmp_path):
     model.save(path)
     if marker.exists():
         marker.unlink()  # saving traced the lambda once; only loading matters
-    result = run_cli("export", path, "--out", tmp_path / "out")
+    result = cli_in_process("export", path, "--out", tmp_path / "out")  # a refusal: no TensorFlow start-up
     assert result.returncode == 2
     (line,) = error_lines(result.stderr)
     assert "--unsafe-load" in line
@@ -185,13 +185,13 @@ def test_force_replaces_a_non_export_directory_and_only_then(saved, tmp_path):
     out = tmp_path / "notes"
     out.mkdir()
     (out / "todo.txt").write_text("keep me")
-    refused = run_cli("export", saved["tabular_numeric"], "--out", out, "--target", "onnx")
+    refused = cli_in_process("export", saved["tabular_numeric"], "--out", out, "--target", "onnx")  # a refusal: no TensorFlow start-up
     assert refused.returncode == 2 and "--force" in error_lines(refused.stderr)[0]
     assert tree(out) == ["todo.txt"]
     forced = run_cli("export", saved["tabular_numeric"], "--out", out, "--target", "onnx", "--force", "--junit", tmp_path / "ci" / "junit.xml")
     assert forced.returncode == 0, forced.stderr
     assert "todo.txt" not in tree(out) and (out / "manifest.json").is_file() and (tmp_path / "ci" / "junit.xml").is_file()
-    again = run_cli("export", saved["tabular_numeric"], "--out", out, "--target", "onnx")  # an earlier export: no --force needed
+    again = cli_in_process("export", saved["tabular_numeric"], "--out", out, "--target", "onnx")  # an earlier export: no --force needed
     assert again.returncode == 0, again.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ci", "notes"]
 
@@ -215,8 +215,8 @@ def test_int8_with_calibration_and_no_data_is_judged_on_held_out_digits(tmp_path
     images, _ = load_digits_uint8()
     np.savez(tmp_path / "digits.npz", image=images)
 
-    result = run_cli("export", tmp_path / "digits.keras", "--out", tmp_path / "dist", "--quantize", "int8",
-                     "--calibration", tmp_path / "digits.npz")
+    result = cli_in_process("export", tmp_path / "digits.keras", "--out", tmp_path / "dist", "--quantize", "int8",
+                            "--calibration", tmp_path / "digits.npz")
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     manifest = json.loads((tmp_path / "dist" / "manifest.json").read_text())
     samples = manifest["samples"]
@@ -253,9 +253,9 @@ def test_inspect_predicts_the_target_and_layer_an_export_fails_on(tmp_path):
         assert f"conversion to {failing} failed" in str(caught.value) and f"pass --target {other}" in str(caught.value)
         assert not (tmp_path / layer).exists()
         edgeprep.export(model, tmp_path / f"{layer}-{other}", targets=[other])  # the other target alone exports and verifies
-        if index == 0:  # the CLI once, the API for the others
+        if index == 0:  # the CLI once (in this process: test_inspect_lists_every_layer_with_its_action_per_target runs it in its own), the API for the others
             model.save(tmp_path / f"{layer}.keras")
-            result = run_cli("inspect", tmp_path / f"{layer}.keras", "--json")
+            result = cli_in_process("inspect", tmp_path / f"{layer}.keras", "--json")
             assert result.returncode == 0, result.stderr
             report = json.loads(result.stdout)
         else:
@@ -264,3 +264,22 @@ def test_inspect_predicts_the_target_and_layer_an_export_fails_on(tmp_path):
         row = next(r for r in report["layers"] if r["layer"] == layer)
         assert row[failing] == "will fail" and row[other] == "kept" and f"will fail on {failing}: " in row["detail"]
         assert any(line.startswith(f"{layer} will fail on {failing}: ") and line.endswith(f"--target {other}") for line in report["advice"])
+
+
+def test_cli_in_process_answers_as_the_console_script_and_restores_the_process(tmp_path):
+    """tests/helpers.cli_in_process (the refusal tests' fast path): the same exit code and error line as a real
+    ``python -m edgeprep.cli``, and the process as it was (signal handlers, environment, cwd, sys.path, warning filters)."""
+    import signal
+    import sys
+    import warnings
+
+    from edgeprep import interrupts
+
+    before = ({s: signal.getsignal(s) for s in interrupts.HANDLED}, dict(os.environ), os.getcwd(), list(sys.path), list(warnings.filters))
+    argv = ("verify", tmp_path / "nonexistent")
+    real, here = run_cli(*argv), cli_in_process(*argv, cwd=tmp_path, env={"PYTHONPATH": str(tmp_path), "GRPC_VERBOSITY": "INFO"})
+    assert real.returncode == here.returncode == 2
+    assert error_lines(real.stderr) == error_lines(here.stderr) and len(error_lines(here.stderr)) == 1
+    assert cli_in_process("export", "x.keras").returncode == 2 and "--out" in cli_in_process("export", "x.keras").stderr  # argparse's SystemExit
+    after = ({s: signal.getsignal(s) for s in interrupts.HANDLED}, dict(os.environ), os.getcwd(), list(sys.path), list(warnings.filters))
+    assert after == before

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import edgeprep
-from helpers import REPO, error_lines, run_cli, tree
+from helpers import REPO, cli_in_process, error_lines, run_cli, tree
 
 CUSTOM_MODULE = '''
 import keras
@@ -49,12 +49,12 @@ def test_unregistered_custom_object_names_the_flag_and_the_flag_works(tmp_path):
     (tmp_path / "acme_layers.py").write_text(CUSTOM_MODULE)
     saver = f"import sys; sys.path.insert(0, {str(tmp_path)!r}); import keras, acme_layers; i = keras.Input((3,), name='x'); keras.Model(i, keras.layers.Dense(2)(acme_layers.Doubler()(i))).save({str(tmp_path / 'custom.keras')!r})"
     subprocess.run([sys.executable, "-c", saver], check=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-    refused = run_cli("export", tmp_path / "custom.keras", "--out", tmp_path / "out")
+    refused = cli_in_process("export", tmp_path / "custom.keras", "--out", tmp_path / "out")  # refusals in this process (suite time)
     _assert_one_line_exit_2(refused, "Doubler", "--custom-objects module:Name")
     assert not (tmp_path / "out").exists()
     accepted = run_cli("export", tmp_path / "custom.keras", "--out", tmp_path / "out", "--custom-objects", "acme_layers:Doubler", env={"PYTHONPATH": str(tmp_path)})
     assert accepted.returncode == 0, accepted.stderr
-    bad_spec = run_cli("export", tmp_path / "custom.keras", "--out", tmp_path / "out2", "--custom-objects", "nosuchmodule:X")
+    bad_spec = cli_in_process("export", tmp_path / "custom.keras", "--out", tmp_path / "out2", "--custom-objects", "nosuchmodule:X")
     _assert_one_line_exit_2(bad_spec, "nosuchmodule:X")
 
 
@@ -66,7 +66,7 @@ def test_h5_lambda_is_refused_without_running_it(tmp_path):
     outputs = keras.layers.Lambda(eval(f"lambda t: (open({str(marker)!r}, 'w').close(), t)[1]"))(inputs)
     keras.Model(inputs, outputs).save(tmp_path / "lambda.h5")
     marker.unlink(missing_ok=True)
-    _assert_one_line_exit_2(run_cli("export", tmp_path / "lambda.h5", "--out", tmp_path / "out"), "--unsafe-load")
+    _assert_one_line_exit_2(cli_in_process("export", tmp_path / "lambda.h5", "--out", tmp_path / "out"), "--unsafe-load")
     assert not marker.exists() and not (tmp_path / "out").exists()
 
 
@@ -74,7 +74,7 @@ def test_model_without_inputs(tmp_path):
     import keras
 
     keras.Sequential([keras.layers.Dense(2)]).save(tmp_path / "unbuilt.keras")
-    _assert_one_line_exit_2(run_cli("export", tmp_path / "unbuilt.keras", "--out", tmp_path / "out"), "no defined inputs")
+    _assert_one_line_exit_2(cli_in_process("export", tmp_path / "unbuilt.keras", "--out", tmp_path / "out"), "no defined inputs")
     assert not (tmp_path / "out").exists()
 
 
@@ -208,11 +208,21 @@ def test_concurrent_exports_to_one_directory_never_mix(models, tmp_path):
 
 
 def test_exports_are_byte_identical_across_processes_and_within_one(models, tmp_path):
-    """The CLI's process and this one (across processes), and two exports in this one."""
-    assert run_cli("export", models["tabular"], "--out", tmp_path / "cli1").returncode == 0
+    """The CLI's process and this one (across processes), and two exports in this one: every file the same
+    bytes but manifest.json's ``timing``, which ``--no-timing`` (``timing=False``) leaves out."""
+    assert run_cli("export", models["tabular"], "--out", tmp_path / "cli1", "--no-timing").returncode == 0
     first = edgeprep.export(str(models["tabular"]), tmp_path / "api1")
-    second = edgeprep.export(str(models["tabular"]), tmp_path / "api2")
-    assert _digests(tmp_path / "cli1") == _digests(tmp_path / "api1") == _digests(tmp_path / "api2")  # every file
+    second = edgeprep.export(str(models["tabular"]), tmp_path / "api2", timing=False)
+    assert _digests(tmp_path / "cli1") == _digests(tmp_path / "api2")  # every file, manifest.json too
+    timed = _digests(tmp_path / "api1")
+    assert timed.pop("manifest.json") != _digests(tmp_path / "api2").pop("manifest.json")
+    assert timed == {name: digest for name, digest in _digests(tmp_path / "api2").items() if name != "manifest.json"}
+    assert first.manifest.without_timing().to_bytes() == (tmp_path / "api2" / "manifest.json").read_bytes()
+    assert second.manifest.timing is None and "timing" not in (tmp_path / "cli1" / "manifest.json").read_text()
+    steps = [entry.step for entry in first.manifest.timing]
+    assert steps[:2] == ["load", "plan"] and "verify in the real runtimes" in steps and not any(step.startswith("write") for step in steps)
+    for entry in first.manifest.timing:
+        assert 0 <= entry.seconds < 600 and 50 < entry.peak_rss_mb < 64 * 1024 and 0 < entry.rss_after_mb <= entry.peak_rss_mb * 1.05 + 16, entry
     for target in first.artifacts:
         assert first.artifacts[target].read_bytes() == second.artifacts[target].read_bytes() == (tmp_path / "cli1" / first.artifacts[target].name).read_bytes()
 
@@ -224,6 +234,6 @@ def test_unsupported_layer_is_refused_before_anything_is_written(tmp_path):
     padded = keras.layers.MaxNumBoundingBoxes(max_number=2)({"images": images, "bounding_boxes": {"boxes": boxes, "labels": labels}})
     outputs = keras.layers.Dense(2)(keras.layers.Flatten()(padded["bounding_boxes"]["boxes"]))
     keras.Model([images, boxes, labels], outputs).save(tmp_path / "boxes.keras")
-    result = run_cli("export", tmp_path / "boxes.keras", "--out", tmp_path / "out", "--target", "onnx")
+    result = cli_in_process("export", tmp_path / "boxes.keras", "--out", tmp_path / "out", "--target", "onnx")
     _assert_one_line_exit_2(result, "MaxNumBoundingBoxes", "inference model")
     assert not (tmp_path / "out").exists()

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from helpers import error_lines, run_cli
+from helpers import cli_in_process, error_lines, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -24,10 +24,17 @@ def tabular(zoo_exports, tmp_path_factory):
     return model_path, csv, root
 
 
-def test_export_and_verify_on_a_csv(tabular, tmp_path):
+@pytest.fixture(scope="module")
+def csv_export(tabular, tmp_path_factory):
+    """``edgeprep export --data rows.csv --golden-kb 16`` once, for both tests below (read it, don't change it)."""
     model_path, csv, _ = tabular
-    out = tmp_path / "dist"
-    exported = run_cli("export", model_path, "--out", out, "--data", csv, "--golden-kb", "16")
+    out = tmp_path_factory.mktemp("csv-export") / "dist"
+    return run_cli("export", model_path, "--out", out, "--data", csv, "--golden-kb", "16"), out
+
+
+def test_export_and_verify_on_a_csv(tabular, csv_export, tmp_path):
+    _, csv, _ = tabular
+    exported, out = csv_export
     assert exported.returncode == 0, exported.stderr
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["samples"]["source"]["kind"] == "csv" and manifest["samples"]["count"] == 2500
@@ -42,10 +49,10 @@ def test_export_and_verify_on_a_csv(tabular, tmp_path):
         assert entry["verdict"]["samples"] == 2500 and entry["transformed_vs_keras"]["passed"]
 
 
-def test_verify_data_with_a_stricter_tolerance_fails_with_evidence(tabular, tmp_path):
-    model_path, csv, _ = tabular
-    out = tmp_path / "dist"
-    assert run_cli("export", model_path, "--out", out).returncode == 0
+def test_verify_data_with_a_stricter_tolerance_fails_with_evidence(tabular, csv_export):
+    _, csv, _ = tabular
+    exported, out = csv_export  # suite time: the export above, not a second one
+    assert exported.returncode == 0
     strict = run_cli("verify", out, "--data", csv, "--rtol", "1e-12", "--atol", "0")
     assert strict.returncode == 1
     assert "FAILED output" in strict.stderr and "FAILED on 2500 samples" in strict.stderr
@@ -56,7 +63,7 @@ def test_data_that_does_not_fit_exits_2_and_writes_nothing(tabular, tmp_path):
     bad = root / "bad.csv"
     bad.write_text("age,income\n1,2\n")
     out = tmp_path / "dist"
-    result = run_cli("export", model_path, "--out", out, "--data", bad)
+    result = cli_in_process("export", model_path, "--out", out, "--data", bad)  # a refusal: no TensorFlow start-up
     assert result.returncode == 2 and not out.exists()
     (line,) = error_lines(result.stderr)
     assert "income_0 .. income_2" in line

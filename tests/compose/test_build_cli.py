@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import error_lines, run_cli
+from helpers import cli_in_process, error_lines, run_cli
 from tabular import data, write_csv  # noqa: F401 (fixtures)
 
 SPEC = '''
@@ -44,13 +44,13 @@ def test_spec_to_pre_then_model_to_full(workdir):
     assert width == 1 + 4 + 6 + 6  # amount, 4 bins, [UNK] + 5 cities, [UNK] + 5 codes (-1 is the OOV token)
     x = keras.Input((width,), name="features")
     keras.Model(x, keras.layers.Dense(1)(x)).save(workdir / "model.keras")
-    composed = run_cli("build", "model.keras", "--preprocess", "pre.keras", "--out", "full.keras", cwd=workdir)
+    composed = cli_in_process("build", "model.keras", "--preprocess", "pre.keras", "--out", "full.keras", cwd=workdir)
     assert composed.returncode == 0, composed.stderr
     assert "checked on 16 generated raw example(s)" in composed.stdout and (workdir / "full.keras").is_file()
 
     x = keras.Input((3,), name="features")
     keras.Model(x, keras.layers.Dense(1)(x), name="narrow").save(workdir / "narrow.keras")
-    mismatch = run_cli("build", "narrow.keras", "--preprocess", "pre.keras", "--out", "never.keras", cwd=workdir)
+    mismatch = cli_in_process("build", "narrow.keras", "--preprocess", "pre.keras", "--out", "never.keras", cwd=workdir)
     assert mismatch.returncode == 2
     (line,) = error_lines(mismatch.stderr)
     assert f"PRE output 'concatenate' is (N, {width}) float32, MODEL input 'features' is (N, 3) float32 (shapes differ)" in line
@@ -90,7 +90,7 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(case, workdir, tmp_p
     (tmp_path / "bad.csv").write_text("amount,income,city,code\n1.0,2.0,paris,3\nnot-a-number,2.0,rome,7\n")
     before = sorted(p.name for p in tmp_path.iterdir())
     out = [] if "--out" in flags else ["--out", "pre.keras"]
-    result = run_cli("build", "--preprocess", "spec.toml", *flags, *out, cwd=tmp_path)
+    result = cli_in_process("build", "--preprocess", "spec.toml", *flags, *out, cwd=tmp_path)  # refusals: no TensorFlow start-up each
     assert result.returncode == 2, result.stderr
     lines = error_lines(result.stderr)
     assert len(lines) == 1 and expected in lines[0], result.stderr

@@ -14,7 +14,7 @@ import pytest
 
 import edgeprep
 from edgeprep.config import Target
-from helpers import run_cli
+from helpers import cli_in_process  # the CLI in this process: no TensorFlow start-up per call (suite time)
 
 
 @pytest.fixture(scope="module")
@@ -151,17 +151,17 @@ def test_integer_io_runs_through_the_float_interface(digits, tmp_path):
 
 def test_bad_calibration_fails_with_the_numbers_and_empty_calibration_is_bad_input(digits, tmp_path):
     np.savez(tmp_path / "zeros.npz", image=np.zeros((64, 24, 24, 1), np.float32))
-    bad = run_cli("export", digits / "digits.keras", "--out", tmp_path / "bad", "--quantize", "int8", "--calibration", tmp_path / "zeros.npz", "--data", digits / "heldout.npz")
+    bad = cli_in_process("export", digits / "digits.keras", "--out", tmp_path / "bad", "--quantize", "int8", "--calibration", tmp_path / "zeros.npz", "--data", digits / "heldout.npz")
     assert bad.returncode == 1
     assert "top-1 agreement" in bad.stderr and "SQNR" in bad.stderr
     assert json.loads((tmp_path / "bad" / "manifest.json").read_text())["passed"] is False
     (tmp_path / "empty.npz").write_bytes(b"")
-    empty = run_cli("export", digits / "digits.keras", "--out", tmp_path / "empty", "--quantize", "int8", "--calibration", tmp_path / "empty.npz")
+    empty = cli_in_process("export", digits / "digits.keras", "--out", tmp_path / "empty", "--quantize", "int8", "--calibration", tmp_path / "empty.npz")
     assert empty.returncode == 2 and "--calibration" in empty.stderr and not (tmp_path / "empty").exists()
 
 
 def test_synthetic_calibration_is_loud(digits, tmp_path):
-    result = run_cli("export", digits / "digits.keras", "--out", tmp_path / "dist", "--quantize", "int8", "--target", "tflite")
+    result = cli_in_process("export", digits / "digits.keras", "--out", tmp_path / "dist", "--quantize", "int8", "--target", "tflite")
     assert "WARNING: int8 calibration on generated samples" in result.stderr
     manifest = json.loads((tmp_path / "dist" / "manifest.json").read_text())
     assert manifest["quantization"]["calibration"]["warning"] == "synthetic calibration"

@@ -10,7 +10,7 @@ import string
 
 import numpy as np
 import pytest
-from helpers import error_lines, run_cli
+from helpers import cli_in_process, error_lines
 from test_text_ops import CORPUS, batches
 
 from edgeprep.config import Target
@@ -276,7 +276,7 @@ def test_export_refuses_an_unlowered_callable_in_one_line(tmp_path, monkeypatch)
     name, words = next(iter(CLI_REFUSALS.items()))
     models[name].save(tmp_path / f"{name}.keras")
     env = {"PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
-    result = run_cli("export", tmp_path / f"{name}.keras", "--out", tmp_path / "out", "--custom-objects", f"acme_text:{name}", env=env)
+    result = cli_in_process("export", tmp_path / f"{name}.keras", "--out", tmp_path / "out", "--custom-objects", f"acme_text:{name}", env=env)
     assert result.returncode == 2, result.stderr
     lines = error_lines(result.stderr)
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from helpers import artifact_ops
-from helpers import run_cli
+from helpers import cli_in_process
 
 import edgeprep
 from edgeprep.errors import LoadError
@@ -53,7 +53,7 @@ def test_bare_saved_model_exports_and_says_nothing_was_stripped(tmp_path):
 
 def test_inspect_says_a_bare_saved_model_is_opaque(tmp_path):
     path = _bare_saved_model(tmp_path / "scorer")
-    result = run_cli("inspect", path)
+    result = cli_in_process("inspect", path)  # suite time: no TensorFlow start-up
     assert result.returncode == 0, result.stderr
     assert "nothing was stripped, folded or lowered at layer level" in result.stdout
     assert "saved_model_serving_default  SavedModelSignature" in result.stdout

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from helpers import artifact_ops, random_ops
-from helpers import run_cli
+from helpers import cli_in_process, run_cli
 from keras2_zoo import FORMATS, KINDS, MODELS, rescaling_cnn, save, tabular_normalization, text_model
 
 import edgeprep
@@ -104,7 +104,7 @@ def test_a_wrong_translation_fails_parity_against_tf_keras(tmp_path, monkeypatch
 def test_cli_inspect_and_export_a_keras2_h5(tmp_path):
     model = rescaling_cnn()
     path = save(model, tmp_path, "h5")
-    inspected = run_cli("inspect", path)
+    inspected = cli_in_process("inspect", path)  # suite time: the export below is the real process
     assert inspected.returncode == 0, inspected.stderr
     assert "Keras 2 model (saved by Keras 2.21" in inspected.stdout and "tf_keras" in inspected.stdout
     assert f"input  {model.input_names[0]}: float32 (N, 8, 8, 1)" in inspected.stdout

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import error_lines, run_cli, tree
+from helpers import cli_in_process, error_lines, tree
 from keras2_zoo import FORMATS, save
 
 import edgeprep
@@ -46,7 +46,7 @@ def test_cli_refuses_a_keras2_lambda_with_one_line_and_writes_nothing(tmp_path):
     marker = tmp_path / "lambda_ran"
     path = save(_lambda_model(marker), tmp_path, "h5")
     marker.unlink()
-    result = run_cli("export", path, "--out", tmp_path / "dist")
+    result = cli_in_process("export", path, "--out", tmp_path / "dist")  # a refusal: no TensorFlow start-up
     assert result.returncode == 2
     (line,) = error_lines(result.stderr)
     assert "--unsafe-load" in line and "payload" in line

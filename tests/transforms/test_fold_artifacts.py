@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, assume, given, settings
 import edgeprep
 from edgeprep.config import Target
 from fold_cases import build, cases, keras_computes_it
-from helpers import artifact_ops, run_cli
+from helpers import artifact_ops, cli_in_process
 
 ELEMENTWISE = {"ADD", "SUB", "MUL", "DIV", "Add", "Sub", "Mul", "Div"}
 CONVS = {"CONV_2D", "DEPTHWISE_CONV_2D", "CONV_3D", "Conv"}
@@ -121,7 +121,7 @@ def test_normalized_regression_head_is_two_fully_connected_ops(tmp_path):
 def test_no_fold_flag_keeps_preprocessing_in_the_artifacts(tmp_path):
     model_path = tmp_path / "model.keras"
     _imagenet_cnn("valid").save(model_path)
-    result = run_cli("export", model_path, "--out", tmp_path / "nofold", "--no-fold", "--target", "onnx")
+    result = cli_in_process("export", model_path, "--out", tmp_path / "nofold", "--no-fold", "--target", "onnx")  # suite time: no TensorFlow start-up
     assert result.returncode == 0, result.stderr
     manifest = json.loads((tmp_path / "nofold" / "manifest.json").read_text())
     assert manifest["config"]["fold"] is False

@@ -13,7 +13,7 @@ import sys
 import numpy as np
 import pytest
 
-from helpers import error_lines, run_cli, tree
+from helpers import cli_in_process, error_lines, run_cli, tree
 from zoo import seed_text
 
 RAW_TEXT = np.array([["The cat sat on the mat."], [""], ["ÉCOLE über  Naïve\tdog\nran!!"], ["zzz unknown 日本 words, MiXeD"], ["a\u00a0b  big"]])
@@ -50,7 +50,7 @@ def test_inspect_shows_the_split_per_target(models):
     row = next(line.split() for line in result.stdout.splitlines() if "TextVectorization" in line)
     assert row[2:4] == ["host", "host"]
     assert "tflite: host split: vectorize (TextVectorization)" in result.stdout
-    data = json.loads(run_cli("inspect", saved["feature_space_tabular"][1], "--json", "--host-steps").stdout)
+    data = json.loads(cli_in_process("inspect", saved["feature_space_tabular"][1], "--json", "--host-steps").stdout)  # suite time: no second start-up
     split = data["host_split"]["onnx"]
     assert [step["class"] for step in split["steps"]] == ["StringLookup", "IntegerLookup", "HashedCrossing"]
     assert set(split["device_inputs"]) >= {"area", "age", "color_X_rooms"}
@@ -114,10 +114,10 @@ def test_verify_catches_a_modified_preprocess_spec(exported, tmp_path):
 
 def test_allow_flex_moves_host_layers_to_the_device_and_refuses_to_write_what_it_cannot_verify(models, tmp_path):
     path = models[1]["seed_text"][1]
-    inspected = json.loads(run_cli("inspect", path, "--json", "--allow-flex", "--host-steps").stdout)
+    inspected = json.loads(cli_in_process("inspect", path, "--json", "--allow-flex", "--host-steps").stdout)
     row = next(r for r in inspected["layers"] if r["class"] == "TextVectorization")
     assert row["tflite"] == "lowered" and row["onnx"] == "host" and "--allow-flex" in row["detail"]
-    result = run_cli("export", path, "--out", tmp_path / "dist", "--target", "tflite", "--allow-flex", "--host-steps")
+    result = cli_in_process("export", path, "--out", tmp_path / "dist", "--target", "tflite", "--allow-flex", "--host-steps")  # a refusal
     assert result.returncode == 2
     (line,) = error_lines(result.stderr)
     assert "Flex" in line and "drop --allow-flex" in line
