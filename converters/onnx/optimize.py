@@ -37,6 +37,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from converters.onnx.runner import STANDARD_DOMAINS
+from converters.onnx.units import drop_unit_ops
 from edgeprep.errors import ConversionError
 
 LAYOUT_PERMS = {(0, 2, 3, 1), (0, 3, 1, 2), (0, 2, 1), (0, 2, 3, 4, 1), (0, 4, 1, 2, 3)}
@@ -74,6 +75,7 @@ def watch_optimizers() -> Iterator[list[str]]:
 def clean(proto, expected_transposes: int):
     """Steps 3-5 on a converted (and repaired) graph: spec-exact Resize scales, onnxsim, layout."""
     fix_resize_scales(proto)  # before onnxsim, so the shapes it infers are the spec's
+    drop_unit_ops(proto)  # before onnxsim, which loops on them in loop bodies (converters/onnx/units.py)
     proto = simplify(proto)
     fold_flatten_transposes(proto)
     hoist_input_transposes(proto)
