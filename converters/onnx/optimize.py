@@ -15,6 +15,8 @@ After tf2onnx:
    onnxslim and onnxruntime's offline basic level on edgeprep's own tf2onnx graphs: fewest nodes on
    every model (EfficientNetB0 224: 241 vs 273 onnxslim vs 288 basic; MobileNetV3Small: 190 = 190
    < 210), same latency, fastest to run (0.07 s vs 0.41 s for onnxslim).
+   Unit ops (``x + 0``, ``x * 1``) leave every subgraph first (`converters.onnx.units`): onnxsim
+   never reaches its fixed point on one in a Loop body (70 s of no-ops on in-graph hashing).
 4. Layout. ``Transpose(NCHW->NHWC) -> Reshape(N, -1) -> MatMul(W)`` (a Keras Flatten after a
    convolution) becomes ``Reshape -> MatMul(W')`` with W's rows permuted to the NCHW order; an
    input Transpose moves above the elementwise ops before it (`hoist_input_transposes`).
