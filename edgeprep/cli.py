@@ -72,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the generated parity samples (default: 0)")
     _data_flags(p)
     p.add_argument("--golden-kb", type=int, default=512, metavar="KB", help="size budget of the golden vectors in DIR (default: 512)")
+    p.add_argument("--no-timing", action="store_true", help="leave the per-step wall time and peak RSS out of manifest.json: a byte-identical DIR for the same model")
     _tolerance_flags(p)
     _loading_flags(p)
     _opt_in_flags(p)
@@ -190,6 +191,7 @@ def _cmd_export(args) -> int:
         labels=args.labels,
         micro=args.micro,
         max_bytes=args.max_bytes,
+        timing=not args.no_timing,
     )
     tolerance = _tolerance(args, default_tolerance(config.quantize))
     check_output_dir(args.out, args.model, args.force)
@@ -370,5 +372,22 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
 
 
+def run_module() -> None:
+    """``python -m edgeprep.cli``: `main`, and its exit code even after an interrupt.
+
+    Under ``-m`` CPython exits by re-sending itself SIGINT (status -2, whatever ``sys.exit`` says) when a
+    ``KeyboardInterrupt`` once escaped code that a C extension evaluated (pybind11's ``py::exec``), even
+    if we caught it later; an interrupted command therefore leaves with ``os._exit`` once its message is
+    out (it cleaned up what it staged before `main` returned). The console script runs as a file and is
+    not affected.
+    """
+    code = main()
+    if interrupts.received():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    run_module()

@@ -121,6 +121,8 @@ class ExportConfig:
             (`edgeprep.runtime.text`): each text is exactly ``max_bytes`` bytes, zero padded, and a
             longer one is refused by the runners (never truncated). None keeps the axis dynamic;
             ``micro`` (static shapes only) defaults it to `MICRO_MAX_BYTES` (``--max-bytes``).
+        timing: record each step's wall time and peak RSS in ``manifest.json`` (``timing``); False
+            (``--no-timing``) leaves it out, so that two exports of one model are byte-identical.
     """
 
     targets: tuple[Target, ...] = ALL_TARGETS
@@ -150,6 +152,7 @@ class ExportConfig:
     labels: str | None = None
     micro: bool = False
     max_bytes: int | None = None
+    timing: bool = True
 
     def __post_init__(self) -> None:
         """Refuse what cannot be exported, with the same one-line `UsageError` the CLI prints.

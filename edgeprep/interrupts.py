@@ -42,6 +42,11 @@ def install() -> None:
             signal.signal(signum, handler)
 
 
+def received() -> bool:
+    """A handled signal arrived since `install`."""
+    return _received.is_set()
+
+
 def check() -> None:
     """Raise ``KeyboardInterrupt`` if a handled signal arrived since `install`, even if it was caught since."""
     if _received.is_set():

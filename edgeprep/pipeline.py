@@ -160,7 +160,8 @@ def export(
         files[PREPROCESS] = preprocess_json(list(host_steps.values()))
         files.update(_device_golden(plans, golden_inputs))
     samples_source = source.describe() if source else held_out_rows(held_out.describe(), chain.samples) if held_out else None
-    manifest = _manifest(loaded, original, plans, artifacts, evidence, config, tolerance, hints, samples_source, chain, calibration_info, files, generated)
+    manifest = _manifest(loaded, original, plans, artifacts, evidence, config, tolerance, hints, samples_source, chain, calibration_info, files, generated,
+                         progress.measures[first_step:])
     files.update(_report_files(manifest, chain, evidence, loaded))
     files["golden/inputs.npz"] = npz_bytes(golden_inputs)
     files["golden/outputs.npz"] = npz_bytes(golden_outputs)
@@ -301,8 +302,10 @@ def _report_files(manifest: Manifest, chain, evidence, loaded) -> dict[str, byte
     return {"report.json": report_json(data), "report.html": render_html(title, data, chain.verdicts, manifest)}
 
 
-def _manifest(loaded, original, plans, artifacts, evidence, config: ExportConfig, tolerance: Tolerance, hints, source, chain, calibration_info, files, generated) -> Manifest:
-    """The manifest of this export; ``files`` holds the host spec and device golden inputs already written."""
+def _manifest(loaded, original, plans, artifacts, evidence, config: ExportConfig, tolerance: Tolerance, hints, source, chain, calibration_info, files, generated,
+              steps=()) -> Manifest:
+    """The manifest of this export; ``files`` holds the host spec and device golden inputs already written,
+    ``steps`` the `StepMeasure` of every step so far (``timing``, unless ``config.timing`` is off)."""
     versions = manifest_mod.tool_versions()
     batch = config.batch
     int8 = config.quantize is Quantization.INT8
@@ -350,6 +353,7 @@ def _manifest(loaded, original, plans, artifacts, evidence, config: ExportConfig
             int8_weights=("per-channel" if config.int8_per_channel else "per-tensor") if int8 else None,
             int8_activations={"tflite": "int8", "onnx": "uint8"} if int8 else None,
         ),
+        timing=tuple(manifest_mod.decode(manifest_mod.StepTiming, step.to_json()) for step in steps) if config.timing else None,
     )
 
 

@@ -41,9 +41,23 @@ def test_manifest_round_trips_and_carries_the_full_config(exported):
     assert read.config.targets == ("onnx",) and read.config.seed == 3 and read.config.golden_kb == 64
 
 
-def test_the_manifest_config_is_every_export_config_field_but_trust_and_threads():
+def test_the_manifest_config_is_every_export_config_field_but_trust_threads_and_timing():
     recorded = {f.name for f in dataclasses.fields(manifest_mod.Config)}
-    assert recorded == {f.name for f in dataclasses.fields(ExportConfig)} - {"unsafe_load", "threads"}
+    assert recorded == {f.name for f in dataclasses.fields(ExportConfig)} - {"unsafe_load", "threads", "timing"}
+
+
+def test_timing_is_typed_and_a_manifest_without_it_still_reads(exported):
+    _, result = exported
+    data = json.loads((result.out_dir / "manifest.json").read_text())
+    timing = Manifest.read(result.out_dir).timing
+    assert [entry.step for entry in timing][:2] == ["load", "plan"] and all(isinstance(entry, manifest_mod.StepTiming) for entry in timing)
+    assert all(entry.seconds >= 0 for entry in timing)
+    del data["timing"]  # a manifest of an earlier edgeprep, or of --no-timing
+    assert Manifest.from_json(data).timing is None
+    assert Manifest.from_json(data) == result.manifest.without_timing()
+    data["timing"] = [{"step": "load", "seconds": "fast", "peak_rss_mb": None, "rss_after_mb": None}]
+    with pytest.raises(LoadError, match=r"field timing"):
+        Manifest.from_json(data)
 
 
 def test_the_shipped_module_reads_the_manifest_without_importing_edgeprep_or_numpy(exported):

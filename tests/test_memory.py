@@ -46,7 +46,7 @@ def test_a_peak_between_samples_is_still_seen_through_the_kernels_high_water_mar
 
 
 @pytest.mark.skipif(memory.rss_mb() is None, reason="needs Linux /proc")
-def test_export_records_time_and_peak_rss_per_step_outside_the_manifest(zoo_exports):
+def test_export_records_time_and_peak_rss_per_step_in_the_manifest_timing(zoo_exports):
     result = zoo_exports("seed_cnn").result
     names = [m.step for m in result.steps]
     for step in ("load", "plan", "convert to tflite", "convert to onnx", "verify in the real runtimes"):
@@ -57,8 +57,10 @@ def test_export_records_time_and_peak_rss_per_step_outside_the_manifest(zoo_expo
         assert 50 < measure.peak_rss_mb < 64 * 1024, measure
         assert measure.rss_after_mb <= measure.peak_rss_mb * 1.05 + 16, measure  # read just after the step closed
         assert json.loads(json.dumps(measure.to_json()))["peak_rss_mb"] == measure.peak_rss_mb
-    text = (result.out_dir / "manifest.json").read_text()
-    assert "peak_rss" not in text  # manifest.json's bytes stay reproducible
+    timing = json.loads((result.out_dir / "manifest.json").read_text())["timing"]  # every step before the write
+    assert timing == [measure.to_json() for measure in result.steps[:-1]]
+    assert list(timing[0]) == ["step", "seconds", "peak_rss_mb", "rss_after_mb"]
+    assert result.manifest.without_timing().timing is None  # what the byte-identity check compares (tests/test_reliability.py)
 
 
 def test_tf2onnx_optimizer_table_is_restored_after_conversion():

@@ -208,11 +208,21 @@ def test_concurrent_exports_to_one_directory_never_mix(models, tmp_path):
 
 
 def test_exports_are_byte_identical_across_processes_and_within_one(models, tmp_path):
-    """The CLI's process and this one (across processes), and two exports in this one."""
-    assert run_cli("export", models["tabular"], "--out", tmp_path / "cli1").returncode == 0
+    """The CLI's process and this one (across processes), and two exports in this one: every file the same
+    bytes but manifest.json's ``timing``, which ``--no-timing`` (``timing=False``) leaves out."""
+    assert run_cli("export", models["tabular"], "--out", tmp_path / "cli1", "--no-timing").returncode == 0
     first = edgeprep.export(str(models["tabular"]), tmp_path / "api1")
-    second = edgeprep.export(str(models["tabular"]), tmp_path / "api2")
-    assert _digests(tmp_path / "cli1") == _digests(tmp_path / "api1") == _digests(tmp_path / "api2")  # every file
+    second = edgeprep.export(str(models["tabular"]), tmp_path / "api2", timing=False)
+    assert _digests(tmp_path / "cli1") == _digests(tmp_path / "api2")  # every file, manifest.json too
+    timed = _digests(tmp_path / "api1")
+    assert timed.pop("manifest.json") != _digests(tmp_path / "api2").pop("manifest.json")
+    assert timed == {name: digest for name, digest in _digests(tmp_path / "api2").items() if name != "manifest.json"}
+    assert first.manifest.without_timing().to_bytes() == (tmp_path / "api2" / "manifest.json").read_bytes()
+    assert second.manifest.timing is None and "timing" not in (tmp_path / "cli1" / "manifest.json").read_text()
+    steps = [entry.step for entry in first.manifest.timing]
+    assert steps[:2] == ["load", "plan"] and "verify in the real runtimes" in steps and not any(step.startswith("write") for step in steps)
+    for entry in first.manifest.timing:
+        assert 0 <= entry.seconds < 600 and 50 < entry.peak_rss_mb < 64 * 1024 and 0 < entry.rss_after_mb <= entry.peak_rss_mb * 1.05 + 16, entry
     for target in first.artifacts:
         assert first.artifacts[target].read_bytes() == second.artifacts[target].read_bytes() == (tmp_path / "cli1" / first.artifacts[target].name).read_bytes()
 

@@ -180,13 +180,18 @@ def fold_flatten_transposes(proto) -> int:
     from onnx import numpy_helper, shape_inference
 
     graph = proto.graph
-    shapes = _shapes(shape_inference.infer_shapes(proto))
     consumers = _consumers(graph)
+    candidates = [
+        node for node in graph.node
+        if node.op_type == "Transpose" and _perm(node) == (0, 2, 3, 1) and len(consumers[node.output[0]]) == 1
+        and consumers[node.output[0]][0] is not None and consumers[node.output[0]][0].op_type == "Reshape"
+    ]
+    if not candidates:
+        return 0  # shape inference copies the whole model, weights included: only when there is a flatten to fold
+    shapes = _shapes(shape_inference.infer_shapes(proto))
     initializers = {init.name: init for init in graph.initializer}
     removed = 0
-    for transpose in [node for node in graph.node if node.op_type == "Transpose"]:
-        if _perm(transpose) != (0, 2, 3, 1) or len(consumers[transpose.output[0]]) != 1:
-            continue
+    for transpose in candidates:
         reshape = consumers[transpose.output[0]][0]
         source = shapes.get(transpose.input[0])
         flat = shapes.get(reshape.output[0]) if reshape is not None and reshape.op_type == "Reshape" else None
@@ -273,8 +278,10 @@ def fix_resize_scales(proto) -> int:
     """
     from onnx import numpy_helper, shape_inference
 
-    shapes = _shapes(shape_inference.infer_shapes(proto))
     initializers = {init.name: init for init in proto.graph.initializer}
+    if not any(node.op_type == "Resize" and len(node.input) >= 3 and node.input[2] in initializers for node in proto.graph.node):
+        return 0  # shape inference copies the whole model, weights included: only when there is a scale to check
+    shapes = _shapes(shape_inference.infer_shapes(proto))
     changed = 0
     for node in proto.graph.node:
         if node.op_type != "Resize" or len(node.input) < 3 or node.input[2] not in initializers:

@@ -14,7 +14,9 @@ says what was read (``keras``, ``h5``, ``saved_model``, ``memory``, ``keras2_*``
 ``host_steps`` (ids in ``preprocess.json``, run in order before it) and ``host_outputs`` (model
 outputs a host step computes); ``host`` describes ``preprocess.json``. A string input that the
 artifacts take as UTF-8 bytes carries ``"encoding": "utf8-bytes"`` (`InputEncoding`), in ``inputs``
-and in each artifact's ``input_encodings``.
+and in each artifact's ``input_encodings``. ``timing`` (optional, `StepTiming`) holds each export
+step's wall time and peak RSS: the one part of ``manifest.json`` that differs between two exports of
+the same model (``--no-timing`` leaves it out, for a byte-identical directory).
 """
 
 from __future__ import annotations
@@ -63,7 +65,7 @@ class Source:
 
 @dataclass(frozen=True)
 class Config:
-    """The export configuration: every `edgeprep.ExportConfig` field but ``unsafe_load`` and ``threads``."""
+    """The export configuration: every `edgeprep.ExportConfig` field but ``unsafe_load``, ``threads`` and ``timing``."""
 
     targets: tuple[str, ...]
     batch: int | None
@@ -256,6 +258,17 @@ class QuantizationEntry:
 
 
 @dataclass(frozen=True)
+class StepTiming:
+    """What one export step cost (`edgeprep.memory.StepMeasure`): wall seconds, and the process tree's
+    peak and final resident set size in MiB (null without ``/proc``)."""
+
+    step: str
+    seconds: float
+    peak_rss_mb: float | None
+    rss_after_mb: float | None
+
+
+@dataclass(frozen=True)
 class Manifest:
     """Everything one export wrote and measured; ``manifest.json`` is its `to_json`."""
 
@@ -275,6 +288,11 @@ class Manifest:
     parity: tuple[Parity, ...]
     quantization: QuantizationEntry
     format: str = FORMAT
+    timing: tuple[StepTiming, ...] | None = field(default=None, metadata=_OPTIONAL)  # steps before the write; None: --no-timing or an earlier edgeprep
+
+    def without_timing(self) -> Manifest:
+        """This manifest without ``timing``: what two exports of the same model agree on byte for byte."""
+        return dataclasses.replace(self, timing=None)
 
     def artifact(self, target: str) -> Artifact | None:
         """The artifact entry of ``target`` (its string, as in the JSON), or None."""
