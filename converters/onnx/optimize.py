@@ -15,6 +15,8 @@ After tf2onnx:
    onnxslim and onnxruntime's offline basic level on edgeprep's own tf2onnx graphs: fewest nodes on
    every model (EfficientNetB0 224: 241 vs 273 onnxslim vs 288 basic; MobileNetV3Small: 190 = 190
    < 210), same latency, fastest to run (0.07 s vs 0.41 s for onnxslim).
+   Unit ops (``x + 0``, ``x * 1``) leave every subgraph first (`converters.onnx.units`): onnxsim
+   never reaches its fixed point on one in a Loop body (70 s of no-ops on in-graph hashing).
 4. Layout. ``Transpose(NCHW->NHWC) -> Reshape(N, -1) -> MatMul(W)`` (a Keras Flatten after a
    convolution) becomes ``Reshape -> MatMul(W')`` with W's rows permuted to the NCHW order; an
    input Transpose moves above the elementwise ops before it (`hoist_input_transposes`).
@@ -37,6 +39,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from converters.onnx.runner import STANDARD_DOMAINS
+from converters.onnx.units import drop_unit_ops
 from edgeprep.errors import ConversionError
 
 LAYOUT_PERMS = {(0, 2, 3, 1), (0, 3, 1, 2), (0, 2, 1), (0, 2, 3, 4, 1), (0, 4, 1, 2, 3)}
@@ -74,6 +77,7 @@ def watch_optimizers() -> Iterator[list[str]]:
 def clean(proto, expected_transposes: int):
     """Steps 3-5 on a converted (and repaired) graph: spec-exact Resize scales, onnxsim, layout."""
     fix_resize_scales(proto)  # before onnxsim, so the shapes it infers are the spec's
+    drop_unit_ops(proto)  # before onnxsim, which loops on them in loop bodies (converters/onnx/units.py)
     proto = simplify(proto)
     fold_flatten_transposes(proto)
     hoist_input_transposes(proto)
