@@ -37,7 +37,7 @@ sys.path.insert(0, str(REPO / "scripts"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from bench_models import MODELS  # noqa: E402
-from bench_report import MEMORY_FRAGMENT, refresh_fragments, write_memory, write_report  # noqa: E402
+from bench_report import MEMORY_FRAGMENT, memory_history, refresh_fragments, write_memory, write_report  # noqa: E402
 
 VARIANTS = ("keras", "nofold", "fold", "batch1", "bare")
 
@@ -68,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:
         return _worker(*args.worker, args.size)
     results, big = [], []
+    history = memory_history(args.out.parent / MEMORY_FRAGMENT)  # read once: the report is rewritten after each model
     with tempfile.TemporaryDirectory() as tmp:
         work = args.work or Path(tmp)
         for name in args.models:  # the report is rewritten after each model: a crash keeps the rest
@@ -76,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
                 write_report(args.out, results, _machine(), vars(args))
             else:  # big models: export memory and wall time only, in their own section
                 big.append(_bench_model(name, args, work / name))
-                write_memory(args.out.parent / MEMORY_FRAGMENT, big, _machine(), vars(args))
+                write_memory(args.out.parent / MEMORY_FRAGMENT, big, _machine(), vars(args), history)
                 if args.out.exists():
                     refresh_fragments(args.out)
     print(f"wrote {args.out}")

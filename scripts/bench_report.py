@@ -65,8 +65,9 @@ def refresh_fragments(path: Path) -> None:
 MEMORY_FRAGMENT = "benchmarks/8-memory.md"  # relative to BENCHMARKS.md's folder
 
 
-def write_memory(path: Path, results: list[dict], machine: dict, args: dict) -> None:
-    """The big models' section (issue 21): peak RSS and wall time of edgeprep vs Keras' two exports, and the slopes."""
+def write_memory(path: Path, results: list[dict], machine: dict, args: dict, history: str = "") -> None:
+    """The big models' section (issue 21): peak RSS and wall time of edgeprep vs Keras' two exports, and the slopes;
+    ``history`` (`memory_history`: what the file held before this run) below it."""
     lines = [
         "## Big models: export memory and wall time (issue 21)",
         "",
@@ -102,12 +103,12 @@ def write_memory(path: Path, results: list[dict], machine: dict, args: dict) -> 
             lines += [f"| {s['step'].split(' /')[0]} | {s['seconds']:.1f} | {s['peak_rss_mb'] or 0:.0f} | {s['rss_after_mb'] or 0:.0f} |" for s in steps]
             lines.append("")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n" + _memory_history(path))
+    path.write_text("\n".join(lines) + "\n" + history)
 
 
-def _memory_history(path: Path) -> str:
-    """What ``path`` held before (the older runs and notes), kept below the new run: the previous run's
-    section becomes "### Earlier run" history, the sections after it stay as they were."""
+def memory_history(path: Path) -> str:
+    """What ``path`` holds before a run (the older runs and notes), to keep below the new run: the previous
+    run's section becomes "### Earlier run" history, the sections after it stay as they were."""
     if not path.exists():
         return ""
     old = path.read_text()
