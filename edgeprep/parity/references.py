@@ -45,8 +45,14 @@ class BatchStore:
             self._directory = Path(tempfile.mkdtemp(prefix="edgeprep-references-"))
         path = self._directory / f"{len(self._entries)}.npz"
         layout = [(key, name) for key, part in parts.items() for name in part]
-        np.savez(path, *(np.asarray(parts[key][name]) for key, name in layout))  # keys by position: any name is safe
-        self._layouts[path] = layout
+        encoded = [_encode(np.asarray(parts[key][name])) for key, name in layout]
+        if any(entry is None for entry in encoded):  # objects that are not all str or all bytes: kept, never pickled
+            self._entries.append({key: dict(part) for key, part in parts.items()})
+            self.held += size
+            return
+        arrays, kinds = zip(*encoded)
+        np.savez(path, *[piece for pieces in arrays for piece in pieces])  # keys by position: any name is safe
+        self._layouts[path] = list(zip(layout, kinds))
         self._entries.append(path)
         self.spilled += 1
 
@@ -57,9 +63,10 @@ class BatchStore:
         for entry in self._entries:
             if isinstance(entry, Path):
                 parts: dict[str, dict[str, np.ndarray]] = {}
-                with np.load(entry, allow_pickle=True) as arrays:  # our own file: object arrays of raw strings
-                    for index, (key, name) in enumerate(self._layouts[entry]):
-                        parts.setdefault(key, {})[name] = arrays[f"arr_{index}"]
+                with np.load(entry, allow_pickle=False) as arrays:  # object arrays are stored as bytes: no pickle
+                    stored = iter(arrays[f"arr_{index}"] for index in range(len(arrays.files)))
+                    for (key, name), kind in self._layouts[entry]:
+                        parts.setdefault(key, {})[name] = _decode(stored, kind)
                 yield parts
             else:
                 yield entry
@@ -76,3 +83,31 @@ class BatchStore:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _encode(value: np.ndarray) -> tuple[tuple[np.ndarray, ...], str] | None:
+    """``value`` as arrays ``np.savez`` writes without pickle, and its kind for `_decode`: an object array
+    of raw strings (all ``str`` or all ``bytes``; exactly, trailing NULs too) as its UTF-8 bytes, the end
+    offset of each element and its shape; any other array as itself. None for other object arrays."""
+    if value.dtype != object:
+        return (value,), "array"
+    items = value.ravel().tolist()
+    kind = "bytes" if all(isinstance(item, bytes) for item in items) else "str" if all(isinstance(item, str) for item in items) else None
+    if kind is None:
+        return None
+    data = [item if kind == "bytes" else item.encode("utf-8") for item in items]
+    ends = np.cumsum([len(item) for item in data], dtype=np.int64)
+    return (np.frombuffer(b"".join(data), np.uint8), ends, np.asarray(value.shape, np.int64)), kind
+
+
+def _decode(stored: Iterator[np.ndarray], kind: str) -> np.ndarray:
+    """The array `_encode` wrote as ``kind``, read from the next arrays of ``stored``."""
+    first = next(stored)
+    if kind == "array":
+        return first
+    ends, shape = next(stored), tuple(int(n) for n in next(stored))
+    raw, starts = first.tobytes(), [0, *ends[:-1].tolist()]
+    items = [raw[start:end] for start, end in zip(starts, ends.tolist())]
+    out = np.empty(len(items), dtype=object)
+    out[:] = items if kind == "bytes" else [item.decode("utf-8") for item in items]
+    return out.reshape(shape)

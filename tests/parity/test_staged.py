@@ -116,14 +116,16 @@ def test_batch_store_spills_past_its_budget_and_reads_back_every_array(tmp_path)
     with BatchStore(budget=floats.nbytes) as store:
         store.append({"feed": {"x": floats}, "original": {"y/0": floats * 2}})  # over the budget: to disk
         store.append({"feed": {"x": floats[:1]}})  # fits: in memory
-        store.append({"feed": {"text": text, "obj": text.astype(object)}})
+        raw = np.array([[b"a\x00"], [b""]], dtype=object)  # bytes, a trailing NUL: exact, and no pickle on disk
+        store.append({"feed": {"text": text, "obj": np.array([["naïve\x00"], ["dog"]], dtype=object), "raw": raw}})
         assert (store.spilled, len(store)) == (2, 3)
         directory = store._directory
         assert directory.is_dir()
         first, second, third = list(store)
     np.testing.assert_array_equal(first["original"]["y/0"], floats * 2)
     assert first["feed"]["x"].dtype == np.float32 and second["feed"]["x"].shape == (1, 4)
-    assert third["feed"]["text"].dtype == text.dtype and list(third["feed"]["obj"].ravel()) == ["naïve", "dog"]
+    assert third["feed"]["text"].dtype == text.dtype and list(third["feed"]["obj"].ravel()) == ["naïve\x00", "dog"]
+    assert third["feed"]["obj"].shape == (2, 1) and list(third["feed"]["raw"].ravel()) == [b"a\x00", b""]
     assert not directory.exists()  # closing removed the spilled files
 
 
