@@ -76,9 +76,11 @@ CALIBRATION_ROWS = 4  # one training-mode call of EfficientNetV2L at 224x224 on 
 def _application(name: str):
     """``keras.applications.<name>(weights=None)`` with its own preprocessing, seeded, 1000 logits, and its
     BatchNormalization statistics calibrated as the test zoo does (`zoo.calibrate`, on `CALIBRATION_ROWS`
-    random 0..255 images): at its initial statistics a random-init EfficientNetV2L's logits are ~1e9 and
-    float32 noise (benchmarks/8-memory.md), so parity would not measure the conversion. Both sides of the
-    bench (Keras' export and edgeprep's) build this same model."""
+    images: half uniform 0..255, half edge images whose every value is 0 or 255, as parity's edge rows):
+    at its initial statistics a random-init EfficientNetV2L's logits are ~1e9 and float32 noise, and
+    calibrated on uniform images alone its edge rows still amplify rounding ~1e11-fold (benchmarks/8-memory.md),
+    so parity would not measure the conversion. Both sides of the bench (Keras' export and edgeprep's) build
+    this same model."""
 
     def build(size: int):
         import keras
@@ -87,8 +89,11 @@ def _application(name: str):
 
         keras.utils.set_random_seed(0)
         model = getattr(keras.applications, name)(input_shape=(size, size, 3), weights=None, include_preprocessing=True, classifier_activation=None)
-        images = np.random.default_rng(0).uniform(0.0, 255.0, (CALIBRATION_ROWS, size, size, 3)).astype("float32")
-        return calibrate(model, images=images)
+        rng = np.random.default_rng(0)
+        half = CALIBRATION_ROWS // 2
+        uniform = rng.uniform(0.0, 255.0, (CALIBRATION_ROWS - half, size, size, 3))
+        edges = rng.choice([0.0, 255.0], (half, size, size, 3))  # like parity's edge rows (parity/samples.py)
+        return calibrate(model, images=np.concatenate([uniform, edges]).astype("float32"))
 
     return build
 
