@@ -227,8 +227,8 @@ def test_every_hashing_config_in_graph_equals_keras():
     assert rows >= (9_900 if full else 1_980)
 
 
-# Suite time: the ONNX conversion of these three in-graph hashes takes ~110 s (half of it onnxsim), so the ONNX
-# half runs with EDGEPREP_SLOW=1. CI still covers in-graph hashing in ONNX artifacts: bit for bit on 10,060 strings
+# Suite time: the ONNX export of these three in-graph hashes takes ~27 s (110 s before onnxsim's loop-body unit ops
+# were dropped first: converters/onnx/units.py), so the ONNX half runs with EDGEPREP_SLOW=1. CI still covers in-graph hashing in ONNX artifacts: bit for bit on 10,060 strings
 # (tests/ingraph/test_hashing_ops.py::test_hashes_equal_tensorflow[onnx]), through the whole export at the
 # automatic opset 18 on raw strings (test_feature_space_with_a_cross_has_no_host_steps), and every config here
 # in both targets' 64-bit forms at the Keras level (test_every_hashing_config_in_graph_equals_keras).
