@@ -14,7 +14,6 @@ CategoryMapper). That every node is in ``ai.onnx`` / ``ai.onnx.ml`` (``com.micro
 from __future__ import annotations
 
 import contextlib
-import functools
 import gc
 import json
 import logging
@@ -59,14 +58,16 @@ def convert_graph(graph_def, io: FrozenIO, options: ONNXOptions) -> Artifact:
     nchw = options.layout is OnnxLayout.NCHW
     nchw_in = [name for name, rank in zip(io.input_tensors, in_ranks) if nchw and rank == 4]
     nchw_out = [name for name, rank in zip(io.output_tensors, out_ranks) if nchw and rank == 4]
-    tables = lookup_tables(graph_def.peek() if isinstance(graph_def, Handoff) else graph_def)
+    handoff = graph_def if isinstance(graph_def, Handoff) else Handoff(graph_def)  # the child's (converters.isolate) comes bare
+    del graph_def
+    tables = lookup_tables(handoff.peek())
     extra_opset = [tf2onnx.utils.make_opsetid(CONTRIB_DOMAIN, 1)] if options.extensions else None
     layout_args = {"inputs_as_nchw": nchw_in or None, "outputs_as_nchw": nchw_out or None}
     with optimize.watch_optimizers() as failures, collected_copies():
         try:
             # lowered lookups need the tables' contents; string ops need the contrib opset
             named = {} if tables or extra_opset else {"name": "unknown"}  # tf2onnx's own name where it would have converted alone
-            proto = from_graph_def(graph_def, list(io.input_tensors), list(io.output_tensors), options.opset, tables or None, extra_opset, **named, **layout_args)
+            proto = from_graph_def(handoff, list(io.input_tensors), list(io.output_tensors), options.opset, tables or None, extra_opset, **named, **layout_args)
         except Exception as exc:
             raise ConversionError(f"ONNX conversion failed: {str(exc).strip().splitlines()[0][:300]}") from None
     unconverted = optimize.unconverted_ops(proto)
@@ -115,33 +116,21 @@ def convert_graph(graph_def, io: FrozenIO, options: ONNXOptions) -> Artifact:
 
 @contextlib.contextmanager
 def collected_copies():
-    """tf2onnx's optimizers, each run after a cyclic garbage collection, inside the block.
+    """Cyclic garbage collections that walk only the conversion's own objects, inside the block.
 
-    With ``catch_errors`` (what ``from_graph_def`` uses) tf2onnx deep-copies the whole graph, its
-    constants included, before every optimizer of every round, and a discarded copy is a reference
-    cycle that only the cyclic collector frees. Python counts a copy as a few objects however many
-    megabytes of weights it holds, so the collector rarely ran and the copies piled up: ConvNeXtTiny
-    (109 MB of weights) peaked at 10.6 GB in tf2onnx. Collecting before each optimizer keeps at most
-    the live graph and one copy; objects older than the block are frozen (``gc.freeze``) so that
-    each collection walks only the conversion's own.
+    tf2onnx's optimizer loop (`converters.onnx.tables.optimize_graph`) collects before each optimizer's
+    copy of the graph: a discarded copy is a reference cycle only the cyclic collector frees, and
+    Python counts it as a few objects however many megabytes of weights it holds (ConvNeXtTiny peaked
+    at 10.6 GB in tf2onnx before). Objects older than the block are frozen (``gc.freeze``) so that
+    each of those collections skips TensorFlow, Keras and the model; the block ends with `release`.
     """
-    from tf2onnx import optimizer
-
-    original = optimizer._optimizers  # noqa: SLF001 - the module-level table optimize_graph reads
-    optimizer._optimizers = type(original)((name, functools.partial(_after_collection, factory)) for name, factory in original.items())
     collect()
     gc.freeze()  # what exists now (TensorFlow, Keras, the model) is not garbage: each collection skips it
     try:
         yield
     finally:
-        optimizer._optimizers = original
         gc.unfreeze()
         release()
-
-
-def _after_collection(factory):
-    collect()
-    return factory()
 
 
 def _rename_values(graph, rename: dict[str, str]) -> None:

@@ -35,7 +35,7 @@ def lookup_tables(graph_def) -> dict[bytes, tuple]:
     return tables
 
 
-def from_graph_def(graph_def, input_names: list[str], output_names: list[str], opset: int, tables: dict | None, extra_opset=None,
+def from_graph_def(handoff, input_names: list[str], output_names: list[str], opset: int, tables: dict | None, extra_opset=None,
                    name: str = "edgeprep", **options):
     """``tf2onnx.convert.from_graph_def`` with ``initialized_tables`` (and ``extra_opset``) passed through,
     without its session, and each copy of the weights dropped once the next one is made.
@@ -44,8 +44,8 @@ def from_graph_def(graph_def, input_names: list[str], output_names: list[str], o
     and runs Grappler on the GraphDef it was given; edgeprep's GraphDef is frozen already, so the
     session only held two more copies of the weights through Grappler (issue 21). Its
     ``_convert_common`` then keeps every copy to the end: the GraphDef, Grappler's output, the
-    imported ``tf.Graph``, tf2onnx's graph (numpy constants) and the ModelProto. Here ``graph_def``
-    may come as a `converters.trace.Handoff` (taken, so the caller holds it no more), and Grappler's
+    imported ``tf.Graph``, tf2onnx's graph (numpy constants) and the ModelProto. Here the GraphDef
+    comes in a `converters.trace.Handoff` (taken, so the caller holds it no more), and Grappler's
     input, its output and the imported graph are each released as soon as the next copy exists.
     Other keyword ``options`` (``inputs_as_nchw`` ...) go to tf2onnx unchanged.
     """
@@ -58,7 +58,7 @@ def from_graph_def(graph_def, input_names: list[str], output_names: list[str], o
     from converters.trace import Handoff
 
     with tf.device("/cpu:0"), tf.Graph().as_default():  # Grappler's meta graph needs graph mode; the graph stays empty
-        frozen = grappler(graph_def if isinstance(graph_def, Handoff) else Handoff(graph_def), input_names, output_names)
+        frozen = grappler(handoff, input_names, output_names)
     with tf.Graph().as_default() as tf_graph:
         tf.import_graph_def(frozen, name="")
         del frozen  # the imported graph holds the constants now

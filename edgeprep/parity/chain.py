@@ -168,13 +168,12 @@ def keras_references(
     golden_budget: int = 512 * 1024,
     progress: Progress | None = None,
     generated: bool = False,
-    store: BatchStore | None = None,
 ) -> References:
     """The Keras stage of `run_chain` (same arguments; the links' artifacts are not run): the original and
     each transformed runner (once per batch, however many links share it) over every batch, the transform
-    links compared and the golden vectors kept on the way; the batches and outputs go to ``store``."""
+    links compared and the golden vectors kept on the way; the batches and outputs go to a `BatchStore`."""
     progress = progress or Progress()
-    store = store if store is not None else BatchStore()
+    store = BatchStore()
     names = [spec.name for spec in original.outputs()]
     result = ChainResult(
         verdicts={t: Comparison(t.value, "transformed" if link.reference_is_transformed else original.name, names) for t, link in links.items()},
